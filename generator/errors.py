@@ -1,0 +1,36 @@
+"""The project's own error types: each names what a user must fix, and where."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class FinreportError(Exception):
+    """Base of every error the project raises on purpose."""
+
+
+class InputFileError(FinreportError):
+    """A whole input file is refused (unreadable, wrong layout, missing columns).
+
+    Row-level problems never raise: those rows go to ``rejected.csv``.
+    """
+
+    def __init__(self, file: Path | str, reason: str, line: int | None = None, column: str | None = None) -> None:
+        self.file = str(file)
+        self.reason = reason
+        self.line = line
+        self.column = column
+        where = self.file + (f":{line}" if line is not None else "")
+        col = f" column {column!r}:" if column else ""
+        super().__init__(f"{where}:{col} {reason}")
+
+
+class MissingColumnsError(InputFileError):
+    def __init__(self, file: Path | str, missing: list[str], found: list[str]) -> None:
+        self.missing = missing
+        self.found = found
+        super().__init__(
+            file,
+            f"missing required column(s) {', '.join(missing)}; found {', '.join(found) if found else 'no columns'}",
+            line=1,
+        )

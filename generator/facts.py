@@ -1,0 +1,164 @@
+"""The facts stage: inputs → validated facts, metrics and findings → per-entity files and a manifest."""
+
+from __future__ import annotations
+
+import platform
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+import generator
+from generator.checks import FINDING_SCHEMA, accounting_checks
+from generator.ingest import Ingested, ingest
+from generator.metrics import Analysis, compute_metrics, definition
+from generator.outputs import folder_names, write_atomic, write_json
+from generator.periods import pivot
+from generator.schema import items
+
+
+@dataclass
+class FactsRun:
+    ingested: Ingested
+    analysis: Analysis
+    findings: pl.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def entities(self) -> list[str]:
+        return sorted(self.ingested.facts["entity_id"].unique().to_list())
+
+
+def build(inputs: Sequence[Path]) -> FactsRun:
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    ingested = ingest(inputs)
+    timings["ingest_s"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    findings = pl.concat([accounting_checks(pivot(ingested.facts)), restatement_findings(ingested)])
+    timings["checks_s"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    analysis = compute_metrics(ingested.facts)
+    timings["metrics_s"] = time.perf_counter() - t2
+    return FactsRun(ingested, analysis, findings, timings)
+
+
+def restatement_findings(ingested: Ingested) -> pl.DataFrame:
+    """Each restated value as an informational finding on its entity, with both values and sources."""
+    r = ingested.restatements()
+    return r.select(
+        "entity_id", "fiscal_year", "fiscal_period",
+        check=pl.lit("restatement"),
+        severity=pl.lit("info"),
+        message=pl.col("item") + pl.lit(" restated from ") + pl.col("original_value").cast(pl.String)
+        + pl.lit(" (filed ") + pl.col("original_filed").cast(pl.String).fill_null("unknown") + pl.lit(", ")
+        + pl.col("original_source") + pl.lit(") to ") + pl.col("restated_value").cast(pl.String)
+        + pl.lit(" (filed ") + pl.col("restated_filed").cast(pl.String).fill_null("unknown") + pl.lit(", ")
+        + pl.col("restated_source") + pl.lit(")"),
+        facts=pl.concat_list(pl.struct(name=pl.lit("original_value"), value="original_value"),
+                             pl.struct(name=pl.lit("restated_value"), value="restated_value")),
+    ).cast(FINDING_SCHEMA)  # type: ignore[arg-type]
+
+
+def metric_records(metrics: pl.DataFrame) -> list[dict[str, Any]]:
+    """facts.json rows: the figure, how it is defined, the inputs it used and where each came from."""
+    out = []
+    for row in metrics.iter_rows(named=True):
+        m = definition(row["metric"])
+        if row["value"] is None and m.category.startswith("line_item"):
+            continue
+        record: dict[str, Any] = {
+            "entity_id": row["entity_id"],
+            "fiscal_year": row["fiscal_year"],
+            "fiscal_period": row["fiscal_period"],
+            "period_end": row["period_end"],
+            "metric": row["metric"],
+            "value": row["value"],
+            "unit": m.unit,
+            "currency": row["currency"] if m.unit in ("currency", "currency_per_share") else None,
+            "category": m.category,
+            "favourable": m.favourable,
+            "formula": m.formula + (" (trailing twelve months)" if row["metric"].endswith("_ttm") else ""),
+            "inputs": {i["name"]: i["value"] for i in row["inputs"]},
+            "sources": row["sources"],
+        }
+        if row["value"] is None:
+            record["reason"] = row["reason"]
+        out.append(record)
+    return out
+
+
+def finding_records(findings: pl.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {**{k: row[k] for k in ("entity_id", "fiscal_year", "fiscal_period", "check", "severity", "message")},
+         "facts": {f["name"]: f["value"] for f in row["facts"]}}
+        for row in findings.iter_rows(named=True)
+    ]
+
+
+def write(run: FactsRun, out: Path, run_id: str | None = None) -> dict[str, Any]:
+    """Per-entity facts.json and findings.json, rejected.csv and manifest.json; returns the manifest."""
+    t0 = time.perf_counter()
+    run_id = run_id or uuid.uuid4().hex[:12]
+    folders = folder_names(run.entities)
+    for entity, folder in folders.items():
+        metrics = run.analysis.metrics.filter(pl.col("entity_id") == entity)
+        findings = run.findings.filter(pl.col("entity_id") == entity)
+        write_json(out / folder / "facts.json", metric_records(metrics))
+        write_json(out / folder / "findings.json", finding_records(findings))
+    write_atomic(out / "rejected.csv", run.ingested.rejected.write_csv())
+    run.timings["write_s"] = time.perf_counter() - t0
+    manifest = build_manifest(run, run_id, folders)
+    write_json(out / "manifest.json", manifest)
+    return manifest
+
+
+def build_manifest(run: FactsRun, run_id: str, folders: dict[str, str]) -> dict[str, Any]:
+    ing = run.ingested
+    severity = run.findings.group_by("severity").len().rows()
+    present = run.analysis.metrics.filter(pl.col("value").is_not_null()).height
+    return {
+        "run_id": run_id,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": {"finreport": generator.__version__, "polars": pl.__version__,
+                     "python": platform.python_version()},
+        "inputs": [vars(f) for f in ing.files],
+        "refused_files": [{"file": e.file, "line": e.line, "reason": e.reason} for e in ing.refused],
+        "counts": {
+            "entities": len(run.entities),
+            "rows_in": ing.rows_in,
+            "rows_accepted": ing.accepted_count,
+            "rows_superseded": ing.superseded.height,
+            "rows_rejected": ing.rejected.height,
+            "restatements": ing.superseded.height,
+            "findings": {s: n for s, n in sorted(severity)},
+            "metric_values": present,
+            "metric_absent": run.analysis.metrics.height - present,
+        },
+        "unmapped_items": ing.unmapped().to_dicts(),
+        "entity_folders": {e: f for e, f in folders.items() if e != f},
+        "items": len(items()),
+        "timings": {k: round(v, 3) for k, v in run.timings.items()},
+    }
+
+
+def summary(manifest: dict[str, Any], out: Path) -> str:
+    """The few lines a person running ``finreport facts`` wants to read."""
+    c = manifest["counts"]
+    findings = ", ".join(f"{n} {s}" for s, n in c["findings"].items()) or "none"
+    lines = [
+        f"{c['entities']} entities · {c['rows_in']:,} rows read: {c['rows_accepted']:,} accepted "
+        f"({c['rows_superseded']:,} superseded by restatements), {c['rows_rejected']:,} rejected",
+        f"findings: {findings} · metrics: {c['metric_values']:,} values, {c['metric_absent']:,} absent with a reason",
+    ]
+    if manifest["unmapped_items"]:
+        lines.append(f"unmapped item labels: {len(manifest['unmapped_items'])} (listed in rejected.csv)")
+    if c["rows_rejected"]:
+        lines.append(f"rejected rows: {out / 'rejected.csv'}")
+    lines.append(f"wrote {out}")
+    return "\n".join(lines)

@@ -1,0 +1,191 @@
+"""Ingest: every input file through its adapter, one validation, then duplicates and restatements resolved.
+
+Nothing is lost: each input row ends up in ``facts`` (current values), ``superseded`` (earlier values a
+later filing restated) or ``rejected`` (with file, line, column and reason). A file that cannot be read
+at all is refused with one rejected row naming it; the other files go on.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from generator.errors import InputFileError
+from generator.ingest import long, statement, wide
+from generator.ingest.base import REJECTED_SCHEMA, Adapter, empty_accepted, empty_rejected, validate
+
+ADAPTERS: tuple[Adapter, ...] = (long.ADAPTER, wide.ADAPTER, statement.ADAPTER)
+INPUT_SUFFIXES = (".csv", ".parquet", ".pq", ".jsonl", ".ndjson")
+PERIOD_KEYS = ["entity_id", "fiscal_year", "fiscal_period", "item"]
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: str
+    sha256: str
+    adapter: str
+    rows: int
+
+
+@dataclass
+class Ingested:
+    facts: pl.DataFrame
+    superseded: pl.DataFrame
+    rejected: pl.DataFrame
+    files: list[InputFile] = field(default_factory=list)
+    refused: list[InputFileError] = field(default_factory=list)
+
+    @property
+    def rows_in(self) -> int:
+        return sum(f.rows for f in self.files) + len(self.refused)
+
+    @property
+    def accepted_count(self) -> int:
+        return self.facts.height + self.superseded.height
+
+    def restatements(self) -> pl.DataFrame:
+        """Each superseded value beside the value that replaced it."""
+        current = self.facts.select(*PERIOD_KEYS, "value", "filed", "source")
+        return (
+            self.superseded.select(*PERIOD_KEYS, "period_end", "value", "filed", "source")
+            .join(current, on=PERIOD_KEYS, suffix="_restated")
+            .rename({"value": "original_value", "filed": "original_filed", "source": "original_source",
+                     "value_restated": "restated_value", "filed_restated": "restated_filed",
+                     "source_restated": "restated_source"})
+            .sort(PERIOD_KEYS)
+        )
+
+    def unmapped(self) -> pl.DataFrame:
+        """Labels the alias table does not know: how often, and where first seen."""
+        return (
+            self.rejected.filter(pl.col("reason").str.starts_with("unmapped item"))
+            .group_by("item")
+            .agg(rows=pl.len(), first_seen=(pl.col("file") + ":" + pl.col("line").cast(pl.String)).first())
+            .sort("rows", "item", descending=[True, False])
+        )
+
+
+def expand_inputs(paths: Iterable[Path]) -> list[Path]:
+    """Folders are searched recursively for input files, in a stable order."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES)
+        else:
+            out.append(path)
+    return out
+
+
+def choose_adapter(path: Path) -> Adapter:
+    if path.suffix.lower() in (".parquet", ".pq", ".jsonl", ".ndjson"):
+        return long.ADAPTER
+    header = _csv_header(path)
+    lowered = [h.strip().lower() for h in header]
+    if "item" in lowered or "value" in lowered:
+        return long.ADAPTER
+    for adapter in (wide.ADAPTER, statement.ADAPTER):
+        if adapter.accepts(path, lowered if adapter is wide.ADAPTER else header):
+            return adapter
+    return long.ADAPTER
+
+
+def _csv_header(path: Path) -> list[str]:
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return next(csv.reader(handle), [])
+    except FileNotFoundError as exc:
+        raise InputFileError(path, "no such file") from exc
+    except IsADirectoryError as exc:
+        raise InputFileError(path, "is a directory") from exc
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+
+
+def read_file(path: Path) -> tuple[Adapter, pl.DataFrame, pl.DataFrame]:
+    """One file through its adapter and validation → (adapter, accepted, rejected)."""
+    adapter = choose_adapter(path)
+    raw = adapter.read(path)
+    accepted, rejected = validate(raw)
+    return adapter, accepted, rejected
+
+
+def ingest(paths: Sequence[Path]) -> Ingested:
+    files: list[InputFile] = []
+    refused: list[InputFileError] = []
+    accepted_parts: list[pl.DataFrame] = [empty_accepted()]
+    rejected_parts: list[pl.DataFrame] = [empty_rejected()]
+    for path in expand_inputs(paths):
+        try:
+            adapter, accepted, rejected = read_file(path)
+        except InputFileError as exc:
+            refused.append(exc)
+            rejected_parts.append(pl.DataFrame(
+                [{"file": exc.file, "line": exc.line, "column": exc.column, "entity_id": None, "item": None,
+                  "value": None, "reason": f"file refused: {exc.reason}"}],
+                schema=REJECTED_SCHEMA,
+            ))
+            continue
+        files.append(InputFile(str(path), _sha256(path), adapter.name, accepted.height + rejected.height))
+        accepted_parts.append(accepted)
+        rejected_parts.append(rejected)
+    accepted = pl.concat(accepted_parts, how="vertical_relaxed")
+    current, superseded, duplicates = resolve(accepted)
+    rejected = pl.concat([*rejected_parts, duplicates]).sort("file", "line", nulls_last=True, maintain_order=True)
+    return Ingested(current, superseded, rejected, files, refused)
+
+
+def resolve(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Duplicates first (same period, item and ``filed``), then restatements (the latest ``filed`` wins)."""
+    keys = [*PERIOD_KEYS, "filed"]
+    repeated = accepted.select(pl.struct(keys).is_duplicated()).to_series()
+    unique, dups = accepted.filter(~repeated), accepted.filter(repeated)
+    dups = dups.with_columns(
+        __values=pl.col("value").n_unique().over(keys),
+        __rank=pl.int_range(pl.len()).over(keys),
+        __first=pl.col("source").first().over(keys),
+        __all=pl.concat_str(pl.col("source") + pl.lit(" = ") + pl.col("value").cast(pl.String))
+        .str.join("; ").over(keys),
+    )
+    conflicting = dups.filter(pl.col("__values") > 1)
+    extra = dups.filter((pl.col("__values") == 1) & (pl.col("__rank") > 0))
+    kept = dups.filter((pl.col("__values") == 1) & (pl.col("__rank") == 0)).drop(
+        "__values", "__rank", "__first", "__all")
+    duplicates = pl.concat([
+        _as_rejected(conflicting, pl.lit("conflicting values for the same entity, period, item and filed date: ")
+                     + pl.col("__all")),
+        _as_rejected(extra, pl.lit("duplicate of ") + pl.col("__first") + pl.lit(" (same value)")),
+    ])
+    valid = pl.concat([unique, kept])
+    restated = valid.select(pl.struct(PERIOD_KEYS).is_duplicated()).to_series()
+    single, multi = valid.filter(~restated), valid.filter(restated)
+    multi = multi.sort("filed", nulls_last=False).with_columns(
+        __latest=pl.int_range(pl.len()).over(PERIOD_KEYS) == pl.len().over(PERIOD_KEYS) - 1
+    )
+    current = pl.concat([single, multi.filter("__latest").drop("__latest")]).sort("_file", "_line")
+    superseded = multi.filter(~pl.col("__latest")).drop("__latest").sort("_file", "_line")
+    return current, superseded, duplicates
+
+
+def _as_rejected(frame: pl.DataFrame, reason: pl.Expr) -> pl.DataFrame:
+    return frame.select(
+        file=pl.col("_file"),
+        line=pl.col("_line"),
+        column=pl.lit("value"),
+        entity_id=pl.col("entity_id"),
+        item=pl.col("item"),
+        value=pl.col("value").cast(pl.String),
+        reason=reason,
+    ).cast(REJECTED_SCHEMA)  # type: ignore[arg-type]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,111 @@
+"""The canonical long format: one row per reported value, as CSV, Parquet or JSON lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+from generator.errors import InputFileError, MissingColumnsError
+from generator.ingest.base import RAW_COLUMNS, Adapter, canonical_names, raw_frame, read_csv_strings
+from generator.schema import REQUIRED_COLUMNS
+
+SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def _accepts(path: Path, header: list[str]) -> bool:
+    return {"item", "value"} <= set(header)
+
+
+def _check_columns(path: Path, columns: list[str]) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise MissingColumnsError(path, missing, columns)
+
+
+def _to_raw(path: Path, frame: pl.DataFrame, lines: pl.Series) -> pl.DataFrame:
+    _check_columns(path, frame.columns)
+    columns: dict[str, pl.Expr] = {c: pl.lit(frame[c]) for c in RAW_COLUMNS if c in frame.columns}
+    columns |= {"_file": pl.lit(str(path)), "_line": pl.lit(lines)}
+    if "__problem" in frame.columns:
+        columns["__problem"] = pl.lit(frame["__problem"])
+    return raw_frame(columns, frame.height)
+
+
+def read_long_csv(path: Path) -> pl.DataFrame:
+    frame, lines = read_csv_strings(path)
+    return _to_raw(path, frame, lines)
+
+
+def read_long_parquet(path: Path) -> pl.DataFrame:
+    """Typed Parquet columns are rendered as text so they pass the same checks; "line" is the 1-based row."""
+    try:
+        frame = pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise InputFileError(path, f"not a readable Parquet file: {exc}") from exc
+    frame = frame.rename(canonical_names(frame.columns))
+    frame = frame.with_columns(
+        [pl.col(c).dt.strftime("%Y-%m-%d") if frame.schema[c] in (pl.Date, pl.Datetime) else pl.col(c).cast(pl.String)
+         for c in frame.columns]
+    )
+    return _to_raw(path, frame, pl.int_range(1, frame.height + 1, eager=True, dtype=pl.Int64))
+
+
+def read_long_jsonl(path: Path) -> pl.DataFrame:
+    """One JSON object per line; a line that is not an object is rejected by name, not the whole file."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(path, f"not UTF-8 text (byte {exc.start})") from exc
+    records: list[dict[str, str | None]] = []
+    lines: list[int] = []
+    broken: list[str | None] = []
+    keys: set[str] = set()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        lines.append(number)
+        try:
+            obj = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            broken.append(f"not valid JSON: {getattr(exc, 'msg', 'nested too deeply')}")
+            records.append({})
+            continue
+        if not isinstance(obj, dict):
+            broken.append(f"expected a JSON object, found {type(obj).__name__}")
+            records.append({})
+            continue
+        broken.append(None)
+        row = {str(k).strip().lower(): _text(v) for k, v in obj.items()}
+        keys |= row.keys()
+        records.append(row)
+    if not records:
+        raise InputFileError(path, "file is empty")
+    columns = sorted(keys | {c for c in REQUIRED_COLUMNS})
+    if all(b is not None for b in broken):
+        raise InputFileError(path, f"no line is a JSON object ({broken[0]})", line=lines[0])
+    _check_columns(path, sorted(keys))
+    frame = pl.DataFrame(
+        {c: [r.get(c) for r in records] for c in columns} | {"__problem": broken},
+        schema={c: pl.String for c in [*columns, "__problem"]},
+    )
+    return _to_raw(path, frame, pl.Series(lines, dtype=pl.Int64))
+
+
+def _text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _read(path: Path) -> pl.DataFrame:
+    kind = SUFFIXES.get(path.suffix.lower(), "csv")
+    return {"csv": read_long_csv, "parquet": read_long_parquet, "jsonl": read_long_jsonl}[kind](path)
+
+
+ADAPTER = Adapter(name="long", accepts=_accepts, read=_read)

@@ -1,0 +1,291 @@
+"""The metric registry: each metric declared once, evaluated with Polars over all entities at once.
+
+Metric names are part of the output contract (DESIGN.md). Ratios are fractions. A metric whose inputs
+are missing or whose denominator is zero is absent with its reason, never NaN or inf.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+from generator.periods import KEYS, derive, pivot, src, trailing_twelve_months, with_prior
+from generator.schema import canonical_items, items
+
+Unit = Literal["fraction", "multiple", "days", "currency", "score", "shares", "currency_per_share"]
+Favourable = Literal["higher", "lower", "neutral"]
+Frequency = Literal["all", "annual", "quarter"]
+
+INPUT_SCHEMA = pl.List(pl.Struct({"name": pl.String, "value": pl.Float64}))
+METRIC_SCHEMA: dict[str, pl.DataType] = {
+    "entity_id": pl.String(),
+    "entity_name": pl.String(),
+    "fiscal_year": pl.Int32(),
+    "fiscal_period": pl.String(),
+    "period_end": pl.Date(),
+    "currency": pl.String(),
+    "metric": pl.String(),
+    "value": pl.Float64(),
+    "reason": pl.String(),
+    "inputs": INPUT_SCHEMA,
+    "sources": pl.List(pl.String),
+}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """``frequency``: ``all`` periods, ``annual`` (FY rows; mixes flows with balances), or ``quarter`` only.
+    ``ttm``: also computed on quarter rows with trailing-twelve-month flows, as ``<name>_ttm``."""
+
+    name: str
+    formula: str
+    inputs: tuple[str, ...]
+    compute: Callable[[], pl.Expr]
+    unit: Unit
+    category: str
+    favourable: Favourable
+    description: str
+    nonzero: tuple[str, ...] = ()
+    frequency: Frequency = "all"
+    ttm: bool = False
+
+
+c = pl.col
+
+
+def _ratio(name: str, num: str, den: str, unit: Unit, category: str, favourable: Favourable, description: str,
+           frequency: Frequency = "all", ttm: bool = True) -> Metric:
+    return Metric(name, f"{num} / {den}", (num, den), lambda: c(num) / c(den), unit, category, favourable,
+                  description, (den,), frequency, ttm)
+
+
+def _growth(name: str, item: str, prior: Literal["year", "quarter"], description: str) -> Metric:
+    before = f"{item}_prior_{prior}"
+    return Metric(
+        name, f"({item} − {before}) / |{before}|", (item, before), lambda: (c(item) - c(before)) / c(before).abs(),
+        "fraction", "growth", "higher", description, (before,),
+        "quarter" if prior == "quarter" else "all", prior == "year",
+    )
+
+
+def _altman() -> pl.Expr:
+    assets = c("total_assets")
+    return (
+        6.56 * (c("current_assets") - c("current_liabilities")) / assets
+        + 3.26 * c("retained_earnings") / assets
+        + 6.72 * c("operating_income") / assets
+        + 1.05 * c("total_equity") / c("total_liabilities")
+    )
+
+
+def _piotroski() -> pl.Expr:
+    def signal(condition: pl.Expr) -> pl.Expr:
+        return condition.cast(pl.Int32)
+
+    roa = c("net_income") / c("total_assets")
+    roa_before = c("net_income_prior_year") / c("total_assets_prior_year")
+    leverage = c("long_term_debt") / c("total_assets")
+    leverage_before = c("long_term_debt_prior_year") / c("total_assets_prior_year")
+    current = c("current_assets") / c("current_liabilities")
+    current_before = c("current_assets_prior_year") / c("current_liabilities_prior_year")
+    margin = c("gross_profit") / c("revenue")
+    margin_before = c("gross_profit_prior_year") / c("revenue_prior_year")
+    turnover = c("revenue") / c("total_assets")
+    turnover_before = c("revenue_prior_year") / c("total_assets_prior_year")
+    return (
+        signal(roa > 0) + signal(c("operating_cash_flow") > 0) + signal(roa > roa_before)
+        + signal(c("operating_cash_flow") > c("net_income")) + signal(leverage < leverage_before)
+        + signal(current > current_before) + signal(c("shares_outstanding") <= c("shares_outstanding_prior_year"))
+        + signal(margin > margin_before) + signal(turnover > turnover_before)
+    ).cast(pl.Float64)
+
+
+_PIOTROSKI_INPUTS = (
+    "net_income", "total_assets", "operating_cash_flow", "net_income_prior_year", "total_assets_prior_year",
+    "long_term_debt", "long_term_debt_prior_year", "current_assets", "current_liabilities",
+    "current_assets_prior_year", "current_liabilities_prior_year", "shares_outstanding",
+    "shares_outstanding_prior_year", "gross_profit", "revenue", "gross_profit_prior_year", "revenue_prior_year",
+)
+
+
+def _line_items() -> list[Metric]:
+    """Every canonical item is also reported as itself, so a report reads all its numbers from one place."""
+    out = []
+    for name in canonical_items():
+        item = items()[name]
+        additive = item.kind == "flow" and item.unit == "currency"
+        out.append(Metric(name, name, (name,), lambda n=name: c(n), item.unit, f"line_item:{item.statement}",
+                          "neutral", item.description, (), "all", additive))
+    return out
+
+
+REGISTRY: tuple[Metric, ...] = (
+    *_line_items(),
+    Metric("ebitda", "operating_income + depreciation_amortization", ("operating_income", "depreciation_amortization"),
+           lambda: c("operating_income") + c("depreciation_amortization"), "currency", "profitability", "higher",
+           "Earnings before interest, taxes, depreciation and amortization", ttm=True),
+    Metric("free_cash_flow", "operating_cash_flow − capex", ("operating_cash_flow", "capex"),
+           lambda: c("operating_cash_flow") - c("capex"), "currency", "cash_flow", "higher",
+           "Cash from operations left after capital expenditure", ttm=True),
+    Metric("net_debt", "total_debt − cash", ("total_debt", "cash"), lambda: c("total_debt") - c("cash"), "currency",
+           "leverage", "lower", "Debt not covered by cash on hand"),
+    Metric("working_capital", "current_assets − current_liabilities", ("current_assets", "current_liabilities"),
+           lambda: c("current_assets") - c("current_liabilities"), "currency", "liquidity", "higher",
+           "Current assets in excess of current liabilities"),
+    _growth("revenue_growth_yoy", "revenue", "year", "Revenue change against the same period a year earlier"),
+    _growth("revenue_growth_qoq", "revenue", "quarter", "Revenue change against the previous quarter"),
+    _growth("net_income_growth_yoy", "net_income", "year",
+            "Net income change against the same period a year earlier (relative to the absolute base)"),
+    _ratio("gross_margin", "gross_profit", "revenue", "fraction", "profitability", "higher",
+           "Share of revenue left after cost of revenue"),
+    _ratio("operating_margin", "operating_income", "revenue", "fraction", "profitability", "higher",
+           "Share of revenue left as operating income"),
+    _ratio("net_margin", "net_income", "revenue", "fraction", "profitability", "higher",
+           "Share of revenue left as net income"),
+    Metric("ebitda_margin", "(operating_income + depreciation_amortization) / revenue",
+           ("operating_income", "depreciation_amortization", "revenue"),
+           lambda: (c("operating_income") + c("depreciation_amortization")) / c("revenue"), "fraction",
+           "profitability", "higher", "EBITDA as a share of revenue", ("revenue",), ttm=True),
+    _ratio("current_ratio", "current_assets", "current_liabilities", "multiple", "liquidity", "higher",
+           "Current assets per unit of current liabilities", ttm=False),
+    Metric("quick_ratio", "(cash + short_term_investments + receivables) / current_liabilities",
+           ("cash", "short_term_investments", "receivables", "current_liabilities"),
+           lambda: (c("cash") + c("short_term_investments") + c("receivables")) / c("current_liabilities"),
+           "multiple", "liquidity", "higher", "Liquid assets (excluding inventory) per unit of current liabilities",
+           ("current_liabilities",)),
+    Metric("cash_ratio", "(cash + short_term_investments) / current_liabilities",
+           ("cash", "short_term_investments", "current_liabilities"),
+           lambda: (c("cash") + c("short_term_investments")) / c("current_liabilities"), "multiple", "liquidity",
+           "higher", "Cash and short-term investments per unit of current liabilities", ("current_liabilities",)),
+    _ratio("debt_to_equity", "total_debt", "total_equity", "multiple", "leverage", "lower",
+           "Total debt per unit of shareholders' equity", ttm=False),
+    _ratio("liabilities_to_equity", "total_liabilities", "total_equity", "multiple", "leverage", "lower",
+           "Total liabilities per unit of shareholders' equity", ttm=False),
+    _ratio("debt_to_assets", "total_debt", "total_assets", "fraction", "leverage", "lower",
+           "Share of assets financed by debt", ttm=False),
+    _ratio("interest_coverage", "operating_income", "interest_expense", "multiple", "leverage", "higher",
+           "Operating income per unit of interest expense"),
+    Metric("net_debt_to_ebitda", "(total_debt − cash) / (operating_income + depreciation_amortization)",
+           ("total_debt", "cash", "operating_income", "depreciation_amortization"),
+           lambda: (c("total_debt") - c("cash")) / (c("operating_income") + c("depreciation_amortization")),
+           "multiple", "leverage", "lower", "Years of EBITDA needed to repay net debt", ("operating_income",),
+           "annual", True),
+    _ratio("roe", "net_income_parent", "total_equity", "fraction", "returns", "higher",
+           "Net income attributable to shareholders over ending equity", "annual"),
+    Metric("roe_avg", "net_income_parent / ((total_equity + total_equity_prior_year) / 2)",
+           ("net_income_parent", "total_equity", "total_equity_prior_year"),
+           lambda: c("net_income_parent") / ((c("total_equity") + c("total_equity_prior_year")) / 2), "fraction",
+           "returns", "higher", "Net income attributable to shareholders over average of opening and ending equity",
+           ("total_equity",), "annual", True),
+    _ratio("roa", "net_income", "total_assets", "fraction", "returns", "higher",
+           "Net income over ending total assets", "annual"),
+    _ratio("asset_turnover", "revenue", "total_assets", "multiple", "efficiency", "higher",
+           "Revenue per unit of ending total assets", "annual"),
+    Metric("dso", "receivables / revenue × days in period", ("receivables", "revenue"),
+           lambda: c("receivables") / c("revenue") * c("__days"), "days", "efficiency", "lower",
+           "Days of sales outstanding in receivables", ("revenue",), "all", True),
+    _ratio("inventory_turnover", "cost_of_revenue", "inventory", "multiple", "efficiency", "higher",
+           "Cost of revenue per unit of ending inventory", "annual"),
+    _ratio("fcf_margin", "free_cash_flow", "revenue", "fraction", "cash_flow", "higher",
+           "Free cash flow as a share of revenue"),
+    _ratio("cash_conversion", "operating_cash_flow", "net_income", "multiple", "cash_flow", "higher",
+           "Operating cash flow per unit of net income"),
+    Metric("altman_z_double_prime",
+           "6.56·(current_assets − current_liabilities)/total_assets + 3.26·retained_earnings/total_assets"
+           " + 6.72·operating_income/total_assets + 1.05·total_equity/total_liabilities",
+           ("current_assets", "current_liabilities", "retained_earnings", "operating_income", "total_assets",
+            "total_equity", "total_liabilities"),
+           _altman, "score", "risk", "higher",
+           "Altman Z'' score for non-manufacturers: below 1.1 distress, 1.1 to 2.6 grey zone, above 2.6 safe",
+           ("total_assets", "total_liabilities"), "annual", True),
+    Metric("piotroski_f_score", "count of nine profitability, leverage and efficiency signals", _PIOTROSKI_INPUTS,
+           _piotroski, "score", "risk", "higher",
+           "Piotroski F-score (0-9): ROA > 0, CFO > 0, ROA up, CFO > net income, leverage down, current ratio up,"
+           " no dilution, gross margin up, asset turnover up",
+           ("total_assets", "total_assets_prior_year", "current_liabilities", "current_liabilities_prior_year",
+            "revenue", "revenue_prior_year"), "annual", True),
+)
+"""Every metric of the output contract. ``free_cash_flow`` is a metric and also the input of ``fcf_margin``."""
+
+BY_NAME: dict[str, Metric] = {m.name: m for m in REGISTRY}
+
+
+def metric_names() -> list[str]:
+    return [m.name for m in REGISTRY] + [f"{m.name}_ttm" for m in REGISTRY if m.ttm]
+
+
+def definition(name: str) -> Metric:
+    return BY_NAME[name.removesuffix("_ttm")] if name not in BY_NAME else BY_NAME[name]
+
+
+def _evaluate(metric: Metric, frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    missing = [pl.when(c(i).is_null()).then(pl.lit(i)) for i in metric.inputs]
+    value = metric.compute()
+    reason = (
+        pl.when(pl.any_horizontal([c(i).is_null() for i in metric.inputs]))
+        .then(pl.lit("missing input: ") + pl.concat_list(missing).list.drop_nulls().list.join(", "))
+    )
+    for den in metric.nonzero:
+        reason = reason.when(c(den) == 0).then(pl.lit(f"{den} is zero"))
+    reason = reason.when(value.is_nan() | value.is_infinite()).then(pl.lit("not a finite result")).otherwise(None)
+    empty = pl.lit([], pl.List(pl.String))
+    return frame.select(
+        *KEYS[:1], "entity_name", *KEYS[1:], "period_end", "currency",
+        metric=pl.lit(name),
+        __value=value,
+        reason=reason,
+        inputs=pl.concat_list([pl.struct(name=pl.lit(i), value=c(i)) for i in metric.inputs]),
+        sources=pl.concat_list([c(src(i)).fill_null(empty) for i in metric.inputs]).list.unique(maintain_order=True),
+    ).select(
+        *[k for k in METRIC_SCHEMA if k != "value"],
+        value=pl.when(pl.col("reason").is_null()).then(pl.col("__value")),
+    ).select(list(METRIC_SCHEMA))
+
+
+@dataclass
+class Analysis:
+    periods: pl.DataFrame
+    metrics: pl.DataFrame
+
+    def present(self) -> pl.DataFrame:
+        return self.metrics.filter(pl.col("value").is_not_null())
+
+
+def prior_columns() -> list[str]:
+    """Items some metric reads a year or a quarter back."""
+    wanted = {i.rsplit("_prior_", 1)[0] for m in REGISTRY for i in m.inputs if "_prior_" in i}
+    return sorted(wanted)
+
+
+def periods_for_metrics(facts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(base rows, TTM quarter rows), both derived and with prior periods attached."""
+    base = derive(pivot(facts))
+    ttm = trailing_twelve_months(base)
+    lagged = prior_columns()
+    return with_prior(base, lagged), with_prior(ttm, lagged)
+
+
+def compute_metrics(facts: pl.DataFrame) -> Analysis:
+    """All metrics for all entities and periods: one long table with value or reason per row."""
+    base, ttm = periods_for_metrics(facts)
+    free_cash = BY_NAME["free_cash_flow"]
+    base = base.with_columns(free_cash.compute().alias("free_cash_flow"), _sources(free_cash))
+    ttm = ttm.with_columns(free_cash.compute().alias("free_cash_flow"), _sources(free_cash))
+    annual = base.filter(pl.col("fiscal_period") == "FY")
+    quarterly = base.filter(pl.col("fiscal_period") != "FY")
+    parts = []
+    for metric in REGISTRY:
+        rows = {"all": base, "annual": annual, "quarter": quarterly}[metric.frequency]
+        parts.append(_evaluate(metric, rows, metric.name))
+        if metric.ttm:
+            parts.append(_evaluate(metric, ttm, f"{metric.name}_ttm"))
+    metrics = pl.concat(parts).sort(["entity_id", "fiscal_year", "fiscal_period", "metric"])
+    return Analysis(base, metrics)
+
+
+def _sources(metric: Metric) -> pl.Expr:
+    empty = pl.lit([], pl.List(pl.String))
+    return pl.concat_list([c(src(i)).fill_null(empty) for i in metric.inputs]).alias(src(metric.name))
