@@ -49,20 +49,27 @@ def build(inputs: Sequence[Path]) -> FactsRun:
 
 
 def restatement_findings(ingested: Ingested) -> pl.DataFrame:
-    """Each restated value as an informational finding on its entity, with both values and sources."""
-    r = ingested.restatements()
-    return r.select(
-        "entity_id", "fiscal_year", "fiscal_period",
-        check=pl.lit("restatement"),
-        severity=pl.lit("info"),
-        message=pl.col("item") + pl.lit(" restated from ") + pl.col("original_value").cast(pl.String)
-        + pl.lit(" (filed ") + pl.col("original_filed").cast(pl.String).fill_null("unknown") + pl.lit(", ")
-        + pl.col("original_source") + pl.lit(") to ") + pl.col("restated_value").cast(pl.String)
-        + pl.lit(" (filed ") + pl.col("restated_filed").cast(pl.String).fill_null("unknown") + pl.lit(", ")
-        + pl.col("restated_source") + pl.lit(")"),
-        facts=pl.concat_list(pl.struct(name=pl.lit("original_value"), value="original_value"),
-                             pl.struct(name=pl.lit("restated_value"), value="restated_value")),
-    ).cast(FINDING_SCHEMA)  # type: ignore[arg-type]
+    """Each restated value as an informational finding on its entity, with both values, dates and sources."""
+    rows = [
+        {
+            "entity_id": r["entity_id"], "fiscal_year": r["fiscal_year"], "fiscal_period": r["fiscal_period"],
+            "check": "restatement", "severity": "info",
+            "message": f"{r['item']} restated from {_amount(r['original_value'])} ({_filing(r, 'original')})"
+                       f" to {_amount(r['restated_value'])} ({_filing(r, 'restated')})",
+            "facts": [{"name": "original_value", "value": r["original_value"]},
+                      {"name": "restated_value", "value": r["restated_value"]}],
+        }
+        for r in ingested.restatements().iter_rows(named=True)
+    ]
+    return pl.DataFrame(rows, schema=FINDING_SCHEMA)
+
+
+def _filing(row: dict[str, Any], which: str) -> str:
+    return f"filed {row[f'{which}_filed'] or 'unknown'}, {row[f'{which}_source']}"
+
+
+def _amount(value: float) -> str:
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
 
 
 def metric_records(metrics: pl.DataFrame) -> list[dict[str, Any]]:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from builders import facts_frame
 
 from generator.ingest import ingest
 from generator.metrics import REGISTRY, compute_metrics, metric_names
+
+from builders import facts_frame
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

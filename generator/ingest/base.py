@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -337,10 +336,3 @@ def empty_accepted() -> pl.DataFrame:
 
 def empty_rejected() -> pl.DataFrame:
     return pl.DataFrame(schema=REJECTED_SCHEMA)
-
-
-def format_number(value: float) -> str:
-    """Shortest exact text for a value in messages (no exponent for ordinary amounts)."""
-    if math.isfinite(value) and value == int(value) and abs(value) < 1e18:
-        return str(int(value))
-    return repr(value)

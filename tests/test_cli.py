@@ -1,0 +1,102 @@
+"""The CLI as a user runs it: a real subprocess, real files, exit codes and what it prints."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def finreport(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FINREPORT_OUTPUT_DIR": str(cwd / "output")}
+    return subprocess.run(
+        [sys.executable, "-m", "generator.cli", *map(str, args)],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "sample"
+    result = finreport("sample", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "14 companies" in result.stdout
+    return out
+
+
+def test_facts_on_sample_writes_the_promised_files(sample: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = finreport("facts", "--input", sample / "long", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "Traceback" not in result.stdout and "error" not in result.stdout.lower()
+    assert "14 entities" in result.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    counts = manifest["counts"]
+    assert counts["rows_in"] == counts["rows_accepted"] + counts["rows_rejected"]
+    assert counts["restatements"] == 1
+    assert len(manifest["inputs"][0]["sha256"]) == 64
+    for entity in ("KOLA", "VOLT", "MEDX"):
+        records = json.loads((out / entity / "facts.json").read_text())
+        assert {"entity_id", "fiscal_year", "fiscal_period", "period_end", "metric", "value", "unit", "formula",
+                "inputs", "sources"} <= set(records[0])
+        assert all(r["sources"] for r in records if r["value"] is not None)
+    with (out / "rejected.csv").open() as handle:
+        assert next(csv.reader(handle)) == ["file", "line", "column", "entity_id", "item", "value", "reason"]
+
+
+def test_bad_rows_are_listed_and_the_run_still_succeeds(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "entity_id,entity_name,fiscal_year,fiscal_period,period_end,item,value,currency\n"
+        "X,X Corp,2024,FY,2024-12-31,revenue,100,USD\n"
+        "X,X Corp,2024,FY,2024-12-31,net_income,ten,USD\n"
+    )
+    result = finreport("facts", "--input", bad, "--out", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    assert "1 rejected" in result.stdout
+    rows = list(csv.DictReader((tmp_path / "out" / "rejected.csv").open()))
+    assert rows == [{"file": str(bad), "line": "3", "column": "value", "entity_id": "X", "item": "net_income",
+                     "value": "ten", "reason": "unparseable number 'ten'"}]
+
+
+def test_missing_input_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    result = finreport("facts", "--input", tmp_path / "nope.csv", "--out", tmp_path / "out")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"finreport: error: no such input: {tmp_path / 'nope.csv'}"]
+
+
+def test_unreadable_file_is_refused_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("foo,bar\n1,2\n")
+    result = finreport("facts", "--input", bad, "--out", tmp_path / "out")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert f"{bad}:1: missing required column(s) entity_id, entity_name" in result.stderr
+    assert "found foo, bar" in result.stderr
+
+
+def test_one_refused_file_does_not_stop_the_others(sample: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "in" / "broken.csv"
+    bad.parent.mkdir()
+    bad.write_bytes(b"\xff\xfe\x00garbage")
+    good = sample / "wide" / "KOLA.csv"
+    result = finreport("facts", "--input", bad, "--input", good, "--out", tmp_path / "out")
+    assert result.returncode == 0
+    assert "refused" in result.stderr and str(bad) in result.stderr
+    assert (tmp_path / "out" / "KOLA" / "facts.json").exists()
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["refused_files"][0]["file"] == str(bad)
+
+
+def test_help_lists_the_commands() -> None:
+    result = finreport("--help")
+    assert result.returncode == 0
+    assert "sample" in result.stdout and "facts" in result.stdout
