@@ -148,7 +148,7 @@ def resolve(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.Data
         __values=pl.col("value").n_unique().over(keys),
         __rank=pl.int_range(pl.len()).over(keys),
         __first=pl.col("source").first().over(keys),
-        __all=pl.concat_str(pl.col("source") + pl.lit(" = ") + pl.col("value").cast(pl.String))
+        __all=pl.concat_str(pl.col("source") + pl.lit(" = ") + pl.col("_raw"))
         .str.join("; ").over(keys),
     )
     conflicting = dups.filter(pl.col("__values") > 1)
@@ -178,7 +178,7 @@ def _as_rejected(frame: pl.DataFrame, reason: pl.Expr) -> pl.DataFrame:
         column=pl.lit("value"),
         entity_id=pl.col("entity_id"),
         item=pl.col("item"),
-        value=pl.col("value").cast(pl.String),
+        value=pl.col("_raw"),
         reason=reason,
     ).cast(REJECTED_SCHEMA)  # type: ignore[arg-type]
 

@@ -7,6 +7,7 @@ over all rows, so every format gets the same checks and the same error messages.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Callable
@@ -104,103 +105,131 @@ def raw_frame(columns: dict[str, pl.Expr], height: int) -> pl.DataFrame:
     )
 
 
-def csv_line_numbers(path: Path, data: bytes, height: int) -> pl.Series:
-    """Physical line on which each CSV record starts (header is line 1).
-
-    When no quoted field spans lines, record i sits on line i + 2; otherwise the csv module counts.
-    """
-    newlines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
-    if newlines == height + 1:
-        return pl.int_range(2, height + 2, eager=True, dtype=pl.Int64)
-    reader = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))
-    next(reader, None)
-    starts: list[int] = []
-    previous_end = reader.line_num
-    for _ in reader:
-        starts.append(previous_end + 1)
-        previous_end = reader.line_num
-    if len(starts) != height:
-        raise InputFileError(path, f"CSV structure could not be read consistently ({len(starts)} records vs {height})")
-    return pl.Series(starts, dtype=pl.Int64)
-
-
 def read_csv_strings(path: Path) -> tuple[pl.DataFrame, pl.Series]:
-    """Every cell as a string (types are checked later, per row), plus each record's line number.
+    """Every cell as a string (types are checked later, per row), plus each record's physical line.
 
-    Ragged or otherwise malformed files fall back to the csv module so the bad lines can be named
-    instead of refusing the file.
+    Files without quote characters take Polars' fast reader, where one line is one record; anything
+    else goes through the csv module, so both readings of a file are the same by construction. Short
+    or long lines become rows whose ``__problem`` says so; blank lines are not records.
     """
     try:
-        data = path.read_bytes()
+        data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
     except OSError as exc:
         raise InputFileError(path, f"cannot read file: {exc.strerror or exc}") from exc
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputFileError(path, f"not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r})") from exc
     if "\x00" in text:
         raise InputFileError(path, "contains NUL bytes: not a text CSV file")
     if not text.strip():
         raise InputFileError(path, "file is empty")
+    if "\n" not in text:
+        text = text.replace("\r", "\n")
+        data = text.encode("utf-8")
     try:
-        frame = pl.read_csv(io.BytesIO(data), infer_schema=False, encoding="utf8", raise_if_empty=True)
-        lines = csv_line_numbers(path, data, frame.height)
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, pl.exceptions.ShapeError, InputFileError):
-        frame, lines = _read_csv_module(path, text)
-    frame = frame.rename(canonical_names(frame.columns))
-    keep = ~pl.all_horizontal(pl.all().is_null())
-    lines = pl.select(lines).filter(frame.select(keep).to_series()).to_series()
-    return frame.filter(keep), lines
+        header = next(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise InputFileError(path, f"malformed CSV header: {exc}", line=1) from exc
+    names = header_names(path, header)
+    simple = b'"' not in data and data.count(b"\r") == data.count(b"\r\n")
+    frame = _read_fast(data, names) if simple else None
+    if frame is None:
+        return _read_csv_module(path, text, names)
+    if frame.height == 0:
+        return pl.DataFrame(schema={n: pl.String for n in [*names, "__problem"]}), pl.Series([], dtype=pl.Int64)
+    lines = pl.int_range(2, frame.height + 2, eager=True, dtype=pl.Int64)
+    frame = frame.with_columns(__problem=_short_lines(frame, data, len(names)))
+    blank = _blank_rows(frame, names)
+    return frame.filter(~blank), lines.filter(~blank)
 
 
-def canonical_names(columns: list[str]) -> dict[str, str]:
-    """Known column names match case-insensitively; other headers (item labels) keep their spelling."""
+def _read_fast(data: bytes, names: list[str]) -> pl.DataFrame | None:
+    """Polars' reader, or None when a line has more fields than the header (the csv module names it)."""
+    try:
+        return pl.read_csv(io.BytesIO(data), has_header=False, skip_rows=1, new_columns=names, infer_schema=False,
+                           encoding="utf8", raise_if_empty=False)
+    except (pl.exceptions.ComputeError, pl.exceptions.ShapeError, pl.exceptions.SchemaError):
+        return None
+
+
+def _short_lines(frame: pl.DataFrame, data: bytes, width: int) -> pl.Series:
+    """Polars pads a short line with nulls; only rows whose last field is empty can be short, so only
+    those lines are counted."""
+    problem = pl.Series("__problem", [None] * frame.height, dtype=pl.String)
+    candidates = frame.select(pl.arg_where(pl.col(frame.columns[-1]).is_null())).to_series().to_list()
+    if not candidates:
+        return problem
+    lines = data.split(b"\n")
+    found = {i: lines[i + 1].count(b",") + 1 for i in candidates if lines[i + 1].strip()}
+    short = {i: f"expected {width} fields, found {n}" for i, n in found.items() if n != width}
+    if short:
+        problem = problem.scatter(list(short), list(short.values()))
+    return problem
+
+
+def _blank_rows(frame: pl.DataFrame, names: list[str]) -> pl.Series:
+    first = pl.col(names[0]).str.strip_chars().fill_null("") == ""
+    candidates = frame.select(first).to_series()
+    if not candidates.any():
+        return candidates
+    every = pl.all_horizontal([pl.col(n).str.strip_chars().fill_null("") == "" for n in names])
+    return frame.select(first & every).to_series()
+
+
+def header_names(path: Path, header: list[str]) -> list[str]:
+    """Column names as the adapters use them: known names in lower case, item labels as written.
+
+    Two headers that mean the same column refuse the file rather than silently keeping one.
+    """
     known = set(RAW_COLUMNS)
-    return {c: c.strip().lower() if c.strip().lower() in known else c.strip() for c in columns}
+    names: list[str] = []
+    for position, raw in enumerate(header, start=1):
+        name = raw.strip()
+        name = name.lower() if name.lower() in known else name or f"column {position}"
+        if name in names:
+            raise InputFileError(path, f"column {name!r} appears twice (columns {names.index(name) + 1} and "
+                                       f"{position})", line=1, column=name)
+        names.append(name)
+    return names
 
 
-def _read_csv_module(path: Path, text: str) -> tuple[pl.DataFrame, pl.Series]:
-    """Slow path for malformed CSV: ragged lines become rows whose ``__problem`` says what was wrong."""
+def _read_csv_module(path: Path, text: str, names: list[str]) -> tuple[pl.DataFrame, pl.Series]:
+    """The reference reading, for files with quotes or ragged lines."""
+    width = len(names)
+    records: list[list[str | None]] = []
+    starts: list[int] = []
+    problems: list[str | None] = []
     try:
         reader = csv.reader(io.StringIO(text, newline=""))
-        header = next(reader)
-        records: list[list[str | None]] = []
-        starts: list[int] = []
-        ragged: list[str | None] = []
+        next(reader)
         previous_end = reader.line_num
         for record in reader:
             start = previous_end + 1
             previous_end = reader.line_num
-            if not record or all(not f.strip() for f in record):
+            if all(not f.strip() for f in record):
                 continue
             starts.append(start)
-            if len(record) != len(header):
-                ragged.append(f"expected {len(header)} fields, found {len(record)}")
-                record = (record + [""] * len(header))[: len(header)]
-            else:
-                ragged.append(None)
+            problems.append(None if len(record) == width else f"expected {width} fields, found {len(record)}")
+            record = (record + [""] * width)[:width]
             records.append([f if f != "" else None for f in record])
     except csv.Error as exc:
-        raise InputFileError(path, f"malformed CSV: {exc}") from exc
-    names = _unique_names(header)
+        raise InputFileError(path, f"malformed CSV: {exc}", line=previous_end + 1) from exc
     frame = pl.DataFrame(
-        {name: [r[i] for r in records] for i, name in enumerate(names)} | {"__problem": ragged},
+        {name: [r[i] for r in records] for i, name in enumerate(names)} | {"__problem": problems},
         schema={name: pl.String for name in [*names, "__problem"]},
     )
     return frame, pl.Series(starts, dtype=pl.Int64)
 
 
-def _unique_names(header: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for name in header:
-        name = name.strip() or "column"
-        seen[name] = seen.get(name, 0) + 1
-        out.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
-    return out
-
-
 _STRICT_NUMBER = r"^-?\$?(\d+|\d{1,3}(,\d{3})+)(\.\d+)?$"
+
+
+def _whole_number(col: pl.Expr) -> pl.Expr:
+    """``2024`` or ``2024.0`` (spreadsheets and pandas write years as floats); never ``2024.5``."""
+    number = col.cast(pl.Float64, strict=False)
+    return pl.when(number.is_finite() & (number == number.floor()) & (number.abs() < 1e9)).then(
+        number.cast(pl.Int32, strict=False))
 
 
 def _parse_number(col: pl.Expr) -> pl.Expr:
@@ -237,7 +266,7 @@ def validate(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     frame = frame.join(aliases.rename({"item": "__item"}), left_on="__key", right_on="key", how="left")
     frame = frame.join(item_statements().rename({"item": "__item"}), on="__item", how="left")
     parsed = frame.with_columns(
-        __year=pl.col("fiscal_year").cast(pl.Int32, strict=False),
+        __year=_whole_number(pl.col("fiscal_year")),
         __end=pl.col("period_end").str.to_date("%Y-%m-%d", strict=False),
         __start=pl.col("period_start").str.to_date("%Y-%m-%d", strict=False),
         __filed=pl.col("filed").str.to_date("%Y-%m-%d", strict=False),
@@ -313,6 +342,7 @@ def validate(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         sector=pl.col("sector"),
         _file=pl.col("_file"),
         _line=pl.col("_line"),
+        _raw=pl.col("value"),
     )
     return accepted, rejected.cast(REJECTED_SCHEMA)  # type: ignore[arg-type]
 
@@ -331,7 +361,8 @@ def _normalise_keys(labels: pl.Series) -> pl.Series:
 
 
 def empty_accepted() -> pl.DataFrame:
-    return pl.DataFrame(schema={**CANONICAL_SCHEMA, "sector": pl.String, "_file": pl.String, "_line": pl.Int64})
+    return pl.DataFrame(schema={**CANONICAL_SCHEMA, "sector": pl.String, "_file": pl.String, "_line": pl.Int64,
+                                "_raw": pl.String})
 
 
 def empty_rejected() -> pl.DataFrame:

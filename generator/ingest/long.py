@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import cast
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from generator.errors import InputFileError, MissingColumnsError
-from generator.ingest.base import RAW_COLUMNS, Adapter, canonical_names, raw_frame, read_csv_strings
+from generator.ingest.base import RAW_COLUMNS, Adapter, header_names, raw_frame, read_csv_strings
 from generator.schema import REQUIRED_COLUMNS
 
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -25,7 +28,7 @@ def _check_columns(path: Path, columns: list[str]) -> None:
 
 
 def _to_raw(path: Path, frame: pl.DataFrame, lines: pl.Series) -> pl.DataFrame:
-    _check_columns(path, frame.columns)
+    _check_columns(path, [c for c in frame.columns if c != "__problem"])
     columns: dict[str, pl.Expr] = {c: pl.lit(frame[c]) for c in RAW_COLUMNS if c in frame.columns}
     columns |= {"_file": pl.lit(str(path)), "_line": pl.lit(lines)}
     if "__problem" in frame.columns:
@@ -39,15 +42,22 @@ def read_long_csv(path: Path) -> pl.DataFrame:
 
 
 def read_long_parquet(path: Path) -> pl.DataFrame:
-    """Typed Parquet columns are rendered as text so they pass the same checks; "line" is the 1-based row."""
+    """Typed Parquet columns are rendered as text so they pass the same checks; "line" is the 1-based row.
+
+    pyarrow reads the file: on a damaged file it raises, where Polars' reader can panic.
+    """
     try:
-        frame = pl.read_parquet(path)
-    except (OSError, pl.exceptions.PolarsError) as exc:
+        table = pq.read_table(path)
+        frame = cast(pl.DataFrame, pl.from_arrow(table))
+    except (OSError, ValueError, pa.ArrowException, pl.exceptions.PolarsError) as exc:
         raise InputFileError(path, f"not a readable Parquet file: {exc}") from exc
-    frame = frame.rename(canonical_names(frame.columns))
+    frame = frame.rename(dict(zip(frame.columns, header_names(path, frame.columns), strict=True)))
+    nested = [f"{c} ({t})" for c, t in frame.schema.items() if t.is_nested() or t == pl.Binary]
+    if nested:
+        raise InputFileError(path, f"column(s) {', '.join(nested)} hold nested or binary values; expected text, "
+                                   "numbers or dates")
     frame = frame.with_columns(
-        [pl.col(c).dt.strftime("%Y-%m-%d") if frame.schema[c] in (pl.Date, pl.Datetime) else pl.col(c).cast(pl.String)
-         for c in frame.columns]
+        [_as_text(pl.col(c), t) for c, t in frame.schema.items()]
     )
     return _to_raw(path, frame, pl.int_range(1, frame.height + 1, eager=True, dtype=pl.Int64))
 
@@ -62,7 +72,8 @@ def read_long_jsonl(path: Path) -> pl.DataFrame:
     lines: list[int] = []
     broken: list[str | None] = []
     keys: set[str] = set()
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         lines.append(number)
@@ -91,6 +102,16 @@ def read_long_jsonl(path: Path) -> pl.DataFrame:
         schema={c: pl.String for c in [*columns, "__problem"]},
     )
     return _to_raw(path, frame, pl.Series(lines, dtype=pl.Int64))
+
+
+def _as_text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Dates as ISO text, whole floats without ``.0`` (a pandas-written year is a float when it has nulls)."""
+    if dtype in (pl.Date, pl.Datetime):
+        return col.dt.strftime("%Y-%m-%d")
+    if dtype.is_float():
+        whole = col.is_finite() & (col == col.round(0)) & (col.abs() < 1e15)
+        return pl.when(whole).then(col.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(col.cast(pl.String))
+    return col.cast(pl.String)
 
 
 def _text(value: object) -> str | None:

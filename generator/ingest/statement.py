@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from generator.errors import InputFileError
 from generator.ingest.base import SCALES, Adapter, raw_frame, read_csv_strings
@@ -38,6 +38,13 @@ class StatementMeta(BaseModel):
     fiscal_period: str = "FY"
     statements: dict[str, str] = Field(default_factory=dict, description="file name → income, balance, cashflow")
 
+    @field_validator("scale", "share_scale")
+    @classmethod
+    def _known_scale(cls, value: str | None) -> str | None:
+        if value is not None and value.strip().lower() not in SCALES:
+            raise ValueError(f"unknown scale {value!r} (expected units, thousands, millions or billions)")
+        return value
+
 
 def parse_period_header(text: str) -> date | None:
     cleaned = text.strip().replace("Sept.", "Sep.")
@@ -50,7 +57,8 @@ def parse_period_header(text: str) -> date | None:
 
 
 def _accepts(path: Path, header: list[str]) -> bool:
-    return len(header) >= 2 and all(parse_period_header(h) is not None for h in header[1:] if h.strip())
+    periods = [h for h in header[1:] if h.strip()]
+    return bool(periods) and all(parse_period_header(h) is not None for h in periods)
 
 
 def load_meta(path: Path) -> StatementMeta:
@@ -61,7 +69,8 @@ def load_meta(path: Path) -> StatementMeta:
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise InputFileError(candidate, f"not valid JSON: {exc}") from exc
             except ValidationError as exc:
-                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+                                     for e in exc.errors())
                 raise InputFileError(candidate, f"invalid statement metadata: {problems}") from exc
     raise InputFileError(
         path,
@@ -77,7 +86,7 @@ def fiscal_year_of(period_end: date) -> int:
 def read_statement(path: Path) -> pl.DataFrame:
     meta = load_meta(path)
     frame, lines = read_csv_strings(path)
-    label_column, *period_columns = frame.columns
+    label_column, *period_columns = [c for c in frame.columns if c != "__problem"]
     periods = {c: parse_period_header(c) for c in period_columns}
     undated = [c for c, d in periods.items() if d is None]
     if undated:
@@ -97,9 +106,9 @@ def read_statement(path: Path) -> pl.DataFrame:
         .replace_strict({"currency": scale, "shares": share_scale, "currency_per_share": "units"},
                         return_dtype=pl.String)
     )
-    cells = labels.unpivot(index=[label_column, "_line", "scale"], on=period_columns, variable_name="_column",
-                           value_name="value")
-    cells = cells.filter(pl.col("value").str.strip_chars().fill_null("") != "")
+    cells = labels.unpivot(index=[label_column, "_line", "scale", "__problem"], on=period_columns,
+                           variable_name="_column", value_name="value")
+    cells = cells.filter((pl.col("value").str.strip_chars().fill_null("") != "") | pl.col("__problem").is_not_null())
     end_of = {c: periods[c].isoformat() for c in period_columns}  # type: ignore[union-attr]
     start_of = {c: (s.isoformat() if (s := starts[periods[c]]) else None) for c in period_columns}  # type: ignore[index]
     year_of = {c: str(fiscal_year_of(periods[c])) for c in period_columns}  # type: ignore[arg-type]
@@ -120,6 +129,7 @@ def read_statement(path: Path) -> pl.DataFrame:
         "_line": pl.lit(cells["_line"]),
         "_column": pl.lit(cells["_column"]),
         "_printed": pl.lit(True),
+        "__problem": pl.lit(cells["__problem"]),
     }
     out = raw_frame(columns, cells.height)
     return out.with_columns(

@@ -23,11 +23,9 @@ def read_wide(path: Path) -> pl.DataFrame:
     frame, lines = read_csv_strings(path)
     missing = [c for c in REQUIRED_IDS if c not in frame.columns]
     if missing:
-        raise MissingColumnsError(path, missing, frame.columns)
+        raise MissingColumnsError(path, missing, [c for c in frame.columns if c != "__problem"])
     ids = [c for c in ID_COLUMNS if c in frame.columns]
     item_columns = [c for c in frame.columns if c not in ids and c != "__problem"]
-    if "__problem" not in frame.columns:
-        frame = frame.with_columns(__problem=pl.lit(None, pl.String))
     frame = frame.with_columns(_line=lines)
     cells = frame.unpivot(index=[*ids, "_line", "__problem"], on=item_columns, variable_name="_column",
                           value_name="value")
