@@ -10,7 +10,7 @@ import pytest
 from generator.checks import accounting_checks
 from generator.facts import FactsRun, write
 from generator.ingest import Ingested
-from generator.ingest.base import empty_rejected
+from generator.ingest.validate import empty_rejected
 from generator.metrics import compute_metrics
 from generator.outputs import safe_name, write_atomic, write_json
 from generator.periods import pivot

@@ -17,7 +17,8 @@ import polars as pl
 
 from generator.errors import InputFileError
 from generator.ingest import long, statement, wide
-from generator.ingest.base import REJECTED_SCHEMA, Adapter, empty_accepted, empty_rejected, validate
+from generator.ingest.base import REJECTED_SCHEMA, Adapter
+from generator.ingest.validate import empty_accepted, empty_rejected, validate
 
 ADAPTERS: tuple[Adapter, ...] = (long.ADAPTER, wide.ADAPTER, statement.ADAPTER)
 INPUT_SUFFIXES = (".csv", ".parquet", ".pq", ".jsonl", ".ndjson")

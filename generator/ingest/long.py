@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from generator.errors import InputFileError, MissingColumnsError
-from generator.ingest.base import RAW_COLUMNS, Adapter, header_names, raw_frame, read_csv_strings
+from generator.ingest.base import RAW_COLUMNS, TEXT_COLUMNS, Adapter, raw_frame
+from generator.ingest.csvread import header_names, read_csv_strings
 from generator.schema import REQUIRED_COLUMNS
 
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -37,17 +38,19 @@ def _to_raw(path: Path, frame: pl.DataFrame, lines: pl.Series) -> pl.DataFrame:
 
 
 def read_long_csv(path: Path) -> pl.DataFrame:
-    frame, lines = read_csv_strings(path)
+    frame, lines = read_csv_strings(path, categorical=TEXT_COLUMNS)
     return _to_raw(path, frame, lines)
 
 
 def read_long_parquet(path: Path) -> pl.DataFrame:
     """Typed Parquet columns are rendered as text so they pass the same checks; "line" is the 1-based row.
 
-    pyarrow reads the file: on a damaged file it raises, where Polars' reader can panic.
+    pyarrow reads and fully validates the file (UTF-8 included): on a damaged file it raises, where
+    Polars' reader can panic.
     """
     try:
         table = pq.read_table(path)
+        table.validate(full=True)
         frame = cast(pl.DataFrame, pl.from_arrow(table))
     except (OSError, ValueError, pa.ArrowException, pl.exceptions.PolarsError) as exc:
         raise InputFileError(path, f"not a readable Parquet file: {exc}") from exc

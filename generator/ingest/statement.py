@@ -16,7 +16,9 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from generator.errors import InputFileError
-from generator.ingest.base import SCALES, Adapter, raw_frame, read_csv_strings
+from generator.ingest.base import Adapter, raw_frame
+from generator.ingest.csvread import read_csv_strings
+from generator.ingest.validate import SCALES
 from generator.schema import alias_table, items, normalize_label
 
 _DATE_FORMATS = ("%b. %d, %Y", "%b %d, %Y", "%B %d, %Y", "%Y-%m-%d", "%d %b %Y", "%d %B %Y")

@@ -7,7 +7,8 @@ from pathlib import Path
 import polars as pl
 
 from generator.errors import MissingColumnsError
-from generator.ingest.base import RAW_COLUMNS, Adapter, raw_frame, read_csv_strings
+from generator.ingest.base import RAW_COLUMNS, Adapter, raw_frame
+from generator.ingest.csvread import read_csv_strings
 from generator.schema import REQUIRED_COLUMNS
 
 ID_COLUMNS: tuple[str, ...] = tuple(c for c in RAW_COLUMNS if c not in ("item", "value", "statement"))
@@ -20,7 +21,7 @@ def _accepts(path: Path, header: list[str]) -> bool:
 
 def read_wide(path: Path) -> pl.DataFrame:
     """Each non-empty cell becomes one raw value; a line with no value at all is reported, not dropped."""
-    frame, lines = read_csv_strings(path)
+    frame, lines = read_csv_strings(path, categorical=ID_COLUMNS)
     missing = [c for c in REQUIRED_IDS if c not in frame.columns]
     if missing:
         raise MissingColumnsError(path, missing, [c for c in frame.columns if c != "__problem"])

@@ -1,0 +1,163 @@
+"""Reading CSV files into strings with the physical line of every record.
+
+Polars reads fast; the csv module is the reference reading. A file gets exactly one reading: the
+fast one only where it provably agrees with the reference.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Collection
+from pathlib import Path
+
+import polars as pl
+
+from generator.errors import InputFileError
+from generator.ingest.base import RAW_COLUMNS
+
+
+def read_csv_strings(path: Path, categorical: Collection[str] = ()) -> tuple[pl.DataFrame, pl.Series]:
+    """Every cell as text (types are checked later, per row), plus each record's physical line.
+
+    Polars reads the file when its quoting is plainly well-formed and every line is one record; the
+    csv module, the reference reading, reads everything else (a quote inside an unquoted field, a
+    quoted line break, a line with extra fields). Either way a file has one reading. Short or long
+    lines become rows whose ``__problem`` says so; blank lines are not records. Columns named in
+    ``categorical`` (those that repeat a few values) are read dictionary-encoded.
+    """
+    try:
+        data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
+    except OSError as exc:
+        raise InputFileError(path, f"cannot read file: {exc.strerror or exc}") from exc
+    if b"\x00" in data:
+        raise InputFileError(path, "contains NUL bytes: not a text CSV file")
+    if not re.search(rb"\S", data):
+        raise InputFileError(path, "file is empty")
+    if b"\n" not in data:
+        data = data.replace(b"\r", b"\n")
+    header_line = data.split(b"\n", 1)[0]
+    names = header_names(path, _header(path, data if b'"' in header_line else header_line))
+    frame = _read_fast(data, names, set(categorical)) if _plain(data) else None
+    if frame is None or data.count(b"\n") + (not data.endswith(b"\n")) != frame.height + 1:
+        return _read_csv_module(path, _text(path, data), names)
+    if frame.height == 0:
+        return pl.DataFrame(schema={n: pl.String for n in [*names, "__problem"]}), pl.Series([], dtype=pl.Int64)
+    lines = pl.int_range(2, frame.height + 2, eager=True, dtype=pl.Int64)
+    frame = frame.with_columns(__problem=_short_lines(frame, data, len(names)))
+    blank = _blank_rows(frame, names)
+    return frame.filter(~blank), lines.filter(~blank)
+
+
+def _text(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(path, f"not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r})") from exc
+
+
+def _header(path: Path, data: bytes) -> list[str]:
+    try:
+        return next(csv.reader(io.StringIO(_text(path, data), newline="")), [])
+    except csv.Error as exc:
+        raise InputFileError(path, f"malformed CSV header: {exc}", line=1) from exc
+
+
+_FIELD_START = frozenset(b',\n"')
+_FIELD_END = frozenset(b',\r\n"')
+
+
+def _plain(data: bytes) -> bool:
+    """No bare CR, and every quote opens a field, closes one, or is doubled: then Polars and the csv
+    module read the same records (a quoted line break is caught by the line count)."""
+    if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
+        return False
+    position = 0
+    while (quote := data.find(b'"', position)) != -1:
+        before = data[quote - 1] if quote else 44
+        after = data[quote + 1] if quote + 1 < len(data) else 10
+        if before not in _FIELD_START and after not in _FIELD_END:
+            return False
+        position = quote + 1
+    return True
+
+
+def _read_fast(data: bytes, names: list[str], categorical: set[str]) -> pl.DataFrame | None:
+    """Polars' reader, or None when the file is not UTF-8 or a line has more fields than the header."""
+    try:
+        return pl.read_csv(io.BytesIO(data), has_header=False, skip_rows=1, new_columns=names, infer_schema=False,
+                           schema_overrides={n: pl.Categorical for n in names if n in categorical},
+                           encoding="utf8", raise_if_empty=False)
+    except (pl.exceptions.ComputeError, pl.exceptions.ShapeError, pl.exceptions.SchemaError):
+        return None
+
+
+def _short_lines(frame: pl.DataFrame, data: bytes, width: int) -> pl.Series:
+    """Polars pads a short line with nulls; only rows whose last field is empty can be short, so only
+    those lines are counted."""
+    problem = pl.Series("__problem", [None] * frame.height, dtype=pl.String)
+    candidates = frame.select(pl.arg_where(pl.col(frame.columns[-1]).is_null())).to_series().to_list()
+    if not candidates:
+        return problem
+    lines = data.split(b"\n")
+    found = {i: len(next(csv.reader([lines[i + 1].decode("utf-8")]), [])) for i in candidates if lines[i + 1].strip()}
+    short = {i: f"expected {width} fields, found {n}" for i, n in found.items() if n != width}
+    if short:
+        problem = problem.scatter(list(short), list(short.values()))
+    return problem
+
+
+def _blank_rows(frame: pl.DataFrame, names: list[str]) -> pl.Series:
+    first = pl.col(names[0]).cast(pl.String).str.strip_chars().fill_null("") == ""
+    candidates = frame.select(first).to_series()
+    if not candidates.any():
+        return candidates
+    every = pl.all_horizontal([pl.col(n).cast(pl.String).str.strip_chars().fill_null("") == "" for n in names])
+    return frame.select(first & every).to_series()
+
+
+def header_names(path: Path, header: list[str]) -> list[str]:
+    """Column names as the adapters use them: known names in lower case, item labels as written.
+
+    Two headers that mean the same column refuse the file rather than silently keeping one.
+    """
+    known = set(RAW_COLUMNS)
+    names: list[str] = []
+    for position, raw in enumerate(header, start=1):
+        name = raw.strip()
+        name = name.lower() if name.lower() in known else name or f"column {position}"
+        if name in names:
+            raise InputFileError(path, f"column {name!r} appears twice (columns {names.index(name) + 1} and "
+                                       f"{position})", line=1, column=name)
+        names.append(name)
+    return names
+
+
+def _read_csv_module(path: Path, text: str, names: list[str]) -> tuple[pl.DataFrame, pl.Series]:
+    """The reference reading, for files with quotes or ragged lines."""
+    width = len(names)
+    records: list[list[str | None]] = []
+    starts: list[int] = []
+    problems: list[str | None] = []
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""))
+        next(reader)
+        previous_end = reader.line_num
+        for record in reader:
+            start = previous_end + 1
+            previous_end = reader.line_num
+            if all(not f.strip() for f in record):
+                continue
+            starts.append(start)
+            problems.append(None if len(record) == width else f"expected {width} fields, found {len(record)}")
+            record = (record + [""] * width)[:width]
+            records.append([f if f != "" else None for f in record])
+    except csv.Error as exc:
+        raise InputFileError(path, f"malformed CSV: {exc}", line=previous_end + 1) from exc
+    frame = pl.DataFrame(
+        {name: [r[i] for r in records] for i, name in enumerate(names)} | {"__problem": problems},
+        schema={name: pl.String for name in [*names, "__problem"]},
+    )
+    return frame, pl.Series(starts, dtype=pl.Int64)
