@@ -141,34 +141,34 @@ def ingest(paths: Sequence[Path]) -> Ingested:
 
 
 def resolve(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Duplicates first (same period, item and ``filed``), then restatements (the latest ``filed`` wins)."""
+    """Duplicates first (same period, item and ``filed``), then restatements (the latest ``filed`` wins).
+
+    Only rows that share a period and item with another row need either step, so one hash pass finds
+    them and the rest of the table keeps its order untouched.
+    """
     keys = [*PERIOD_KEYS, "filed"]
-    repeated = accepted.select(pl.struct(keys).is_duplicated()).to_series()
-    unique, dups = accepted.filter(~repeated), accepted.filter(repeated)
-    dups = dups.with_columns(
+    numbered = accepted.with_row_index("__row")
+    shared = numbered.filter(pl.struct(PERIOD_KEYS).is_duplicated())
+    shared = shared.with_columns(
         __values=pl.col("value").n_unique().over(keys),
         __rank=pl.int_range(pl.len()).over(keys),
         __first=pl.col("source").first().over(keys),
-        __all=pl.concat_str(pl.col("source") + pl.lit(" = ") + pl.col("_raw"))
-        .str.join("; ").over(keys),
+        __all=pl.concat_str(pl.col("source") + pl.lit(" = ") + pl.col("_raw")).str.join("; ").over(keys),
     )
-    conflicting = dups.filter(pl.col("__values") > 1)
-    extra = dups.filter((pl.col("__values") == 1) & (pl.col("__rank") > 0))
-    kept = dups.filter((pl.col("__values") == 1) & (pl.col("__rank") == 0)).drop(
-        "__values", "__rank", "__first", "__all")
+    conflicting = shared.filter(pl.col("__values") > 1)
+    extra = shared.filter((pl.col("__values") == 1) & (pl.col("__rank") > 0))
     duplicates = pl.concat([
         _as_rejected(conflicting, pl.lit("conflicting values for the same entity, period, item and filed date: ")
                      + pl.col("__all")),
         _as_rejected(extra, pl.lit("duplicate of ") + pl.col("__first") + pl.lit(" (same value)")),
     ])
-    valid = pl.concat([unique, kept])
-    restated = valid.select(pl.struct(PERIOD_KEYS).is_duplicated()).to_series()
-    single, multi = valid.filter(~restated), valid.filter(restated)
-    multi = multi.sort("filed", nulls_last=False).with_columns(
+    candidates = shared.filter((pl.col("__values") == 1) & (pl.col("__rank") == 0))
+    latest = candidates.sort("filed", nulls_last=False).with_columns(
         __latest=pl.int_range(pl.len()).over(PERIOD_KEYS) == pl.len().over(PERIOD_KEYS) - 1
     )
-    current = pl.concat([single, multi.filter("__latest").drop("__latest")]).sort("_file", "_line")
-    superseded = multi.filter(~pl.col("__latest")).drop("__latest").sort("_file", "_line")
+    dropped = pl.concat([conflicting["__row"], extra["__row"], latest.filter(~pl.col("__latest"))["__row"]])
+    current = numbered.filter(~pl.col("__row").is_in(dropped.implode())).drop("__row")
+    superseded = latest.filter(~pl.col("__latest")).sort("__row").select(accepted.columns)
     return current, superseded, duplicates
 
 

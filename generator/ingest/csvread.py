@@ -65,22 +65,23 @@ def _header(path: Path, data: bytes) -> list[str]:
         raise InputFileError(path, f"malformed CSV header: {exc}", line=1) from exc
 
 
-_FIELD_START = frozenset(b',\n"')
-_FIELD_END = frozenset(b',\r\n"')
-
-
 def _plain(data: bytes) -> bool:
-    """No bare CR, and every quote opens a field, closes one, or is doubled: then Polars and the csv
-    module read the same records (a quoted line break is caught by the line count)."""
+    """No bare CR, and every quoted field opens at a field start, stays on its line, doubles its inner
+    quotes and closes at a field end: then Polars and the csv module read the same records."""
     if b"\r" in data and data.count(b"\r") != data.count(b"\r\n"):
         return False
     position = 0
-    while (quote := data.find(b'"', position)) != -1:
-        before = data[quote - 1] if quote else 44
-        after = data[quote + 1] if quote + 1 < len(data) else 10
-        if before not in _FIELD_START and after not in _FIELD_END:
+    while (opening := data.find(b'"', position)) != -1:
+        if opening and data[opening - 1] not in b",\n":
             return False
-        position = quote + 1
+        closing = opening + 1
+        while (closing := data.find(b'"', closing)) != -1 and data[closing + 1:closing + 2] == b'"':
+            closing += 2
+        if closing == -1 or data[closing + 1:closing + 2] not in (b",", b"\r", b"\n", b""):
+            return False
+        if data.find(b"\n", opening, closing) != -1:
+            return False
+        position = closing + 1
     return True
 
 
