@@ -19,6 +19,7 @@ from generator.ingest import Ingested, ingest
 from generator.metrics import Analysis, compute_metrics, definition
 from generator.outputs import folder_names, write_atomic, write_json
 from generator.periods import pivot
+from generator.provenance import Provenance
 from generator.schema import items
 
 
@@ -72,27 +73,30 @@ def _amount(value: float) -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
 
 
-def metric_records(metrics: pl.DataFrame) -> list[dict[str, Any]]:
+def metric_records(run: FactsRun, entity_id: str) -> list[dict[str, Any]]:
     """facts.json rows: the figure, how it is defined, the inputs it used and where each came from."""
+    provenance = Provenance(run.analysis, run.ingested.facts, entity_id)
     out = []
-    for row in metrics.iter_rows(named=True):
+    for row in run.analysis.metrics.filter(pl.col("entity_id") == entity_id).iter_rows(named=True):
         m = definition(row["metric"])
         if row["value"] is None and m.category.startswith("line_item"):
             continue
+        period = provenance.period(row["fiscal_year"], row["fiscal_period"])
+        inputs, sources = provenance.of(row["metric"], row["fiscal_year"], row["fiscal_period"])
         record: dict[str, Any] = {
-            "entity_id": row["entity_id"],
+            "entity_id": entity_id,
             "fiscal_year": row["fiscal_year"],
             "fiscal_period": row["fiscal_period"],
-            "period_end": row["period_end"],
+            "period_end": period["period_end"],
             "metric": row["metric"],
             "value": row["value"],
             "unit": m.unit,
-            "currency": row["currency"] if m.unit in ("currency", "currency_per_share") else None,
+            "currency": period["currency"] if m.unit in ("currency", "currency_per_share") else None,
             "category": m.category,
             "favourable": m.favourable,
             "formula": m.formula + (" (trailing twelve months)" if row["metric"].endswith("_ttm") else ""),
-            "inputs": {i["name"]: i["value"] for i in row["inputs"]},
-            "sources": row["sources"],
+            "inputs": inputs,
+            "sources": sources,
         }
         if row["value"] is None:
             record["reason"] = row["reason"]
@@ -114,9 +118,8 @@ def write(run: FactsRun, out: Path, run_id: str | None = None) -> dict[str, Any]
     run_id = run_id or uuid.uuid4().hex[:12]
     folders = folder_names(run.entities)
     for entity, folder in folders.items():
-        metrics = run.analysis.metrics.filter(pl.col("entity_id") == entity)
         findings = run.findings.filter(pl.col("entity_id") == entity)
-        write_json(out / folder / "facts.json", metric_records(metrics))
+        write_json(out / folder / "facts.json", metric_records(run, entity))
         write_json(out / folder / "findings.json", finding_records(findings))
     write_atomic(out / "rejected.csv", run.ingested.rejected.write_csv())
     run.timings["write_s"] = time.perf_counter() - t0

@@ -12,27 +12,25 @@ from typing import Literal
 
 import polars as pl
 
-from generator.periods import KEYS, derive, pivot, src, trailing_twelve_months, with_prior
+from generator.periods import KEYS, derive, pivot, trailing_twelve_months, with_prior
 from generator.schema import canonical_items, items
 
 Unit = Literal["fraction", "multiple", "days", "currency", "score", "shares", "currency_per_share"]
 Favourable = Literal["higher", "lower", "neutral"]
 Frequency = Literal["all", "annual", "quarter"]
 
-INPUT_SCHEMA = pl.List(pl.Struct({"name": pl.String, "value": pl.Float64}))
 METRIC_SCHEMA: dict[str, pl.DataType] = {
     "entity_id": pl.String(),
-    "entity_name": pl.String(),
     "fiscal_year": pl.Int32(),
     "fiscal_period": pl.String(),
-    "period_end": pl.Date(),
-    "currency": pl.String(),
     "metric": pl.String(),
     "value": pl.Float64(),
     "reason": pl.String(),
-    "inputs": INPUT_SCHEMA,
-    "sources": pl.List(pl.String),
 }
+"""One row per entity, period and metric: the value, or null and the reason it is absent."""
+
+MISSING_BITS = 24
+"""Status codes: bit k set = input k missing; then zero denominators; then a non-finite result."""
 
 
 @dataclass(frozen=True)
@@ -221,33 +219,46 @@ def definition(name: str) -> Metric:
     return BY_NAME[name.removesuffix("_ttm")] if name not in BY_NAME else BY_NAME[name]
 
 
-def _evaluate(metric: Metric, frame: pl.DataFrame, name: str) -> pl.DataFrame:
-    missing = [pl.when(c(i).is_null()).then(pl.lit(i)) for i in metric.inputs]
+def _status(metric: Metric) -> pl.Expr:
+    """0 when the value stands, else a code naming why it is absent (decoded once per distinct code)."""
+    missing = pl.sum_horizontal([pl.col(i).is_null().cast(pl.Int64) * (1 << k) for k, i in enumerate(metric.inputs)])
+    status = pl.when(missing > 0).then(missing)
+    for k, den in enumerate(metric.nonzero):
+        status = status.when(pl.col(den) == 0).then(pl.lit((1 << MISSING_BITS) + k, pl.Int64))
     value = metric.compute()
-    reason = (
-        pl.when(pl.any_horizontal([c(i).is_null() for i in metric.inputs]))
-        .then(pl.lit("missing input: ") + pl.concat_list(missing).list.drop_nulls().list.join(", "))
+    return status.when(value.is_nan() | value.is_infinite()).then(pl.lit(1 << (MISSING_BITS + 4), pl.Int64)) \
+        .otherwise(pl.lit(0, pl.Int64))
+
+
+def _reason(metric: Metric, status: int) -> str:
+    if status >= 1 << (MISSING_BITS + 4):
+        return "not a finite result"
+    if status >= 1 << MISSING_BITS:
+        return f"{metric.nonzero[status - (1 << MISSING_BITS)]} is zero"
+    return "missing input: " + ", ".join(i for k, i in enumerate(metric.inputs) if status >> k & 1)
+
+
+def _evaluate(metrics: list[tuple[str, Metric]], frame: pl.DataFrame) -> pl.DataFrame:
+    """Values and status codes of several metrics over one frame, as long rows."""
+    if frame.is_empty() or not metrics:
+        return pl.DataFrame(schema={**{k: METRIC_SCHEMA[k] for k in KEYS}, "metric": pl.String, "value": pl.Float64,
+                                    "__status": pl.Int64})
+    wide = frame.select(
+        pl.col("entity_id").cast(pl.String), "fiscal_year", pl.col("fiscal_period").cast(pl.String),
+        *[pl.struct(value=m.compute(), status=_status(m)).alias(name) for name, m in metrics],
     )
-    for den in metric.nonzero:
-        reason = reason.when(c(den) == 0).then(pl.lit(f"{den} is zero"))
-    reason = reason.when(value.is_nan() | value.is_infinite()).then(pl.lit("not a finite result")).otherwise(None)
-    empty = pl.lit([], pl.List(pl.String))
-    return frame.select(
-        *KEYS[:1], "entity_name", *KEYS[1:], "period_end", "currency",
-        metric=pl.lit(name),
-        __value=value,
-        reason=reason,
-        inputs=pl.concat_list([pl.struct(name=pl.lit(i), value=c(i)) for i in metric.inputs]),
-        sources=pl.concat_list([c(src(i)).fill_null(empty) for i in metric.inputs]).list.unique(maintain_order=True),
-    ).select(
-        *[k for k in METRIC_SCHEMA if k != "value"],
-        value=pl.when(pl.col("reason").is_null()).then(pl.col("__value")),
-    ).select(list(METRIC_SCHEMA))
+    long = wide.unpivot(index=KEYS, variable_name="metric", value_name="__v").unnest("__v")
+    return long.select(*KEYS, "metric", value=pl.when(pl.col("status") == 0).then(pl.col("value")),
+                       __status=pl.col("status"))
 
 
 @dataclass
 class Analysis:
-    periods: pl.DataFrame
+    """``base``: one row per entity and period (derived items and prior periods attached); ``ttm``: quarter
+    rows with trailing-twelve-month flows; ``metrics``: the long table of values and reasons."""
+
+    base: pl.DataFrame
+    ttm: pl.DataFrame
     metrics: pl.DataFrame
 
     def present(self) -> pl.DataFrame:
@@ -260,32 +271,22 @@ def prior_columns() -> list[str]:
     return sorted(wanted)
 
 
-def periods_for_metrics(facts: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(base rows, TTM quarter rows), both derived and with prior periods attached."""
-    base = derive(pivot(facts))
-    ttm = trailing_twelve_months(base)
-    lagged = prior_columns()
-    return with_prior(base, lagged), with_prior(ttm, lagged)
-
-
 def compute_metrics(facts: pl.DataFrame) -> Analysis:
     """All metrics for all entities and periods: one long table with value or reason per row."""
-    base, ttm = periods_for_metrics(facts)
-    free_cash = BY_NAME["free_cash_flow"]
-    base = base.with_columns(free_cash.compute().alias("free_cash_flow"), _sources(free_cash))
-    ttm = ttm.with_columns(free_cash.compute().alias("free_cash_flow"), _sources(free_cash))
-    annual = base.filter(pl.col("fiscal_period") == "FY")
-    quarterly = base.filter(pl.col("fiscal_period") != "FY")
-    parts = []
-    for metric in REGISTRY:
-        rows = {"all": base, "annual": annual, "quarter": quarterly}[metric.frequency]
-        parts.append(_evaluate(metric, rows, metric.name))
-        if metric.ttm:
-            parts.append(_evaluate(metric, ttm, f"{metric.name}_ttm"))
-    metrics = pl.concat(parts).sort(["entity_id", "fiscal_year", "fiscal_period", "metric"])
-    return Analysis(base, metrics)
-
-
-def _sources(metric: Metric) -> pl.Expr:
-    empty = pl.lit([], pl.List(pl.String))
-    return pl.concat_list([c(src(i)).fill_null(empty) for i in metric.inputs]).alias(src(metric.name))
+    base = derive(pivot(facts))
+    free_cash = BY_NAME["free_cash_flow"].compute().alias("free_cash_flow")
+    lagged = prior_columns()
+    ttm = with_prior(trailing_twelve_months(base).with_columns(free_cash), lagged)
+    base = with_prior(base.with_columns(free_cash), lagged)
+    rows = {"all": base, "annual": base.filter(pl.col("fiscal_period") == "FY"),
+            "quarter": base.filter(pl.col("fiscal_period") != "FY")}
+    parts = [_evaluate([(m.name, m) for m in REGISTRY if m.frequency == f], frame) for f, frame in rows.items()]
+    parts.append(_evaluate([(f"{m.name}_ttm", m) for m in REGISTRY if m.ttm], ttm))
+    long = pl.concat(parts)
+    codes = long.filter(pl.col("__status") > 0).select("metric", "__status").unique()
+    reasons = codes.with_columns(
+        reason=pl.struct("metric", "__status").map_elements(
+            lambda r: _reason(definition(r["metric"]), r["__status"]), return_dtype=pl.String)
+    )
+    metrics = long.join(reasons, on=["metric", "__status"], how="left").select(list(METRIC_SCHEMA))
+    return Analysis(base, ttm, metrics)

@@ -10,6 +10,7 @@ import pytest
 
 from generator.ingest import ingest
 from generator.metrics import REGISTRY, compute_metrics, metric_names
+from generator.provenance import Provenance
 
 from builders import facts_frame
 
@@ -137,16 +138,30 @@ def test_every_metric_has_a_unique_name_and_a_description() -> None:
     assert all(m.description and m.formula and m.unit for m in REGISTRY)
 
 
-def test_sources_trace_every_input(metrics: pl.DataFrame) -> None:
-    row = metrics.filter(entity_id="T", fiscal_year=2024, fiscal_period="FY", metric="debt_to_equity").row(
-        0, named=True)
-    assert {i["name"]: i["value"] for i in row["inputs"]} == {"total_debt": 300.0, "total_equity": 400.0}
-    assert row["sources"] == [
+def test_sources_trace_every_input() -> None:
+    facts = facts_frame({("T", 2023, "FY"): FY2023, ("T", 2024, "FY"): FY2024})
+    provenance = Provenance(compute_metrics(facts), facts, "T")
+    inputs, sources = provenance.of("debt_to_equity", 2024, "FY")
+    assert inputs == {"total_debt": 300.0, "total_equity": 400.0}
+    assert sources == [
         "derived: total_debt = short_term_debt + long_term_debt",
         "test:T:2024FY:short_term_debt",
         "test:T:2024FY:long_term_debt",
         "test:T:2024FY:total_equity",
     ]
+    inputs, sources = provenance.of("revenue_growth_yoy", 2024, "FY")
+    assert inputs == {"revenue": 1000.0, "revenue_prior_year": 800.0}
+    assert sources == ["test:T:2024FY:revenue", "test:T:2023FY:revenue"]
+
+
+def test_trailing_twelve_month_sources_name_all_four_quarters() -> None:
+    quarters = {("Q", y, f"Q{q}"): {"revenue": 100.0 * q, "net_income": 10.0} for y in (2023, 2024)
+                for q in range(1, 5)}
+    facts = facts_frame(quarters)
+    inputs, sources = Provenance(compute_metrics(facts), facts, "Q").of("net_margin_ttm", 2024, "Q2")
+    assert inputs == {"net_income": 40.0, "revenue": 1000.0}
+    assert sources == [f"test:Q:{p}:{item}" for item in ("net_income", "revenue")
+                       for p in ("2024Q2", "2024Q1", "2023Q4", "2023Q3")]
 
 
 def test_apple_fy2022_from_published_statements() -> None:
