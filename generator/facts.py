@@ -41,10 +41,11 @@ def build(inputs: Sequence[Path]) -> FactsRun:
     ingested = ingest(inputs)
     timings["ingest_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    findings = pl.concat([accounting_checks(pivot(ingested.facts)), restatement_findings(ingested)])
+    reported = pivot(ingested.facts)
+    findings = pl.concat([accounting_checks(reported), restatement_findings(ingested)])
     timings["checks_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
-    analysis = compute_metrics(ingested.facts)
+    analysis = compute_metrics(ingested.facts, reported)
     timings["metrics_s"] = time.perf_counter() - t2
     return FactsRun(ingested, analysis, findings, timings)
 

@@ -271,9 +271,12 @@ def prior_columns() -> list[str]:
     return sorted(wanted)
 
 
-def compute_metrics(facts: pl.DataFrame) -> Analysis:
-    """All metrics for all entities and periods: one long table with value or reason per row."""
-    base = derive(pivot(facts))
+def compute_metrics(facts: pl.DataFrame, reported: pl.DataFrame | None = None) -> Analysis:
+    """All metrics for all entities and periods: one long table with value or reason per row.
+
+    ``reported`` is ``pivot(facts)`` when the caller already has it (the accounting checks need it too).
+    """
+    base = derive(pivot(facts) if reported is None else reported)
     free_cash = BY_NAME["free_cash_flow"].compute().alias("free_cash_flow")
     lagged = prior_columns()
     ttm = with_prior(trailing_twelve_months(base).with_columns(free_cash), lagged)

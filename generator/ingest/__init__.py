@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,23 +116,34 @@ def read_file(path: Path) -> tuple[Adapter, pl.DataFrame, pl.DataFrame]:
     return adapter, accepted, rejected
 
 
+def _read_or_refuse(path: Path) -> tuple[Adapter, pl.DataFrame, pl.DataFrame] | InputFileError:
+    try:
+        return read_file(path)
+    except InputFileError as exc:
+        return exc
+
+
 def ingest(paths: Sequence[Path]) -> Ingested:
+    """Every file read and validated in turn (its SHA-256 computed alongside); then duplicates resolved."""
     files: list[InputFile] = []
     refused: list[InputFileError] = []
     accepted_parts: list[pl.DataFrame] = [empty_accepted()]
     rejected_parts: list[pl.DataFrame] = [empty_rejected()]
-    for path in expand_inputs(paths):
-        try:
-            adapter, accepted, rejected = read_file(path)
-        except InputFileError as exc:
-            refused.append(exc)
+    paths = expand_inputs(paths)
+    with ThreadPoolExecutor(max_workers=1) as hasher:
+        digests = [hasher.submit(_sha256, p) for p in paths]
+        outcomes = [_read_or_refuse(p) for p in paths]
+    for path, digest, outcome in zip(paths, digests, outcomes, strict=True):
+        if isinstance(outcome, InputFileError):
+            refused.append(outcome)
             rejected_parts.append(pl.DataFrame(
-                [{"file": exc.file, "line": exc.line, "column": exc.column, "entity_id": None, "item": None,
-                  "value": None, "reason": f"file refused: {exc.reason}"}],
+                [{"file": outcome.file, "line": outcome.line, "column": outcome.column, "entity_id": None,
+                  "item": None, "value": None, "reason": f"file refused: {outcome.reason}"}],
                 schema=REJECTED_SCHEMA,
             ))
             continue
-        files.append(InputFile(str(path), _sha256(path), adapter.name, accepted.height + rejected.height))
+        adapter, accepted, rejected = outcome
+        files.append(InputFile(str(path), digest.result(), adapter.name, accepted.height + rejected.height))
         accepted_parts.append(accepted)
         rejected_parts.append(rejected)
     accepted = pl.concat(accepted_parts, how="vertical_relaxed")

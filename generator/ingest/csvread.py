@@ -38,7 +38,7 @@ def read_csv_strings(path: Path, categorical: Collection[str] = ()) -> tuple[pl.
         raise InputFileError(path, "file is empty")
     if b"\n" not in data:
         data = data.replace(b"\r", b"\n")
-    header_line = data.split(b"\n", 1)[0]
+    header_line = data[: data.find(b"\n")] if b"\n" in data else data
     names = header_names(path, _header(path, data if b'"' in header_line else header_line))
     frame = _read_fast(data, names, set(categorical)) if _plain(data) else None
     if frame is None or data.count(b"\n") + (not data.endswith(b"\n")) != frame.height + 1:
