@@ -15,6 +15,8 @@ import polars as pl
 
 import generator
 from generator.checks import FINDING_SCHEMA, accounting_checks
+from generator.graph import Graph, flag_records, ontology_graph, reason, turtle
+from generator.graph import build as build_graph
 from generator.ingest import Ingested, ingest
 from generator.metrics import Analysis, compute_metrics, definition
 from generator.outputs import folder_names, write_atomic, write_json
@@ -28,6 +30,7 @@ class FactsRun:
     ingested: Ingested
     analysis: Analysis
     findings: pl.DataFrame
+    graph: Graph
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -47,7 +50,11 @@ def build(inputs: Sequence[Path]) -> FactsRun:
     t2 = time.perf_counter()
     analysis = compute_metrics(ingested.facts, reported)
     timings["metrics_s"] = time.perf_counter() - t2
-    return FactsRun(ingested, analysis, findings, timings)
+    t3 = time.perf_counter()
+    knowledge = reason(build_graph(analysis))
+    timings["graph_s"] = time.perf_counter() - t3
+    timings |= {f"graph_{k}": v for k, v in knowledge.timings.items()}
+    return FactsRun(ingested, analysis, findings, knowledge, timings)
 
 
 def restatement_findings(ingested: Ingested) -> pl.DataFrame:
@@ -118,10 +125,14 @@ def write(run: FactsRun, out: Path, run_id: str | None = None) -> dict[str, Any]
     t0 = time.perf_counter()
     run_id = run_id or uuid.uuid4().hex[:12]
     folders = folder_names(run.entities)
+    tbox = ontology_graph(run.graph)
     for entity, folder in folders.items():
         findings = run.findings.filter(pl.col("entity_id") == entity)
         write_json(out / folder / "facts.json", metric_records(run, entity))
         write_json(out / folder / "findings.json", finding_records(findings))
+        consistency = [f for f in run.graph.findings if f["entity_id"] == entity]
+        write_json(out / folder / "flags.json", flag_records(run.graph, entity) + consistency)
+        write_atomic(out / folder / "graph.ttl", turtle(run.graph, entity, tbox))
     write_atomic(out / "rejected.csv", run.ingested.rejected.write_csv())
     run.timings["write_s"] = time.perf_counter() - t0
     manifest = build_manifest(run, run_id, folders)
@@ -151,6 +162,8 @@ def build_manifest(run: FactsRun, run_id: str, folders: dict[str, str]) -> dict[
             "metric_values": present,
             "metric_absent": run.analysis.metrics.height - present,
         },
+        "ontology": {"iri": run.graph.tbox.base_iri.rstrip("#"), "version": run.graph.version,
+                     "flags": len(run.graph.flags), "inconsistent_snapshots": len(run.graph.findings)},
         "unmapped_items": ing.unmapped().to_dicts(),
         "entity_folders": {e: f for e, f in folders.items() if e != f},
         "items": len(items()),
@@ -162,10 +175,14 @@ def summary(manifest: dict[str, Any], out: Path) -> str:
     """The few lines a person running ``finreport facts`` wants to read."""
     c = manifest["counts"]
     findings = ", ".join(f"{n} {s}" for s, n in c["findings"].items()) or "none"
+    graph = manifest["ontology"]
     lines = [
         f"{c['entities']} entities · {c['rows_in']:,} rows read: {c['rows_accepted']:,} accepted "
         f"({c['rows_superseded']:,} superseded by restatements), {c['rows_rejected']:,} rejected",
         f"findings: {findings} · metrics: {c['metric_values']:,} values, {c['metric_absent']:,} absent with a reason",
+        f"graph: {graph['flags']:,} flags inferred by HermiT (ontology {graph['version']}, "
+        f"{manifest['timings'].get('graph_reason_s', 0):.1f} s)"
+        + (f", {graph['inconsistent_snapshots']} inconsistent snapshots" if graph["inconsistent_snapshots"] else ""),
     ]
     if manifest["unmapped_items"]:
         lines.append(f"unmapped item labels: {len(manifest['unmapped_items'])} (listed in rejected.csv)")

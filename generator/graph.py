@@ -1,0 +1,452 @@
+"""The knowledge graph: period snapshots as OWL individuals, classified by HermiT, explained from the ontology.
+
+One Owlready2 world per run holds the ontology (``ontology/finance.owl``) and one ontology of
+individuals per company. HermiT (Java) classifies each company's snapshots in its own partition:
+classification cost grows with the square of the individuals reasoned together, while companies never
+share individuals, so partitions keep it linear. All partitions go to a few JVMs (one per core), each
+reasoning its list in one start. A partition the reasoner finds inconsistent does not stop the others:
+its snapshots are checked one by one, the contradictory ones are reported as data-quality findings
+(naming the values and the axiom they break), and the rest are classified.
+
+Explanations are read from the class definitions themselves: which restriction fired, with the value
+that satisfied it and the threshold written in the ontology.
+"""
+
+from __future__ import annotations
+
+import io
+import operator
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import owlready2
+import polars as pl
+import rdflib
+from owlready2 import And, ConstrainedDatatype, Ontology, Restriction, ThingClass, World
+
+from generator.errors import FinreportError
+from generator.metrics import Analysis, metric_names
+
+ONTOLOGY = Path(__file__).resolve().parents[1] / "ontology" / "finance.owl"
+NAMESPACE = "https://finreport.dev/ontology/finance#"
+DATA = "https://finreport.dev/data/"
+_TYPE_LINE = re.compile(r"^Type\( <([^>]+)> <([^>]+)> \)$", re.MULTILINE)
+_SUBCLASS_LINE = re.compile(r"^SubClassOf\( <([^>]+)> <([^>]+)> \)$", re.MULTILINE)
+_FACETS = {"min_inclusive": ">=", "min_exclusive": ">", "max_inclusive": "<=", "max_exclusive": "<"}
+_HERMIT = Path(owlready2.__file__).parent / "hermit"
+
+
+class JavaMissingError(FinreportError):
+    def __init__(self) -> None:
+        super().__init__("Java is needed for HermiT reasoning and was not found on PATH: install a Java runtime "
+                         "(Debian: apt-get install default-jre-headless)")
+
+
+class ReasonerError(FinreportError):
+    """HermiT failed for another reason than an inconsistent partition."""
+
+
+@dataclass
+class Flag:
+    entity_id: str
+    fiscal_year: int
+    fiscal_period: str
+    flag: str
+    label: str
+    severity: str
+    explanation: str
+    facts: dict[str, Any]
+
+
+@dataclass
+class Graph:
+    world: World
+    tbox: Ontology
+    companies: dict[str, Ontology]
+    snapshots: dict[tuple[str, int, str], Any]
+    flags: list[Flag] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    hierarchy: set[tuple[str, str]] = field(default_factory=set)
+    """(subclass, superclass) IRIs as HermiT classified them: a snapshot in a subclass is in its supers."""
+
+    @property
+    def version(self) -> str:
+        return str(self.tbox.metadata.versionInfo[0]) if self.tbox.metadata.versionInfo else "unversioned"
+
+    def ns(self) -> Any:
+        return self.tbox.get_namespace(NAMESPACE)
+
+
+def java() -> str:
+    """The Java executable Owlready2 will use; a missing Java is a clear error, never a silent skip."""
+    found = shutil.which(owlready2.JAVA_EXE)
+    if not found:
+        raise JavaMissingError()
+    return found
+
+
+def flag_classes(tbox: Ontology) -> list[ThingClass]:
+    """Categories a report shows: defined classes with a severity annotation."""
+    return [c for c in tbox.classes() if c.equivalent_to and c.severity]
+
+
+def snapshot_properties(tbox: Ontology) -> list[str]:
+    """Metric data properties of a snapshot: named as the facts engine's metrics."""
+    names = set(metric_names())
+    return [p.name for p in tbox.data_properties() if p.name in names]
+
+
+def snapshot_table(analysis: Analysis, properties: list[str]) -> pl.DataFrame:
+    """One row per entity and period with the value of each snapshot property.
+
+    Quarterly snapshots take the trailing-twelve-month variant of a metric when there is one, so a
+    quarter is judged on a year of flows, as annual snapshots are.
+    """
+    names = set(metric_names())
+    wanted = {p for p in properties} | {f"{p}_ttm" for p in properties if f"{p}_ttm" in names}
+    values = analysis.metrics.filter(pl.col("metric").is_in(sorted(wanted)) & pl.col("value").is_not_null())
+    wide = values.pivot(on="metric", index=["entity_id", "fiscal_year", "fiscal_period"], values="value",
+                        on_columns=sorted(wanted))
+    quarterly = pl.col("fiscal_period") != "FY"
+    chosen = [
+        (pl.when(quarterly).then(pl.col(f"{p}_ttm")).otherwise(pl.col(p)) if f"{p}_ttm" in wanted else pl.col(p))
+        .alias(p)
+        for p in properties
+    ]
+    attrs = analysis.base.select(
+        pl.col("entity_id").cast(pl.String), "fiscal_year", pl.col("fiscal_period").cast(pl.String),
+        pl.col("entity_name").cast(pl.String), pl.col("sector").cast(pl.String), "__qidx",
+    )
+    return attrs.join(wide.select("entity_id", "fiscal_year", "fiscal_period", *chosen),
+                      on=["entity_id", "fiscal_year", "fiscal_period"], how="left").sort(
+        "entity_id", "fiscal_year", "fiscal_period")
+
+
+def _label(year: int, period: str) -> str:
+    return f"FY{year}" if period == "FY" else f"{period} FY{year}"
+
+
+def load_ontology(ontology: Path = ONTOLOGY) -> tuple[World, Ontology]:
+    """A fresh world holding the ontology, read from the local file only (imports are never fetched)."""
+    world = World()
+    return world, world.get_ontology(ontology.resolve().as_uri()).load(only_local=True)
+
+
+def build(analysis: Analysis, ontology: Path = ONTOLOGY) -> Graph:
+    """One world: the ontology plus, per company, its company, sector and snapshot individuals."""
+    world, tbox = load_ontology(ontology)
+    return populate(world, tbox, snapshot_table(analysis, snapshot_properties(tbox)))
+
+
+def populate(world: World, tbox: Ontology, table: pl.DataFrame) -> Graph:
+    """Individuals from a snapshot table (entity_id, entity_name, sector, fiscal_year, fiscal_period,
+    ``__qidx`` and one column per snapshot property; absent columns or nulls assert nothing)."""
+    fr = tbox.get_namespace(NAMESPACE)
+    properties = [p for p in snapshot_properties(tbox) if p in table.columns]
+    companies: dict[str, Ontology] = {}
+    snapshots: dict[tuple[str, int, str], Any] = {}
+    by_quarter: dict[tuple[str, int], Any] = {}
+    for row in table.iter_rows(named=True):
+        entity = row["entity_id"]
+        if entity not in companies:
+            companies[entity] = world.get_ontology(f"{DATA}{quote(entity, safe='')}")
+            with companies[entity]:
+                company = fr.Company("company", namespace=companies[entity], entity_id=entity, label=[
+                    row["entity_name"]])
+                if row["sector"]:
+                    company.in_sector = fr.Sector(f"sector_{quote(row['sector'], safe='')}",
+                                                  namespace=companies[entity], label=[row["sector"]])
+        onto = companies[entity]
+        with onto:
+            kind = fr.AnnualSnapshot if row["fiscal_period"] == "FY" else fr.QuarterlySnapshot
+            snap = kind(f"{row['fiscal_period']}_{row['fiscal_year']}", namespace=onto,
+                        label=[_label(row["fiscal_year"], row["fiscal_period"])])
+            snap.of_company = onto.company
+            snap.fiscal_year = int(row["fiscal_year"])
+            snap.fiscal_period = row["fiscal_period"]
+            for p in properties:
+                if row[p] is not None:
+                    setattr(snap, p, float(row[p]))
+        snapshots[(entity, row["fiscal_year"], row["fiscal_period"])] = snap
+        if row["__qidx"] is not None:
+            by_quarter[(entity, row["__qidx"])] = snap
+    for (entity, year, period), snap in snapshots.items():
+        if period == "FY":
+            previous = snapshots.get((entity, year - 1, "FY"))
+        else:
+            previous = by_quarter.get((entity, year * 4 + int(period[1]) - 2))
+        if previous is not None:
+            with companies[entity]:
+                snap.previous_snapshot = previous
+    return Graph(world, tbox, companies, snapshots)
+
+
+def _partition_file(graph: Graph, directory: Path, name: str, ontologies: Iterable[Ontology]) -> Path:
+    """TBox plus the given individuals, as N-Triples for HermiT (imports filtered: nothing is fetched)."""
+    path = directory / f"{name}.nt"
+    with path.open("wb") as handle:
+        for onto in (graph.tbox, *ontologies):
+            onto.save(handle, format="ntriples", filter=lambda g, s, p, o, d: p != owlready2.owl_imports)
+    return path
+
+
+def _run_hermit(files: list[Path]) -> tuple[str, bool]:
+    """(output, whether it stopped at an inconsistent ontology) for one JVM over several ontologies."""
+    classpath = f"{_HERMIT}{os.pathsep}{_HERMIT / 'HermiT.jar'}"
+    command = [java(), f"-Xmx{owlready2.reasoning.JAVA_MEMORY}M", "-cp", classpath,
+               "org.semanticweb.HermiT.cli.CommandLine", "-c", "-O", "-D", "-I", *[f.as_uri() for f in files]]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode == 0:
+        return done.stdout, False
+    if "InconsistentOntologyException" in done.stderr or "Inconsistent ontology" in done.stderr:
+        return done.stdout, True
+    raise ReasonerError(f"HermiT failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
+
+
+def ontology_is_consistent(ontology: Path = ONTOLOGY) -> bool:
+    """HermiT on the ontology alone: an edit in Protégé that makes it contradictory is caught here."""
+    world, tbox = load_ontology(ontology)
+    with tempfile.TemporaryDirectory(prefix="finreport-hermit-") as tmp:
+        path = Path(tmp) / "ontology.nt"
+        with path.open("wb") as handle:
+            tbox.save(handle, format="ntriples")
+        _, stopped = _run_hermit([path])
+    return not stopped
+
+
+def _classify(graph: Graph, parts: dict[str, Path], individuals: dict[str, set[str]],
+              workers: int) -> tuple[list[tuple[str, str]], list[str], int]:
+    """Types inferred for every consistent partition, the names of inconsistent ones, and JVM starts.
+
+    HermiT stops at the first inconsistent ontology of a list; the partitions before it have printed
+    their results, so the list restarts after it.
+    """
+    types: list[tuple[str, str]] = []
+    inconsistent: list[str] = []
+    starts = 0
+    hierarchy = graph.hierarchy
+
+    def work(names: list[str]) -> tuple[list[tuple[str, str]], list[str], int]:
+        found: list[tuple[str, str]] = []
+        bad: list[str] = []
+        runs = 0
+        while names:
+            output, stopped = _run_hermit([parts[n] for n in names])
+            runs += 1
+            pairs = _TYPE_LINE.findall(output)
+            found += pairs
+            hierarchy.update(_SUBCLASS_LINE.findall(output))
+            if not stopped:
+                break
+            typed = {s for s, _ in pairs}
+            failed = next(i for i, n in enumerate(names) if not individuals[n] & typed)
+            bad.append(names[failed])
+            names = names[failed + 1:]
+        return found, bad, runs
+
+    names = sorted(parts)
+    chunks = [names[i::workers] for i in range(workers) if names[i::workers]]
+    with ThreadPoolExecutor(max_workers=max(1, len(chunks))) as pool:
+        for found, bad, runs in pool.map(work, chunks):
+            types += found
+            inconsistent += bad
+            starts += runs
+    return types, inconsistent, starts
+
+
+def reason(graph: Graph, workers: int | None = None) -> Graph:
+    """Classify every snapshot; record flags with explanations, and inconsistencies as findings."""
+    java()
+    workers = workers or max(1, min(os.cpu_count() or 1, 4))
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="finreport-hermit-") as tmp:
+        directory = Path(tmp)
+        parts = {e: _partition_file(graph, directory, f"p{i}", [o]) for i, (e, o) in enumerate(graph.companies.items())}
+        individuals = {e: {s.iri for k, s in graph.snapshots.items() if k[0] == e} for e in graph.companies}
+        t1 = time.perf_counter()
+        types, inconsistent, starts = _classify(graph, parts, individuals, workers)
+        for entity in inconsistent:
+            types += _isolate(graph, directory, entity, workers)
+            starts += 1
+    t2 = time.perf_counter()
+    _apply(graph, types)
+    graph.timings.update(serialise_s=t1 - t0, reason_s=t2 - t1, apply_s=time.perf_counter() - t2,
+                         jvm_starts=float(starts), partitions=float(len(parts)))
+    return graph
+
+
+def _isolate(graph: Graph, directory: Path, entity: str, workers: int) -> list[tuple[str, str]]:
+    """An inconsistent company: find the snapshots that contradict the ontology, report them, classify the rest."""
+    own = {k: s for k, s in graph.snapshots.items() if k[0] == entity}
+    singles = {}
+    for (_, year, period), snap in own.items():
+        lone = graph.world.get_ontology(f"{DATA}check/{quote(entity, safe='')}/{period}_{year}")
+        with lone:
+            copy = snap.is_a[0](snap.name, namespace=lone)
+            for p in snapshot_properties(graph.tbox):
+                value = getattr(snap, p)
+                if value is not None:
+                    setattr(copy, p, value)
+        singles[f"{entity}|{year}|{period}"] = (_partition_file(graph, directory, f"s{len(singles)}", [lone]), lone,
+                                                copy)
+    files = {k: v[0] for k, v in singles.items()}
+    members = {k: {v[2].iri} for k, v in singles.items()}
+    _, bad, _ = _classify(graph, files, members, workers)
+    for key in singles:
+        singles[key][1].destroy()
+    offending = set()
+    for key in bad:
+        _, year, period = key.split("|")
+        snap = own[(entity, int(year), period)]
+        offending.add(snap)
+        graph.findings.append(_inconsistency(graph, entity, int(year), period, snap))
+    for snap in offending:
+        for p in snapshot_properties(graph.tbox):
+            setattr(snap, p, None)
+    part = _partition_file(graph, directory, f"retry_{quote(entity, safe='')}", [graph.companies[entity]])
+    types, still, _ = _classify(graph, {entity: part}, {entity: {s.iri for s in own.values()}}, 1)
+    if still:
+        raise ReasonerError(f"{entity}: still inconsistent after removing the contradictory snapshots")
+    return types
+
+
+def _inconsistency(graph: Graph, entity: str, year: int, period: str, snap: Any) -> dict[str, Any]:
+    """Which values break which axiom (property ranges are read from the ontology)."""
+    facts: dict[str, Any] = {}
+    broken = []
+    for p in snapshot_properties(graph.tbox):
+        value = getattr(snap, p)
+        if value is None:
+            continue
+        facts[p] = value
+        prop = graph.tbox[p]
+        for rng in prop.range:
+            if isinstance(rng, ConstrainedDatatype) and not _within(value, rng):
+                broken.append(f"{p} = {_number(value)} outside its range ({_facets(rng)})")
+    reason = "; ".join(broken) or "the snapshot's values contradict the ontology's axioms"
+    return {"entity_id": entity, "fiscal_year": year, "fiscal_period": period, "check": "ontology_inconsistency",
+            "severity": "error", "message": f"{_label(year, period)} was not classified: {reason}", "facts": facts}
+
+
+_COMPARE = {"min_inclusive": operator.ge, "min_exclusive": operator.gt, "max_inclusive": operator.le,
+            "max_exclusive": operator.lt}
+
+
+def _within(value: float, datatype: ConstrainedDatatype) -> bool:
+    return all(compare(value, datatype.__dict__[facet]) for facet, compare in _COMPARE.items()
+               if facet in datatype.__dict__)
+
+
+def _facets(datatype: ConstrainedDatatype) -> str:
+    return " and ".join(f"{op} {float(datatype.__dict__[f])!r}" for f, op in _FACETS.items() if f in datatype.__dict__)
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4g}"
+
+
+def _apply(graph: Graph, types: list[tuple[str, str]]) -> None:
+    """Inferred categories become types of the snapshots (in their own ontology) and Flag records."""
+    by_iri = {s.iri: (k, s) for k, s in graph.snapshots.items()}
+    wanted = {c.iri: c for c in flag_classes(graph.tbox)}
+    inferred = graph.world.get_ontology(f"{DATA}inferred")
+    for individual, cls_iri in sorted(_with_superclasses(set(types), graph.hierarchy)):
+        if individual not in by_iri or cls_iri not in wanted:
+            continue
+        (entity, year, period), snap = by_iri[individual]
+        cls = wanted[cls_iri]
+        with inferred:
+            snap.is_a.append(cls)
+        text, facts = explain(cls, snap)
+        graph.flags.append(Flag(entity, year, period, cls.name, str(cls.label[0]) if cls.label else cls.name,
+                                str(cls.severity[0]), text, facts))
+
+
+def _with_superclasses(types: set[tuple[str, str]], hierarchy: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """HermiT prints an individual's most specific classes; a severe liquidity concern is a liquidity concern too."""
+    parents: dict[str, set[str]] = {}
+    for sub, sup in hierarchy:
+        parents.setdefault(sub, set()).add(sup)
+    closed = set(types)
+    frontier = list(types)
+    while frontier:
+        individual, cls = frontier.pop()
+        for sup in parents.get(cls, ()):
+            if (individual, sup) not in closed:
+                closed.add((individual, sup))
+                frontier.append((individual, sup))
+    return closed
+
+
+def _conditions(expression: Any, snap: Any, here: str) -> list[tuple[str, str, Any, dict[str, Any]]]:
+    """(property, comparison, value, facts) for each restriction the snapshot satisfies, recursively."""
+    if isinstance(expression, ThingClass):
+        if not expression.equivalent_to:
+            return []
+        return _conditions(expression.equivalent_to[0], snap, here)
+    if isinstance(expression, And):
+        return [c for part in expression.Classes for c in _conditions(part, snap, here)]
+    if isinstance(expression, Restriction) and isinstance(expression.value, ConstrainedDatatype):
+        name = expression.property.name
+        value = getattr(snap, expression.property.python_name)
+        facets = _facets(expression.value)
+        return [(name, facets, value, {f"{name} ({here})": value, f"{name} threshold": facets})]
+    if isinstance(expression, Restriction) and expression.property.name == "previous_snapshot":
+        previous = snap.previous_snapshot
+        if previous is None:
+            return []
+        return _conditions(expression.value, previous, _label(previous.fiscal_year, previous.fiscal_period))
+    return []
+
+
+def explain(cls: ThingClass, snap: Any) -> tuple[str, dict[str, Any]]:
+    """"current_ratio = 0.8794 < 1.0 (FY2022)": read from the class definition, with the snapshot's values."""
+    here = _label(snap.fiscal_year, snap.fiscal_period)
+    parts, facts = [], {}
+    for name, facets, value, found in _conditions(cls, snap, here):
+        label = next(iter(found)).split(" (")[1].rstrip(")")
+        shown = "unknown" if value is None else _number(value)
+        parts.append(f"{name} = {shown} {facets} ({label})")
+        facts |= found
+    return "flagged because " + " and ".join(parts), facts
+
+
+def turtle(graph: Graph, entity: str, tbox: rdflib.Graph | None = None) -> str:
+    """The company's reasoned graph, self-contained (ontology included), for Protégé or any RDF tool.
+
+    ``tbox`` is the parsed ontology when the caller exports several companies (parse it once).
+    """
+    out = rdflib.Graph()
+    out += tbox if tbox is not None else ontology_graph(graph)
+    data = io.BytesIO()
+    graph.companies[entity].save(data, format="ntriples")
+    out.parse(data=data.getvalue().decode("utf-8"), format="nt")
+    for f in graph.flags:
+        if f.entity_id == entity:
+            snap = graph.snapshots[(f.entity_id, f.fiscal_year, f.fiscal_period)]
+            out.add((rdflib.URIRef(snap.iri), rdflib.RDF.type, rdflib.URIRef(NAMESPACE + f.flag)))
+    out.bind("fr", NAMESPACE)
+    out.bind("data", graph.companies[entity].base_iri)
+    return out.serialize(format="turtle")
+
+
+def ontology_graph(graph: Graph) -> rdflib.Graph:
+    data = io.BytesIO()
+    graph.tbox.save(data, format="ntriples")
+    return rdflib.Graph().parse(data=data.getvalue().decode("utf-8"), format="nt")
+
+
+def flag_records(graph: Graph, entity: str) -> list[dict[str, Any]]:
+    flags = [vars(f) for f in graph.flags if f.entity_id == entity]
+    return sorted(flags, key=lambda f: (f["fiscal_year"], f["fiscal_period"], f["flag"]))

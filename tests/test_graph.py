@@ -1,0 +1,246 @@
+"""The ontology and the reasoner: real HermiT in Java on fixtures at and around every threshold.
+
+No test here is skipped when Java is missing: reasoning then raises JavaMissingError, whose message
+says to install a Java runtime, and the tests fail with it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import owlready2
+import polars as pl
+import pytest
+import rdflib
+
+from generator import graph as kg
+from generator import graph_queries as q
+from generator.facts import build as build_facts
+from generator.sample import ROLES, write_sample
+
+QUARTER = {"Q1": 0, "Q2": 1, "Q3": 2, "Q4": 3}
+
+# (class, fixture values, expected): every boundary sits exactly on the threshold.
+CASES: list[tuple[str, dict[str, float], bool]] = [
+    ("LiquidityConcern", {"current_ratio": 0.88}, True),
+    ("LiquidityConcern", {"current_ratio": 1.0}, False),
+    ("SevereLiquidityConcern", {"current_ratio": 0.5, "operating_cash_flow": -1.0}, True),
+    ("SevereLiquidityConcern", {"current_ratio": 0.5, "operating_cash_flow": 0.0}, False),
+    ("HighLeverage", {"debt_to_equity": 2.5}, True),
+    ("HighLeverage", {"debt_to_equity": 2.0}, False),
+    ("ExcessiveNetDebt", {"net_debt_to_ebitda": 4.5}, True),
+    ("ExcessiveNetDebt", {"net_debt_to_ebitda": 4.0}, False),
+    ("NegativeEquity", {"total_equity": -1.0}, True),
+    ("NegativeEquity", {"total_equity": 0.0}, False),
+    ("LossMaking", {"net_income": -1.0}, True),
+    ("LossMaking", {"net_income": 0.0}, False),
+    ("DecliningRevenue", {"revenue_growth_yoy": -0.01}, True),
+    ("DecliningRevenue", {"revenue_growth_yoy": 0.0}, False),
+    ("CashBurn", {"operating_cash_flow": -1.0, "free_cash_flow": -2.0}, True),
+    ("CashBurn", {"operating_cash_flow": -1.0, "free_cash_flow": 0.0}, False),
+    ("WeakInterestCoverage", {"interest_coverage": 1.2}, True),
+    ("WeakInterestCoverage", {"interest_coverage": 1.5}, False),
+    ("AltmanDistressZone", {"altman_z_double_prime": 1.0}, True),
+    ("AltmanDistressZone", {"altman_z_double_prime": 1.1}, False),
+    ("AltmanGreyZone", {"altman_z_double_prime": 1.1}, True),
+    ("AltmanGreyZone", {"altman_z_double_prime": 2.6}, True),
+    ("AltmanGreyZone", {"altman_z_double_prime": 2.61}, False),
+    ("AltmanSafeZone", {"altman_z_double_prime": 2.7}, True),
+    ("AltmanSafeZone", {"altman_z_double_prime": 2.6}, False),
+    ("WeakPiotroskiScore", {"piotroski_f_score": 3.0}, True),
+    ("WeakPiotroskiScore", {"piotroski_f_score": 4.0}, False),
+    ("StrongPiotroskiScore", {"piotroski_f_score": 8.0}, True),
+    ("StrongPiotroskiScore", {"piotroski_f_score": 7.0}, False),
+    ("HighGrowth", {"revenue_growth_yoy": 0.2}, True),
+    ("HighGrowth", {"revenue_growth_yoy": 0.19}, False),
+    ("ProfitableGrower", {"revenue_growth_yoy": 0.3, "net_margin": 0.1}, True),
+    ("ProfitableGrower", {"revenue_growth_yoy": 0.3, "net_margin": 0.0}, False),
+    ("StrongLiquidity", {"current_ratio": 2.0}, True),
+    ("StrongLiquidity", {"current_ratio": 1.99}, False),
+]
+
+
+def table(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """A snapshot table as ``graph.snapshot_table`` makes it."""
+    full = []
+    for r in rows:
+        qidx = None if r["fiscal_period"] == "FY" else r["fiscal_year"] * 4 + QUARTER[r["fiscal_period"]]
+        full.append({"entity_name": r["entity_id"], "sector": "Test", "__qidx": qidx, **r})
+    return pl.from_dicts(full, infer_schema_length=None)
+
+
+def reasoned(rows: list[dict[str, Any]]) -> kg.Graph:
+    world, tbox = kg.load_ontology()
+    return kg.reason(kg.populate(world, tbox, table(rows)))
+
+
+def flags(graph: kg.Graph, entity: str, year: int = 2024, period: str = "FY") -> set[str]:
+    return {f.flag for f in graph.flags if (f.entity_id, f.fiscal_year, f.fiscal_period) == (entity, year, period)}
+
+
+@pytest.fixture(scope="module")
+def fixtures() -> kg.Graph:
+    rows = [{"entity_id": f"case{i}", "fiscal_year": 2024, "fiscal_period": "FY", **values}
+            for i, (_, values, _) in enumerate(CASES)]
+    for name, growth in (("sustained", (-0.1, -0.2, -0.05)), ("interrupted", (-0.1, 0.0, -0.05))):
+        rows += [{"entity_id": name, "fiscal_year": 2022 + k, "fiscal_period": "FY", "revenue_growth_yoy": g}
+                 for k, g in enumerate(growth)]
+    return reasoned(rows)
+
+
+def test_ontology_loads_offline_and_is_consistent() -> None:
+    assert kg.ontology_is_consistent()
+    graph = reasoned([{"entity_id": "EMPTY", "fiscal_year": 2024, "fiscal_period": "FY"}])
+    assert graph.version == "1.0.0"
+    assert graph.flags == [] and graph.findings == []
+
+
+def test_at_least_fifteen_defined_categories_each_documented() -> None:
+    _, tbox = kg.load_ontology()
+    categories = kg.flag_classes(tbox)
+    assert len(categories) >= 15
+    for cls in categories:
+        assert cls.label and cls.comment and cls.threshold and cls.severity[0] in ("concern", "watch", "positive")
+
+
+def test_threshold_annotations_agree_with_the_restrictions() -> None:
+    """The annotation is for people; the restriction is what HermiT uses: they must say the same numbers."""
+    _, tbox = kg.load_ontology()
+    for cls in kg.flag_classes(tbox):
+        written = {float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", cls.threshold[0]) if n not in ("three",)}
+        restricted = {float(v) for r in _restrictions(cls.equivalent_to[0]) for k, v in r.value.__dict__.items()
+                      if k in ("min_inclusive", "min_exclusive", "max_inclusive", "max_exclusive")}
+        assert restricted and restricted <= written, (cls.name, written, restricted)
+
+
+def _restrictions(expression: Any) -> list[Any]:
+    if isinstance(expression, owlready2.And):
+        return [r for part in expression.Classes for r in _restrictions(part)]
+    if isinstance(expression, owlready2.Restriction):
+        if isinstance(expression.value, owlready2.ConstrainedDatatype):
+            return [expression]
+        return _restrictions(expression.value)
+    if isinstance(expression, owlready2.ThingClass) and expression.equivalent_to:
+        return _restrictions(expression.equivalent_to[0])
+    return []
+
+
+def test_links_to_fibo_and_us_gaap() -> None:
+    _, tbox = kg.load_ontology()
+    fr = tbox.get_namespace(kg.NAMESPACE)
+    company_links = [str(x) for x in fr.Company.seeAlso] + [str(x) for x in fr.Company.exactMatch]
+    assert any("spec.edmcouncil.org/fibo" in link for link in company_links)
+    assert any("fasb.org/us-gaap" in str(x) for x in fr.total_assets.seeAlso)
+
+
+@pytest.mark.parametrize(("index", "case"), list(enumerate(CASES)), ids=[f"{c}-{e}" for c, _, e in CASES])
+def test_each_category_classifies_positive_and_negative_fixtures(fixtures: kg.Graph, index: int,
+                                                                 case: tuple[str, dict[str, float], bool]) -> None:
+    category, values, expected = case
+    assert (category in flags(fixtures, f"case{index}")) is expected, (category, values)
+
+
+def test_three_consecutive_declines_and_not_two(fixtures: kg.Graph) -> None:
+    assert "SustainedRevenueDecline" in flags(fixtures, "sustained")
+    assert "SustainedRevenueDecline" not in flags(fixtures, "sustained", 2023)
+    assert "SustainedRevenueDecline" not in flags(fixtures, "interrupted")
+    assert "DecliningRevenue" in flags(fixtures, "interrupted")
+
+
+def test_a_subcategory_implies_its_parent(fixtures: kg.Graph) -> None:
+    severe = CASES.index(("SevereLiquidityConcern", {"current_ratio": 0.5, "operating_cash_flow": -1.0}, True))
+    assert {"SevereLiquidityConcern", "LiquidityConcern"} <= flags(fixtures, f"case{severe}")
+
+
+def test_explanations_come_from_the_class_definitions(fixtures: kg.Graph) -> None:
+    def explanation(entity: str, flag: str, year: int = 2024) -> kg.Flag:
+        return next(f for f in fixtures.flags if (f.entity_id, f.flag, f.fiscal_year) == (entity, flag, year))
+
+    liquidity = explanation("case0", "LiquidityConcern")
+    assert liquidity.explanation == "flagged because current_ratio = 0.88 < 1.0 (FY2024)"
+    assert liquidity.facts == {"current_ratio (FY2024)": 0.88, "current_ratio threshold": "< 1.0"}
+    grey = explanation("case20", "AltmanGreyZone")
+    assert grey.explanation == "flagged because altman_z_double_prime = 1.1 >= 1.1 and <= 2.6 (FY2024)"
+    sustained = explanation("sustained", "SustainedRevenueDecline")
+    assert sustained.explanation == (
+        "flagged because revenue_growth_yoy = -0.05 < 0.0 (FY2024) and revenue_growth_yoy = -0.2 < 0.0 (FY2023)"
+        " and revenue_growth_yoy = -0.1 < 0.0 (FY2022)")
+    assert sustained.label == "sustained revenue decline" and sustained.severity == "concern"
+
+
+def test_planted_contradiction_is_a_finding_and_the_others_are_classified() -> None:
+    rows = [
+        {"entity_id": "GOOD", "fiscal_year": 2024, "fiscal_period": "FY", "current_ratio": 0.5},
+        {"entity_id": "BAD", "fiscal_year": 2023, "fiscal_period": "FY", "current_ratio": 0.7, "net_income": -5.0},
+        {"entity_id": "BAD", "fiscal_year": 2024, "fiscal_period": "FY", "current_ratio": -0.5, "net_income": -5.0},
+        {"entity_id": "ALSO", "fiscal_year": 2024, "fiscal_period": "FY", "piotroski_f_score": 12.0},
+        {"entity_id": "LAST", "fiscal_year": 2024, "fiscal_period": "FY", "net_income": -1.0},
+    ]
+    graph = reasoned(rows)
+    assert flags(graph, "GOOD") == {"LiquidityConcern"}
+    assert flags(graph, "LAST") == {"LossMaking"}
+    assert flags(graph, "BAD", 2023) == {"LiquidityConcern", "LossMaking"}
+    assert flags(graph, "BAD", 2024) == set()
+    found = {(f["entity_id"], f["fiscal_year"], f["check"], f["message"]) for f in graph.findings}
+    assert found == {
+        ("BAD", 2024, "ontology_inconsistency",
+         "FY2024 was not classified: current_ratio = -0.5 outside its range (>= 0.0)"),
+        ("ALSO", 2024, "ontology_inconsistency",
+         "FY2024 was not classified: piotroski_f_score = 12 outside its range (>= 0.0 and <= 9.0)"),
+    }
+    assert next(f for f in graph.findings if f["entity_id"] == "BAD")["facts"] == {
+        "current_ratio": -0.5, "net_income": -5.0}
+
+
+def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(owlready2, "JAVA_EXE", "no-such-java-binary")
+    with pytest.raises(kg.JavaMissingError, match="install a Java runtime"):
+        kg.java()
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    out = tmp_path_factory.mktemp("sample")
+    write_sample(out)
+    return build_facts([out / "long"])
+
+
+def test_sample_loss_maker_is_flagged_and_the_cash_cow_is_not(sample_run: Any) -> None:
+    graph = sample_run.graph
+    volt = flags(graph, ROLES["loss_maker"], 2025)
+    assert {"LiquidityConcern", "CashBurn", "AltmanDistressZone", "LossMaking"} <= volt
+    cow = {f.flag for f in graph.flags if f.entity_id == ROLES["cash_cow"]}
+    assert not cow & {"LiquidityConcern", "SevereLiquidityConcern", "CashBurn", "AltmanDistressZone", "LossMaking",
+                      "HighLeverage", "NegativeEquity"}
+    assert "AltmanSafeZone" in flags(graph, ROLES["cash_cow"], 2025)
+    assert graph.findings == []
+
+
+def test_sparql_queries_answer_the_report_layer(sample_run: Any) -> None:
+    graph = sample_run.graph
+    volt = ROLES["loss_maker"]
+    rows = q.flags_of(graph, volt)
+    assert (2025, "FY", "CashBurn", "concern") in rows
+    assert {(y, p, f) for y, p, f, _ in rows} == {(f.fiscal_year, f.fiscal_period, f.flag) for f in graph.flags
+                                                 if f.entity_id == volt}
+    facts = q.facts_of(graph, volt, 2025, "FY")
+    assert facts["current_ratio"] == pytest.approx(
+        sample_run.analysis.metrics.filter(entity_id=volt, fiscal_year=2025, fiscal_period="FY",
+                                           metric="current_ratio")["value"][0])
+    peers = q.peers_of(graph, volt)
+    sector = sample_run.analysis.base.filter(pl.col("entity_id") == volt)["sector"][0]
+    expected = sample_run.analysis.base.filter((pl.col("sector") == sector) & (pl.col("entity_id") != volt))[
+        "entity_id"].unique().sort().to_list()
+    assert peers == expected and peers
+    assert (volt, 2025, "FY") in q.snapshots_with(graph, "LiquidityConcern")
+
+
+def test_graph_export_is_valid_turtle_with_the_inferred_types(sample_run: Any, tmp_path: Path) -> None:
+    volt = ROLES["loss_maker"]
+    text = kg.turtle(sample_run.graph, volt)
+    parsed = rdflib.Graph().parse(data=text, format="turtle")
+    snapshot = rdflib.URIRef(sample_run.graph.snapshots[(volt, 2025, "FY")].iri)
+    assert (snapshot, rdflib.RDF.type, rdflib.URIRef(kg.NAMESPACE + "CashBurn")) in parsed
+    assert (rdflib.URIRef(kg.NAMESPACE + "LiquidityConcern"), rdflib.RDF.type, rdflib.OWL.Class) in parsed
