@@ -216,7 +216,7 @@ def _run_hermit(files: list[Path]) -> tuple[str, bool]:
 
 def ontology_is_consistent(ontology: Path = ONTOLOGY) -> bool:
     """HermiT on the ontology alone: an edit in Protégé that makes it contradictory is caught here."""
-    world, tbox = load_ontology(ontology)
+    _, tbox = load_ontology(ontology)
     with tempfile.TemporaryDirectory(prefix="finreport-hermit-") as tmp:
         path = Path(tmp) / "ontology.nt"
         with path.open("wb") as handle:

@@ -9,6 +9,8 @@ import pytest
 
 from generator.checks import accounting_checks
 from generator.facts import FactsRun, write
+from generator.graph import build as build_graph
+from generator.graph import reason
 from generator.ingest import Ingested
 from generator.ingest.validate import empty_rejected
 from generator.metrics import compute_metrics
@@ -51,10 +53,13 @@ def test_write_json_refuses_nan(tmp_path: Path) -> None:
 def test_hostile_entity_gets_a_safe_folder_listed_in_the_manifest(tmp_path: Path) -> None:
     facts = facts_frame({("../../etc", 2024, "FY"): {"revenue": 10, "net_income": 1}})
     ingested = Ingested(facts=facts, superseded=facts.clear(), rejected=empty_rejected())
-    run = FactsRun(ingested, compute_metrics(facts), findings=accounting_checks(pivot(facts)))
+    analysis = compute_metrics(facts)
+    run = FactsRun(ingested, analysis, accounting_checks(pivot(facts)), reason(build_graph(analysis)))
     manifest = write(run, tmp_path / "out")
     folder = manifest["entity_folders"]["../../etc"]
     assert (tmp_path / "out" / folder / "facts.json").exists()
     assert not (tmp_path / "etc").exists()
     records = json.loads((tmp_path / "out" / folder / "facts.json").read_text())
     assert {r["entity_id"] for r in records} == {"../../etc"}
+    assert sorted(p.name for p in (tmp_path / "out" / folder).iterdir()) == [
+        "facts.json", "findings.json", "flags.json", "graph.ttl"]
