@@ -11,6 +11,7 @@ import typer
 
 from generator import facts as facts_stage
 from generator.errors import FinreportError
+from generator.graph import JavaMissingError
 from generator.ingest import expand_inputs
 from generator.settings import get_settings
 
@@ -49,7 +50,8 @@ def facts(
     input: Annotated[list[Path], typer.Option("--input", "-i", help="Input file or folder (repeatable)")],
     out: Annotated[Path | None, typer.Option(help="Output folder (default: FINREPORT_OUTPUT_DIR or output/)")] = None,
 ) -> None:
-    """Ingest and validate the inputs, compute every metric, and write facts.json per entity."""
+    """Ingest and validate the inputs, compute every metric, classify each period with HermiT, and write
+    facts.json, findings.json, flags.json and graph.ttl per entity."""
     out = out or get_settings().output_dir
     missing = [str(p) for p in input if not p.exists()]
     if missing:
@@ -69,6 +71,9 @@ def run() -> None:
     """Project errors become one line and exit code 2; a crash one line and exit code 1, never a traceback."""
     try:
         app()
+    except JavaMissingError as exc:
+        typer.echo(f"finreport: failed: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
     except FinreportError as exc:
         typer.echo(f"finreport: error: {exc}", err=True)
         sys.exit(EXIT_USAGE)

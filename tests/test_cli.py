@@ -100,3 +100,14 @@ def test_help_lists_the_commands() -> None:
     result = finreport("--help")
     assert result.returncode == 0
     assert "sample" in result.stdout and "facts" in result.stdout
+
+
+def test_missing_java_fails_in_one_line(sample: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path)}
+    command = [sys.executable, "-m", "generator.cli", "facts", "--input", str(sample / "wide" / "KOLA.csv"),
+               "--out", str(tmp_path / "out")]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "finreport: failed: Java is needed for HermiT reasoning and was not found on PATH: install a Java runtime "
+        "(Debian: apt-get install default-jre-headless)"]
