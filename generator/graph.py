@@ -44,6 +44,7 @@ _TYPE_LINE = re.compile(r"^Type\( <([^>]+)> <([^>]+)> \)$", re.MULTILINE)
 _SUBCLASS_LINE = re.compile(r"^SubClassOf\( <([^>]+)> <([^>]+)> \)$", re.MULTILINE)
 _FACETS = {"min_inclusive": ">=", "min_exclusive": ">", "max_inclusive": "<=", "max_exclusive": "<"}
 _HERMIT = Path(owlready2.__file__).parent / "hermit"
+_TTM = {name for name in metric_names() if name.endswith("_ttm")}
 
 
 class JavaMissingError(FinreportError):
@@ -401,7 +402,8 @@ def _conditions(expression: Any, snap: Any, here: str) -> list[tuple[str, str, A
         name = expression.property.name
         value = getattr(snap, expression.property.python_name)
         facets = _facets(expression.value)
-        return [(name, facets, value, {f"{name} ({here})": value, f"{name} threshold": facets})]
+        when = f"{here}, TTM" if snap.fiscal_period != "FY" and f"{name}_ttm" in _TTM else here
+        return [(name, facets, value, {f"{name} ({when})": value, f"{name} threshold": facets})]
     if isinstance(expression, Restriction) and expression.property.name == "previous_snapshot":
         previous = snap.previous_snapshot
         if previous is None:
@@ -415,7 +417,7 @@ def explain(cls: ThingClass, snap: Any) -> tuple[str, dict[str, Any]]:
     here = _label(snap.fiscal_year, snap.fiscal_period)
     parts, facts = [], {}
     for name, facets, value, found in _conditions(cls, snap, here):
-        label = next(iter(found)).split(" (")[1].rstrip(")")
+        label = next(iter(found)).split(" (", 1)[1].removesuffix(")")
         shown = "unknown" if value is None else _number(value)
         parts.append(f"{name} = {shown} {facets} ({label})")
         facts |= found

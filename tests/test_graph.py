@@ -244,3 +244,11 @@ def test_graph_export_is_valid_turtle_with_the_inferred_types(sample_run: Any, t
     snapshot = rdflib.URIRef(sample_run.graph.snapshots[(volt, 2025, "FY")].iri)
     assert (snapshot, rdflib.RDF.type, rdflib.URIRef(kg.NAMESPACE + "CashBurn")) in parsed
     assert (rdflib.URIRef(kg.NAMESPACE + "LiquidityConcern"), rdflib.RDF.type, rdflib.OWL.Class) in parsed
+
+
+def test_quarterly_flags_say_their_flows_are_trailing_twelve_months() -> None:
+    graph = reasoned([{"entity_id": "Q", "fiscal_year": 2024, "fiscal_period": "Q3", "net_income": -2.0,
+                       "current_ratio": 0.5}])
+    texts = {f.flag: f.explanation for f in graph.flags}
+    assert texts["LossMaking"] == "flagged because net_income = -2 < 0.0 (Q3 FY2024, TTM)"
+    assert texts["LiquidityConcern"] == "flagged because current_ratio = 0.5 < 1.0 (Q3 FY2024)"
