@@ -19,36 +19,15 @@ from math import prod
 from pathlib import Path
 from typing import Any
 
+from generator.ingest.base import RAW_COLUMNS
+from generator.ingest.wide import ID_COLUMNS
 from generator.schema import items
 
 FISCAL_YEARS: tuple[int, ...] = (2023, 2024, 2025)
 QUARTERS: tuple[str, ...] = ("Q1", "Q2", "Q3", "Q4")
-LONG_COLUMNS: tuple[str, ...] = (
-    "entity_id",
-    "entity_name",
-    "sector",
-    "fiscal_year",
-    "fiscal_period",
-    "period_start",
-    "period_end",
-    "statement",
-    "item",
-    "value",
-    "currency",
-    "filed",
-)
-WIDE_ID_COLUMNS: tuple[str, ...] = (
-    "entity_id",
-    "entity_name",
-    "sector",
-    "fiscal_year",
-    "fiscal_period",
-    "period_start",
-    "period_end",
-    "currency",
-    "filed",
-    "scale",
-)
+LONG_COLUMNS: tuple[str, ...] = tuple(c for c in RAW_COLUMNS if c != "scale")
+"""The canonical long format as the sample writes it (amounts already in units, so no scale)."""
+WIDE_ID_COLUMNS = ID_COLUMNS
 WIDE_SCALE = "thousands"
 
 LABELS: dict[str, str] = {
