@@ -80,12 +80,13 @@ def canonical_items() -> list[str]:
     return [i.name for i in items().values() if i.canonical]
 
 
-_NON_ALNUM = re.compile(r"[^0-9a-z]+")
+LABEL_NOISE = r"[^0-9a-z]+"
+"""What label matching ignores (after lower-casing): punctuation and spacing."""
 
 
 def normalize_label(label: str) -> str:
     """Key under which labels are matched: case, punctuation and spacing do not matter."""
-    return _NON_ALNUM.sub("", label.lower())
+    return re.sub(LABEL_NOISE, "", label.lower())
 
 
 @cache

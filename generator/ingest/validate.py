@@ -12,7 +12,15 @@ from collections.abc import Callable
 import polars as pl
 
 from generator.ingest.base import REJECTED_SCHEMA, TEXT_COLUMNS
-from generator.schema import CANONICAL_SCHEMA, FISCAL_PERIODS, STATEMENTS, alias_table, currencies, item_statements
+from generator.schema import (
+    CANONICAL_SCHEMA,
+    FISCAL_PERIODS,
+    LABEL_NOISE,
+    STATEMENTS,
+    alias_table,
+    currencies,
+    item_statements,
+)
 
 SCALES: dict[str, float] = {
     "1": 1.0, "units": 1.0, "unit": 1.0, "ones": 1.0,
@@ -96,7 +104,7 @@ def _numbers(raw: pl.Series) -> pl.Series:
 
 def _item_table(labels: pl.Series) -> pl.DataFrame:
     """Per distinct label: canonical item, printed sign, its statement, where else it may be printed, unit."""
-    keys = _clean(labels).str.to_lowercase().str.replace_all(r"[^0-9a-z]+", "")
+    keys = _clean(labels).str.to_lowercase().str.replace_all(LABEL_NOISE, "")
     frame = pl.DataFrame({"key": keys}).with_row_index("__order")
     frame = frame.join(alias_table(), on="key", how="left").join(item_statements(), on="item", how="left")
     return frame.sort("__order")
