@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 import generator
+from generator.answers import answer_entity
 from generator.checks import FINDING_SCHEMA, accounting_checks
 from generator.graph import Graph, flag_records, ontology_graph, reason, turtle
 from generator.graph import build as build_graph
@@ -132,6 +133,8 @@ def write(run: FactsRun, out: Path, run_id: str | None = None) -> dict[str, Any]
         write_json(out / folder / "findings.json", finding_records(findings))
         consistency = [f for f in run.graph.findings if f["entity_id"] == entity]
         write_json(out / folder / "flags.json", flag_records(run.graph, entity) + consistency)
+        _, answers = answer_entity(run.analysis, run.graph, finding_records(findings) + consistency, entity)
+        write_json(out / folder / "answers.json", [a.record() for a in answers])
         write_atomic(out / folder / "graph.ttl", turtle(run.graph, entity, tbox))
     write_atomic(out / "rejected.csv", run.ingested.rejected.write_csv())
     run.timings["write_s"] = time.perf_counter() - t0

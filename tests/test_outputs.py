@@ -62,4 +62,4 @@ def test_hostile_entity_gets_a_safe_folder_listed_in_the_manifest(tmp_path: Path
     records = json.loads((tmp_path / "out" / folder / "facts.json").read_text())
     assert {r["entity_id"] for r in records} == {"../../etc"}
     assert sorted(p.name for p in (tmp_path / "out" / folder).iterdir()) == [
-        "facts.json", "findings.json", "flags.json", "graph.ttl"]
+        "answers.json", "facts.json", "findings.json", "flags.json", "graph.ttl"]

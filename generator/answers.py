@@ -1,0 +1,55 @@
+"""The answers stage: for each company's report period, every catalogue question put to a narrator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from generator import graph_queries
+from generator.graph import Graph, flag_records
+from generator.metrics import Analysis
+from generator.narrator import Answer, Context, Narrator, ReferenceNarrator, catalogue
+
+
+def report_period(analysis: Analysis, entity_id: str) -> tuple[int, str]:
+    """The latest period with data; a fiscal year wins over its own fourth quarter (same end date)."""
+    rows = analysis.base.filter(pl.col("entity_id") == entity_id).with_columns(
+        __annual=(pl.col("fiscal_period") == "FY")
+    ).sort("period_end", "__annual")
+    last = rows.row(-1, named=True)
+    return last["fiscal_year"], str(last["fiscal_period"])
+
+
+def _values(analysis: Analysis, entity_id: str, year: int, period: str) -> dict[str, float | None]:
+    rows = analysis.metrics.filter(
+        (pl.col("entity_id") == entity_id) & (pl.col("fiscal_year") == year) & (pl.col("fiscal_period") == period)
+    )
+    return dict(zip(rows["metric"].to_list(), rows["value"].to_list(), strict=True))
+
+
+def context(analysis: Analysis, graph: Graph, findings: list[dict[str, Any]], entity_id: str) -> Context:
+    year, period = report_period(analysis, entity_id)
+    attrs = analysis.base.filter((pl.col("entity_id") == entity_id) & (pl.col("fiscal_year") == year)
+                                 & (pl.col("fiscal_period") == period)).row(0, named=True)
+    peers = {p: _values(analysis, p, year, period) for p in graph_queries.peers_of(graph, entity_id)}
+    return Context(
+        entity_id=entity_id,
+        company=str(attrs["entity_name"]),
+        sector=attrs["sector"],
+        currency=str(attrs["currency"]),
+        fiscal_year=year,
+        fiscal_period=period,
+        metrics=_values(analysis, entity_id, year, period),
+        prior=_values(analysis, entity_id, year - 1, period),
+        flags=[f for f in flag_records(graph, entity_id) if (f["fiscal_year"], f["fiscal_period"]) == (year, period)],
+        findings=findings,
+        peers={p: v for p, v in peers.items() if v},
+    )
+
+
+def answer_entity(analysis: Analysis, graph: Graph, findings: list[dict[str, Any]], entity_id: str,
+                  narrator: Narrator | None = None) -> tuple[Context, list[Answer]]:
+    narrator = narrator or ReferenceNarrator()
+    ctx = context(analysis, graph, findings, entity_id)
+    return ctx, [narrator.answer(q, ctx) for q in catalogue()]

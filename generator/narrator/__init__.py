@@ -1,0 +1,171 @@
+"""The analyst questions and the narrators that answer them from the facts.
+
+``answer(question, context) -> Answer`` is the narrator interface. The reference narrator renders each
+question's template from ``questions.toml``: deterministic, every number formatted from the facts.
+The language-model narrator (a later stage) plugs into the same interface and falls back to these
+answers when its own fail verification.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, Protocol
+
+from jinja2 import StrictUndefined, pass_context
+from jinja2.sandbox import SandboxedEnvironment
+
+from generator.metrics import definition
+from generator.narrator import formatting
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    facts: tuple[str, ...]
+    flags: tuple[str, ...]
+    template: str
+
+
+@dataclass
+class Context:
+    """What a narrator may use for one company and period: facts, the same period a year earlier, flags,
+    findings and peers. Nothing else reaches the text."""
+
+    entity_id: str
+    company: str
+    sector: str | None
+    currency: str
+    fiscal_year: int
+    fiscal_period: str
+    metrics: dict[str, float | None]
+    prior: dict[str, float | None]
+    flags: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    peers: dict[str, dict[str, float | None]] = field(default_factory=dict)
+
+    @property
+    def period(self) -> str:
+        return f"FY{self.fiscal_year}" if self.fiscal_period == "FY" else f"{self.fiscal_period} FY{self.fiscal_year}"
+
+
+@dataclass
+class Answer:
+    question_id: str
+    question: str
+    text: str
+    origin: str
+    verification: dict[str, Any]
+    facts_used: list[dict[str, Any]]
+
+    def record(self) -> dict[str, Any]:
+        return {"question_id": self.question_id, "question": self.question, "text": self.text, "origin": self.origin,
+                "verification": self.verification, "facts_used": self.facts_used}
+
+
+class Narrator(Protocol):
+    def answer(self, question: Question, context: Context) -> Answer: ...
+
+
+@cache
+def catalogue() -> tuple[Question, ...]:
+    data = tomllib.loads(resources.files("generator.narrator").joinpath("questions.toml").read_text("utf-8"))
+    return tuple(Question(q["id"], q["question"], tuple(q["facts"]), tuple(q["flags"]), q["template"].strip())
+                 for q in data["question"])
+
+
+def relevant_flags(question: Question, context: Context) -> list[dict[str, Any]]:
+    """The period's flags a question looks at: named ones, or ``*severity`` for all of a severity."""
+    wanted = set(question.flags)
+    severities = {w[1:] for w in wanted if w.startswith("*")}
+    return [f for f in context.flags if f["flag"] in wanted or f["severity"] in severities]
+
+
+def facts_used(question: Question, context: Context) -> list[dict[str, Any]]:
+    out = []
+    for name in question.facts:
+        value = context.metrics.get(name)
+        if value is not None:
+            unit = definition(name).unit
+            out.append({"metric": name, "value": value, "unit": unit,
+                        "display": formatting.by_unit(value, unit, context.currency)})
+    return out
+
+
+def _change(value: float | None, up: str, down: str, flat: str) -> str:
+    if value is None:
+        return ""
+    return up if value > 0 else down if value < 0 else flat
+
+
+@pass_context
+def _money(ctx: Any, value: float) -> str:
+    return formatting.money(value, ctx["currency"])
+
+
+def _environment() -> SandboxedEnvironment:
+    """Sandboxed: templates are data and must not reach Python objects beyond the facts."""
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+    env.filters |= {"money": _money, "pct": formatting.percent, "x": formatting.times, "days": formatting.days,
+                    "score": formatting.score}
+    env.globals |= {"change": _change}
+    return env
+
+
+_ENV = _environment()
+
+
+def _ranks(question: Question, context: Context) -> dict[str, int | None]:
+    """1 = best among the company and its peers, by the metric's favourable direction."""
+    ranks: dict[str, int | None] = {}
+    for name in question.facts:
+        own = context.metrics.get(name)
+        values = [v for p in context.peers.values() if (v := p.get(name)) is not None]
+        if own is None or not values or definition(name).favourable == "neutral":
+            ranks[name] = None
+            continue
+        better = sum(1 for v in values if (v > own if definition(name).favourable == "higher" else v < own))
+        ranks[name] = better + 1
+    return ranks
+
+
+def _changes(question: Question, context: Context) -> list[dict[str, Any]]:
+    """The question's facts that moved, largest relative move first."""
+    moves = []
+    for name in question.facts:
+        after, before = context.metrics.get(name), context.prior.get(name)
+        if after is None or before is None or before == 0 or after == before:
+            continue
+        moves.append({"metric": name, "label": name.replace("_", " "), "before": before, "after": after,
+                      "delta": after - before, "relative": abs(after - before) / abs(before)})
+    return sorted(moves, key=lambda c: -c["relative"])
+
+
+class ReferenceNarrator:
+    """Answers every question with its catalogue template: the deterministic baseline and the fallback."""
+
+    def answer(self, question: Question, context: Context) -> Answer:
+        flags = relevant_flags(question, context)
+        names = {f["flag"] for f in flags}
+        text = _ENV.from_string(question.template).render(
+            company=context.company, sector=context.sector, currency=context.currency, period=context.period,
+            m=_Facts(context.metrics), prior=_Facts(context.prior), flags=flags, findings=context.findings,
+            peers=context.peers, rank=_ranks(question, context), changes=_changes(question, context),
+            has=lambda flag: flag in names,
+        )
+        return Answer(question.id, question.question, " ".join(text.split()), "reference",
+                      {"status": "reference", "detail": "every number is rendered from the facts"},
+                      facts_used(question, context))
+
+
+class _Facts:
+    """``m.revenue`` in a template: the value, or None when the fact is absent (never an error)."""
+
+    def __init__(self, values: dict[str, float | None]) -> None:
+        self._values = values
+
+    def __getattr__(self, name: str) -> float | None:
+        return self._values.get(name)

@@ -1,0 +1,123 @@
+"""The question catalogue and the reference narrator: analyst sentences whose every number is a fact."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import jinja2.exceptions
+import pytest
+
+from generator.answers import answer_entity, report_period
+from generator.facts import build
+from generator.metrics import definition
+from generator.narrator import Context, Question, ReferenceNarrator, catalogue, formatting
+from generator.sample import ROLES, write_sample
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "shown"),
+    [
+        (394_328_000_000, "currency", "$394.3bn"),
+        (-12_400_000, "currency", "-$12.4m"),
+        (950, "currency", "$950"),
+        (0.2531, "fraction", "25.3%"),
+        (-0.0281, "fraction", "-2.8%"),
+        (0.87935, "multiple", "0.88x"),
+        (41.3, "days", "41 days"),
+        (7.0, "score", "7"),
+        (2.0776, "score", "2.08"),
+        (6.11, "currency_per_share", "$6.11"),
+        (None, "fraction", "n/a"),
+    ],
+)
+def test_numbers_are_formatted_for_people(value: float | None, unit: str, shown: str) -> None:
+    assert formatting.by_unit(value, unit) == shown
+
+
+def test_money_in_other_currencies() -> None:
+    assert formatting.money(1_234_000_000, "EUR") == "€1.2bn"
+    assert formatting.money(5_000_000, "SEK") == "SEK 5.0m"
+
+
+def test_catalogue_covers_the_analyst_questions() -> None:
+    ids = [q.id for q in catalogue()]
+    assert len(ids) >= 12 and len(ids) == len(set(ids))
+    for needed in ("revenue_trend", "profitability", "liquidity", "leverage", "cash_flow", "efficiency", "returns",
+                   "risk_flags", "data_quality", "peer_position", "what_changed", "restatements"):
+        assert needed in ids
+    for q in catalogue():
+        for fact in q.facts:
+            definition(fact)  # every declared fact is a registry metric
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    out = tmp_path_factory.mktemp("sample")
+    write_sample(out)
+    return build([out / "long"])
+
+
+def answers(run: Any, role: str) -> tuple[Context, dict[str, str]]:
+    ctx, found = answer_entity(run.analysis, run.graph, [], ROLES[role])
+    return ctx, {a.question_id: a.text for a in found}
+
+
+def test_loss_maker_answers_read_like_an_analyst(run: Any) -> None:
+    ctx, text = answers(run, "loss_maker")
+    assert (ctx.fiscal_year, ctx.fiscal_period) == (2025, "FY")
+    cr = formatting.times(ctx.metrics["current_ratio"])
+    assert text["liquidity"].startswith(f"The current ratio was {cr} against ")
+    assert "severe liquidity concern" in text["liquidity"]
+    assert "burning cash" in text["cash_flow"]
+    assert "distress zone" in text["solvency_scores"]
+    assert text["revenue_trend"] == (f"Revenue was {formatting.money(ctx.metrics['revenue'])} in FY2025, up "
+                                     f"{formatting.percent(ctx.metrics['revenue_growth_yoy'])} on a year earlier.")
+
+
+def test_risk_answer_names_exactly_the_inferred_concerns(run: Any) -> None:
+    for role in ("loss_maker", "cash_cow"):
+        ctx, text = answers(run, role)
+        concerns = {f["label"] for f in ctx.flags if f["severity"] == "concern"}
+        named = set(re.findall(r": (.*?)\.", text["risk_flags"])[:1][0].split(", ")) if concerns else set()
+        assert named == concerns
+        if not concerns:
+            assert text["risk_flags"] == "The reasoner raised no risk flag for FY2025."
+
+
+def test_every_number_in_an_answer_is_a_formatted_fact(run: Any) -> None:
+    """Reference answers quote numbers only as the formatters print facts of the context."""
+    ctx, found = answer_entity(run.analysis, run.graph, [], ROLES["cash_cow"])
+    allowed = set()
+    for values in (ctx.metrics, ctx.prior, *ctx.peers.values()):
+        for name, value in values.items():
+            if value is not None:
+                unit = definition(name).unit
+                allowed |= {formatting.by_unit(value, unit, ctx.currency), formatting.by_unit(abs(value), unit)}
+    for a in found:
+        if a.question_id in ("risk_flags", "restatements", "data_quality", "peer_position"):
+            continue
+        for number in re.findall(r"-?[$€£¥]?\d+(?:[,.]\d+)*(?:bn|m|k|tn|%|x| days)?", a.text):
+            if re.fullmatch(r"20\d\d|9", number):
+                continue
+            assert number in allowed, (a.question_id, number, a.text)
+
+
+def test_answers_record_their_facts(run: Any) -> None:
+    _, found = answer_entity(run.analysis, run.graph, [], ROLES["cash_cow"])
+    liquidity = next(a for a in found if a.question_id == "liquidity").record()
+    assert liquidity["origin"] == "reference"
+    used = {f["metric"]: f for f in liquidity["facts_used"]}
+    assert used["current_ratio"]["display"] in liquidity["text"]
+    assert set(liquidity) == {"question_id", "question", "text", "origin", "verification", "facts_used"}
+
+
+def test_report_period_prefers_the_year_to_its_fourth_quarter(run: Any) -> None:
+    assert report_period(run.analysis, ROLES["non_calendar"]) == (2025, "FY")
+
+
+def test_templates_are_sandboxed() -> None:
+    hostile = Question("x", "?", (), (), "{{ m.__class__.__mro__ }}")
+    ctx = Context("E", "E", None, "USD", 2024, "FY", {}, {})
+    with pytest.raises(jinja2.exceptions.SecurityError):
+        ReferenceNarrator().answer(hostile, ctx)
