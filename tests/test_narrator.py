@@ -121,3 +121,13 @@ def test_templates_are_sandboxed() -> None:
     ctx = Context("E", "E", None, "USD", 2024, "FY", {}, {})
     with pytest.raises(jinja2.exceptions.SecurityError):
         ReferenceNarrator().answer(hostile, ctx)
+
+
+def test_a_company_with_few_facts_still_gets_every_answer() -> None:
+    ctx = Context("E", "Sparse Co", None, "USD", 2024, "FY", {"revenue": 10.0, "net_income": 1.0,
+                                                                 "net_margin": 0.1}, {})
+    found = {q.id: ReferenceNarrator().answer(q, ctx).text for q in catalogue()}
+    assert found["profitability"] == "Net margin 10.0%."
+    assert "n/a" not in " ".join(found.values())
+    assert found["liquidity"] == ("Liquidity cannot be assessed for FY2024: current assets or current liabilities "
+                                  "are missing.")

@@ -9,6 +9,7 @@ answers when its own fail verification.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -101,16 +102,21 @@ def _change(value: float | None, up: str, down: str, flat: str) -> str:
     return up if value > 0 else down if value < 0 else flat
 
 
+def _absent_safe(fn: Callable[[float], str]) -> Callable[[float | None], str]:
+    """A template that formats an absent fact says n/a rather than failing the company's whole report."""
+    return lambda value: "n/a" if value is None else fn(value)
+
+
 @pass_context
-def _money(ctx: Any, value: float) -> str:
-    return formatting.money(value, ctx["currency"])
+def _money(ctx: Any, value: float | None) -> str:
+    return "n/a" if value is None else formatting.money(value, ctx["currency"])
 
 
 def _environment() -> SandboxedEnvironment:
     """Sandboxed: templates are data and must not reach Python objects beyond the facts."""
     env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-    env.filters |= {"money": _money, "pct": formatting.percent, "x": formatting.times, "days": formatting.days,
-                    "score": formatting.score}
+    env.filters |= {"money": _money, "pct": _absent_safe(formatting.percent), "x": _absent_safe(formatting.times),
+                    "days": _absent_safe(formatting.days), "score": _absent_safe(formatting.score)}
     env.globals |= {"change": _change}
     return env
 
@@ -156,7 +162,8 @@ class ReferenceNarrator:
             peers=context.peers, rank=_ranks(question, context), changes=_changes(question, context),
             has=lambda flag: flag in names,
         )
-        return Answer(question.id, question.question, " ".join(text.split()), "reference",
+        sentence = " ".join(text.split())
+        return Answer(question.id, question.question, sentence[:1].upper() + sentence[1:], "reference",
                       {"status": "reference", "detail": "every number is rendered from the facts"},
                       facts_used(question, context))
 
