@@ -19,10 +19,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## report: sample data → facts, metrics, findings and reasoned flags for every company in $(OUT)/
+## report: sample data → facts, flags, answers and one PDF report per company in $(OUT)/
 report: $(STAMP)
 	$(BIN)/finreport sample --out $(SAMPLE)
-	$(BIN)/finreport facts --input $(SAMPLE)/long --out $(OUT)
+	$(BIN)/finreport run --input $(SAMPLE)/long --out $(OUT)
 
 ## test: the whole test suite
 test: $(STAMP)

@@ -67,6 +67,30 @@ def facts(
     typer.echo(facts_stage.summary(manifest, out))
 
 
+@app.command("run")
+def run_reports(
+    input: Annotated[list[Path], typer.Option("--input", "-i", help="Input file or folder (repeatable)")],
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: FINREPORT_OUTPUT_DIR or output/)")] = None,
+    as_of: Annotated[str | None, typer.Option(help="As-of date printed on the reports (default: today)")] = None,
+) -> None:
+    """Everything `facts` does, plus one PDF report per company."""
+    out = out or get_settings().output_dir
+    missing = [str(p) for p in input if not p.exists()]
+    if missing:
+        raise fail(f"no such input: {', '.join(missing)}")
+    if not expand_inputs(input):
+        raise fail(f"no input files (.csv, .parquet, .jsonl) under {', '.join(map(str, input))}")
+    result = facts_stage.build(input)
+    for refused in result.ingested.refused:
+        typer.echo(f"finreport: refused {refused}", err=True)
+    if not result.ingested.files:
+        raise fail("every input file was refused; fix the files named above and run again")
+    manifest = facts_stage.write(result, out, reports=True, as_of=as_of)
+    typer.echo(facts_stage.summary(manifest, out))
+    if manifest["failures"] and not manifest["reports"]:
+        raise typer.Exit(EXIT_FAILED)
+
+
 def run() -> None:
     """Project errors become one line and exit code 2; a crash one line and exit code 1, never a traceback."""
     try:

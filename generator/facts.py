@@ -23,6 +23,7 @@ from generator.metrics import Analysis, compute_metrics, definition
 from generator.outputs import folder_names, write_atomic, write_json
 from generator.periods import pivot
 from generator.provenance import Provenance
+from generator.render import Report, render_pdf
 from generator.schema import items
 
 
@@ -121,26 +122,51 @@ def finding_records(findings: pl.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def write(run: FactsRun, out: Path, run_id: str | None = None) -> dict[str, Any]:
-    """Per-entity facts.json and findings.json, rejected.csv and manifest.json; returns the manifest."""
+def write(run: FactsRun, out: Path, run_id: str | None = None, reports: bool = False,
+          as_of: str | None = None) -> dict[str, Any]:
+    """Per-entity facts, findings, flags, answers and graph (and with ``reports`` the PDF), rejected.csv
+    and manifest.json; returns the manifest. A company whose report fails is listed, the others go on."""
     t0 = time.perf_counter()
     run_id = run_id or uuid.uuid4().hex[:12]
+    as_of = as_of or datetime.now(UTC).date().isoformat()
     folders = folder_names(run.entities)
     tbox = ontology_graph(run.graph)
+    pending: list[tuple[str, Report]] = []
     for entity, folder in folders.items():
-        findings = run.findings.filter(pl.col("entity_id") == entity)
-        write_json(out / folder / "facts.json", metric_records(run, entity))
-        write_json(out / folder / "findings.json", finding_records(findings))
+        findings = finding_records(run.findings.filter(pl.col("entity_id") == entity))
         consistency = [f for f in run.graph.findings if f["entity_id"] == entity]
+        facts = metric_records(run, entity)
+        write_json(out / folder / "facts.json", facts)
+        write_json(out / folder / "findings.json", findings)
         write_json(out / folder / "flags.json", flag_records(run.graph, entity) + consistency)
-        _, answers = answer_entity(run.analysis, run.graph, finding_records(findings) + consistency, entity)
+        context, answers = answer_entity(run.analysis, run.graph, findings + consistency, entity)
         write_json(out / folder / "answers.json", [a.record() for a in answers])
         write_atomic(out / folder / "graph.ttl", turtle(run.graph, entity, tbox))
+        pending.append((entity, Report(context, answers, findings + consistency, facts, run_id, as_of)))
     write_atomic(out / "rejected.csv", run.ingested.rejected.write_csv())
     run.timings["write_s"] = time.perf_counter() - t0
     manifest = build_manifest(run, run_id, folders)
+    manifest["as_of"] = as_of
+    if reports:
+        t1 = time.perf_counter()
+        manifest["reports"], manifest["failures"] = _render_all(run, pending, folders, out, manifest)
+        run.timings["render_s"] = time.perf_counter() - t1
+        manifest["timings"] = {k: round(v, 3) for k, v in run.timings.items()}
     write_json(out / "manifest.json", manifest)
     return manifest
+
+
+def _render_all(run: FactsRun, pending: list[tuple[str, Report]], folders: dict[str, str], out: Path,
+                manifest: dict[str, Any]) -> tuple[list[str], list[dict[str, str]]]:
+    written, failures = [], []
+    for entity, report in pending:
+        target = out / folders[entity] / "report.pdf"
+        try:
+            render_pdf(report, run.analysis, manifest, target)
+            written.append(str(target))
+        except Exception as exc:
+            failures.append({"entity_id": entity, "stage": "render", "error": f"{type(exc).__name__}: {exc}"})
+    return written, failures
 
 
 def build_manifest(run: FactsRun, run_id: str, folders: dict[str, str]) -> dict[str, Any]:
@@ -191,5 +217,9 @@ def summary(manifest: dict[str, Any], out: Path) -> str:
         lines.append(f"unmapped item labels: {len(manifest['unmapped_items'])} (listed in rejected.csv)")
     if c["rows_rejected"]:
         lines.append(f"rejected rows: {out / 'rejected.csv'}")
+    if "reports" in manifest:
+        lines.append(f"reports: {len(manifest['reports'])} PDFs written")
+    for failure in manifest.get("failures", []):
+        lines.append(f"FAILED {failure['entity_id']} ({failure['stage']}): {failure['error']}")
     lines.append(f"wrote {out}")
     return "\n".join(lines)

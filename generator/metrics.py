@@ -109,6 +109,10 @@ _PIOTROSKI_INPUTS = (
 )
 
 
+_MORE_IS_BETTER = {"revenue", "gross_profit", "operating_income", "net_income", "net_income_parent",
+                   "operating_cash_flow", "eps_diluted"}
+
+
 def _line_items() -> list[Metric]:
     """Every canonical item is also reported as itself, so a report reads all its numbers from one place."""
     out = []
@@ -116,7 +120,7 @@ def _line_items() -> list[Metric]:
         item = items()[name]
         additive = item.kind == "flow" and item.unit == "currency"
         out.append(Metric(name, name, (name,), lambda n=name: c(n), item.unit, f"line_item:{item.statement}",
-                          "neutral", item.description, (), "all", additive))
+                          "higher" if name in _MORE_IS_BETTER else "neutral", item.description, (), "all", additive))
     return out
 
 

@@ -1,0 +1,150 @@
+"""The PDF report: Jinja2 templates (``templates/``) and SVG charts rendered by WeasyPrint, PDF/A-3u.
+
+Everything that comes from data or the model is escaped (autoescaping), and WeasyPrint fetches nothing
+but the project's own template assets and ``data:`` URIs: a company called
+``<img src="file:///etc/passwd">`` is printed as text and nothing is read from that file.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from weasyprint import HTML, Attachment
+from weasyprint.urls import URLFetcher
+
+from generator import charts
+from generator.metrics import Analysis, definition
+from generator.narrator import Answer, Context, formatting
+from generator.outputs import write_atomic
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+
+KPIS = ("revenue", "net_income", "gross_margin", "operating_margin", "net_margin", "current_ratio", "quick_ratio",
+        "debt_to_equity", "interest_coverage", "free_cash_flow", "roe", "altman_z_double_prime",
+        "piotroski_f_score")
+
+
+class ProjectAssetsOnly(URLFetcher):
+    """``data:`` URIs and files under ``templates/``; every other URL (local files, http, redirects) refused."""
+
+    def fetch(self, url: str, headers: Any = None) -> Any:
+        if url.startswith("data:"):
+            return super().fetch(url, headers)
+        if url.startswith("file://"):
+            path = Path(url.removeprefix("file://").split("?")[0]).resolve()
+            if path.is_relative_to(TEMPLATES) and path.is_file():
+                return super().fetch(url, headers)
+        raise ValueError(f"finreport renders no external resources: {url[:80]}")
+
+
+_ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+@dataclass
+class Report:
+    """Everything one company's report shows."""
+
+    context: Context
+    answers: list[Answer]
+    findings: list[dict[str, Any]]
+    facts: list[dict[str, Any]]
+    run_id: str
+    as_of: str
+
+
+def _data_uri(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def _kpi_rows(ctx: Context) -> list[dict[str, Any]]:
+    rows = []
+    for name in KPIS:
+        m = definition(name)
+        now, before = ctx.metrics.get(name), ctx.prior.get(name)
+        if now is None:
+            continue
+        change, tone = "", "neutral"
+        if before is not None and before != 0:
+            delta = now - before
+            shown = round(delta * 100 if m.unit == "fraction" else delta / abs(before) * 100, 1)
+            change = f"{shown:+.1f} pp" if m.unit == "fraction" else f"{shown:+.1f}%"
+            if shown == 0:
+                change = change.lstrip("+-")
+            elif m.favourable != "neutral":
+                tone = "good" if (delta > 0) == (m.favourable == "higher") else "bad"
+        rows.append({"label": name.replace("_", " "), "now": formatting.by_unit(now, m.unit, ctx.currency),
+                     "before": formatting.by_unit(before, m.unit, ctx.currency), "change": change, "tone": tone})
+    return rows
+
+
+def _series(analysis: Analysis, entity: str, metrics: list[str]) -> tuple[list[str], dict[str, list[float | None]]]:
+    """The last twelve quarters of each metric (absent values stay gaps)."""
+    base = analysis.base.filter((pl.col("entity_id") == entity) & pl.col("__qidx").is_not_null()).sort("__qidx")
+    base = base.tail(12)
+    keys = list(zip(base["fiscal_year"].to_list(), base["fiscal_period"].cast(pl.String).to_list(), strict=True))
+    rows = analysis.metrics.filter((pl.col("entity_id") == entity) & pl.col("metric").is_in(metrics))
+    lookup = {(r["fiscal_year"], r["fiscal_period"], r["metric"]): r["value"] for r in rows.iter_rows(named=True)}
+    labels = [f"{p} {str(y)[2:]}" for y, p in keys]
+    return labels, {m: [lookup.get((y, p, m)) for y, p in keys] for m in metrics}
+
+
+def chart_images(analysis: Analysis, ctx: Context) -> list[dict[str, str]]:
+    spec = [
+        ("Revenue and net income by quarter", ["revenue", "net_income"], "currency"),
+        ("Margins by quarter", ["gross_margin", "operating_margin", "net_margin"], "fraction"),
+        ("Liquidity and leverage", ["current_ratio", "debt_to_equity"], "multiple"),
+        ("Cash flow by quarter", ["operating_cash_flow", "free_cash_flow"], "currency"),
+    ]
+    images = []
+    for title, metrics, unit in spec:
+        periods, series = _series(analysis, ctx.entity_id, metrics)
+        named = {m.replace("_", " "): values for m, values in series.items()}
+        images.append({"title": title, "src": _data_uri(charts.line_chart(title, periods, named, unit,
+                                                                          ctx.currency))})
+    return images
+
+
+def provenance_rows(report: Report) -> list[dict[str, Any]]:
+    """Each KPI figure of the report period with the source lines behind it."""
+    ctx = report.context
+    wanted = {(ctx.fiscal_year, ctx.fiscal_period, k) for k in KPIS}
+    return [
+        {"figure": r["metric"].replace("_", " "), "value": formatting.by_unit(r["value"], r["unit"], ctx.currency),
+         "sources": r["sources"]}
+        for r in report.facts
+        if (r["fiscal_year"], r["fiscal_period"], r["metric"]) in wanted and r["value"] is not None
+    ]
+
+
+def html(report: Report, analysis: Analysis, manifest: dict[str, Any]) -> str:
+    ctx = report.context
+    answers = {a.question_id: a for a in report.answers}
+    summary = [answers[q].text for q in ("revenue_trend", "profitability", "liquidity", "leverage") if q in answers]
+    if "risk_flags" in answers:
+        summary.append(answers["risk_flags"].text.split(". ", 1)[0].rstrip(".") + ".")
+    definitions = sorted({r["metric"].removesuffix("_ttm") for r in report.facts if r["metric"] in KPIS})
+    return _ENV.get_template("report.html.j2").render(
+        ctx=ctx, report=report, summary=summary, kpis=_kpi_rows(ctx), charts=chart_images(analysis, ctx),
+        answers=report.answers, flags=ctx.flags, findings=report.findings,
+        definitions=[definition(d) for d in definitions], provenance=provenance_rows(report), manifest=manifest,
+    )
+
+
+def render_pdf(report: Report, analysis: Analysis, manifest: dict[str, Any], target: Path) -> Path:
+    """Write the report atomically as PDF/A-3u with facts.json attached, so the numbers travel with it."""
+    document = HTML(string=html(report, analysis, manifest), base_url=str(TEMPLATES) + "/",
+                    url_fetcher=ProjectAssetsOnly())
+    facts = json.dumps(report.facts, ensure_ascii=False, default=str).encode("utf-8")
+    attachment = Attachment(file_obj=io.BytesIO(facts), name="facts.json", relationship="Data",
+                            description=f"facts of {report.context.entity_id}")
+    pdf = document.write_pdf(pdf_variant="pdf/a-3u", attachments=[attachment], url_fetcher=ProjectAssetsOnly())
+    write_atomic(target, pdf)
+    return target

@@ -1,0 +1,113 @@
+"""Real WeasyPrint PDFs: the reader sees the company's figures, hostile data stays text, nothing is fetched."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pypdf import PdfReader
+
+from generator.facts import build, write
+from generator.narrator import formatting
+from generator.render import ProjectAssetsOnly
+from generator.sample import ROLES, write_sample
+
+HOSTILE = '<img src="file:///etc/passwd"><script>x</script>'
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """The sample plus one company whose name is an HTML injection attempt, rendered once."""
+    root = tmp_path_factory.mktemp("render")
+    write_sample(root / "sample")
+    lines = (root / "sample" / "wide" / "KOLA.csv").read_text().splitlines()
+    hostile = [lines[0]] + [line.replace("Kola Beverages Co.", f'"{HOSTILE.replace(chr(34), chr(34) * 2)}"')
+                            .replace("KOLA,", "EVIL,", 1) for line in lines[1:]]
+    (root / "hostile.csv").write_text("\n".join(hostile) + "\n")
+    inputs = [root / "sample" / "wide" / f"{ROLES['loss_maker']}.csv", root / "sample" / "wide" / "KOLA.csv",
+              root / "hostile.csv"]
+    manifest = write(build(inputs), root / "out", reports=True, as_of="2026-11-28")
+    return root / "out", manifest
+
+
+def text_of(pdf: Path) -> str:
+    return "\n".join(page.extract_text() or "" for page in PdfReader(pdf).pages)
+
+
+def test_every_company_gets_a_pdf(reports: tuple[Path, dict[str, Any]]) -> None:
+    _, manifest = reports
+    assert manifest["failures"] == []
+    assert len(manifest["reports"]) == 3
+    for path in manifest["reports"]:
+        assert Path(path).read_bytes().startswith(b"%PDF-")
+
+
+def test_pdf_shows_the_kpis_as_the_facts_say(reports: tuple[Path, dict[str, Any]]) -> None:
+    out, _ = reports
+    volt = ROLES["loss_maker"]
+    text = text_of(out / volt / "report.pdf")
+    facts = {(r["fiscal_year"], r["fiscal_period"], r["metric"]): r for r in
+             json.loads((out / volt / "facts.json").read_text())}
+    for metric, unit in (("revenue", "currency"), ("current_ratio", "multiple"), ("net_margin", "fraction")):
+        value = facts[(2025, "FY", metric)]["value"]
+        assert formatting.by_unit(value, unit) in text, metric
+    answers = json.loads((out / volt / "answers.json").read_text())
+    liquidity = next(a for a in answers if a["question_id"] == "liquidity")["text"]
+    assert liquidity.split(",")[0] in " ".join(text.split())
+    assert "Voltaris Motors Inc." in text and "page 1 of" in text
+    assert "severe liquidity concern" in text
+
+
+def test_pdf_is_pdf_a3_with_facts_attached(reports: tuple[Path, dict[str, Any]]) -> None:
+    out, _ = reports
+    pdf = out / ROLES["loss_maker"] / "report.pdf"
+    reader = PdfReader(pdf)
+    attached = reader.attachments
+    assert "facts.json" in attached
+    assert json.loads(attached["facts.json"][0]) == json.loads((pdf.parent / "facts.json").read_text())
+    xmp = reader.xmp_metadata
+    assert xmp is not None
+    assert re.search(rb'pdfaid:part="?>?3', xmp.stream.get_data()) and b"pdfaid:conformance" in xmp.stream.get_data()
+    assert 6 <= len(reader.pages) <= 20
+
+
+def test_hostile_name_is_printed_as_text_and_nothing_is_fetched(reports: tuple[Path, dict[str, Any]]) -> None:
+    out, manifest = reports
+    folder = manifest["entity_folders"].get("EVIL", "EVIL")
+    pdf = out / folder / "report.pdf"
+    text = " ".join(text_of(pdf).split())
+    assert '<img src="file:///etc/passwd"><script>x</script>' in text
+    raw = pdf.read_bytes()
+    assert b"root:x:0:0" not in raw and b"/bin/bash" not in raw
+    assert len(PdfReader(pdf).pages) >= 6
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "http://example.com/x.png", "https://example.com/a.css",
+                                 f"file://{Path(__file__).resolve()}"])
+def test_fetcher_refuses_everything_but_project_assets(url: str) -> None:
+    with pytest.raises(ValueError, match="renders no external resources"):
+        ProjectAssetsOnly().fetch(url)
+
+
+def test_fetcher_serves_the_stylesheet_and_data_uris() -> None:
+    css = Path(__file__).resolve().parents[1] / "templates" / "report.css"
+    assert ProjectAssetsOnly().fetch(css.as_uri())
+    assert ProjectAssetsOnly().fetch("data:text/plain;base64,aGk=")
+
+
+def test_pages_render_to_images(reports: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    """Every page of one report rasterises (pdftoppm, as a reader's viewer would) and the count is sane."""
+    import shutil
+    import subprocess
+
+    pdftoppm = shutil.which("pdftoppm")
+    assert pdftoppm, "pdftoppm (Debian: poppler-utils) is needed to check the pages render"
+    out, _ = reports
+    subprocess.run([pdftoppm, "-png", "-r", "30", str(out / "KOLA" / "report.pdf"), str(tmp_path / "p")], check=True)
+    pages = sorted(tmp_path.glob("p-*.png"))
+    assert 6 <= len(pages) <= 20
+    assert all(p.stat().st_size > 1000 for p in pages)
+    assert re.search(r"page \d+ of \d+", text_of(out / "KOLA" / "report.pdf"))
