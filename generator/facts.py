@@ -23,7 +23,7 @@ from generator.metrics import Analysis, compute_metrics, definition
 from generator.outputs import folder_names, write_atomic, write_json
 from generator.periods import pivot
 from generator.provenance import Provenance
-from generator.render import Report, render_pdf
+from generator.render import Report, prepare, print_all
 from generator.schema import items
 
 
@@ -158,15 +158,14 @@ def write(run: FactsRun, out: Path, run_id: str | None = None, reports: bool = F
 
 def _render_all(run: FactsRun, pending: list[tuple[str, Report]], folders: dict[str, str], out: Path,
                 manifest: dict[str, Any]) -> tuple[list[str], list[dict[str, str]]]:
-    written, failures = [], []
+    jobs, failures = [], []
     for entity, report in pending:
-        target = out / folders[entity] / "report.pdf"
         try:
-            render_pdf(report, run.analysis, manifest, target)
-            written.append(str(target))
+            jobs.append(prepare(report, run.analysis, manifest, out / folders[entity] / "report.pdf"))
         except Exception as exc:
-            failures.append({"entity_id": entity, "stage": "render", "error": f"{type(exc).__name__}: {exc}"})
-    return written, failures
+            failures.append({"entity_id": entity, "stage": "charts", "error": f"{type(exc).__name__}: {exc}"})
+    written, printing = print_all(jobs) if jobs else ([], [])
+    return written, failures + printing
 
 
 def build_manifest(run: FactsRun, run_id: str, folders: dict[str, str]) -> dict[str, Any]:

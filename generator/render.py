@@ -10,6 +10,9 @@ from __future__ import annotations
 import base64
 import io
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,13 +141,45 @@ def html(report: Report, analysis: Analysis, manifest: dict[str, Any]) -> str:
     )
 
 
-def render_pdf(report: Report, analysis: Analysis, manifest: dict[str, Any], target: Path) -> Path:
+@dataclass(frozen=True)
+class PrintJob:
+    """What WeasyPrint needs for one report: plain strings, so a worker process can take it."""
+
+    entity_id: str
+    html: str
+    facts_json: str
+    target: Path
+
+
+def prepare(report: Report, analysis: Analysis, manifest: dict[str, Any], target: Path) -> PrintJob:
+    facts = json.dumps(report.facts, ensure_ascii=False, default=str)
+    return PrintJob(report.context.entity_id, html(report, analysis, manifest), facts, target)
+
+
+def print_pdf(job: PrintJob) -> Path:
     """Write the report atomically as PDF/A-3u with facts.json attached, so the numbers travel with it."""
-    document = HTML(string=html(report, analysis, manifest), base_url=str(TEMPLATES) + "/",
-                    url_fetcher=ProjectAssetsOnly())
-    facts = json.dumps(report.facts, ensure_ascii=False, default=str).encode("utf-8")
-    attachment = Attachment(file_obj=io.BytesIO(facts), name="facts.json", relationship="Data",
-                            description=f"facts of {report.context.entity_id}")
+    document = HTML(string=job.html, base_url=str(TEMPLATES) + "/", url_fetcher=ProjectAssetsOnly())
+    attachment = Attachment(file_obj=io.BytesIO(job.facts_json.encode("utf-8")), name="facts.json",
+                            relationship="Data", description=f"facts of {job.entity_id}")
     pdf = document.write_pdf(pdf_variant="pdf/a-3u", attachments=[attachment], url_fetcher=ProjectAssetsOnly())
-    write_atomic(target, pdf)
-    return target
+    write_atomic(job.target, pdf)
+    return job.target
+
+
+def print_all(jobs: list[PrintJob], workers: int | None = None) -> tuple[list[str], list[dict[str, str]]]:
+    """WeasyPrint lays out one document on one core: reports print in parallel processes instead.
+
+    A report that fails is listed with its error; the others are written.
+    """
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    written, failures = [], []
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {pool.submit(print_pdf, job): job for job in jobs}
+        for future, job in futures.items():
+            try:
+                written.append(str(future.result()))
+            except Exception as exc:
+                failures.append({"entity_id": job.entity_id, "stage": "render",
+                                 "error": f"{type(exc).__name__}: {exc}"})
+    return written, failures
