@@ -267,9 +267,13 @@ def _classify(graph: Graph, parts: dict[str, Path], individuals: dict[str, set[s
 
 
 def reason(graph: Graph, workers: int | None = None) -> Graph:
-    """Classify every snapshot; record flags with explanations, and inconsistencies as findings."""
+    """Classify every snapshot; record flags with explanations, and inconsistencies as findings.
+
+    One JVM per two cores: a HermiT JVM keeps about two cores busy (bench/bench_graph.py measured one
+    JVM as fast as two on this 2-core machine, and faster for small runs).
+    """
     java()
-    workers = workers or max(1, min(os.cpu_count() or 1, 4))
+    workers = workers or max(1, (os.cpu_count() or 1) // 2)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="finreport-hermit-") as tmp:
         directory = Path(tmp)
