@@ -3,7 +3,7 @@
 One Owlready2 world per run holds the ontology (``ontology/finance.owl``) and one ontology of
 individuals per company. HermiT (Java) classifies each company's snapshots in its own partition:
 classification cost grows with the square of the individuals reasoned together, while companies never
-share individuals, so partitions keep it linear. All partitions go to a few JVMs (one per core), each
+share individuals, so partitions keep it linear. All partitions go to a few JVMs (one per two cores), each
 reasoning its list in one start. A partition the reasoner finds inconsistent does not stop the others:
 its snapshots are checked one by one, the contradictory ones are reported as data-quality findings
 (naming the values and the axiom they break), and the rest are classified.
