@@ -45,25 +45,30 @@ def sample(
                f"{len(result.wide_files)} wide files in {result.wide_files[0].parent}")
 
 
+def _build(inputs: list[Path]) -> facts_stage.FactsRun:
+    """The stages both commands share; unusable inputs are one-line usage errors, refused files are named."""
+    missing = [str(p) for p in inputs if not p.exists()]
+    if missing:
+        raise fail(f"no such input: {', '.join(missing)}")
+    if not expand_inputs(inputs):
+        raise fail(f"no input files (.csv, .parquet, .jsonl) under {', '.join(map(str, inputs))}")
+    result = facts_stage.build(inputs)
+    for refused in result.ingested.refused:
+        typer.echo(f"finreport: refused {refused}", err=True)
+    if not result.ingested.files:
+        raise fail("every input file was refused; fix the files named above and run again")
+    return result
+
+
 @app.command()
 def facts(
     input: Annotated[list[Path], typer.Option("--input", "-i", help="Input file or folder (repeatable)")],
     out: Annotated[Path | None, typer.Option(help="Output folder (default: FINREPORT_OUTPUT_DIR or output/)")] = None,
 ) -> None:
-    """Ingest and validate the inputs, compute every metric, classify each period with HermiT, and write
-    facts.json, findings.json, flags.json and graph.ttl per entity."""
+    """Ingest and validate the inputs, compute every metric, classify each period with HermiT, answer the
+    analyst questions, and write facts.json, findings.json, flags.json, answers.json and graph.ttl per entity."""
     out = out or get_settings().output_dir
-    missing = [str(p) for p in input if not p.exists()]
-    if missing:
-        raise fail(f"no such input: {', '.join(missing)}")
-    if not expand_inputs(input):
-        raise fail(f"no input files (.csv, .parquet, .jsonl) under {', '.join(map(str, input))}")
-    run = facts_stage.build(input)
-    for refused in run.ingested.refused:
-        typer.echo(f"finreport: refused {refused}", err=True)
-    if not run.ingested.files:
-        raise fail("every input file was refused; fix the files named above and run again")
-    manifest = facts_stage.write(run, out)
+    manifest = facts_stage.write(_build(input), out)
     typer.echo(facts_stage.summary(manifest, out))
 
 
@@ -75,17 +80,7 @@ def run_reports(
 ) -> None:
     """Everything `facts` does, plus one PDF report per company."""
     out = out or get_settings().output_dir
-    missing = [str(p) for p in input if not p.exists()]
-    if missing:
-        raise fail(f"no such input: {', '.join(missing)}")
-    if not expand_inputs(input):
-        raise fail(f"no input files (.csv, .parquet, .jsonl) under {', '.join(map(str, input))}")
-    result = facts_stage.build(input)
-    for refused in result.ingested.refused:
-        typer.echo(f"finreport: refused {refused}", err=True)
-    if not result.ingested.files:
-        raise fail("every input file was refused; fix the files named above and run again")
-    manifest = facts_stage.write(result, out, reports=True, as_of=as_of)
+    manifest = facts_stage.write(_build(input), out, reports=True, as_of=as_of)
     typer.echo(facts_stage.summary(manifest, out))
     if manifest["failures"] and not manifest["reports"]:
         raise typer.Exit(EXIT_FAILED)

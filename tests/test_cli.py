@@ -111,3 +111,14 @@ def test_missing_java_fails_in_one_line(sample: Path, tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "finreport: failed: Java is needed for HermiT reasoning and was not found on PATH: install a Java runtime "
         "(Debian: apt-get install default-jre-headless)"]
+
+
+def test_run_writes_a_pdf_per_company(sample: Path, tmp_path: Path) -> None:
+    result = finreport("run", "--input", sample / "wide" / "KOLA.csv", "--out", tmp_path / "out", "--as-of",
+                       "2026-11-28")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "reports: 1 PDFs written" in result.stdout
+    assert (tmp_path / "out" / "KOLA" / "report.pdf").read_bytes().startswith(b"%PDF-")
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["as_of"] == "2026-11-28" and manifest["failures"] == []
