@@ -11,8 +11,9 @@ when present with the same seed), and the facts are ingested and turned into met
 3. one call for the whole batch as a single ontology (every company's individuals in one partition file, what
    ``owlready2.sync_reasoner_hermit(world)`` does), capped by a timeout because it grows super-linearly.
 
-The JVM start is measured once (``CommandLine --help``, and HermiT on the ontology with no individuals, each 3x,
-median). Nothing is asserted: this is a measurement, not a test. The figures go to ``bench/out/bench_graph.json``.
+The fixed costs are measured once: the JVM start (``CommandLine --help``), HermiT in a fresh JVM on the ontology
+with no individuals and on one company's partition (each 3x, median), and what one more of each costs in a warm
+JVM. Nothing is asserted: this is a measurement, not a test. The figures go to ``bench/out/bench_graph.json``.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ OUT_DIR = Path(__file__).resolve().parent / "out"
 SNAPSHOTS_PER_COMPANY = len(FISCAL_YEARS) * (len(QUARTERS) + 1)
 TARGET_MS_PER_SNAPSHOT = 20.0
 TARGET_SIZE = 5000
-TBOX_COPIES = 11
-"""HermiT is run on 1 and on this many copies of the individual-free ontology in one JVM: the difference is what
-each extra partition costs before any individual is reasoned (HermiT loads and classifies the TBox per file)."""
+COPIES = 21
+"""HermiT is run on 1 and on this many copies of a file in one JVM: the difference is what one more partition
+costs in a warm JVM. HermiT loads and classifies the ontology (TBox) again for every file, so the individual-free
+ontology's figure is what each partition pays before any of its individuals is reasoned."""
 
 
 @dataclass
@@ -117,24 +119,33 @@ def median_time(run: Any, repeat: int = 3) -> float:
 
 
 def jvm_costs(analysis: Analysis) -> dict[str, float]:
-    """JVM start (bare), HermiT start on the individual-free ontology, and the warm cost of one more such file."""
+    """Fixed costs of HermiT, each measured on its own JVM(s).
+
+    ``jvm_start_s``: ``CommandLine --help`` (median of 3); ``hermit_tbox_only_s`` / ``hermit_one_partition_s``:
+    HermiT on the ontology with no individuals / on one company's partition (median of 3, cold JVM each);
+    ``*_per_extra_s``: what one more such file costs in a warm JVM (the same file copied ``COPIES`` times, one
+    call, minus the single-file time, divided by ``COPIES - 1``).
+    """
     classpath = f"{kg._HERMIT}{os.pathsep}{kg._HERMIT / 'HermiT.jar'}"
     bare = [kg.java(), "-cp", classpath, "org.semanticweb.HermiT.cli.CommandLine", "--help"]
     graph = kg.build(analysis)
+    first = graph.companies[sorted(graph.companies)[0]]
+    costs = {"jvm_start_s": median_time(lambda: subprocess.run(bare, capture_output=True, check=False))}
     with tempfile.TemporaryDirectory(prefix="bench-graph-") as tmp:
         directory = Path(tmp)
-        tbox = kg._partition_file(graph, directory, "tbox", [])
-        copies = [tbox]
-        for i in range(1, TBOX_COPIES):
-            copies.append(directory / f"tbox{i}.nt")
-            shutil.copy(tbox, copies[-1])
-        jvm = median_time(lambda: subprocess.run(bare, capture_output=True, check=False))
-        hermit_tbox = median_time(lambda: kg._run_hermit([tbox]))
-        t0 = time.perf_counter()
-        kg._run_hermit(copies)
-        many = time.perf_counter() - t0
-    return {"jvm_start_s": jvm, "hermit_tbox_only_s": hermit_tbox,
-            "tbox_per_extra_partition_s": max(0.0, (many - hermit_tbox) / (TBOX_COPIES - 1))}
+        for name, ontologies in (("tbox_only", []), ("one_partition", [first])):
+            single = kg._partition_file(graph, directory, name, ontologies)
+            copies = [single]
+            for i in range(1, COPIES):
+                copies.append(directory / f"{name}_{i}.nt")
+                shutil.copy(single, copies[-1])
+            cold = median_time(lambda single=single: kg._run_hermit([single]))
+            t0 = time.perf_counter()
+            kg._run_hermit(copies)
+            many = time.perf_counter() - t0
+            costs[f"hermit_{name}_s"] = cold
+            costs[f"{name}_per_extra_s"] = max(0.0, (many - cold) / (COPIES - 1))
+    return costs
 
 
 def run_batch(size: int, analysis: Analysis, jvm_start: float, workers: int | None) -> Row:
@@ -260,7 +271,6 @@ def environment() -> dict[str, Any]:
     return {
         "cpu_count": os.cpu_count(),
         "load_average_1m": os.getloadavg()[0],
-        "default_workers": max(1, min(os.cpu_count() or 1, 4)),
         "java": (java.stderr.splitlines() or [""])[0],
         "java_memory_mb": owlready2.reasoning.JAVA_MEMORY,
         "owlready2": getattr(owlready2, "VERSION", "?"),
@@ -287,7 +297,7 @@ def main(argv: list[str] | None = None) -> None:
 
     env = environment()
     print(f"os.cpu_count() = {env['cpu_count']}, load average (1 min) at start = {env['load_average_1m']:.2f}, "
-          f"reason() default workers = {env['default_workers']}, {env['java']}, -Xmx{env['java_memory_mb']}M")
+          f"{env['java']}, -Xmx{env['java_memory_mb']}M")
     if env["load_average_1m"] > 0.5:
         print(f"WARNING: load average {env['load_average_1m']:.2f} > 0.5 before the run: other processes share "
               "the CPUs, so the timings below are slower than on an idle machine")
@@ -307,9 +317,13 @@ def main(argv: list[str] | None = None) -> None:
 
     costs = jvm_costs(prepared[args.sizes[0]][0])
     jvm_start = costs["jvm_start_s"]
-    print(f"JVM start (CommandLine --help, median of 3): {1000 * jvm_start:.0f} ms; HermiT on the ontology with "
-          f"no individuals (median of 3): {1000 * costs['hermit_tbox_only_s']:.0f} ms; each further individual-free "
-          f"partition in a warm JVM: {1000 * costs['tbox_per_extra_partition_s']:.0f} ms")
+    tbox_share = costs["tbox_only_per_extra_s"] / max(costs["one_partition_per_extra_s"], 1e-9)
+    print(f"JVM start (CommandLine --help, median of 3): {1000 * jvm_start:.0f} ms; HermiT in a fresh JVM (median "
+          f"of 3) on the ontology with no individuals: {1000 * costs['hermit_tbox_only_s']:.0f} ms, on one company's "
+          f"partition: {1000 * costs['hermit_one_partition_s']:.0f} ms")
+    print(f"in a warm JVM, each further partition: {1000 * costs['one_partition_per_extra_s']:.0f} ms, of which "
+          f"the ontology alone (re-loaded and re-classified per file): {1000 * costs['tbox_only_per_extra_s']:.0f} ms "
+          f"({100 * min(tbox_share, 1):.0f}%)")
 
     rows: list[Row] = []
     loads: dict[int, float] = {}
@@ -318,6 +332,7 @@ def main(argv: list[str] | None = None) -> None:
         loads[size] = os.getloadavg()[0]
         print(f"\n{size:,} (load {loads[size]:.2f}): batch ...", flush=True)
         rows.append(run_batch(size, analysis, jvm_start, None))
+        print(f"{size:,}: reason() with its default workers used {rows[-1].jvm_starts} JVM(s)", flush=True)
         for workers in args.batch_workers:
             rows.append(run_batch(size, analysis, jvm_start, workers))
         companies = companies_for(size)
@@ -337,10 +352,16 @@ def main(argv: list[str] | None = None) -> None:
           f"{1000 * jvm_start:.0f} ms; HermiT = the rest of the time in HermiT (parsing, TBox, individuals).")
     for r in rows:
         if r.strategy == "batch (finreport)":
-            tbox = r.extra["partitions"] * costs["tbox_per_extra_partition_s"] / max(1, r.jvm_starts)
-            print(f"  {r.snapshots:,}: {r.extra['partitions']} partitions in {r.jvm_starts} JVMs; HermiT "
-                  f"re-loading the ontology per partition ~ {tbox:.1f} s of each JVM's {r.extra['reason_s']:.1f} s; "
-                  f"{r.extra['flags']:,} flags, {r.extra['findings']} findings")
+            print(f"  {r.snapshots:,} batch: {r.extra['partitions']} partitions in {r.jvm_starts} JVMs, "
+                  f"{r.extra['flags']:,} flags, {r.extra['findings']} findings; a warm partition costs "
+                  f"{1000 * costs['one_partition_per_extra_s']:.0f} ms alone, so each JVM's "
+                  f"{r.extra['partitions'] / max(1, r.jvm_starts):.0f} partitions need "
+                  f"~{r.extra['partitions'] / max(1, r.jvm_starts) * costs['one_partition_per_extra_s']:.1f} s "
+                  f"(+ one cold start) of the {r.extra['reason_s']:.1f} s measured")
+        elif r.strategy == "one JVM per entity" and r.seconds:
+            cold = r.jvm_starts * costs["hermit_tbox_only_s"]
+            print(f"  {r.snapshots:,} per entity: {r.jvm_starts} calls x {1000 * costs['hermit_tbox_only_s']:.0f} ms "
+                  f"(HermiT on the ontology alone, cold) = {cold:.1f} s, {100 * cold / r.seconds:.0f}% of the time")
     print("\ntargets")
     targets = target_lines(rows)
     for name, measured, met in targets:
@@ -353,7 +374,7 @@ def main(argv: list[str] | None = None) -> None:
         "environment": env,
         "samples": {str(s): meta for s, (_, meta) in prepared.items()},
         "load_average_1m_before_size": {str(s): v for s, v in loads.items()},
-        "jvm": costs,
+        "hermit_fixed_costs": costs, "tbox_share_of_warm_partition": tbox_share,
         "rows": [asdict(r) | {"ms_per_snapshot": r.ms_per_snapshot, "shares": r.shares()} for r in rows],
         "targets": [{"target": n, "measured": m, "met": ok} for n, m, ok in targets],
     }
