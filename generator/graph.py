@@ -78,6 +78,7 @@ class Graph:
     flags: list[Flag] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    tbox_triples: bytes | None = None
     hierarchy: set[tuple[str, str]] = field(default_factory=set)
     """(subclass, superclass) IRIs as HermiT classified them: a snapshot in a subclass is in its supers."""
 
@@ -193,12 +194,22 @@ def populate(world: World, tbox: Ontology, table: pl.DataFrame) -> Graph:
     return Graph(world, tbox, companies, snapshots)
 
 
+def _ntriples(onto: Ontology) -> bytes:
+    """N-Triples of one ontology, imports filtered: HermiT never fetches anything."""
+    data = io.BytesIO()
+    onto.save(data, format="ntriples", filter=lambda g, s, p, o, d: p != owlready2.owl_imports)
+    return data.getvalue()
+
+
 def _partition_file(graph: Graph, directory: Path, name: str, ontologies: Iterable[Ontology]) -> Path:
-    """TBox plus the given individuals, as N-Triples for HermiT (imports filtered: nothing is fetched)."""
+    """The ontology (serialised once per run) plus the given individuals, as an N-Triples file for HermiT."""
+    if graph.tbox_triples is None:
+        graph.tbox_triples = _ntriples(graph.tbox)
     path = directory / f"{name}.nt"
     with path.open("wb") as handle:
-        for onto in (graph.tbox, *ontologies):
-            onto.save(handle, format="ntriples", filter=lambda g, s, p, o, d: p != owlready2.owl_imports)
+        handle.write(graph.tbox_triples)
+        for onto in ontologies:
+            handle.write(_ntriples(onto))
     return path
 
 
@@ -206,7 +217,7 @@ def _run_hermit(files: list[Path]) -> tuple[str, bool]:
     """(output, whether it stopped at an inconsistent ontology) for one JVM over several ontologies."""
     classpath = f"{_HERMIT}{os.pathsep}{_HERMIT / 'HermiT.jar'}"
     command = [java(), f"-Xmx{owlready2.reasoning.JAVA_MEMORY}M", "-cp", classpath,
-               "org.semanticweb.HermiT.cli.CommandLine", "-c", "-O", "-D", "-I", *[f.as_uri() for f in files]]
+               "org.semanticweb.HermiT.cli.CommandLine", "-c", "-I", *[f.as_uri() for f in files]]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode == 0:
         return done.stdout, False
