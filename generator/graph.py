@@ -86,9 +86,6 @@ class Graph:
     def version(self) -> str:
         return str(self.tbox.metadata.versionInfo[0]) if self.tbox.metadata.versionInfo else "unversioned"
 
-    def ns(self) -> Any:
-        return self.tbox.get_namespace(NAMESPACE)
-
 
 def java() -> str:
     """The Java executable Owlready2 will use; a missing Java is a clear error, never a silent skip."""

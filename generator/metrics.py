@@ -265,9 +265,6 @@ class Analysis:
     ttm: pl.DataFrame
     metrics: pl.DataFrame
 
-    def present(self) -> pl.DataFrame:
-        return self.metrics.filter(pl.col("value").is_not_null())
-
 
 def prior_columns() -> list[str]:
     """Items some metric reads a year or a quarter back."""
