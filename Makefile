@@ -15,26 +15,30 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# Prefect's local database, created now rather than by the first run's temporary server.
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/prefect server database upgrade -y >/dev/null
 	touch $(STAMP)
 
 setup: $(STAMP)
 
-## report: sample data → facts, flags, answers and one PDF report per company in $(OUT)/
+## report: sample data → the nightly flow → facts, flags, answers and one PDF per company in $(OUT)/<today>/
 report: $(STAMP)
 	$(BIN)/finreport sample --out $(SAMPLE)
-	$(BIN)/finreport run --input $(SAMPLE)/long --out $(OUT)
+	FINREPORT_OUTPUT_DIR=$(OUT) $(BIN)/finreport run --input $(SAMPLE)/long
 
 ## test: the whole test suite
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-## bench: ingest + validation + metrics on 1.6 M rows against pandas; reasoning time against snapshots
+## bench: ingest + validation + metrics on 1.6 M rows against pandas; reasoning time against snapshots;
+## the whole nightly run on the sample and on 200 companies
 bench: $(STAMP)
 	$(BIN)/python bench/bench_facts.py
 	$(BIN)/python bench/bench_graph.py
+	$(BIN)/python bench/bench_run.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check generator tests bench
+	$(BIN)/ruff check generator flows tests bench
 
 clean:
 	rm -rf $(OUT) $(SAMPLE) bench/out

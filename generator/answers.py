@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -49,7 +50,8 @@ def context(analysis: Analysis, graph: Graph, findings: list[dict[str, Any]], en
 
 
 def answer_entity(analysis: Analysis, graph: Graph, findings: list[dict[str, Any]], entity_id: str,
-                  narrator: Narrator | None = None) -> tuple[Context, list[Answer]]:
+                  narrator: Narrator | None = None, questions: Sequence[str] = ()) -> tuple[Context, list[Answer]]:
+    """``questions`` picks catalogue ids (all when empty)."""
     narrator = narrator or ReferenceNarrator()
     ctx = context(analysis, graph, findings, entity_id)
-    return ctx, [narrator.answer(q, ctx) for q in catalogue()]
+    return ctx, [narrator.answer(q, ctx) for q in catalogue() if not questions or q.id in questions]

@@ -12,7 +12,6 @@ import typer
 from generator import facts as facts_stage
 from generator.errors import FinreportError
 from generator.graph import JavaMissingError
-from generator.ingest import expand_inputs
 from generator.settings import get_settings
 
 app = typer.Typer(
@@ -45,21 +44,6 @@ def sample(
                f"{len(result.wide_files)} wide files in {result.wide_files[0].parent}")
 
 
-def _build(inputs: list[Path]) -> facts_stage.FactsRun:
-    """The stages both commands share; unusable inputs are one-line usage errors, refused files are named."""
-    missing = [str(p) for p in inputs if not p.exists()]
-    if missing:
-        raise fail(f"no such input: {', '.join(missing)}")
-    if not expand_inputs(inputs):
-        raise fail(f"no input files (.csv, .parquet, .jsonl) under {', '.join(map(str, inputs))}")
-    result = facts_stage.build(inputs)
-    for refused in result.ingested.refused:
-        typer.echo(f"finreport: refused {refused}", err=True)
-    if not result.ingested.files:
-        raise fail("every input file was refused; fix the files named above and run again")
-    return result
-
-
 @app.command()
 def facts(
     input: Annotated[list[Path], typer.Option("--input", "-i", help="Input file or folder (repeatable)")],
@@ -68,22 +52,83 @@ def facts(
     """Ingest and validate the inputs, compute every metric, classify each period with HermiT, answer the
     analyst questions, and write facts.json, findings.json, flags.json, answers.json and graph.ttl per entity."""
     out = out or get_settings().output_dir
-    manifest = facts_stage.write(_build(input), out)
+    run = facts_stage.build(input)
+    for refused in run.ingested.refused:
+        typer.echo(f"finreport: refused {refused}", err=True)
+    manifest = facts_stage.write(run, out)
     typer.echo(facts_stage.summary(manifest, out))
 
 
 @app.command("run")
 def run_reports(
-    input: Annotated[list[Path], typer.Option("--input", "-i", help="Input file or folder (repeatable)")],
-    out: Annotated[Path | None, typer.Option(help="Output folder (default: FINREPORT_OUTPUT_DIR or output/)")] = None,
-    as_of: Annotated[str | None, typer.Option(help="As-of date printed on the reports (default: today)")] = None,
+    input: Annotated[list[Path] | None, typer.Option("--input", "-i", help="Input file or folder (repeatable); "
+                                                      "default: FINREPORT_INPUTS")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: FINREPORT_OUTPUT_DIR/<as-of date>)")] = None,
+    as_of: Annotated[str | None, typer.Option(help="As-of date (YYYY-MM-DD) printed on the reports; default today")]
+    = None,
+    entity: Annotated[list[str] | None, typer.Option("--entity", "-e", help="Report on this entity only "
+                                                     "(repeatable); default: every company")] = None,
+    question: Annotated[list[str] | None, typer.Option("--question", "-q", help="Answer this catalogue question "
+                                                       "only (repeatable); default: all")] = None,
 ) -> None:
-    """Everything `facts` does, plus one PDF report per company."""
-    out = out or get_settings().output_dir
-    manifest = facts_stage.write(_build(input), out, reports=True, as_of=as_of)
-    typer.echo(facts_stage.summary(manifest, out))
-    if manifest["failures"] and not manifest["reports"]:
+    """Everything `facts` does, plus one PDF report per company: the nightly flow (or, with --entity, the
+    on-demand flow) run here, on Prefect's local ephemeral server unless PREFECT_API_URL names one."""
+    if input:
+        facts_stage.check_inputs(input)  # before Prefect starts: a wrong path is a one-line error at once
+    # The progress bar and the summary are this command's output; Prefect's logs of the run, tracebacks of
+    # failed tasks included, stay with the run on the server (`prefect flow-run logs RUN_ID`).
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    from pydantic import ValidationError
+
+    from flows.reports import OnDemandRequest, ReportRequest, listening, nightly_reports, on_demand_report
+
+    fields: dict[str, object] = {"as_of": as_of, "entities": entity or [], "questions": question or []}
+    if input:
+        fields["inputs"] = [str(p) for p in input]
+    if out:
+        fields |= {"output_dir": str(out), "dated_folder": False}
+    try:
+        request = (OnDemandRequest if entity else ReportRequest).model_validate(fields)
+    except ValidationError as exc:
+        problems = "; ".join(f"--{'-'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise fail(problems.replace("--as_of", "--as-of").replace("--entities", "--entity")
+                   .replace("--questions", "--question")) from None
+    with _ProgressBar() as bar, listening(bar):
+        flow = on_demand_report if entity else nightly_reports
+        state = flow(request, return_state=True)
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, BaseException):
+        raise result
+    typer.echo(facts_stage.summary(result, request.folder()))
+    if result["failures"]:
+        typer.echo(f"details of the failures: prefect flow-run logs {result['run_id']}")
+    if not result["reports"]:
         raise typer.Exit(EXIT_FAILED)
+
+
+class _ProgressBar:
+    """A bar over companies on a terminal's stderr; nothing when the output is a file or a pipe."""
+
+    def __enter__(self) -> _ProgressBar:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        console = Console(stderr=True)
+        self._bar = Progress(TextColumn("reports"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                             TextColumn("{task.description}"), console=console, transient=True,
+                             disable=not console.is_terminal)
+        self._bar.__enter__()
+        self._task = self._bar.add_task("reading inputs", total=None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(None, None, None)
+
+    def start(self, total: int) -> None:
+        self._bar.update(self._task, total=total, description="")
+
+    def done(self, entity: str, ok: bool) -> None:
+        self._bar.update(self._task, advance=1, description=entity if ok else f"{entity} failed")
 
 
 def run() -> None:

@@ -34,3 +34,7 @@ class MissingColumnsError(InputFileError):
             f"missing required column(s) {', '.join(missing)}; found {', '.join(found) if found else 'no columns'}",
             line=1,
         )
+
+
+class UsageError(FinreportError):
+    """A run cannot start as asked (no such input, nothing readable): the message says what to change."""

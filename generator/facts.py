@@ -12,18 +12,21 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import rdflib
 
 import generator
-from generator.answers import answer_entity
+from generator.answers import answer_entity, report_period
 from generator.checks import FINDING_SCHEMA, accounting_checks
+from generator.errors import UsageError
 from generator.graph import Graph, flag_records, ontology_graph, reason, turtle
 from generator.graph import build as build_graph
-from generator.ingest import Ingested, ingest
+from generator.ingest import Ingested, expand_inputs, ingest
 from generator.metrics import Analysis, compute_metrics, definition
+from generator.narrator import formatting
 from generator.outputs import folder_names, write_atomic, write_json
 from generator.periods import pivot
 from generator.provenance import Provenance
-from generator.render import Report, prepare, print_all
+from generator.render import Report
 from generator.schema import items
 
 
@@ -40,23 +43,51 @@ class FactsRun:
         return sorted(self.ingested.facts["entity_id"].unique().to_list())
 
 
+def check_inputs(inputs: Sequence[Path]) -> list[Path]:
+    """The input files a run will read; a path that does not exist, or no input file at all, stops it."""
+    missing = [str(p) for p in inputs if not p.exists()]
+    if missing:
+        raise UsageError(f"no such input: {', '.join(missing)}")
+    files = expand_inputs(inputs)
+    if not files:
+        raise UsageError(f"no input files (.csv, .parquet, .jsonl) under {', '.join(map(str, inputs))}")
+    return files
+
+
+def read_inputs(inputs: Sequence[Path]) -> Ingested:
+    """Ingest and validate; a run goes on with the files it could read, and stops when it could read none."""
+    ingested = ingest(check_inputs(inputs))
+    if not ingested.files:
+        reasons = "; ".join(str(e) for e in ingested.refused)
+        raise UsageError(f"every input file was refused ({reasons}); fix them and run again")
+    return ingested
+
+
 def build(inputs: Sequence[Path]) -> FactsRun:
+    """Every whole-run stage in order: ingest, checks and metrics, reasoning."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    ingested = ingest(inputs)
+    ingested = read_inputs(inputs)
     timings["ingest_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
+    analysis, findings = analyse(ingested)
+    timings["metrics_s"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    knowledge = classify(analysis)
+    timings["graph_s"] = time.perf_counter() - t2
+    return FactsRun(ingested, analysis, findings, knowledge, timings)
+
+
+def analyse(ingested: Ingested) -> tuple[Analysis, pl.DataFrame]:
+    """Accounting checks and restatements as findings, and every metric of every entity and period."""
     reported = pivot(ingested.facts)
     findings = pl.concat([accounting_checks(reported), restatement_findings(ingested)])
-    timings["checks_s"] = time.perf_counter() - t1
-    t2 = time.perf_counter()
-    analysis = compute_metrics(ingested.facts, reported)
-    timings["metrics_s"] = time.perf_counter() - t2
-    t3 = time.perf_counter()
-    knowledge = reason(build_graph(analysis))
-    timings["graph_s"] = time.perf_counter() - t3
-    timings |= {f"graph_{k}": v for k, v in knowledge.timings.items()}
-    return FactsRun(ingested, analysis, findings, knowledge, timings)
+    return compute_metrics(ingested.facts, reported), findings
+
+
+def classify(analysis: Analysis) -> Graph:
+    """The snapshots as OWL individuals, classified by HermiT."""
+    return reason(build_graph(analysis))
 
 
 def restatement_findings(ingested: Ingested) -> pl.DataFrame:
@@ -76,7 +107,8 @@ def restatement_findings(ingested: Ingested) -> pl.DataFrame:
 
 
 def _filing(row: dict[str, Any], which: str) -> str:
-    return f"filed {row[f'{which}_filed'] or 'unknown'}, {row[f'{which}_source']}"
+    """Filing date and source line; the file by name (the manifest lists the inputs with their full paths)."""
+    return f"filed {row[f'{which}_filed'] or 'unknown'}, {Path(row[f'{which}_source']).name}"
 
 
 def _amount(value: float) -> str:
@@ -122,58 +154,76 @@ def finding_records(findings: pl.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def write(run: FactsRun, out: Path, run_id: str | None = None, reports: bool = False,
-          as_of: str | None = None) -> dict[str, Any]:
-    """Per-entity facts, findings, flags, answers and graph (and with ``reports`` the PDF), rejected.csv
-    and manifest.json; returns the manifest. A company whose report fails is listed, the others go on."""
+def write_entity(run: FactsRun, entity: str, folder: Path, run_id: str, as_of: str,
+                 tbox: rdflib.Graph | None = None, questions: Sequence[str] = ()) -> Report:
+    """One company's facts, findings, flags, answers and graph files; returns what its report shows."""
     t0 = time.perf_counter()
-    run_id = run_id or uuid.uuid4().hex[:12]
-    as_of = as_of or datetime.now(UTC).date().isoformat()
+    findings = finding_records(run.findings.filter(pl.col("entity_id") == entity))
+    consistency = [f for f in run.graph.findings if f["entity_id"] == entity]
+    facts = metric_records(run, entity)
+    write_json(folder / "facts.json", facts)
+    write_json(folder / "findings.json", findings)
+    write_json(folder / "flags.json", flag_records(run.graph, entity) + consistency)
+    t1 = time.perf_counter()
+    context, answers = answer_entity(run.analysis, run.graph, findings + consistency, entity, questions=questions)
+    write_json(folder / "answers.json", [a.record() for a in answers])
+    t2 = time.perf_counter()
+    write_atomic(folder / "graph.ttl", turtle(run.graph, entity, tbox))
+    timings = {"facts_s": t1 - t0, "answers_s": t2 - t1, "graph_export_s": time.perf_counter() - t2}
+    return Report(context, answers, findings + consistency, facts, run_id, as_of, timings)
+
+
+def write(run: FactsRun, out: Path, run_id: str | None = None, as_of: str | None = None) -> dict[str, Any]:
+    """Every entity's files, rejected.csv and manifest.json, without reports; returns the manifest."""
+    t0 = time.perf_counter()
+    run_id = run_id or new_run_id()
+    as_of = as_of or today()
     folders = folder_names(run.entities)
     tbox = ontology_graph(run.graph)
-    pending: list[tuple[str, Report]] = []
     for entity, folder in folders.items():
-        findings = finding_records(run.findings.filter(pl.col("entity_id") == entity))
-        consistency = [f for f in run.graph.findings if f["entity_id"] == entity]
-        facts = metric_records(run, entity)
-        write_json(out / folder / "facts.json", facts)
-        write_json(out / folder / "findings.json", findings)
-        write_json(out / folder / "flags.json", flag_records(run.graph, entity) + consistency)
-        context, answers = answer_entity(run.analysis, run.graph, findings + consistency, entity)
-        write_json(out / folder / "answers.json", [a.record() for a in answers])
-        write_atomic(out / folder / "graph.ttl", turtle(run.graph, entity, tbox))
-        pending.append((entity, Report(context, answers, findings + consistency, facts, run_id, as_of)))
+        write_entity(run, entity, out / folder, run_id, as_of, tbox)
     write_atomic(out / "rejected.csv", run.ingested.rejected.write_csv())
     run.timings["write_s"] = time.perf_counter() - t0
-    manifest = build_manifest(run, run_id, folders)
-    manifest["as_of"] = as_of
-    if reports:
-        t1 = time.perf_counter()
-        manifest["reports"], manifest["failures"] = _render_all(run, pending, folders, out, manifest)
-        run.timings["render_s"] = time.perf_counter() - t1
-        manifest["timings"] = {k: round(v, 3) for k, v in run.timings.items()}
+    manifest = build_manifest(run, run_id, as_of, folders)
     write_json(out / "manifest.json", manifest)
     return manifest
 
 
-def _render_all(run: FactsRun, pending: list[tuple[str, Report]], folders: dict[str, str], out: Path,
-                manifest: dict[str, Any]) -> tuple[list[str], list[dict[str, str]]]:
-    jobs, failures = [], []
-    for entity, report in pending:
-        try:
-            jobs.append(prepare(report, run.analysis, manifest, out / folders[entity] / "report.pdf"))
-        except Exception as exc:
-            failures.append({"entity_id": entity, "stage": "charts", "error": f"{type(exc).__name__}: {exc}"})
-    written, printing = print_all(jobs) if jobs else ([], [])
-    return written, failures + printing
+ARTIFACT_KPIS = ("revenue", "net_margin", "current_ratio", "debt_to_equity", "interest_coverage")
 
 
-def build_manifest(run: FactsRun, run_id: str, folders: dict[str, str]) -> dict[str, Any]:
+def key_figures(run: FactsRun, entity: str) -> dict[str, Any]:
+    """One line of the run's overview: the report period's headline figures, formatted, and its flags."""
+    year, period = report_period(run.analysis, entity)
+    rows = run.analysis.base.filter((pl.col("entity_id") == entity) & (pl.col("fiscal_year") == year)
+                                    & (pl.col("fiscal_period") == period))
+    attrs = rows.row(0, named=True)
+    metrics = run.analysis.metrics.filter((pl.col("entity_id") == entity) & (pl.col("fiscal_year") == year)
+                                          & (pl.col("fiscal_period") == period) & pl.col("metric").is_in(ARTIFACT_KPIS))
+    values = dict(zip(metrics["metric"].to_list(), metrics["value"].to_list(), strict=True))
+    flags = sorted(f.label for f in run.graph.flags
+                   if (f.entity_id, f.fiscal_year, f.fiscal_period) == (entity, year, period))
+    figures = {m.replace("_", " "): formatting.by_unit(values.get(m), definition(m).unit, str(attrs["currency"]))
+               for m in ARTIFACT_KPIS}
+    return {"entity": entity, "company": str(attrs["entity_name"]), "period": f"{period} {year}", **figures,
+            "flags": "; ".join(flags) or "none"}
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+def build_manifest(run: FactsRun, run_id: str, as_of: str, folders: dict[str, str]) -> dict[str, Any]:
     ing = run.ingested
     severity = run.findings.group_by("severity").len().rows()
     present = run.analysis.metrics.filter(pl.col("value").is_not_null()).height
     return {
         "run_id": run_id,
+        "as_of": as_of,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": {"finreport": generator.__version__, "polars": pl.__version__,
                      "python": platform.python_version()},
@@ -195,8 +245,22 @@ def build_manifest(run: FactsRun, run_id: str, folders: dict[str, str]) -> dict[
         "unmapped_items": ing.unmapped().to_dicts(),
         "entity_folders": {e: f for e, f in folders.items() if e != f},
         "items": len(items()),
-        "timings": {k: round(v, 3) for k, v in run.timings.items()},
+        "timings": {k: round(v, 3) for k, v in timings(run).items()},
+        "failures": unusable_entities(ing),
     }
+
+
+def timings(run: FactsRun) -> dict[str, float]:
+    return run.timings | {f"graph_{k}": v for k, v in run.graph.timings.items()}
+
+
+def unusable_entities(ingested: Ingested) -> list[dict[str, str]]:
+    """Companies in the inputs none of whose rows could be used: each is a failed report, not a silent gap."""
+    rejected = ingested.rejected.filter(pl.col("entity_id").is_not_null() & (pl.col("entity_id") != ""))
+    usable = set(ingested.facts["entity_id"].unique().to_list())
+    counts = rejected.group_by("entity_id").len().sort("entity_id").rows()
+    return [{"entity_id": e, "stage": "ingest", "error": f"none of its {n} rows is usable (see rejected.csv)"}
+            for e, n in counts if e not in usable]
 
 
 def summary(manifest: dict[str, Any], out: Path) -> str:
@@ -217,7 +281,8 @@ def summary(manifest: dict[str, Any], out: Path) -> str:
     if c["rows_rejected"]:
         lines.append(f"rejected rows: {out / 'rejected.csv'}")
     if "reports" in manifest:
-        lines.append(f"reports: {len(manifest['reports'])} PDFs written")
+        written = len(manifest["reports"])
+        lines.append(f"reports: {written} PDF{'' if written == 1 else 's'} written")
     for failure in manifest.get("failures", []):
         lines.append(f"FAILED {failure['entity_id']} ({failure['stage']}): {failure['error']}")
     lines.append(f"wrote {out}")

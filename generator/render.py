@@ -12,8 +12,9 @@ import io
 import json
 import multiprocessing
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ class Report:
     facts: list[dict[str, Any]]
     run_id: str
     as_of: str
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _data_uri(svg: str) -> str:
@@ -88,31 +90,39 @@ def _kpi_rows(ctx: Context) -> list[dict[str, Any]]:
     return rows
 
 
-def _series(analysis: Analysis, entity: str, metrics: list[str]) -> tuple[list[str], dict[str, list[float | None]]]:
-    """The last twelve quarters of each metric (absent values stay gaps)."""
+CHARTS = (
+    ("Revenue and net income by quarter", ("revenue", "net_income"), "currency"),
+    ("Margins by quarter", ("gross_margin", "operating_margin", "net_margin"), "fraction"),
+    ("Liquidity and leverage", ("current_ratio", "debt_to_equity"), "multiple"),
+    ("Cash flow by quarter", ("operating_cash_flow", "free_cash_flow"), "currency"),
+)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """The data of one chart (the last twelve quarters; absent values stay gaps), drawn where it prints."""
+
+    title: str
+    periods: list[str]
+    series: dict[str, list[float | None]]
+    unit: str
+
+
+def chart_data(analysis: Analysis, entity: str) -> list[Chart]:
     base = analysis.base.filter((pl.col("entity_id") == entity) & pl.col("__qidx").is_not_null()).sort("__qidx")
     base = base.tail(12)
     keys = list(zip(base["fiscal_year"].to_list(), base["fiscal_period"].cast(pl.String).to_list(), strict=True))
-    rows = analysis.metrics.filter((pl.col("entity_id") == entity) & pl.col("metric").is_in(metrics))
+    wanted = [m for _, metrics, _ in CHARTS for m in metrics]
+    rows = analysis.metrics.filter((pl.col("entity_id") == entity) & pl.col("metric").is_in(wanted))
     lookup = {(r["fiscal_year"], r["fiscal_period"], r["metric"]): r["value"] for r in rows.iter_rows(named=True)}
-    labels = [f"{p} {str(y)[2:]}" for y, p in keys]
-    return labels, {m: [lookup.get((y, p, m)) for y, p in keys] for m in metrics}
+    periods = [f"{p} {str(y)[2:]}" for y, p in keys]
+    return [Chart(title, periods, {m.replace("_", " "): [lookup.get((y, p, m)) for y, p in keys] for m in metrics},
+                  unit) for title, metrics, unit in CHARTS]
 
 
-def chart_images(analysis: Analysis, ctx: Context) -> list[dict[str, str]]:
-    spec = [
-        ("Revenue and net income by quarter", ["revenue", "net_income"], "currency"),
-        ("Margins by quarter", ["gross_margin", "operating_margin", "net_margin"], "fraction"),
-        ("Liquidity and leverage", ["current_ratio", "debt_to_equity"], "multiple"),
-        ("Cash flow by quarter", ["operating_cash_flow", "free_cash_flow"], "currency"),
-    ]
-    images = []
-    for title, metrics, unit in spec:
-        periods, series = _series(analysis, ctx.entity_id, metrics)
-        named = {m.replace("_", " "): values for m, values in series.items()}
-        images.append({"title": title, "src": _data_uri(charts.line_chart(title, periods, named, unit,
-                                                                          ctx.currency))})
-    return images
+def chart_images(charts_: list[Chart], currency: str) -> list[dict[str, str]]:
+    return [{"title": c.title, "src": _data_uri(charts.line_chart(c.title, c.periods, c.series, c.unit, currency))}
+            for c in charts_]
 
 
 def provenance_rows(report: Report) -> list[dict[str, Any]]:
@@ -127,7 +137,7 @@ def provenance_rows(report: Report) -> list[dict[str, Any]]:
     ]
 
 
-def html(report: Report, analysis: Analysis, manifest: dict[str, Any]) -> str:
+def html(report: Report, charts_: list[dict[str, str]], manifest: dict[str, Any]) -> str:
     ctx = report.context
     answers = {a.question_id: a for a in report.answers}
     summary = [answers[q].text for q in ("revenue_trend", "profitability", "liquidity", "leverage") if q in answers]
@@ -135,7 +145,7 @@ def html(report: Report, analysis: Analysis, manifest: dict[str, Any]) -> str:
         summary.append(answers["risk_flags"].text.split(". ", 1)[0].rstrip(".") + ".")
     definitions = sorted({r["metric"].removesuffix("_ttm") for r in report.facts if r["metric"] in KPIS})
     return _ENV.get_template("report.html.j2").render(
-        ctx=ctx, report=report, summary=summary, kpis=_kpi_rows(ctx), charts=chart_images(analysis, ctx),
+        ctx=ctx, report=report, summary=summary, kpis=_kpi_rows(ctx), charts=charts_,
         answers=report.answers, flags=ctx.flags, findings=report.findings,
         definitions=[definition(d) for d in definitions], provenance=provenance_rows(report), manifest=manifest,
     )
@@ -143,43 +153,42 @@ def html(report: Report, analysis: Analysis, manifest: dict[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class PrintJob:
-    """What WeasyPrint needs for one report: plain strings, so a worker process can take it."""
+    """What one report needs to be drawn and printed, picklable, so a printing process can take it."""
 
-    entity_id: str
-    html: str
-    facts_json: str
+    report: Report
+    charts: list[Chart]
+    manifest: dict[str, Any]
     target: Path
 
 
-def prepare(report: Report, analysis: Analysis, manifest: dict[str, Any], target: Path) -> PrintJob:
-    facts = json.dumps(report.facts, ensure_ascii=False, default=str)
-    return PrintJob(report.context.entity_id, html(report, analysis, manifest), facts, target)
+def job(report: Report, analysis: Analysis, manifest: dict[str, Any], target: Path) -> PrintJob:
+    return PrintJob(report, chart_data(analysis, report.context.entity_id), manifest, target)
 
 
-def print_pdf(job: PrintJob) -> Path:
-    """Write the report atomically as PDF/A-3u with facts.json attached, so the numbers travel with it."""
-    document = HTML(string=job.html, base_url=str(TEMPLATES) + "/", url_fetcher=ProjectAssetsOnly())
-    attachment = Attachment(file_obj=io.BytesIO(job.facts_json.encode("utf-8")), name="facts.json",
-                            relationship="Data", description=f"facts of {job.entity_id}")
+def print_pdf(job: PrintJob) -> dict[str, float]:
+    """Draw the charts, lay out the report and write it atomically as PDF/A-3u with facts.json attached,
+    so the numbers travel with it. Returns the seconds each step took."""
+    t0 = time.perf_counter()
+    images = chart_images(job.charts, job.report.context.currency)
+    t1 = time.perf_counter()
+    document = HTML(string=html(job.report, images, job.manifest), base_url=str(TEMPLATES) + "/",
+                    url_fetcher=ProjectAssetsOnly())
+    facts = json.dumps(job.report.facts, ensure_ascii=False, default=str).encode("utf-8")
+    attachment = Attachment(file_obj=io.BytesIO(facts), name="facts.json", relationship="Data",
+                            description=f"facts of {job.report.context.entity_id}")
     pdf = document.write_pdf(pdf_variant="pdf/a-3u", attachments=[attachment], url_fetcher=ProjectAssetsOnly())
     write_atomic(job.target, pdf)
-    return job.target
+    return {"charts_s": t1 - t0, "pdf_s": time.perf_counter() - t1}
 
 
-def print_all(jobs: list[PrintJob], workers: int | None = None) -> tuple[list[str], list[dict[str, str]]]:
-    """WeasyPrint lays out one document on one core: reports print in parallel processes instead.
+def printing_pool(workers: int | None = None) -> ProcessPoolExecutor:
+    """WeasyPrint lays out one document on one core, and matplotlib's pyplot is not thread-safe: reports
+    are drawn and printed in separate processes, one per core."""
+    return ProcessPoolExecutor(max_workers=max(1, workers or os.cpu_count() or 1),
+                               mp_context=multiprocessing.get_context("spawn"))
 
-    A report that fails is listed with its error; the others are written.
-    """
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    written, failures = [], []
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {pool.submit(print_pdf, job): job for job in jobs}
-        for future, job in futures.items():
-            try:
-                written.append(str(future.result()))
-            except Exception as exc:
-                failures.append({"entity_id": job.entity_id, "stage": "render",
-                                 "error": f"{type(exc).__name__}: {exc}"})
-    return written, failures
+
+def warm_up(pool: ProcessPoolExecutor) -> None:
+    """Start every printing process now, so their imports overlap other work instead of the first reports."""
+    for _ in range(pool._max_workers):
+        pool.submit(os.getpid)

@@ -118,7 +118,37 @@ def test_run_writes_a_pdf_per_company(sample: Path, tmp_path: Path) -> None:
                        "2026-11-28")
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    assert "reports: 1 PDFs written" in result.stdout
+    assert "reports: 1 PDF written" in result.stdout
     assert (tmp_path / "out" / "KOLA" / "report.pdf").read_bytes().startswith(b"%PDF-")
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["as_of"] == "2026-11-28" and manifest["failures"] == []
+
+
+def test_run_for_chosen_entities_writes_to_the_dated_folder(sample: Path, tmp_path: Path) -> None:
+    result = finreport("run", "--input", sample / "wide" / "KOLA.csv", "--entity", "KOLA", "--entity", "NOPE",
+                       "--question", "liquidity", "--as-of", "2026-11-28", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "FAILED NOPE (ingest): not in the inputs" in result.stdout
+    assert "details of the failures: prefect flow-run logs " in result.stdout
+    folder = tmp_path / "output" / "2026-11-28"
+    assert (folder / "KOLA" / "report.pdf").is_file()
+    assert [a["question_id"] for a in json.loads((folder / "KOLA" / "answers.json").read_text())] == ["liquidity"]
+
+
+def test_run_with_nothing_readable_fails_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("foo,bar\n1,2\n")
+    result = finreport("run", "--input", bad, "--out", tmp_path / "out")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"finreport: error: every input file was refused ({bad}:1: missing required column(s)")
+    assert line.endswith("); fix them and run again")
+
+
+def test_run_refuses_a_bad_date_or_question_before_starting(sample: Path, tmp_path: Path) -> None:
+    result = finreport("run", "--input", sample / "wide" / "KOLA.csv", "--as-of", "yesterday", "--question", "x")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("finreport: error: --as-of: Input should be a valid date")
+    assert "--question: Value error, unknown question id(s) x; the catalogue has revenue_trend" in line

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from generator.facts import build, write
+from generator.facts import build, write, write_entity
 from generator.narrator import formatting
-from generator.render import ProjectAssetsOnly
+from generator.outputs import folder_names
+from generator.render import ProjectAssetsOnly, job, print_pdf
 from generator.sample import ROLES, write_sample
 
 HOSTILE = '<img src="file:///etc/passwd"><script>x</script>'
@@ -29,7 +30,11 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, A
     (root / "hostile.csv").write_text("\n".join(hostile) + "\n")
     inputs = [root / "sample" / "wide" / f"{ROLES['loss_maker']}.csv", root / "sample" / "wide" / "KOLA.csv",
               root / "hostile.csv"]
-    manifest = write(build(inputs), root / "out", reports=True, as_of="2026-11-28")
+    run = build(inputs)
+    manifest = write(run, root / "out", as_of="2026-11-28")
+    for entity, folder in folder_names(run.entities).items():
+        report = write_entity(run, entity, root / "out" / folder, manifest["run_id"], "2026-11-28")
+        print_pdf(job(report, run.analysis, manifest, root / "out" / folder / "report.pdf"))
     return root / "out", manifest
 
 
@@ -38,11 +43,12 @@ def text_of(pdf: Path) -> str:
 
 
 def test_every_company_gets_a_pdf(reports: tuple[Path, dict[str, Any]]) -> None:
-    _, manifest = reports
+    out, manifest = reports
     assert manifest["failures"] == []
-    assert len(manifest["reports"]) == 3
-    for path in manifest["reports"]:
-        assert Path(path).read_bytes().startswith(b"%PDF-")
+    pdfs = sorted(out.glob("*/report.pdf"))
+    assert len(pdfs) == 3
+    for path in pdfs:
+        assert path.read_bytes().startswith(b"%PDF-")
 
 
 def test_pdf_shows_the_kpis_as_the_facts_say(reports: tuple[Path, dict[str, Any]]) -> None:

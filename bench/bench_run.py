@@ -1,0 +1,129 @@
+"""Benchmark: the whole nightly run, on the sample and on 200 generated companies, with each stage's share.
+
+Run ``python bench/bench_run.py [--companies 200]``. Three measurements:
+
+1. ``finreport run`` on the 14-company sample as a new process, the way a user starts it: imports, Prefect's
+   temporary server, the flow, shutdown (target: under 60 s);
+2. in this process, the ``nightly_reports`` flow on the sample and on N generated companies (seed 11): seconds
+   per report, the marginal seconds per additional company ((T_N − T_14) / (N − 14); target: under 3 s), and
+   each stage's share of the run's wall time;
+3. the baseline, in the same process: the same stage functions called directly, without Prefect (one task at
+   a time in the main thread, PDFs printed in the same process pool), so the ratio is Prefect's cost.
+
+Stage shares: ingest, metrics and reasoning are whole-run stages, timed as wall time. Per-company work
+(facts files, answers, graph export, charts, PDF) runs on every core at once, so its wall time (the
+``entities_s`` phase) is split in proportion to the CPU seconds each stage took in it. Orchestration is what
+is left of the flow's wall time: Prefect's server calls and task bookkeeping, and waiting on each other.
+Nothing is asserted; the figures go to ``bench/out/bench_run.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from flows.reports import ReportRequest, nightly_reports  # noqa: E402
+from generator import facts as stages  # noqa: E402
+from generator import render  # noqa: E402
+from generator.outputs import folder_names  # noqa: E402
+from generator.sample import write_sample  # noqa: E402
+
+OUT = ROOT / "bench" / "out"
+PER_ENTITY = {"facts": ("sum_facts_s", "sum_graph_export_s"), "answers": ("sum_answers_s",),
+              "charts": ("sum_charts_s",), "PDF": ("sum_pdf_s",)}
+
+
+def data(name: str, seed: int, companies: int) -> Path:
+    folder = OUT / name
+    if not (folder / "long" / "facts.csv").exists():
+        write_sample(folder, seed=seed, n_companies=companies)
+    return folder / "long"
+
+
+def cli_run(inputs: Path) -> float:
+    out = OUT / "cli_run"
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "generator.cli", "run", "--input", str(inputs), "--out", str(out)],
+                   cwd=ROOT, check=True, capture_output=True)
+    return time.perf_counter() - t0
+
+
+def flow_run(inputs: Path, name: str) -> tuple[float, dict[str, Any]]:
+    t0 = time.perf_counter()
+    state = nightly_reports(ReportRequest(inputs=[str(inputs)], output_dir=str(OUT / name), dated_folder=False),
+                            return_state=True)
+    wall = time.perf_counter() - t0
+    manifest = state.result()
+    assert not manifest["failures"], manifest["failures"]
+    return wall, manifest
+
+
+def baseline(inputs: Path, name: str) -> float:
+    """The same stages without Prefect: the way ``finreport`` ran before the flows."""
+    out = OUT / name
+    t0 = time.perf_counter()
+    with render.printing_pool() as pool:
+        render.warm_up(pool)
+        run = stages.build([inputs])
+        manifest = stages.write(run, out)
+        tbox = stages.ontology_graph(run.graph)
+        futures = []
+        for entity, folder in folder_names(run.entities).items():
+            report = stages.write_entity(run, entity, out / folder, manifest["run_id"], manifest["as_of"], tbox)
+            futures.append(pool.submit(render.print_pdf, render.job(report, run.analysis, manifest,
+                                                                    out / folder / "report.pdf")))
+        for future in futures:
+            future.result()
+    return time.perf_counter() - t0
+
+
+def shares(wall: float, timings: dict[str, float]) -> dict[str, float]:
+    per_entity = {stage: sum(timings.get(k, 0.0) for k in keys) for stage, keys in PER_ENTITY.items()}
+    cpu = sum(per_entity.values())
+    out = {"ingest": timings["ingest_s"], "metrics": timings["metrics_s"], "reasoning": timings["graph_s"]}
+    out |= {stage: timings["entities_s"] * seconds / cpu for stage, seconds in per_entity.items()}
+    out["orchestration"] = wall - sum(out.values())
+    return {k: v / wall for k, v in out.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--companies", type=int, default=200)
+    args = parser.parse_args()
+    sample = data("run_sample", 7, 14)
+    large = data(f"run_{args.companies}", 11, args.companies)
+    cores = os.cpu_count() or 1
+
+    cli = cli_run(sample)
+    print(f"finreport run, sample (14 companies), new process: {cli:.1f} s end to end (target < 60 s)")
+
+    nightly_reports(ReportRequest(inputs=[str(sample)], output_dir=str(OUT / "warm"), dated_folder=False))
+    results: dict[str, Any] = {"cli_sample_s": cli, "cores": cores, "python": platform.python_version()}
+    for label, inputs, n in (("sample", sample, 14), (f"{args.companies}", large, args.companies)):
+        wall, manifest = flow_run(inputs, f"flow_{label}")
+        base = baseline(inputs, f"baseline_{label}")
+        part = shares(wall, manifest["timings"])
+        results[label] = {"companies": n, "flow_s": wall, "baseline_s": base, "per_report_s": wall / n,
+                          "shares": part, "timings": manifest["timings"]}
+        print(f"\n{n} companies: flow {wall:.1f} s ({wall / n:.2f} s per report), without Prefect {base:.1f} s "
+              f"→ flow / baseline {wall / base:.2f}×")
+        print("  " + " · ".join(f"{k} {v:.0%}" for k, v in part.items()))
+    small, big = results["sample"], results[f"{args.companies}"]
+    marginal = (big["flow_s"] - small["flow_s"]) / (args.companies - 14)
+    results["marginal_s_per_company"] = marginal
+    print(f"\nmarginal cost per additional company: {marginal:.2f} s on {cores} cores (target < 3 s)")
+    (OUT / "bench_run.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,323 @@
+"""Nightly and on-demand report runs: the stages of ``generator`` as Prefect tasks, mapped per company.
+
+Whole-run stages (ingest, metrics, reasoning) are one task each: they are vectorised over every company,
+and reasoning batches all companies' partitions into one JVM per two cores. Per-company stages (files and
+answers, then charts and PDF) are mapped, so each company has its own task runs: one company that fails
+is logged and listed in the manifest while the others complete. Only I/O errors are retried.
+
+``python flows/reports.py`` serves both deployments (nightly on a cron schedule, on-demand from the UI)
+against the configured Prefect server; called as functions, the flows run on Prefect's local ephemeral
+server with nothing to start by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from generator.settings import get_settings
+
+# This machine may be offline: Prefect's usage telemetry would fail with an error line on every run.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from prefect import flow, get_run_logger, serve, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, as_completed
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
+from pydantic import BaseModel, Field, field_validator
+
+from generator import facts as stages
+from generator import render
+from generator.errors import FinreportError
+from generator.facts import FactsRun
+from generator.graph import Graph
+from generator.ingest import Ingested
+from generator.metrics import Analysis
+from generator.narrator import catalogue
+from generator.outputs import folder_names, write_atomic, write_json
+
+NIGHTLY_CRON = "0 5 * * *"
+NIGHTLY_TIMEZONE = "America/New_York"
+
+
+class ReportRequest(BaseModel):
+    """What a run reports on. The Prefect UI shows these fields, with their descriptions, as the run's form."""
+
+    inputs: list[str] = Field(default_factory=lambda: [str(p) for p in get_settings().inputs],
+                              description="Input files or folders (.csv, .parquet, .jsonl; folders are searched)")
+    as_of: date | None = Field(None, description="Date printed on the reports and naming their folder; "
+                                                 "empty: today in FINREPORT_TIMEZONE")
+    entities: list[str] = Field(default_factory=list, description="Entity ids to report on; empty: every company")
+    questions: list[str] = Field(default_factory=list,
+                                 description="Question ids of the catalogue to answer; empty: all of them")
+    output_dir: str = Field(default_factory=lambda: str(get_settings().output_dir),
+                            description="Folder the run writes to")
+    dated_folder: bool = Field(True, description="Write into OUTPUT_DIR/<as-of date>/ rather than OUTPUT_DIR")
+
+    @field_validator("questions")
+    @classmethod
+    def _known_questions(cls, value: list[str]) -> list[str]:
+        known = [q.id for q in catalogue()]
+        unknown = [q for q in value if q not in known]
+        if unknown:
+            raise ValueError(f"unknown question id(s) {', '.join(unknown)}; the catalogue has {', '.join(known)}")
+        return value
+
+    def day(self) -> str:
+        return (self.as_of or datetime.now(ZoneInfo(get_settings().timezone)).date()).isoformat()
+
+    def folder(self) -> Path:
+        return Path(self.output_dir) / self.day() if self.dated_folder else Path(self.output_dir)
+
+
+class OnDemandRequest(ReportRequest):
+    """A run started by a person for chosen companies."""
+
+    entities: list[str] = Field(..., min_length=1, description="Entity ids to report on (at least one)")
+
+
+class Progress(Protocol):
+    """Told how many companies a run reports on, then each company as its report is done or has failed."""
+
+    def start(self, total: int) -> None: ...
+
+    def done(self, entity: str, ok: bool) -> None: ...
+
+
+_listeners: list[Progress] = []
+
+
+@contextmanager
+def listening(listener: Progress) -> Iterator[None]:
+    """``finreport run`` draws its progress bar from this; a served flow has no listener."""
+    _listeners.append(listener)
+    try:
+        yield
+    finally:
+        _listeners.remove(listener)
+
+
+# --- tasks ------------------------------------------------------------------------------------------------
+
+def _io_error(task: Any, task_run: Any, state: State) -> bool:
+    """Retry a disk or network hiccup; a bug or bad data fails the same way every time."""
+    return isinstance(state.result(raise_on_failure=False), OSError)
+
+
+_DELAYS = get_settings().io_retry_delays
+IO_RETRIES: dict[str, Any] = {"retries": len(_DELAYS), "retry_delay_seconds": _DELAYS, "retry_condition_fn": _io_error}
+
+# Owlready2's quadstore and rdflib serialisation are used from one thread at a time.
+_GRAPH = threading.Lock()
+
+
+@task(name="ingest", cache_policy=NO_CACHE, **IO_RETRIES)
+def load_inputs(inputs: list[str]) -> Ingested | State:
+    try:
+        return stages.read_inputs([Path(p) for p in inputs])
+    except FinreportError as exc:  # says what to change: a failed state with that line, not a traceback
+        return Failed(message=str(exc), data=exc)
+
+
+@task(name="metrics", cache_policy=NO_CACHE)
+def compute(ingested: Ingested) -> tuple[Analysis, Any]:
+    return stages.analyse(ingested)
+
+
+@task(name="reasoning", cache_policy=NO_CACHE)
+def classify(analysis: Analysis) -> Graph | State:
+    try:
+        return stages.classify(analysis)
+    except FinreportError as exc:  # no Java, or HermiT refused the ontology
+        return Failed(message=str(exc), data=exc)
+
+
+@task(name="facts-and-answers", task_run_name="facts-and-answers-{entity}", cache_policy=NO_CACHE, **IO_RETRIES)
+def entity_files(run: FactsRun, entity: str, folder: Path, run_id: str, as_of: str, tbox: Any,
+                 questions: list[str]) -> render.Report:
+    with _GRAPH:
+        return stages.write_entity(run, entity, folder, run_id, as_of, tbox, questions)
+
+
+@task(name="report", task_run_name="report-{report.context.entity_id}", cache_policy=NO_CACHE, **IO_RETRIES)
+def entity_report(report: render.Report, analysis: Analysis, manifest: dict[str, Any], target: Path,
+                  pool: Any) -> dict[str, Any]:
+    """Charts and PDF, in a printing process (WeasyPrint and pyplot want a process each)."""
+    timings = pool.submit(render.print_pdf, render.job(report, analysis, manifest, target)).result()
+    return {"path": str(target), "timings": timings | report.timings}
+
+
+@task(name="rejected-rows", cache_policy=NO_CACHE, **IO_RETRIES)
+def write_rejected(ingested: Ingested, out: Path) -> None:
+    write_atomic(out / "rejected.csv", ingested.rejected.write_csv())
+
+
+@task(name="manifest", cache_policy=NO_CACHE, **IO_RETRIES)
+def write_manifest(manifest: dict[str, Any], out: Path) -> None:
+    write_json(out / "manifest.json", manifest)
+
+
+# --- the run -----------------------------------------------------------------------------------------------
+
+def report_pack(request: ReportRequest, kind: str) -> State:
+    """Every stage for the requested companies; the final state says how many reports were written."""
+    started = time.perf_counter()
+    run_id = flow_run.get_id() or stages.new_run_id()
+    as_of, out = request.day(), request.folder()
+    with render.printing_pool() as pool:
+        # The printing processes start (and import WeasyPrint) while the whole-run stages work.
+        render.warm_up(pool)
+        run = _whole_run(request)
+        if isinstance(run, State):  # the stage's own one-line reason becomes the run's
+            return Failed(message=run.message, data=run.result(raise_on_failure=False))
+        folders = folder_names(run.entities)
+        wanted = set(request.entities or run.entities)
+        selected = [e for e in run.entities if e in wanted]
+        manifest = stages.build_manifest(run, run_id, as_of, {e: folders[e] for e in selected})
+        manifest["run"] = {"kind": kind, "flow_run": flow_run.get_name(), "request": request.model_dump(mode="json")}
+        failures = [f for f in manifest["failures"] if not request.entities or f["entity_id"] in wanted]
+        failures += [{"entity_id": e, "stage": "ingest", "error": "not in the inputs"}
+                     for e in sorted(wanted - set(run.entities) - {f["entity_id"] for f in failures})]
+        rejected = write_rejected.submit(run.ingested, out)
+        planned = len(selected) + len(failures)
+        for listener in _listeners:
+            listener.start(planned)
+        for failure in failures:
+            get_run_logger().warning("%s: no report (%s)", failure["entity_id"], failure["error"])
+            _tell(failure["entity_id"], ok=False)
+        reports = _per_entity(run, selected, folders, manifest, request, out, pool, failures)
+        rejected.result()
+
+    manifest["reports"] = [reports[e]["path"] for e in selected if e in reports]
+    manifest["failures"] = sorted(failures, key=lambda f: f["entity_id"])
+    for result in reports.values():
+        for stage, seconds in result["timings"].items():
+            run.timings[f"sum_{stage}"] = run.timings.get(f"sum_{stage}", 0.0) + seconds
+    run.timings["total_s"] = time.perf_counter() - started
+    manifest["timings"] = {k: round(v, 3) for k, v in stages.timings(run).items()}
+    write_manifest(manifest, out)
+    _artifacts(kind, run, manifest, selected, folders, out)
+
+    message = f"{len(manifest['reports'])} of {planned} reports written to {out}"
+    if manifest["failures"]:
+        message += "; failed: " + ", ".join(f["entity_id"] for f in manifest["failures"])
+    return (Completed if manifest["reports"] else Failed)(message=message, data=manifest)
+
+
+def _whole_run(request: ReportRequest) -> FactsRun | State:
+    """Ingest, metrics, reasoning; the failed state of a stage that cannot go on (no input, no Java)."""
+    t0 = time.perf_counter()
+    ingested = load_inputs(request.inputs, return_state=True)
+    if not ingested.is_completed():
+        return ingested
+    t1 = time.perf_counter()
+    analysis, findings = compute(ingested.result())
+    t2 = time.perf_counter()
+    graph = classify(analysis, return_state=True)
+    if not graph.is_completed():
+        return graph
+    timings = {"ingest_s": t1 - t0, "metrics_s": t2 - t1, "graph_s": time.perf_counter() - t2}
+    return FactsRun(ingested.result(), analysis, findings, graph.result(), timings)
+
+
+def _per_entity(run: FactsRun, selected: list[str], folders: dict[str, str], manifest: dict[str, Any],
+                request: ReportRequest, out: Path, pool: Executor,
+                failures: list[dict[str, str]]) -> dict[str, dict[str, Any]]:
+    """Files and answers, then the PDF, for each company; submitted in pairs, so printing starts with the
+    first company rather than after the last. A failure is logged and added to ``failures``."""
+    t0 = time.perf_counter()
+    tbox = stages.ontology_graph(run.graph)
+    pending: dict[PrefectFuture[Any], tuple[str, PrefectFuture[Any]]] = {}
+    for entity in selected:
+        files = entity_files.submit(quote(run), entity, out / folders[entity], manifest["run_id"], manifest["as_of"],
+                                    quote(tbox), request.questions)
+        printed = entity_report.submit(files, quote(run.analysis), manifest, out / folders[entity] / "report.pdf",
+                                       quote(pool))
+        pending[printed] = (entity, files)
+    reports: dict[str, dict[str, Any]] = {}
+    for future in as_completed(list(pending)):
+        entity, files = pending[future]
+        future.wait()
+        files.wait()
+        if future.state.is_completed():
+            reports[entity] = future.result()
+        else:
+            stage, state = ("report", future.state) if files.state.is_completed() else \
+                ("facts-and-answers", files.state)
+            error = state.message or state.name
+            get_run_logger().error("%s: %s failed: %s", entity, stage, error)
+            failures.append({"entity_id": entity, "stage": stage, "error": error})
+        _tell(entity, ok=entity in reports)
+    run.timings["entities_s"] = time.perf_counter() - t0
+    return reports
+
+
+def _tell(entity: str, ok: bool) -> None:
+    for listener in _listeners:
+        listener.done(entity, ok)
+
+
+def _artifacts(kind: str, run: FactsRun, manifest: dict[str, Any], selected: list[str], folders: dict[str, str],
+               out: Path) -> None:
+    """A table of the companies with their key figures and flags, and a page linking the PDFs."""
+    failed = {f["entity_id"]: f for f in manifest["failures"]}
+    written = {Path(p).parent.name: Path(p) for p in manifest["reports"]}
+    rows = []
+    for entity in sorted(set(selected) | set(failed)):
+        row = stages.key_figures(run, entity) if entity in selected else {"entity": entity}
+        pdf = written.get(folders.get(entity, ""))
+        row["report"] = str(pdf.resolve()) if pdf else f"failed ({failed[entity]['stage']}): {failed[entity]['error']}"
+        rows.append(row)
+    create_table_artifact(rows, key=f"{kind}-reports",
+                          description=f"{len(manifest['reports'])} reports as of {manifest['as_of']}")
+    lines = [f"# Reports as of {manifest['as_of']}", "",
+             f"{len(manifest['reports'])} written, {len(failed)} failed, in `{_md(str(out.resolve()))}`; "
+             f"run `{manifest['run_id']}`.", ""]
+    lines += [f"- [{_md(entity)}]({pdf.resolve().as_uri()})" for entity in selected
+              if (pdf := written.get(folders[entity]))]
+    lines += [f"- **{_md(e)}** failed at {f['stage']}: {_md(f['error'])}" for e, f in sorted(failed.items())]
+    if manifest["counts"]["rows_rejected"]:
+        lines += ["", f"{manifest['counts']['rows_rejected']:,} input rows rejected: "
+                      f"`{_md(str((out / 'rejected.csv').resolve()))}`"]
+    create_markdown_artifact("\n".join(lines), key=f"{kind}-reports-pdfs", description="Where the PDFs are")
+
+
+def _md(text: str) -> str:
+    """Data shown in a markdown artifact stays text: no HTML, no links, no emphasis."""
+    return "".join(f"\\{c}" if c in "\\`*_{}[]()<>#+-.!|" else c for c in text)
+
+
+# --- the flows ---------------------------------------------------------------------------------------------
+
+_RUNNER = ThreadPoolTaskRunner(max_workers=(os.cpu_count() or 1) + 2)
+
+
+@flow(name="nightly-reports", task_runner=_RUNNER, log_prints=True,
+      description="Every company in the configured inputs: facts, flags, answers and a PDF report each.")
+def nightly_reports(request: ReportRequest = ReportRequest()) -> State:  # noqa: B008 - the UI shows this default
+    return report_pack(request, "nightly")
+
+
+@flow(name="on-demand-report", task_runner=_RUNNER, log_prints=True,
+      description="Reports for the companies a person picks, as of the date they pick.")
+def on_demand_report(request: OnDemandRequest) -> State:
+    return report_pack(request, "on-demand")
+
+
+if __name__ == "__main__":
+    serve(
+        nightly_reports.to_deployment(name="nightly", cron=NIGHTLY_CRON, timezone=NIGHTLY_TIMEZONE),
+        on_demand_report.to_deployment(name="on-demand"),
+    )

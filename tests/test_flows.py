@@ -1,0 +1,200 @@
+"""The nightly and on-demand flows end to end on a real temporary Prefect server (``prefect_test_harness``).
+
+The sample data plus two broken companies: BRKN, none of whose rows is usable, and SOLR, whose output folder
+is blocked by a file so that every write fails (an I/O error, retried, then failed). Both fail alone.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import zoneinfo
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prefect.artifacts import Artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+from prefect.flows import load_flow_from_entrypoint
+from prefect.states import State
+from prefect.testing.utilities import prefect_test_harness
+from pydantic import ValidationError
+from pypdf import PdfReader
+
+from flows.reports import (
+    NIGHTLY_CRON,
+    NIGHTLY_TIMEZONE,
+    OnDemandRequest,
+    ReportRequest,
+    nightly_reports,
+    on_demand_report,
+)
+from generator.narrator import catalogue, formatting
+from generator.render import KPIS
+from generator.sample import ROLES, write_sample
+
+ROOT = Path(__file__).resolve().parents[1]
+AS_OF = date(2026, 11, 28)
+BROKEN = ("entity_id,entity_name,fiscal_year,fiscal_period,period_end,item,value,currency\n"
+          "BRKN,Broken Co,2025,FY,2025-12-31,revenue,n/a,USD\n"
+          "BRKN,Broken Co,2025,FY,2025-12-31,net_income,12,XXX\n"
+          "BRKN,Broken Co,2025,FY,2025-13-31,total_assets,100,USD\n")
+
+
+@pytest.fixture(scope="module")
+def server() -> Any:
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+@pytest.fixture(scope="module")
+def nightly(server: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[State, Path]:
+    root = tmp_path_factory.mktemp("flow")
+    write_sample(root / "sample")
+    (root / "broken.csv").write_text(BROKEN)
+    out = root / "out"
+    (out / AS_OF.isoformat()).mkdir(parents=True)
+    (out / AS_OF.isoformat() / ROLES["non_usd"]).write_text("a file where the company's folder should be\n")
+    request = ReportRequest(inputs=[str(root / "sample" / "long"), str(root / "broken.csv")], as_of=AS_OF,
+                            output_dir=str(out))
+    return nightly_reports(request, return_state=True), out / AS_OF.isoformat()
+
+
+def text_of(pdf: Path) -> str:
+    return " ".join(" ".join(page.extract_text() or "" for page in PdfReader(pdf).pages).split())
+
+
+def test_final_state_says_how_many_succeeded(nightly: tuple[State, Path]) -> None:
+    state, out = nightly
+    assert state.is_completed()
+    assert state.message == f"13 of 15 reports written to {out}; failed: BRKN, {ROLES['non_usd']}"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(manifest["reports"]) == 13 and all(Path(p).is_file() for p in manifest["reports"])
+    assert manifest["as_of"] == "2026-11-28" and manifest["run"]["kind"] == "nightly"
+
+
+def test_a_broken_company_fails_alone(nightly: tuple[State, Path]) -> None:
+    _, out = nightly
+    failures = {f["entity_id"]: f for f in json.loads((out / "manifest.json").read_text())["failures"]}
+    assert failures["BRKN"] == {"entity_id": "BRKN", "stage": "ingest",
+                                "error": "none of its 3 rows is usable (see rejected.csv)"}
+    assert failures[ROLES["non_usd"]]["stage"] == "facts-and-answers"
+    assert "FileExistsError" in failures[ROLES["non_usd"]]["error"]
+    rejected = (out / "rejected.csv").read_text()
+    assert rejected.count("BRKN") == 3
+    others = [e for e in ROLES.values() if e != ROLES["non_usd"]]
+    for entity in others:
+        assert (out / entity / "report.pdf").read_bytes().startswith(b"%PDF-"), entity
+
+
+def test_only_io_errors_are_retried(nightly: tuple[State, Path]) -> None:
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(task_run_filter=TaskRunFilter(name=TaskRunFilterName(
+            any_=[f"facts-and-answers-{ROLES['non_usd']}", "facts-and-answers-KOLA"])))
+    attempts = {r.name: r.run_count for r in runs}
+    assert attempts == {f"facts-and-answers-{ROLES['non_usd']}": 3, "facts-and-answers-KOLA": 1}
+
+
+def test_pdf_answers_and_facts_agree(nightly: tuple[State, Path]) -> None:
+    """Every KPI of the report period is in the PDF as the KPI table formats it, every answer is in the PDF
+    word for word, and every figure an answer used is the facts.json value of that period."""
+    _, out = nightly
+    for entity in (ROLES["loss_maker"], ROLES["cash_cow"], ROLES["non_calendar"], ROLES["restated"]):
+        text = text_of(out / entity / "report.pdf")
+        answers = json.loads((out / entity / "answers.json").read_text())
+        facts = json.loads((out / entity / "facts.json").read_text())
+        revenue = next(f["value"] for f in answers[0]["facts_used"] if f["metric"] == "revenue")
+        (period,) = {(r["fiscal_year"], r["fiscal_period"]) for r in facts
+                     if r["metric"] == "revenue" and r["value"] == revenue}
+        current = {r["metric"]: r for r in facts if (r["fiscal_year"], r["fiscal_period"]) == period}
+        shown = [m for m in KPIS if m in current and current[m]["value"] is not None]
+        assert len(shown) >= 8, entity
+        for metric in shown:
+            fact = current[metric]
+            assert formatting.by_unit(fact["value"], fact["unit"], fact["currency"] or "USD") in text, (entity, metric)
+        for answer in answers:
+            assert " ".join(answer["text"].split()) in text, (entity, answer["question_id"])
+            for used in answer["facts_used"]:
+                if used["metric"] in current:
+                    assert used["value"] == pytest.approx(current[used["metric"]]["value"]), (entity, used)
+
+
+def test_facts_travel_inside_the_pdf(nightly: tuple[State, Path]) -> None:
+    _, out = nightly
+    pdf = out / ROLES["grower"] / "report.pdf"
+    attached = PdfReader(pdf).attachments["facts.json"][0]
+    assert json.loads(attached) == json.loads((pdf.parent / "facts.json").read_text())
+
+
+def test_pages_render_to_png(nightly: tuple[State, Path], tmp_path: Path) -> None:
+    _, out = nightly
+    pdf = out / ROLES["cash_cow"] / "report.pdf"
+    pages = len(PdfReader(pdf).pages)
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "page")], check=True)
+    images = sorted(tmp_path.glob("page-*.png"))
+    assert 6 <= pages <= 20 and len(images) == pages
+    for image in images:
+        data = image.read_bytes()
+        width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        assert (width, height) == (331, 468), image.name  # A4 portrait at 40 dpi
+        assert len(data) > 3_000, image.name  # not a blank page
+
+
+def test_artifacts_list_every_company_with_its_figures(nightly: tuple[State, Path]) -> None:
+    table = Artifact.get("nightly-reports")
+    assert table is not None and table.type == "table"
+    rows = {r["entity"]: r for r in json.loads(table.data)}
+    assert len(rows) == 15
+    assert rows["KOLA"]["report"].endswith("KOLA/report.pdf")
+    assert rows["BRKN"]["report"].startswith("failed (ingest)")
+    assert rows[ROLES["loss_maker"]]["current ratio"].endswith("x")
+    links = Artifact.get("nightly-reports-pdfs")
+    assert links is not None and links.type == "markdown"
+    assert links.data.count("report.pdf)") == 13
+
+
+def test_on_demand_run_for_chosen_companies_and_questions(server: Any, nightly: tuple[State, Path],
+                                                          tmp_path: Path) -> None:
+    _, out = nightly
+    inputs = json.loads((out / "manifest.json").read_text())["run"]["request"]["inputs"]
+    request = OnDemandRequest(inputs=inputs, entities=["KOLA", "NOPE"], questions=["liquidity", "leverage"],
+                              as_of=AS_OF, output_dir=str(tmp_path), dated_folder=False)
+    state = on_demand_report(request, return_state=True)
+    assert state.message == f"1 of 2 reports written to {tmp_path}; failed: NOPE"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["KOLA"]
+    answers = json.loads((tmp_path / "KOLA" / "answers.json").read_text())
+    assert [a["question_id"] for a in answers] == ["liquidity", "leverage"]
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["failures"] == [{"entity_id": "NOPE", "stage": "ingest", "error": "not in the inputs"}]
+
+
+def test_parameter_models_refuse_what_cannot_run() -> None:
+    with pytest.raises(ValidationError, match="entities"):
+        OnDemandRequest(entities=[])
+    with pytest.raises(ValidationError, match=r"unknown question id.*the catalogue has revenue_trend"):
+        ReportRequest(questions=["revenue_trend", "horoscope"])
+    assert ReportRequest(questions=[q.id for q in catalogue()]).questions
+
+
+def test_the_ui_form_has_a_description_for_every_field() -> None:
+    for flow, model in ((nightly_reports, "ReportRequest"), (on_demand_report, "OnDemandRequest")):
+        schema = flow.parameters.model_dump()
+        fields = schema["definitions"][model]["properties"]
+        assert set(fields) == {"inputs", "as_of", "entities", "questions", "output_dir", "dated_folder"}
+        assert all(f.get("description") for f in fields.values()), model
+    assert "request" in on_demand_report.parameters.required
+
+
+def test_prefect_yaml_declares_both_deployments() -> None:
+    config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    deployments = {d["name"]: d for d in config["deployments"]}
+    assert set(deployments) == {"nightly", "on-demand"}
+    for deployment, flow in ((deployments["nightly"], nightly_reports), (deployments["on-demand"], on_demand_report)):
+        assert load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"])).name == flow.name
+    (schedule,) = deployments["nightly"]["schedules"]
+    assert (schedule["cron"], schedule["timezone"]) == (NIGHTLY_CRON, NIGHTLY_TIMEZONE)
+    zoneinfo.ZoneInfo(schedule["timezone"])
+    assert not deployments["on-demand"].get("schedules")
