@@ -89,7 +89,10 @@ class OnDemandRequest(ReportRequest):
 
 
 class Progress(Protocol):
-    """Told how many companies a run reports on, then each company as its report is done or has failed."""
+    """Told each whole-run stage as it starts, how many companies the run reports on, then each company as
+    its report is done or has failed."""
+
+    def stage(self, name: str) -> None: ...
 
     def start(self, total: int) -> None: ...
 
@@ -219,12 +222,15 @@ def report_pack(request: ReportRequest, kind: str) -> State:
 def _whole_run(request: ReportRequest) -> FactsRun | State:
     """Ingest, metrics, reasoning; the failed state of a stage that cannot go on (no input, no Java)."""
     t0 = time.perf_counter()
+    _stage("reading inputs")
     ingested = load_inputs(request.inputs, return_state=True)
     if not ingested.is_completed():
         return ingested
     t1 = time.perf_counter()
+    _stage("computing metrics")
     analysis, findings = compute(ingested.result())
     t2 = time.perf_counter()
+    _stage("reasoning (HermiT)")
     graph = classify(analysis, return_state=True)
     if not graph.is_completed():
         return graph
@@ -262,6 +268,11 @@ def _per_entity(run: FactsRun, selected: list[str], folders: dict[str, str], man
         _tell(entity, ok=entity in reports)
     run.timings["entities_s"] = time.perf_counter() - t0
     return reports
+
+
+def _stage(name: str) -> None:
+    for listener in _listeners:
+        listener.stage(name)
 
 
 def _tell(entity: str, ok: bool) -> None:

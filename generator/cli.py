@@ -118,11 +118,14 @@ class _ProgressBar:
                              TextColumn("{task.description}"), console=console, transient=True,
                              disable=not console.is_terminal)
         self._bar.__enter__()
-        self._task = self._bar.add_task("reading inputs", total=None)
+        self._task = self._bar.add_task("starting Prefect", total=None)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._bar.__exit__(None, None, None)
+
+    def stage(self, name: str) -> None:
+        self._bar.update(self._task, description=name)
 
     def start(self, total: int) -> None:
         self._bar.update(self._task, total=total, description="")

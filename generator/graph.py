@@ -67,6 +67,7 @@ class Flag:
     severity: str
     explanation: str
     facts: dict[str, Any]
+    conditions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -381,9 +382,9 @@ def _apply(graph: Graph, types: list[tuple[str, str]]) -> None:
         cls = wanted[cls_iri]
         with inferred:
             snap.is_a.append(cls)
-        text, facts = explain(cls, snap)
+        text, facts, conditions = explain(cls, snap)
         graph.flags.append(Flag(entity, year, period, cls.name, str(cls.label[0]) if cls.label else cls.name,
-                                str(cls.severity[0]), text, facts))
+                                str(cls.severity[0]), text, facts, conditions))
 
 
 def _with_superclasses(types: set[tuple[str, str]], hierarchy: set[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -402,8 +403,9 @@ def _with_superclasses(types: set[tuple[str, str]], hierarchy: set[tuple[str, st
     return closed
 
 
-def _conditions(expression: Any, snap: Any, here: str) -> list[tuple[str, str, Any, dict[str, Any]]]:
-    """(property, comparison, value, facts) for each restriction the snapshot satisfies, recursively."""
+def _conditions(expression: Any, snap: Any, here: str) -> list[dict[str, Any]]:
+    """Each restriction the snapshot satisfies, recursively: metric, value, period, whether the value is a
+    trailing-twelve-month one, and the bounds [comparison, threshold] read from the class definition."""
     if isinstance(expression, ThingClass):
         if not expression.equivalent_to:
             return []
@@ -412,10 +414,10 @@ def _conditions(expression: Any, snap: Any, here: str) -> list[tuple[str, str, A
         return [c for part in expression.Classes for c in _conditions(part, snap, here)]
     if isinstance(expression, Restriction) and isinstance(expression.value, ConstrainedDatatype):
         name = expression.property.name
-        value = getattr(snap, expression.property.python_name)
-        facets = _facets(expression.value)
-        when = f"{here}, TTM" if snap.fiscal_period != "FY" and f"{name}_ttm" in _TTM else here
-        return [(name, facets, value, {f"{name} ({when})": value, f"{name} threshold": facets})]
+        facets = expression.value.__dict__
+        bounds = [[op, float(facets[f])] for f, op in _FACETS.items() if f in facets]
+        return [{"metric": name, "value": getattr(snap, expression.property.python_name), "period": here,
+                 "ttm": snap.fiscal_period != "FY" and f"{name}_ttm" in _TTM, "bounds": bounds}]
     if isinstance(expression, Restriction) and expression.property.name == "previous_snapshot":
         previous = snap.previous_snapshot
         if previous is None:
@@ -424,16 +426,17 @@ def _conditions(expression: Any, snap: Any, here: str) -> list[tuple[str, str, A
     return []
 
 
-def explain(cls: ThingClass, snap: Any) -> tuple[str, dict[str, Any]]:
-    """"current_ratio = 0.8794 < 1.0 (FY2022)": read from the class definition, with the snapshot's values."""
-    here = _label(snap.fiscal_year, snap.fiscal_period)
+def explain(cls: ThingClass, snap: Any) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    """"current_ratio = 0.8794 < 1.0 (FY2022)": read from the class definition, with the snapshot's values;
+    also the facts behind it and the conditions as data (a narrator words them for people)."""
+    conditions = _conditions(cls, snap, _label(snap.fiscal_year, snap.fiscal_period))
     parts, facts = [], {}
-    for name, facets, value, found in _conditions(cls, snap, here):
-        label = next(iter(found)).split(" (", 1)[1].removesuffix(")")
-        shown = "unknown" if value is None else _number(value)
-        parts.append(f"{name} = {shown} {facets} ({label})")
-        facts |= found
-    return "flagged because " + " and ".join(parts), facts
+    for c in conditions:
+        when = c["period"] + (", TTM" if c["ttm"] else "")
+        facets = " and ".join(f"{op} {threshold!r}" for op, threshold in c["bounds"])
+        parts.append(f"{c['metric']} = {'unknown' if c['value'] is None else _number(c['value'])} {facets} ({when})")
+        facts |= {f"{c['metric']} ({when})": c["value"], f"{c['metric']} threshold": facets}
+    return "flagged because " + " and ".join(parts), facts, conditions
 
 
 def turtle(graph: Graph, entity: str, tbox: rdflib.Graph | None = None) -> str:

@@ -294,3 +294,15 @@ def compute_metrics(facts: pl.DataFrame, reported: pl.DataFrame | None = None) -
     )
     metrics = long.join(reasons, on=["metric", "__status"], how="left").select(list(METRIC_SCHEMA))
     return Analysis(base, ttm, metrics)
+
+
+_LABELS = {"roe": "ROE", "roe_avg": "ROE on average equity", "roa": "ROA", "dso": "DSO", "ebitda": "EBITDA",
+           "fcf_margin": "FCF margin", "altman_z_double_prime": "Altman Z''", "piotroski_f_score": "Piotroski F-score",
+           "revenue_growth_yoy": "revenue growth on a year earlier", "revenue_growth_qoq": "revenue growth on the "
+           "previous quarter", "net_income_growth_yoy": "net income growth on a year earlier"}
+
+
+def label(name: str) -> str:
+    """How a report names a metric: "current ratio", "ROE", "Altman Z''", "… (TTM)"."""
+    base = name.removesuffix("_ttm")
+    return _LABELS.get(base, base.replace("_", " ")) + (" (TTM)" if base != name else "")

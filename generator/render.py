@@ -24,7 +24,7 @@ from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher
 
 from generator import charts
-from generator.metrics import Analysis, definition
+from generator.metrics import Analysis, definition, label
 from generator.narrator import Answer, Context, formatting
 from generator.outputs import write_atomic
 
@@ -76,17 +76,21 @@ def _kpi_rows(ctx: Context) -> list[dict[str, Any]]:
         now, before = ctx.metrics.get(name), ctx.prior.get(name)
         if now is None:
             continue
-        change, tone = "", "neutral"
+        change, tone, direction = "", "neutral", ""
         if before is not None and before != 0:
             delta = now - before
             shown = round(delta * 100 if m.unit == "fraction" else delta / abs(before) * 100, 1)
             change = f"{shown:+.1f} pp" if m.unit == "fraction" else f"{shown:+.1f}%"
             if shown == 0:
                 change = change.lstrip("+-")
-            elif m.favourable != "neutral":
-                tone = "good" if (delta > 0) == (m.favourable == "higher") else "bad"
-        rows.append({"label": name.replace("_", " "), "now": formatting.by_unit(now, m.unit, ctx.currency),
-                     "before": formatting.by_unit(before, m.unit, ctx.currency), "change": change, "tone": tone})
+            else:
+                direction = "up" if delta > 0 else "down"
+                if m.favourable != "neutral":
+                    tone = "good" if (delta > 0) == (m.favourable == "higher") else "bad"
+        text = label(name)
+        rows.append({"label": text[:1].upper() + text[1:], "direction": direction, "change": change, "tone": tone,
+                     "now": formatting.by_unit(now, m.unit, ctx.currency),
+                     "before": formatting.by_unit(before, m.unit, ctx.currency)})
     return rows
 
 
@@ -176,7 +180,7 @@ def print_pdf(job: PrintJob) -> dict[str, float]:
     facts = json.dumps(job.report.facts, ensure_ascii=False, default=str).encode("utf-8")
     attachment = Attachment(file_obj=io.BytesIO(facts), name="facts.json", relationship="Data",
                             description=f"facts of {job.report.context.entity_id}")
-    pdf = document.write_pdf(pdf_variant="pdf/a-3u", attachments=[attachment], url_fetcher=ProjectAssetsOnly())
+    pdf = document.write_pdf(pdf_variant="pdf/a-3u", attachments=[attachment])
     write_atomic(job.target, pdf)
     return {"charts_s": t1 - t0, "pdf_s": time.perf_counter() - t1}
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from jinja2 import StrictUndefined, pass_context
 from jinja2.sandbox import SandboxedEnvironment
 
-from generator.metrics import definition
+from generator.metrics import definition, label
 from generator.narrator import formatting
 
 
@@ -112,11 +112,31 @@ def _money(ctx: Any, value: float | None) -> str:
     return "n/a" if value is None else formatting.money(value, ctx["currency"])
 
 
+_BOUND_WORDS = {"<": "below", "<=": "at most", ">": "above", ">=": "at least"}
+
+
+@pass_context
+def _because(ctx: Any, flag: dict[str, Any]) -> str:
+    """A flag's conditions in words, with the report's formatting: "current ratio 0.41x, below 1.00x"."""
+    own = f"{flag['fiscal_period']} FY{flag['fiscal_year']}" if flag["fiscal_period"] != "FY" else \
+        f"FY{flag['fiscal_year']}"
+    parts = []
+    for c in flag.get("conditions", []):
+        unit = definition(c["metric"]).unit
+        value = formatting.by_unit(c["value"], unit, ctx["currency"])
+        bounds = " and ".join(f"{_BOUND_WORDS[op]} {formatting.by_unit(t, unit, ctx['currency'])}"
+                              for op, t in c["bounds"])
+        name = label(c["metric"]) + (" over the last twelve months" if c["ttm"] else "")
+        parts.append(f"{name} {value}, {bounds}" + (f", in {c['period']}" if c["period"] != own else ""))
+    return "; ".join(parts)
+
+
 def _environment() -> SandboxedEnvironment:
     """Sandboxed: templates are data and must not reach Python objects beyond the facts."""
     env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
     env.filters |= {"money": _money, "pct": _absent_safe(formatting.percent), "x": _absent_safe(formatting.times),
-                    "days": _absent_safe(formatting.days), "score": _absent_safe(formatting.score)}
+                    "days": _absent_safe(formatting.days), "score": _absent_safe(formatting.score),
+                    "because": _because}
     env.globals |= {"change": _change}
     return env
 
