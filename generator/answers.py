@@ -29,11 +29,21 @@ def _values(analysis: Analysis, entity_id: str, year: int, period: str) -> dict[
     return dict(zip(rows["metric"].to_list(), rows["value"].to_list(), strict=True))
 
 
+def _peer_values(analysis: Analysis, peers: list[str], year: int, period: str) -> dict[str, dict[str, float | None]]:
+    """The peers' values for the same period, in one pass over the metrics (not one per peer)."""
+    rows = analysis.metrics.filter(pl.col("entity_id").is_in(peers) & (pl.col("fiscal_year") == year)
+                                   & (pl.col("fiscal_period") == period))
+    out: dict[str, dict[str, float | None]] = {}
+    for entity, metric, value in rows.select("entity_id", "metric", "value").iter_rows():
+        out.setdefault(entity, {})[metric] = value
+    return out
+
+
 def context(analysis: Analysis, graph: Graph, findings: list[dict[str, Any]], entity_id: str) -> Context:
     year, period = report_period(analysis, entity_id)
     attrs = analysis.base.filter((pl.col("entity_id") == entity_id) & (pl.col("fiscal_year") == year)
                                  & (pl.col("fiscal_period") == period)).row(0, named=True)
-    peers = {p: _values(analysis, p, year, period) for p in graph_queries.peers_of(graph, entity_id)}
+    peers = _peer_values(analysis, graph_queries.peers_of(graph, entity_id), year, period)
     return Context(
         entity_id=entity_id,
         company=str(attrs["entity_name"]),
