@@ -33,13 +33,14 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
+from prefect.schedules import Cron
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 from pydantic import BaseModel, Field, field_validator
 
+from generator import deliver, render
 from generator import facts as stages
-from generator import render
 from generator.errors import FinreportError
 from generator.facts import FactsRun
 from generator.graph import Graph
@@ -65,6 +66,14 @@ class ReportRequest(BaseModel):
     output_dir: str = Field(default_factory=lambda: str(get_settings().output_dir),
                             description="Folder the run writes to")
     dated_folder: bool = Field(True, description="Write into OUTPUT_DIR/<as-of date>/ rather than OUTPUT_DIR")
+    email: bool = Field(False, description="E-mail the reports to their subscribers (FINREPORT_SUBSCRIPTIONS)")
+    recipients: list[str] = Field(default_factory=list,
+                                  description="Also e-mail one digest of this run's reports to these addresses")
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        return [deliver.check_address(v) for v in value]
 
     @field_validator("questions")
     @classmethod
@@ -159,7 +168,40 @@ def entity_report(report: render.Report, analysis: Analysis, manifest: dict[str,
                   pool: Any) -> dict[str, Any]:
     """Charts and PDF, in a printing process (WeasyPrint and pyplot want a process each)."""
     timings = pool.submit(render.print_pdf, render.job(report, analysis, manifest, target)).result()
-    return {"path": str(target), "timings": timings | report.timings}
+    mail = deliver.report_mail(report.context, report.answers, report.findings, target)
+    return {"path": str(target), "timings": timings | report.timings, "mail": mail}
+
+
+@task(name="queue-mail", cache_policy=NO_CACHE, **IO_RETRIES)
+def queue_mail(run_id: str, as_of: str, mails: list[deliver.ReportMail], email: bool,
+               recipients: list[str]) -> dict[str, Any] | State:
+    """Every message this run owes, written to the outbox before anything is sent."""
+    settings = get_settings()
+    try:
+        subscriptions = deliver.load_subscriptions(settings.subscriptions) if email else deliver.Subscriptions()
+    except FinreportError as exc:  # a missing or wrong subscriptions file: one line, the reports stand
+        return Failed(message=str(exc), data=exc)
+    drafts = deliver.plan(run_id, as_of, mails, subscriptions, recipients)
+    outbox = deliver.Outbox(settings.outbox_dir)
+    return {"drafts": len(drafts), "new": sum(outbox.put(d) for d in drafts)}
+
+
+def _server_away(task: Any, task_run: Any, state: State) -> bool:
+    return isinstance(state.result(raise_on_failure=False), deliver.DeliveryPending)
+
+
+_MAIL_DELAYS = get_settings().mail_retry_delays
+
+
+@task(name="send-mail", cache_policy=NO_CACHE, retries=len(_MAIL_DELAYS), retry_delay_seconds=_MAIL_DELAYS,
+      retry_condition_fn=_server_away)
+def send_mail() -> dict[str, Any]:
+    """Send what the outbox holds; while the server is away, retry with back-off (then `finreport deliver`)."""
+    settings = get_settings()
+    result = deliver.Outbox(settings.outbox_dir).send(deliver.smtp_settings(settings))
+    if result.waiting:
+        raise deliver.DeliveryPending(result)
+    return result.record()
 
 
 @task(name="rejected-rows", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -210,13 +252,40 @@ def report_pack(request: ReportRequest, kind: str) -> State:
             run.timings[f"sum_{stage}"] = run.timings.get(f"sum_{stage}", 0.0) + seconds
     run.timings["total_s"] = time.perf_counter() - started
     manifest["timings"] = {k: round(v, 3) for k, v in stages.timings(run).items()}
+    if request.email or request.recipients:
+        manifest["delivery"] = _deliver(manifest, [reports[e]["mail"] for e in selected if e in reports], request)
     write_manifest(manifest, out)
     _artifacts(kind, run, manifest, selected, folders, out)
 
     message = f"{len(manifest['reports'])} of {planned} reports written to {out}"
     if manifest["failures"]:
         message += "; failed: " + ", ".join(f["entity_id"] for f in manifest["failures"])
+    if manifest.get("delivery", {}).get("waiting"):
+        message += f"; {deliver.emails(len(manifest['delivery']['waiting']))} waiting in the outbox"
     return (Completed if manifest["reports"] else Failed)(message=message, data=manifest)
+
+
+def _deliver(manifest: dict[str, Any], mails: list[deliver.ReportMail], request: ReportRequest) -> dict[str, Any]:
+    """Queue, then send. Delivery never fails the run: what was and was not delivered goes to the manifest,
+    the final state's message and the artifacts."""
+    _stage("sending e-mail")
+    logger = get_run_logger()
+    queued = queue_mail(manifest["run_id"], manifest["as_of"], mails, request.email, request.recipients,
+                        return_state=True)
+    if not queued.is_completed():
+        error = str(queued.result(raise_on_failure=False))
+        logger.warning("e-mail not queued: %s", error)
+        return {"queued": 0, "sent": [], "rejected": [], "waiting": [], "error": error}
+    sent = send_mail(return_state=True)
+    outcome = sent.result(raise_on_failure=False)
+    record = outcome.result.record() if isinstance(outcome, deliver.DeliveryPending) else outcome
+    record["queued"] = queued.result()["new"]
+    for item in record["rejected"]:
+        logger.warning("e-mail to %s rejected: %s", item["recipient"], item["error"])
+    if record["waiting"]:
+        logger.warning("%s waiting in the outbox (%s); `finreport deliver --retry` sends them",
+                       deliver.emails(len(record["waiting"])), record["waiting"][0]["error"])
+    return record
 
 
 def _whole_run(request: ReportRequest) -> FactsRun | State:
@@ -299,6 +368,11 @@ def _artifacts(kind: str, run: FactsRun, manifest: dict[str, Any], selected: lis
     lines += [f"- [{_md(entity)}]({pdf.resolve().as_uri()})" for entity in selected
               if (pdf := written.get(folders[entity]))]
     lines += [f"- **{_md(e)}** failed at {f['stage']}: {_md(f['error'])}" for e, f in sorted(failed.items())]
+    if "delivery" in manifest:
+        d = manifest["delivery"]
+        lines += ["", f"E-mail: {len(d['sent'])} sent, {len(d['waiting'])} waiting in the outbox, "
+                      f"{len(d['rejected'])} rejected" + (f" ({_md(d['error'])})" if d.get("error") else "")]
+        lines += [f"- {_md(r['recipient'])}: {_md(r['error'])}" for r in d["rejected"] + d["waiting"]]
     if manifest["counts"]["rows_rejected"]:
         lines += ["", f"{manifest['counts']['rows_rejected']:,} input rows rejected: "
                       f"`{_md(str((out / 'rejected.csv').resolve()))}`"]
@@ -329,6 +403,7 @@ def on_demand_report(request: OnDemandRequest) -> State:
 
 if __name__ == "__main__":
     serve(
-        nightly_reports.to_deployment(name="nightly", cron=NIGHTLY_CRON, timezone=NIGHTLY_TIMEZONE),
+        nightly_reports.to_deployment(name="nightly", schedules=[Cron(NIGHTLY_CRON, timezone=NIGHTLY_TIMEZONE)],
+                                      parameters={"request": {"email": True}}),
         on_demand_report.to_deployment(name="on-demand"),
     )

@@ -70,6 +70,10 @@ def run_reports(
                                                      "(repeatable); default: every company")] = None,
     question: Annotated[list[str] | None, typer.Option("--question", "-q", help="Answer this catalogue question "
                                                        "only (repeatable); default: all")] = None,
+    email: Annotated[bool, typer.Option("--email/--no-email", help="E-mail the reports to their subscribers")]
+    = False,
+    to: Annotated[list[str] | None, typer.Option("--to", help="Also e-mail a digest to this address "
+                                                 "(repeatable)")] = None,
 ) -> None:
     """Everything `facts` does, plus one PDF report per company: the nightly flow (or, with --entity, the
     on-demand flow) run here, on Prefect's local ephemeral server unless PREFECT_API_URL names one."""
@@ -82,7 +86,8 @@ def run_reports(
 
     from flows.reports import OnDemandRequest, ReportRequest, listening, nightly_reports, on_demand_report
 
-    fields: dict[str, object] = {"as_of": as_of, "entities": entity or [], "questions": question or []}
+    fields: dict[str, object] = {"as_of": as_of, "entities": entity or [], "questions": question or [],
+                                 "email": email, "recipients": to or []}
     if input:
         fields["inputs"] = [str(p) for p in input]
     if out:
@@ -92,7 +97,8 @@ def run_reports(
     except ValidationError as exc:
         problems = "; ".join(f"--{'-'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise fail(problems.replace("--as_of", "--as-of").replace("--entities", "--entity")
-                   .replace("--questions", "--question")) from None
+                   .replace("--questions", "--question")
+                   .replace("--recipients", "--to")) from None
     with _ProgressBar() as bar, listening(bar):
         flow = on_demand_report if entity else nightly_reports
         state = flow(request, return_state=True)
@@ -104,6 +110,32 @@ def run_reports(
         typer.echo(f"details of the failures: prefect flow-run logs {result['run_id']}")
     if not result["reports"]:
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def deliver(
+    retry: Annotated[bool, typer.Option("--retry", help="Send what waits in the outbox (else: list it)")] = False,
+) -> None:
+    """The e-mail outbox: what waits, and with --retry, send it (each message once, however often you retry)."""
+    from generator.deliver import Outbox, emails, smtp_settings
+
+    settings = get_settings()
+    outbox = Outbox(settings.outbox_dir)
+    if not retry:
+        waiting = outbox.waiting()
+        for meta in waiting:
+            last = meta["attempts"][-1]["error"] if meta["attempts"] else "not tried yet"
+            typer.echo(f"{meta['id']}  {meta['recipient']}  {meta['subject']}  ({last})")
+        typer.echo(f"{emails(len(waiting))} waiting in {outbox.pending}")
+        return
+    result = outbox.send(smtp_settings(settings))
+    typer.echo(f"e-mail via {result.server}: {len(result.sent)} sent, {len(result.waiting)} still waiting, "
+               f"{len(result.rejected)} rejected")
+    for item in result.rejected:
+        typer.echo(f"rejected {item['recipient']}: {item['error']}")
+    if result.waiting:
+        raise fail(f"{emails(len(result.waiting))} still waiting in {outbox.pending}: {result.waiting[0]['error']}",
+                   EXIT_FAILED)
 
 
 class _ProgressBar:

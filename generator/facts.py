@@ -283,6 +283,13 @@ def summary(manifest: dict[str, Any], out: Path) -> str:
     if "reports" in manifest:
         written = len(manifest["reports"])
         lines.append(f"reports: {written} PDF{'' if written == 1 else 's'} written")
+    if "delivery" in manifest:
+        d = manifest["delivery"]
+        lines.append(f"e-mail: {len(d['sent'])} sent, {len(d['waiting'])} waiting in the outbox, "
+                     f"{len(d['rejected'])} rejected" + (f" ({d['error']})" if d.get("error") else ""))
+        lines += [f"e-mail to {r['recipient']} rejected: {r['error']}" for r in d["rejected"]]
+        if d["waiting"]:
+            lines.append(f"e-mail waiting ({d['waiting'][0]['error']}): `finreport deliver --retry` sends it")
     for failure in manifest.get("failures", []):
         lines.append(f"FAILED {failure['entity_id']} ({failure['stage']}): {failure['error']}")
     lines.append(f"wrote {out}")

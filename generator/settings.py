@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,6 +16,19 @@ class Settings(BaseSettings):
     inputs: list[Path] = Field([Path("data/sample/long")], description="What scheduled runs read (JSON list)")
     timezone: str = Field("UTC", description="Time zone of the as-of date when a run does not give one")
     io_retry_delays: list[float] = Field([2.0, 10.0], description="Seconds before each retry of a failed write")
+    subscriptions: Path = Field(Path("config/subscriptions.toml"), description="Who receives which reports (TOML)")
+    outbox_dir: Path = Field(Path("output/outbox"), description="E-mails waiting, sent and rejected")
+    mail_retry_delays: list[float] = Field([30.0, 120.0, 600.0],
+                                           description="Seconds before each retry while the SMTP server is away")
+    smtp_block: str | None = Field(None, description="prefect-email EmailServerCredentials block to use instead "
+                                                     "of the smtp_* settings")
+    smtp_host: str = Field("localhost", description="SMTP server")
+    smtp_port: int | None = Field(None, description="SMTP port (default: 587 starttls, 465 ssl, 25 insecure)")
+    smtp_security: Literal["starttls", "ssl", "insecure"] = Field(
+        "starttls", description="STARTTLS or implicit TLS; insecure (plain SMTP) only when set explicitly")
+    smtp_username: str | None = Field(None, description="SMTP login, if the server wants one")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password (never logged)")
+    smtp_verify: bool = Field(True, description="Verify the server's TLS certificate")
     sample_dir: Path = Field(Path("data/sample"), description="Where `finreport sample` writes by default")
     sample_seed: int = Field(7, description="Seed of the deterministic sample data set")
 

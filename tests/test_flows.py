@@ -7,6 +7,7 @@ is blocked by a file so that every write fails (an I/O error, retried, then fail
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import zoneinfo
 from datetime import date
@@ -176,6 +177,8 @@ def test_parameter_models_refuse_what_cannot_run() -> None:
         OnDemandRequest(entities=[])
     with pytest.raises(ValidationError, match=r"unknown question id.*the catalogue has revenue_trend"):
         ReportRequest(questions=["revenue_trend", "horoscope"])
+    with pytest.raises(ValidationError, match="not a single e-mail address"):
+        OnDemandRequest(entities=["KOLA"], recipients=["desk@example.com\nBcc: all@example.com"])
     assert ReportRequest(questions=[q.id for q in catalogue()]).questions
 
 
@@ -183,7 +186,8 @@ def test_the_ui_form_has_a_description_for_every_field() -> None:
     for flow, model in ((nightly_reports, "ReportRequest"), (on_demand_report, "OnDemandRequest")):
         schema = flow.parameters.model_dump()
         fields = schema["definitions"][model]["properties"]
-        assert set(fields) == {"inputs", "as_of", "entities", "questions", "output_dir", "dated_folder"}
+        assert set(fields) == {"inputs", "as_of", "entities", "questions", "output_dir", "dated_folder", "email",
+                               "recipients"}
         assert all(f.get("description") for f in fields.values()), model
     assert "request" in on_demand_report.parameters.required
 
@@ -198,3 +202,28 @@ def test_prefect_yaml_declares_both_deployments() -> None:
     assert (schedule["cron"], schedule["timezone"]) == (NIGHTLY_CRON, NIGHTLY_TIMEZONE)
     zoneinfo.ZoneInfo(schedule["timezone"])
     assert not deployments["on-demand"].get("schedules")
+
+
+def test_delivery_trouble_never_fails_the_run(server: Any, nightly: tuple[State, Path], tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """No SMTP server listening: the report is written, the e-mail waits in the outbox, the run says so."""
+    _, out = nightly
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for name, value in {"OUTBOX_DIR": str(tmp_path / "outbox"), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port),
+                        "SMTP_SECURITY": "insecure"}.items():
+        monkeypatch.setenv(f"FINREPORT_{name}", value)
+    inputs = json.loads((out / "manifest.json").read_text())["run"]["request"]["inputs"]
+    request = OnDemandRequest(inputs=inputs, entities=["KOLA"], as_of=AS_OF, output_dir=str(tmp_path / "out"),
+                              dated_folder=False, recipients=["desk@example.com"])
+    state = on_demand_report(request, return_state=True)
+    assert state.is_completed()
+    assert state.message == f"1 of 1 reports written to {tmp_path / 'out'}; 1 e-mail waiting in the outbox"
+    delivery = json.loads((tmp_path / "out" / "manifest.json").read_text())["delivery"]
+    assert delivery["sent"] == [] and delivery["queued"] == 1
+    assert delivery["waiting"][0]["recipient"] == "desk@example.com"
+    assert "ConnectionRefusedError" in delivery["waiting"][0]["error"]
+    assert len(list((tmp_path / "outbox" / "pending").glob("*.eml"))) == 1
+    links = Artifact.get("on-demand-reports-pdfs")
+    assert links is not None and "E-mail: 0 sent, 1 waiting in the outbox, 0 rejected" in links.data

@@ -1,0 +1,366 @@
+"""Delivery: each reader gets the reports they follow by e-mail, through an outbox on disk, each message once.
+
+Every message is written to ``outbox/pending/`` before anything is sent. When the server accepts it, it moves
+to ``outbox/sent/`` with the server's reply; when the server refuses the recipient for good (5xx), to
+``outbox/rejected/`` with the refusal; when the server cannot be reached or answers "try later" (4xx), it
+stays pending with the error, for the flow's retries and then ``finreport deliver --retry``. A message's id is
+derived from the run, the recipient and the reports it carries: planning the same run again, or retrying,
+finds the id already in the outbox and sends nothing twice.
+
+SMTP is STARTTLS by default (or implicit TLS); plain SMTP only when configured as ``insecure``. The password
+is a ``SecretStr`` from the settings or a prefect-email ``EmailServerCredentials`` block, and goes nowhere but
+the server's AUTH command: not into logs, artifacts, the outbox or the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import smtplib
+import ssl
+import tomllib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+
+from generator.errors import UsageError
+from generator.metrics import definition, label
+from generator.narrator import formatting
+from generator.outputs import write_atomic
+from generator.settings import Settings
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+_ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html.j2"]),
+                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+MAIL_KPIS = ("revenue", "net_margin", "current_ratio", "debt_to_equity", "free_cash_flow")
+_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+
+
+def check_address(value: str) -> str:
+    """One plain address: no display name, no list, no line break (a header injection needs one)."""
+    if not _ADDRESS.match(value):
+        raise ValueError(f"not a single e-mail address: {value!r}")
+    return value
+
+
+class Reader(BaseModel):
+    """One subscriber: who, which companies (by entity id or sector; neither: all), in what form."""
+
+    address: str = Field(description="E-mail address")
+    name: str = Field("", description="Name shown in the greeting and the To header")
+    entities: list[str] = Field(default_factory=list, description="Entity ids followed")
+    sectors: list[str] = Field(default_factory=list, description="Sectors followed")
+    mode: Literal["per_company", "digest"] = Field("digest", description="One e-mail per company, or one per run")
+    with_findings: bool = Field(True, description="Also send reports that have data-quality findings")
+
+    @field_validator("address")
+    @classmethod
+    def _one_address(cls, value: str) -> str:
+        return check_address(value)
+
+    def follows(self, mail: ReportMail) -> bool:
+        chosen = (not self.entities and not self.sectors) or mail.entity_id in self.entities or \
+            mail.sector in self.sectors
+        return chosen and (self.with_findings or not mail.findings)
+
+
+class Subscriptions(BaseModel):
+    sender: str = Field("finreport <reports@localhost>", description="From header")
+    max_message_bytes: int = Field(10_000_000, gt=0, description="Larger digests are split into several e-mails")
+    readers: list[Reader] = Field(default_factory=list)
+
+
+def load_subscriptions(path: Path) -> Subscriptions:
+    """The subscriptions file (TOML); a mistake in it is one line naming the file and the field."""
+    try:
+        return Subscriptions.model_validate(tomllib.loads(path.read_text("utf-8")))
+    except FileNotFoundError:
+        raise UsageError(f"no subscriptions file {path} (copy config/subscriptions.example.toml)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise UsageError(f"{path}: {where}: {first['msg']}") from None
+
+
+class SmtpSettings(BaseModel):
+    host: str = "localhost"
+    port: int | None = None
+    security: Literal["starttls", "ssl", "insecure"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    verify: bool = True
+    timeout: float = 30.0
+
+    def describe(self) -> str:
+        """For logs and summaries: where, how, as whom; never the password."""
+        return f"{self.host}:{self.real_port()} ({self.security}{', as ' + self.username if self.username else ''})"
+
+    def real_port(self) -> int:
+        return self.port or {"starttls": 587, "ssl": 465, "insecure": 25}[self.security]
+
+
+def smtp_settings(settings: Settings) -> SmtpSettings:
+    """The server to send through: a prefect-email block when one is named, else the FINREPORT_SMTP_* settings."""
+    if settings.smtp_block:
+        return smtp_from_block(settings.smtp_block)
+    return SmtpSettings(host=settings.smtp_host, port=settings.smtp_port, security=settings.smtp_security,
+                        username=settings.smtp_username, password=settings.smtp_password, verify=settings.smtp_verify)
+
+
+def smtp_from_block(name: str) -> SmtpSettings:
+    """The server and credentials kept in a prefect-email ``EmailServerCredentials`` block."""
+    from prefect_email import EmailServerCredentials
+
+    block = EmailServerCredentials.load(name)
+    host = block.smtp_server.value if hasattr(block.smtp_server, "value") else str(block.smtp_server)
+    security = {"SSL": "ssl", "STARTTLS": "starttls", "INSECURE": "insecure"}[block.smtp_type.name]
+    return SmtpSettings(host=host, port=block.smtp_port, security=security, username=block.username,
+                        password=block.password if block.password.get_secret_value() else None,
+                        verify=bool(block.verify))
+
+
+@contextmanager
+def connect(smtp: SmtpSettings) -> Iterator[smtplib.SMTP]:
+    context = ssl.create_default_context()
+    if not smtp.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if smtp.security == "ssl":
+        server: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.real_port(), timeout=smtp.timeout, context=context)
+    else:
+        server = smtplib.SMTP(smtp.host, smtp.real_port(), timeout=smtp.timeout)
+        if smtp.security == "starttls":
+            server.starttls(context=context)
+    try:
+        if smtp.username:
+            server.login(smtp.username, smtp.password.get_secret_value() if smtp.password else "")
+        yield server
+    finally:
+        try:
+            server.quit()
+        except smtplib.SMTPException:
+            server.close()
+
+
+@dataclass(frozen=True)
+class ReportMail:
+    """What an e-mail says about one report, and the PDF it attaches."""
+
+    entity_id: str
+    company: str
+    sector: str | None
+    period: str
+    pdf: Path
+    kpis: tuple[tuple[str, str], ...]
+    flags: tuple[str, ...]
+    findings: int
+    verification: str
+
+
+def report_mail(context: Any, answers: Sequence[Any], findings: Sequence[dict[str, Any]], pdf: Path) -> ReportMail:
+    kpis = tuple((label(m)[:1].upper() + label(m)[1:],
+                  formatting.by_unit(context.metrics.get(m), definition(m).unit, context.currency)) for m in MAIL_KPIS)
+    origins = [a.origin for a in answers]
+    verification = (f"All {len(origins)} answers are reference text: every number in them is rendered from the facts."
+                    if set(origins) <= {"reference"} else
+                    f"{origins.count('model')} of {len(origins)} answers written by the model and verified against "
+                    "the facts; the others are reference text.")
+    issues = [f for f in findings if f.get("severity") in ("warning", "error")]
+    return ReportMail(context.entity_id, context.company, context.sector, context.period, pdf, kpis,
+                      tuple(f["label"] for f in context.flags if f["severity"] == "concern"), len(issues), verification)
+
+
+@dataclass
+class Draft:
+    message_id: str
+    recipient: str
+    entities: list[str]
+    message: EmailMessage
+
+
+def message_id(run_id: str, recipient: str, mails: Sequence[ReportMail]) -> str:
+    key = json.dumps([run_id, recipient.lower(), sorted(m.entity_id for m in mails)])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+
+
+def plan(run_id: str, as_of: str, mails: Sequence[ReportMail], subscriptions: Subscriptions,
+         recipients: Sequence[str] = ()) -> list[Draft]:
+    """Every message the run owes its readers; extra ``recipients`` (an on-demand run's form) get a digest."""
+    readers = list(subscriptions.readers) + [Reader(address=r) for r in recipients]
+    drafts = []
+    for reader in readers:
+        chosen = [m for m in mails if reader.follows(m)]
+        if not chosen:
+            continue
+        groups = [[m] for m in chosen] if reader.mode == "per_company" else \
+            _split(chosen, subscriptions.max_message_bytes)
+        for i, group in enumerate(groups, 1):
+            mid = message_id(run_id, reader.address, group)
+            part = (i, len(groups)) if len(groups) > 1 else None
+            drafts.append(Draft(mid, reader.address, [m.entity_id for m in group],
+                                compose(subscriptions.sender, reader, group, run_id, as_of, mid, part)))
+    return drafts
+
+
+_OVERHEAD = 64_000  # headers and both bodies, generously; base64 makes attachments 4/3 larger
+
+
+def _split(mails: list[ReportMail], limit: int) -> list[list[ReportMail]]:
+    groups: list[list[ReportMail]] = [[]]
+    size = _OVERHEAD
+    for mail in mails:
+        cost = mail.pdf.stat().st_size * 4 // 3 + 4_000
+        if groups[-1] and size + cost > limit:
+            groups.append([])
+            size = _OVERHEAD
+        groups[-1].append(mail)
+        size += cost
+    return groups
+
+
+def _filename(mail: ReportMail) -> str:
+    """A readable attachment name with nothing a mail client or a file system could misread."""
+    text = re.sub(r"[^\w .,&()-]+", "", f"{mail.company} {mail.period}", flags=re.UNICODE).strip(" .")
+    return (re.sub(r"\s+", " ", text)[:100] or mail.entity_id) + ".pdf"
+
+
+def compose(sender: str, reader: Reader, mails: Sequence[ReportMail], run_id: str, as_of: str, mid: str,
+            part: tuple[int, int] | None = None) -> EmailMessage:
+    message = EmailMessage(policy=policy.SMTP)
+    message["From"] = sender
+    message["To"] = Address(display_name=reader.name, addr_spec=reader.address) if reader.name else reader.address
+    subject = f"{mails[0].company}: {mails[0].period} report" if len(mails) == 1 else f"{len(mails)} company reports"
+    message["Subject"] = f"{subject} as of {as_of}" + (f" ({part[0]} of {part[1]})" if part else "")
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Message-ID"] = f"<{mid}@finreport>"
+    values = {"reader": reader, "mails": mails, "as_of": as_of, "run_id": run_id, "part": part}
+    message.set_content(_ENV.get_template("email.txt.j2").render(**values))
+    message.add_alternative(_ENV.get_template("email.html.j2").render(**values), subtype="html")
+    for mail in mails:
+        message.add_attachment(mail.pdf.read_bytes(), maintype="application", subtype="pdf",
+                               filename=_filename(mail))
+    return message
+
+
+@dataclass
+class Delivery:
+    """What one delivery attempt did, for the summary, the manifest and the artifacts."""
+
+    server: str
+    queued: int = 0
+    sent: list[str] = field(default_factory=list)
+    rejected: list[dict[str, str]] = field(default_factory=list)
+    waiting: list[dict[str, str]] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class DeliveryPending(Exception):
+    """Some messages could not be handed to the server; they wait in the outbox."""
+
+    def __init__(self, result: Delivery) -> None:
+        self.result = result
+        first = result.waiting[0]
+        super().__init__(f"{emails(len(result.waiting))} waiting in the outbox: {first['error']}")
+
+
+class Outbox:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.pending, self.sent, self.rejected = root / "pending", root / "sent", root / "rejected"
+
+    def _known(self, mid: str) -> bool:
+        return any((folder / f"{mid}.eml").exists() for folder in (self.pending, self.sent, self.rejected))
+
+    def put(self, draft: Draft) -> bool:
+        """Write the message before any attempt to send it; False when the outbox already has it."""
+        if self._known(draft.message_id):
+            return False
+        meta = {"id": draft.message_id, "sender": str(draft.message["From"]), "recipient": draft.recipient,
+                "entities": draft.entities,
+                "subject": str(draft.message["Subject"]), "queued_at": _now(), "attempts": []}
+        write_atomic(self.pending / f"{draft.message_id}.json", json.dumps(meta, indent=2) + "\n")
+        write_atomic(self.pending / f"{draft.message_id}.eml", draft.message.as_bytes())
+        return True
+
+    def waiting(self) -> list[dict[str, Any]]:
+        return [json.loads(p.read_text()) for p in sorted(self.pending.glob("*.json"))]
+
+    def send(self, smtp: SmtpSettings) -> Delivery:
+        """Send every pending message over one connection. A refused recipient is reported and kept out of
+        later attempts; a server that cannot be reached leaves everything pending, with the error."""
+        result = Delivery(smtp.describe())
+        waiting = self.waiting()
+        if not waiting:
+            return result
+        try:
+            with connect(smtp) as server:
+                for meta in waiting:
+                    self._send_one(server, meta, result)
+        except (OSError, smtplib.SMTPException) as exc:
+            error = _error(exc)
+            for meta in self.waiting():
+                if meta["id"] not in result.sent:
+                    self._attempt(self.pending, meta, error)
+                    result.waiting.append({"id": meta["id"], "recipient": meta["recipient"], "error": error})
+        return result
+
+    def _send_one(self, server: smtplib.SMTP, meta: dict[str, Any], result: Delivery) -> None:
+        """MAIL, RCPT, DATA by hand, so the server's own replies (a refusal, the queue id) are kept."""
+        mid = meta["id"]
+        raw = (self.pending / f"{mid}.eml").read_bytes()
+        server.ehlo_or_helo_if_needed()
+        code, reply = server.mail(meta["sender"])
+        if code == 250:
+            code, reply = server.rcpt(meta["recipient"])
+        if code in (250, 251):
+            code, reply = server.data(raw)
+        answer = f"{code} {reply.decode('utf-8', 'replace')}"
+        if code == 250:
+            self._move(meta, self.sent, {"reply": answer})
+            result.sent.append(mid)
+            return
+        server.rset()
+        if code >= 500:
+            self._move(meta, self.rejected, {"refused": answer})
+            result.rejected.append({"id": mid, "recipient": meta["recipient"], "error": answer})
+        else:
+            self._attempt(self.pending, meta, answer)
+            result.waiting.append({"id": mid, "recipient": meta["recipient"], "error": answer})
+
+    def _attempt(self, folder: Path, meta: dict[str, Any], error: str) -> None:
+        meta["attempts"].append({"at": _now(), "error": error})
+        write_atomic(folder / f"{meta['id']}.json", json.dumps(meta, indent=2) + "\n")
+
+    def _move(self, meta: dict[str, Any], folder: Path, outcome: dict[str, str]) -> None:
+        meta["attempts"].append({"at": _now(), **outcome})
+        write_atomic(folder / f"{meta['id']}.json", json.dumps(meta, indent=2) + "\n")
+        folder.mkdir(parents=True, exist_ok=True)
+        (self.pending / f"{meta['id']}.eml").replace(folder / f"{meta['id']}.eml")
+        (self.pending / f"{meta['id']}.json").unlink()
+
+
+def emails(n: int) -> str:
+    return f"{n} e-mail{'' if n == 1 else 's'}"
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -1,0 +1,249 @@
+"""E-mail delivery against a real SMTP server on loopback (aiosmtpd): what arrives, what waits, what is refused.
+
+The PDFs are real reports of two sample companies; the outbox is a real folder; ``finreport deliver --retry``
+runs as a user runs it.
+"""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import socket
+import subprocess
+import sys
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+from generator import deliver
+from generator.facts import build, write, write_entity
+from generator.outputs import folder_names
+from generator.render import job, print_pdf
+from generator.sample import ROLES, write_sample
+
+ROOT = Path(__file__).resolve().parents[1]
+VOLT = ROLES["loss_maker"]
+PASSWORD = "s3cret-Pa55word"
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what it receives and refuses the addresses it is told to refuse."""
+
+    def __init__(self, refuse: tuple[str, ...] = ()) -> None:
+        self.received: list[tuple[str, list[str], bytes]] = []
+        self.refuse = set(refuse)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return f"250 2.0.0 queued as Q{len(self.received)}"
+
+    def messages(self) -> list[EmailMessage]:
+        return [email.message_from_bytes(raw, policy=policy.default) for _, _, raw in self.received]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def smtp_server(inbox: Inbox, port: int, auth: bool = False) -> Controller:
+    def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        return AuthResult(success=data.login == b"finreport" and data.password == PASSWORD.encode())
+
+    options: dict[str, Any] = {"authenticator": check, "auth_required": True, "auth_require_tls": False} if auth \
+        else {}
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
+    controller.start()
+    return controller
+
+
+def plain(port: int, **extra: Any) -> deliver.SmtpSettings:
+    return deliver.SmtpSettings(host="127.0.0.1", port=port, security="insecure", timeout=5, **extra)
+
+
+@pytest.fixture(scope="module")
+def mails(tmp_path_factory: pytest.TempPathFactory) -> list[deliver.ReportMail]:
+    """Two real reports (KOLA and the loss-maker), written and printed by the stage functions."""
+    root = tmp_path_factory.mktemp("mail")
+    write_sample(root / "sample")
+    run = build([root / "sample" / "wide" / "KOLA.csv", root / "sample" / "wide" / f"{VOLT}.csv"])
+    manifest = write(run, root / "out", as_of="2026-11-28")
+    out = []
+    for entity, folder in folder_names(run.entities).items():
+        report = write_entity(run, entity, root / "out" / folder, manifest["run_id"], "2026-11-28")
+        pdf = root / "out" / folder / "report.pdf"
+        print_pdf(job(report, run.analysis, manifest, pdf))
+        out.append(deliver.report_mail(report.context, report.answers, report.findings, pdf))
+    return out
+
+
+def subscriptions(**extra: Any) -> deliver.Subscriptions:
+    return deliver.Subscriptions.model_validate({
+        "sender": "finreport <reports@example.com>",
+        "readers": [
+            {"address": "desk@example.com", "name": "Credit desk", "mode": "digest"},
+            {"address": "ana@example.com", "name": "Ana Lyst", "entities": [VOLT], "mode": "per_company"},
+        ],
+        **extra,
+    })
+
+
+def test_each_reader_gets_their_reports_with_both_bodies_and_the_pdf(mails: list[deliver.ReportMail],
+                                                                     tmp_path: Path) -> None:
+    inbox, port = Inbox(), free_port()
+    server = smtp_server(inbox, port)
+    try:
+        outbox = deliver.Outbox(tmp_path / "outbox")
+        drafts = deliver.plan("run1", "2026-11-28", mails, subscriptions())
+        assert all(outbox.put(d) for d in drafts)
+        result = outbox.send(plain(port))
+    finally:
+        server.stop()
+    assert len(result.sent) == 2 and not result.waiting and not result.rejected
+    by_rcpt = {rcpts[0]: msg for (_, rcpts, _), msg in zip(inbox.received, inbox.messages(), strict=True)}
+    digest, single = by_rcpt["desk@example.com"], by_rcpt["ana@example.com"]
+    assert digest["To"] == "Credit desk <desk@example.com>"
+    assert digest["Subject"] == "2 company reports as of 2026-11-28"
+    assert single["Subject"] == "Voltaris Motors Inc.: FY2025 report as of 2026-11-28"
+    assert inbox.received[0][0] == "reports@example.com"
+    text = single.get_body(("plain",)).get_content()
+    html = single.get_body(("html",)).get_content()
+    volt = next(m for m in mails if m.entity_id == VOLT)
+    for name, value in volt.kpis:
+        assert f"{name}: {value}" in text
+        assert value in html
+    assert "Severe liquidity concern" in text or "severe liquidity concern" in text
+    assert volt.verification in text
+    (attachment,) = list(single.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_filename() == "Voltaris Motors Inc. FY2025.pdf"
+    assert attachment.get_content() == volt.pdf.read_bytes()
+    assert sorted(a.get_content() for a in digest.iter_attachments()) == sorted(m.pdf.read_bytes() for m in mails)
+    sent = json.loads(next((tmp_path / "outbox" / "sent").glob("*.json")).read_text())
+    assert sent["attempts"][-1]["reply"].startswith("250 2.0.0 queued as Q")
+
+
+def test_server_down_keeps_the_outbox_and_deliver_retry_sends_each_once(mails: list[deliver.ReportMail],
+                                                                      tmp_path: Path) -> None:
+    port = free_port()
+    outbox = deliver.Outbox(tmp_path / "outbox")
+    for draft in deliver.plan("run2", "2026-11-28", mails, subscriptions()):
+        outbox.put(draft)
+    down = outbox.send(plain(port))
+    assert down.sent == [] and len(down.waiting) == 2
+    assert "ConnectionRefusedError" in down.waiting[0]["error"]
+    assert len(list((tmp_path / "outbox" / "pending").glob("*.eml"))) == 2
+    assert all(meta["attempts"] for meta in outbox.waiting())
+
+    env = {**os.environ, "FINREPORT_OUTBOX_DIR": str(tmp_path / "outbox"), "FINREPORT_SMTP_HOST": "127.0.0.1",
+           "FINREPORT_SMTP_PORT": str(port), "FINREPORT_SMTP_SECURITY": "insecure"}
+    command = [sys.executable, "-m", "generator.cli", "deliver", "--retry"]
+    still_down = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert still_down.returncode == 1
+    assert still_down.stderr.strip().startswith("finreport: error: 2 e-mails still waiting in")
+
+    inbox = Inbox()
+    server = smtp_server(inbox, port)
+    try:
+        first = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+        again = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+        for draft in deliver.plan("run2", "2026-11-28", mails, subscriptions()):
+            assert not outbox.put(draft)  # the same run planned again: already in the outbox
+        third = outbox.send(plain(port))
+    finally:
+        server.stop()
+    assert first.returncode == 0, first.stderr
+    assert "2 sent, 0 still waiting, 0 rejected" in first.stdout
+    assert "0 sent, 0 still waiting, 0 rejected" in again.stdout
+    assert third.sent == []
+    assert sorted(r[1][0] for r in inbox.received) == ["ana@example.com", "desk@example.com"]
+
+
+def test_a_refused_recipient_does_not_stop_the_others(mails: list[deliver.ReportMail], tmp_path: Path) -> None:
+    inbox, port = Inbox(refuse=("ana@example.com",)), free_port()
+    server = smtp_server(inbox, port)
+    try:
+        outbox = deliver.Outbox(tmp_path / "outbox")
+        for draft in deliver.plan("run3", "2026-11-28", mails, subscriptions()):
+            outbox.put(draft)
+        result = outbox.send(plain(port))
+        retried = outbox.send(plain(port))
+    finally:
+        server.stop()
+    assert [r[1] for r in inbox.received] == [["desk@example.com"]]
+    assert result.rejected == [{"id": result.rejected[0]["id"], "recipient": "ana@example.com",
+                                "error": "550 5.1.1 no such mailbox here"}]
+    assert len(result.sent) == 1 and not result.waiting
+    assert retried.sent == [] and retried.rejected == []  # a refusal is final: not sent again
+    assert len(list((tmp_path / "outbox" / "rejected").glob("*.eml"))) == 1
+
+
+def test_large_digests_are_split_under_the_limit(mails: list[deliver.ReportMail]) -> None:
+    limit = max(m.pdf.stat().st_size for m in mails) * 4 // 3 + 80_000
+    drafts = deliver.plan("run4", "2026-11-28", mails, subscriptions(max_message_bytes=limit))
+    digests = [d for d in drafts if d.recipient == "desk@example.com"]
+    assert [str(d.message["Subject"]) for d in digests] == [
+        "Kola Beverages Co.: FY2025 report as of 2026-11-28 (1 of 2)",
+        "Voltaris Motors Inc.: FY2025 report as of 2026-11-28 (2 of 2)"]
+    assert all(len(d.message.as_bytes()) <= limit for d in digests)
+    assert len({d.message_id for d in drafts}) == len(drafts)
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_the_password_goes_to_the_server_and_nowhere_else(mails: list[deliver.ReportMail], tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    inbox, port = Inbox(), free_port()
+    server = smtp_server(inbox, port, auth=True)
+    settings = plain(port, username="finreport", password=PASSWORD)
+    try:
+        outbox = deliver.Outbox(tmp_path / "outbox")
+        for draft in deliver.plan("run5", "2026-11-28", mails, subscriptions()):
+            outbox.put(draft)
+        wrong = outbox.send(plain(port, username="finreport", password="wrong"))
+        result = outbox.send(settings)
+    finally:
+        server.stop()
+    assert wrong.sent == [] and len(wrong.waiting) == 2  # refused login: nothing sent, everything kept
+    assert len(result.sent) == 2
+    written = "".join(p.read_text(errors="replace") for p in (tmp_path / "outbox").rglob("*") if p.is_file())
+    for text in (written, caplog.text, settings.describe(), repr(settings), json.dumps(result.record())):
+        assert PASSWORD not in text
+
+
+def test_data_in_an_email_stays_text(mails: list[deliver.ReportMail]) -> None:
+    hostile = deliver.ReportMail(**{**mails[0].__dict__, "company": '<img src="http://x/y"><script>x</script>'})
+    draft = deliver.plan("run6", "2026-11-28", [hostile], deliver.Subscriptions(
+        readers=[deliver.Reader(address="a@example.com", name="<b>Bob</b>")]))[0]
+    html = draft.message.get_body(("html",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html and "<img" not in html
+    assert "&lt;b&gt;Bob&lt;/b&gt;" in html
+    (attachment,) = list(draft.message.iter_attachments())
+    assert attachment.get_filename() == "img srchttpxyscriptxscript FY2025.pdf"
+
+
+@pytest.mark.parametrize("address", ["a@b.com\nBcc: evil@x.com", "A <a@b.com>", "a@b.com, c@d.com", "nobody"])
+def test_addresses_are_single_and_plain(address: str) -> None:
+    with pytest.raises(ValueError, match="not a single e-mail address"):
+        deliver.Reader(address=address)
+
+
+def test_a_wrong_subscriptions_file_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "subs.toml"
+    path.write_text('[[readers]]\naddress = "ana@example.com"\nmode = "weekly"\n')
+    with pytest.raises(deliver.UsageError, match=r"subs.toml: readers.0.mode: Input should be 'per_company' or"):
+        deliver.load_subscriptions(path)
+    example = deliver.load_subscriptions(ROOT / "config" / "subscriptions.example.toml")
+    assert [r.mode for r in example.readers] == ["digest", "per_company"]
