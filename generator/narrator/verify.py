@@ -1,0 +1,271 @@
+"""The verifier: every slot, number, direction word and flag of a narrator's answer checked against the facts
+the narrator was given for that question. An answer that fails is replaced by the reference answer.
+
+A narrator refers to facts by slot (``⟨current_ratio⟩``), and :func:`fill` writes each slot's value in the
+report's format: digits come from the data, never from the model. A narrator that writes literal numbers is
+checked number by number: each must be one of the prompt's facts within the rounding it was written with,
+in the same kind (a fraction written as ``25.3%``, not ``0.253``; ``$1.2bn``, not ``$1.2m``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from generator.metrics import definition
+from generator.narrator import Context, Question, formatting, relevant_flags
+
+SLOT = re.compile(r"⟨([a-z0-9_]+)⟩")
+_IGNORED = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\S+\.(?:csv|parquet|jsonl|json)(?::\d+)?|\bFY\d{4}\b|\bQ[1-4]\b"
+                      r"|(?<![\d.,$€£¥-])\b(?:19|20)\d{2}\b(?![\d.,%x])|Z''")
+_NUMBER = re.compile(
+    r"(?<![\w.])(?P<open>\()?(?P<sign>[-−–])?(?P<cur>[$€£¥])?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"(?P<suffix>%|\s?pp\b|x\b|bn\b|tn\b|m\b|k\b|\s(?:trillion|billion|million|thousand)\b)?(?P<close>\))?")
+_SCALE = {"tn": 1e12, "trillion": 1e12, "bn": 1e9, "billion": 1e9, "m": 1e6, "million": 1e6, "k": 1e3,
+          "thousand": 1e3}
+_KINDS = {"fraction": "percent", "multiple": "multiple", "currency": "currency", "currency_per_share": "currency",
+          "days": "plain", "score": "plain", "shares": "plain", "count": "plain", "amount": "plain"}
+UP = ("rose", "risen", "increased", "increase", "grew", "grown", "up", "higher", "gained", "expanded", "climbed")
+DOWN = ("fell", "fallen", "declined", "decline", "decreased", "decrease", "down", "lower", "dropped", "shrank",
+        "contracted")
+BETTER, WORSE = ("improved", "improvement", "strengthened"), ("deteriorated", "worsened", "weakened")
+_WORDS = re.compile(r"[a-z]+")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One fact a narrator is given: a slot name, its value and its unit (a registry unit, or ``count``)."""
+
+    name: str
+    value: float
+    unit: str
+    metric: str | None = None
+
+    def display(self, currency: str) -> str:
+        if self.unit in ("count", "amount"):
+            return f"{self.value:,.0f}"
+        return formatting.by_unit(self.value, self.unit, currency)
+
+
+def prompt_facts(question: Question, context: Context) -> dict[str, Fact]:
+    """The facts of one question for one company: each metric, its value a year earlier (``_prior``), the
+    values and thresholds behind the flags the question looks at, and the counts an answer may state."""
+    facts: dict[str, Fact] = {}
+
+    def add(name: str, metric: str) -> None:
+        unit = definition(metric).unit
+        for slot, values in ((name, context.metrics), (f"{name}_prior", context.prior)):
+            value = values.get(metric)
+            if value is not None and math.isfinite(value) and slot not in facts:
+                facts[slot] = Fact(slot, value, unit, metric)
+
+    for metric in question.facts:
+        add(metric, metric)
+    flags = relevant_flags(question, context)
+    for flag in flags:
+        for condition in flag.get("conditions", []):
+            metric = condition["metric"]
+            add(metric, metric)
+            for op, threshold in condition["bounds"]:
+                name = f"{metric}_{'min' if op.startswith('>') else 'max'}_threshold"
+                facts[name] = Fact(name, threshold, definition(metric).unit, None)
+    facts["flag_count"] = Fact("flag_count", len(flags), "count")
+    if "piotroski_f_score" in facts:
+        facts["piotroski_f_score_max"] = Fact("piotroski_f_score_max", 9, "score")
+    for i, (_, values) in enumerate(sorted(context.peers.items())):
+        for metric in question.facts:
+            if values.get(metric) is not None:
+                facts[f"peer{i}_{metric}"] = Fact(f"peer{i}_{metric}", values[metric], definition(metric).unit, metric)
+    if context.peers:
+        for n in range(1, len(context.peers) + 2):
+            facts[f"rank_{n}"] = Fact(f"rank_{n}", n, "count")
+    for i, finding in enumerate(context.findings):
+        for key, value in finding.get("facts", {}).items():
+            if isinstance(value, int | float) and math.isfinite(value):
+                facts[f"finding{i}_{key}"] = Fact(f"finding{i}_{key}", value, "amount", None)
+        facts[f"finding{i}_count"] = Fact(f"finding{i}_count", i + 1, "count")
+    return facts
+
+
+def fill(text: str, facts: dict[str, Fact], currency: str) -> str:
+    """Each slot written as its fact's value, formatted as everywhere else in the report."""
+    return SLOT.sub(lambda m: facts[m.group(1)].display(currency) if m.group(1) in facts else m.group(0), text)
+
+
+@dataclass(frozen=True)
+class Literal:
+    text: str
+    value: float
+    kind: str
+    tolerance: float
+    signed: bool
+    start: int
+
+
+def literals(text: str) -> list[Literal]:
+    """The numbers of a text, each with its kind, value in base units and the rounding it was written with;
+    dates, years, quarters and file references are not figures and are skipped."""
+    masked = _IGNORED.sub(lambda m: " " * len(m.group(0)), text)
+    out = []
+    for m in _NUMBER.finditer(masked):
+        digits = m.group("num").replace(",", "")
+        decimals = len(digits.split(".")[1]) if "." in digits else 0
+        value, step = float(digits), 0.5 * 10 ** -decimals
+        suffix = (m.group("suffix") or "").strip()
+        signed = bool(m.group("sign")) or bool(m.group("open") and m.group("close"))
+        if suffix == "%":
+            kind, value, step = "percent", value / 100, step / 100
+        elif suffix == "pp":
+            kind, value, step = "pp", value / 100, step / 100
+        elif suffix == "x":
+            kind = "multiple"
+        elif suffix in _SCALE:
+            kind, value, step = "currency", value * _SCALE[suffix], step * _SCALE[suffix]
+        elif m.group("cur"):
+            kind = "currency"
+        else:
+            kind = "plain"
+        out.append(Literal(m.group(0), -value if signed else value, kind, step * 1.0000001, signed, m.start()))
+    return out
+
+
+def _matches(literal: Literal, fact: Fact) -> bool:
+    if _KINDS.get(fact.unit) != literal.kind:
+        return False
+    if literal.signed:
+        return abs(literal.value - fact.value) <= literal.tolerance
+    return abs(abs(literal.value) - abs(fact.value)) <= literal.tolerance
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    reason: str
+    checked: list[dict[str, Any]] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        return {"status": "verified" if self.ok else "rejected", "detail": self.reason, "checked": self.checked}
+
+
+def verify(text: str, question: Question, context: Context, flag_labels: Sequence[str],
+           facts: dict[str, Fact] | None = None) -> Verdict:
+    """Check a narrator's text (slots not yet filled) for one question; the first failure is the reason."""
+    facts = prompt_facts(question, context) if facts is None else facts
+    checked: list[dict[str, Any]] = []
+    problem = _shape(text)
+    if problem:
+        return Verdict(False, problem)
+    unknown = [s for s in SLOT.findall(text) if s not in facts]
+    if unknown:
+        return Verdict(False, f"slot ⟨{unknown[0]}⟩ is not a fact of this question")
+    shown = fill(text, facts, context.currency)
+    for clause in re.split(r"(?<=[.;:!?])\s+|,\s+(?=(?:and|but|while|whereas)\b)", shown):
+        refs, problem = _references(clause, facts, checked)
+        if problem:
+            return Verdict(False, problem, checked)
+        problem = _directions(clause, refs, facts)
+        if problem:
+            return Verdict(False, problem, checked)
+    problem = _flags(shown, question, context, flag_labels)
+    if problem:
+        return Verdict(False, problem, checked)
+    if question.facts and any(f.metric in question.facts for f in facts.values()) and not checked:
+        return Verdict(False, "off-topic: the answer uses none of the question's facts", checked)
+    return Verdict(True, f"{len(checked)} figures checked against the facts", checked)
+
+
+def _shape(text: str) -> str | None:
+    words = _WORDS.findall(text.lower())
+    if len(words) < 3:
+        return "empty: fewer than three words"
+    if not text.rstrip().endswith((".", "!", "?")):
+        return "truncated: the answer does not end with a full sentence"
+    sentences = [s.strip().lower() for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
+    if len(sentences) != len(set(sentences)):
+        return "repeated: the same sentence twice"
+    tokens = text.lower().split()
+    grams = [" ".join(tokens[i:i + 6]) for i in range(len(tokens) - 5)]
+    if grams and max(grams.count(g) for g in set(grams)) >= 3:
+        return "repeated: the same words over and over"
+    return None
+
+
+def _references(clause: str, facts: dict[str, Fact], checked: list[dict[str, Any]]) -> tuple[list[tuple[int, Fact]],
+                                                                                               str | None]:
+    """(position, fact) for every figure of the clause, or the first figure that is no fact of the prompt."""
+    refs = []
+    for literal in literals(clause):
+        if literal.kind == "pp":
+            found = [f for f in facts.values() if f.unit == "fraction" and f"{f.name}_prior" in facts
+                     and abs(abs(f.value - facts[f"{f.name}_prior"].value) - abs(literal.value)) <= literal.tolerance]
+        else:
+            found = [f for f in facts.values() if _matches(literal, f)]
+        if not found:
+            return refs, f"{literal.text.strip()} is not a figure of the facts given (nor within its rounding)"
+        exact = sorted(found, key=lambda f: (f.name.endswith("_prior"), "threshold" in f.name, f.name))[0]
+        checked.append({"text": literal.text.strip(), "fact": exact.name, "value": exact.value})
+        refs.append((literal.start, exact))
+    return refs, None
+
+
+def _directions(clause: str, refs: list[tuple[int, Fact]], facts: dict[str, Fact]) -> str | None:
+    """A direction word must agree with the sign of the change it describes; above and below with the order of
+    the two figures around them."""
+    lowered = clause.lower()
+    for m in re.finditer(r"\b(above|below)\b", lowered):
+        before = [f for pos, f in refs if pos < m.start()]
+        after = [f for pos, f in refs if pos > m.end()]
+        if before and after:
+            a, b = before[-1].value, after[0].value
+            if (m.group(1) == "above") != (a > b):
+                return f"'{m.group(1)}' contradicts the figures ({a:g} vs {b:g})"
+    for m in _WORDS.finditer(lowered):
+        word = m.group(0)
+        if word not in UP + DOWN + BETTER + WORSE or not refs:
+            continue
+        before = [f for pos, f in refs if pos < m.start()]
+        fact = before[-1] if before else refs[0][1]  # the figure the word describes: the one just before it
+        change = _change(fact, facts)
+        if change is None or change == 0 or fact.metric is None:
+            continue
+        if (word in UP and change < 0) or (word in DOWN and change > 0):
+            return f"'{word}' contradicts the change of {fact.name} ({change:+.4g})"
+        favourable = definition(fact.metric).favourable
+        if favourable != "neutral" and word in BETTER + WORSE and \
+                (word in BETTER) != ((change > 0) == (favourable == "higher")):
+            return f"'{word}' contradicts the change of {fact.name} ({change:+.4g})"
+    return None
+
+
+def _change(fact: Fact, facts: dict[str, Fact]) -> float | None:
+    """The change a direction word may describe: a growth rate's own sign, or now minus a year earlier (from
+    either figure: "rose from ⟨cash_prior⟩ to ⟨cash⟩" is about cash)."""
+    if fact.metric and ("growth" in fact.metric or fact.metric.endswith("_change")):
+        return fact.value
+    if fact.name.endswith("_prior"):
+        now = facts.get(fact.name.removesuffix("_prior"))
+        return None if now is None else now.value - fact.value
+    prior = facts.get(f"{fact.name}_prior")
+    return None if prior is None else fact.value - prior.value
+
+
+def _flags(text: str, question: Question, context: Context, flag_labels: Sequence[str]) -> str | None:
+    """Flags named must be flags the reasoner inferred for the period; the risk answer must name all of them."""
+    remaining, named = text.lower(), set()
+    for flag_label in sorted(flag_labels, key=len, reverse=True):
+        if flag_label.lower() in remaining:
+            named.add(flag_label.lower())
+            remaining = remaining.replace(flag_label.lower(), " ")
+    inferred = {f["label"].lower() for f in context.flags}
+    extra = named - inferred
+    if extra:
+        return f"names a flag the reasoner did not infer: {sorted(extra)[0]}"
+    if any(f.startswith("*") for f in question.flags):  # the risk question: every inferred flag, by name
+        expected = {f["label"].lower() for f in relevant_flags(question, context)}
+        missing = expected - named
+        if missing:
+            return f"misses a flag the reasoner inferred: {sorted(missing)[0]}"
+    return None

@@ -1,0 +1,121 @@
+"""The verifier against adversarial answers, and against every reference answer of the sample (all must pass)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from generator.answers import context
+from generator.facts import build, finding_records
+from generator.graph import flag_classes, load_ontology
+from generator.narrator import Context, ReferenceNarrator, catalogue
+from generator.narrator.verify import fill, literals, prompt_facts, verify
+from generator.sample import write_sample
+
+Q = {q.id: q for q in catalogue()}
+LABELS = [str(c.label[0]) for c in flag_classes(load_ontology()[1]) if c.label]
+
+
+def flag(name: str, label: str, metric: str, value: float, op: str, threshold: float) -> dict[str, object]:
+    return {"flag": name, "label": label, "severity": "concern", "fiscal_year": 2025, "fiscal_period": "FY",
+            "conditions": [{"metric": metric, "value": value, "period": "FY2025", "ttm": False,
+                            "bounds": [[op, threshold]]}]}
+
+
+CTX = Context(
+    entity_id="VOLT", company="Voltaris Motors Inc.", sector="Industrials", currency="USD", fiscal_year=2025,
+    fiscal_period="FY",
+    metrics={"revenue": 682.5e6, "revenue_growth_yoy": 0.063, "current_ratio": 0.4132, "quick_ratio": 0.15,
+             "cash_ratio": 0.07, "working_capital": -300e6, "debt_to_equity": 2.118},
+    prior={"revenue": 642.2e6, "current_ratio": 0.80, "quick_ratio": 0.30, "working_capital": -100e6},
+    flags=[flag("LiquidityConcern", "liquidity concern", "current_ratio", 0.4132, "<", 1.0),
+           flag("HighLeverage", "high leverage", "debt_to_equity", 2.118, ">", 2.0)],
+)
+
+
+def check(text: str, question: str = "liquidity") -> tuple[bool, str]:
+    verdict = verify(text, Q[question], CTX, LABELS)
+    return verdict.ok, verdict.reason
+
+
+@pytest.mark.parametrize("text", [
+    "The current ratio was ⟨current_ratio⟩, down from ⟨current_ratio_prior⟩ a year earlier.",
+    "The current ratio was 0.41x, down from 0.80x a year earlier.",
+    "The current ratio fell from 0.80x to 0.413x.",  # more precision than shown, still the fact
+    "The current ratio was 0.4x.",  # less precision: within its own rounding
+    "Working capital was -$300.0m, down from -$100.0m.",
+    "Working capital was ($300.0m).",
+    "Working capital was a deficit of $300m.",  # unsigned: the magnitude is the fact's
+])
+def test_true_answers_pass(text: str) -> None:
+    ok, why = check(text)
+    assert ok, why
+
+
+@pytest.mark.parametrize(("text", "question", "reason"), [
+    ("The current ratio was 0.52x.", "liquidity", "0.52x is not a figure of the facts given"),
+    ("The current ratio was 0.42x.", "liquidity", "0.42x is not a figure"),  # outside 0.415 ± 0.005
+    ("Revenue was $682.5bn, up 6.3% on a year earlier.", "revenue_trend", "$682.5bn is not a figure"),
+    ("Revenue was $682.5k.", "revenue_trend", "$682.5k is not a figure"),
+    ("Revenue grew by 0.063 on a year earlier to $682.5m.", "revenue_trend", "0.063 is not a figure"),
+    ("Revenue grew by 63% to $682.5m.", "revenue_trend", "63% is not a figure"),
+    ("The current ratio rose to 0.41x from 0.80x.", "liquidity", "'rose' contradicts the change of current_ratio"),
+    ("The current ratio improved to ⟨current_ratio⟩.", "liquidity", "'improved' contradicts"),
+    ("Revenue fell 6.3% on a year earlier.", "revenue_trend", "'fell' contradicts the change of revenue_growth_yoy"),
+    ("Liquidity concern: current ratio 0.41x, above 1.00x. High leverage: debt to equity 2.12x, above 2.00x.",
+     "risk_flags", "'above' contradicts the figures"),
+    ("The reasoner raised a liquidity concern: current ratio 0.41x, below 1.00x.", "risk_flags",
+     "misses a flag the reasoner inferred: high leverage"),
+    ("Liquidity concern, high leverage and cash burn were raised.", "risk_flags",
+     "names a flag the reasoner did not infer: cash burn"),
+    ("", "liquidity", "empty"),
+    ("The current ratio was ⟨current_ratio⟩ and", "liquidity", "truncated"),
+    ("The ratio the ratio the ratio the ratio the ratio the ratio the ratio the ratio the ratio.", "liquidity",
+     "repeated"),
+    ("The ratio was ⟨current_ratio⟩. The ratio was ⟨current_ratio⟩.", "liquidity", "repeated"),
+    ("Our quarterly newsletter covers many interesting topics.", "liquidity", "off-topic"),
+    ("EBITDA was ⟨ebitda⟩.", "liquidity", "slot ⟨ebitda⟩ is not a fact of this question"),
+])
+def test_false_answers_fail_with_the_reason(text: str, question: str, reason: str) -> None:
+    ok, why = check(text, question)
+    assert not ok
+    assert why.startswith(reason), why
+
+
+def test_the_risk_answer_with_exactly_the_inferred_flags_passes() -> None:
+    text = ("The reasoner raised 2 risk flags: high leverage, liquidity concern. High leverage: debt to equity "
+            "⟨debt_to_equity⟩, above ⟨debt_to_equity_min_threshold⟩. Liquidity concern: current ratio 0.41x, "
+            "below 1.00x.")
+    assert check(text, "risk_flags") == (True, "5 figures checked against the facts")
+
+
+def test_slots_are_filled_with_the_report_format() -> None:
+    facts = prompt_facts(Q["liquidity"], CTX)
+    assert fill("⟨current_ratio⟩ from ⟨current_ratio_prior⟩; ⟨working_capital⟩", facts, "USD") == \
+        "0.41x from 0.80x; -$300.0m"
+
+
+def test_numbers_are_read_with_kind_scale_and_rounding() -> None:
+    found = {(n.text.strip(), n.kind, round(n.value, 6), float(f"{n.tolerance:.6g}"))
+             for n in literals("Revenue $1.2 billion (FY2025, Q3), margin 25.3%, 0.88x, 1,234.5 and (12.0%) "
+                               "filed 2024-05-09 in facts.csv:5284")}
+    assert found == {("$1.2 billion", "currency", 1.2e9, 0.05e9), ("25.3%", "percent", 0.253, 0.0005),
+                     ("0.88x", "multiple", 0.88, 0.005), ("1,234.5", "plain", 1234.5, 0.05),
+                     ("(12.0%)", "percent", -0.12, 0.0005)}
+
+
+def test_every_reference_answer_of_the_sample_verifies(tmp_path: Path) -> None:
+    write_sample(tmp_path / "sample")
+    run = build([tmp_path / "sample" / "long"])
+    failures = []
+    for entity in run.entities:
+        findings = finding_records(run.findings.filter(pl.col("entity_id") == entity))
+        ctx = context(run.analysis, run.graph, findings, entity)
+        for question in catalogue():
+            answer = ReferenceNarrator().answer(question, ctx)
+            verdict = verify(answer.text, question, ctx, LABELS)
+            if not verdict.ok:
+                failures.append((entity, question.id, verdict.reason))
+    assert failures == []
