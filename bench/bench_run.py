@@ -10,8 +10,8 @@ Run ``python bench/bench_run.py [--companies 200]``. Three measurements:
 3. the baseline, in the same process: the same stage functions called directly, without Prefect (one task at
    a time in the main thread, PDFs printed in the same process pool), so the ratio is Prefect's cost.
 
-Stage shares: ingest, metrics and reasoning are whole-run stages, timed as wall time. Per-company work
-(facts files, answers, graph export, charts, PDF) runs on every core at once, so its wall time (the
+Stage shares: ingest, metrics, reasoning and answers are whole-run stages, timed as wall time. Per-company
+work (facts files and graph export, charts, PDF) runs on every core at once, so its wall time (the
 ``entities_s`` phase) is split in proportion to the CPU seconds each stage took in it. Orchestration is what
 is left of the flow's wall time: Prefect's server calls and task bookkeeping, and waiting on each other.
 Nothing is asserted; the figures go to ``bench/out/bench_run.json``.
@@ -39,8 +39,8 @@ from generator.outputs import folder_names  # noqa: E402
 from generator.sample import write_sample  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
-PER_ENTITY = {"facts": ("sum_facts_s", "sum_graph_export_s"), "answers": ("sum_answers_s",),
-              "charts": ("sum_charts_s",), "PDF": ("sum_pdf_s",)}
+PER_ENTITY = {"facts": ("sum_facts_s", "sum_answers_s", "sum_graph_export_s"), "charts": ("sum_charts_s",),
+              "PDF": ("sum_pdf_s",)}
 
 
 def data(name: str, seed: int, companies: int) -> Path:
@@ -77,9 +77,11 @@ def baseline(inputs: Path, name: str) -> float:
         run = stages.build([inputs])
         manifest = stages.write(run, out)
         tbox = stages.ontology_graph(run.graph)
+        answered = stages.answer(run, run.entities)
         futures = []
         for entity, folder in folder_names(run.entities).items():
-            report = stages.write_entity(run, entity, out / folder, manifest["run_id"], manifest["as_of"], tbox)
+            report = stages.write_entity(run, entity, out / folder, manifest["run_id"], manifest["as_of"], tbox,
+                                         answered[entity])
             futures.append(pool.submit(render.print_pdf, render.job(report, run.analysis, manifest,
                                                                     out / folder / "report.pdf")))
         for future in futures:
@@ -90,7 +92,8 @@ def baseline(inputs: Path, name: str) -> float:
 def shares(wall: float, timings: dict[str, float]) -> dict[str, float]:
     per_entity = {stage: sum(timings.get(k, 0.0) for k in keys) for stage, keys in PER_ENTITY.items()}
     cpu = sum(per_entity.values())
-    out = {"ingest": timings["ingest_s"], "metrics": timings["metrics_s"], "reasoning": timings["graph_s"]}
+    out = {"ingest": timings["ingest_s"], "metrics": timings["metrics_s"], "reasoning": timings["graph_s"],
+           "answers": timings["answers_s"]}
     out |= {stage: timings["entities_s"] * seconds / cpu for stage, seconds in per_entity.items()}
     out["orchestration"] = wall - sum(out.values())
     return {k: v / wall for k, v in out.items()}

@@ -20,7 +20,7 @@ from concurrent.futures import Executor
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from generator.settings import get_settings
@@ -41,12 +41,12 @@ from pydantic import BaseModel, Field, field_validator
 
 from generator import deliver, render
 from generator import facts as stages
-from generator.errors import FinreportError
+from generator.errors import FinreportError, UsageError
 from generator.facts import FactsRun
-from generator.graph import Graph
+from generator.graph import Graph, flag_classes
 from generator.ingest import Ingested
 from generator.metrics import Analysis
-from generator.narrator import catalogue
+from generator.narrator import Narrator, catalogue
 from generator.outputs import folder_names, write_atomic, write_json
 
 NIGHTLY_CRON = "0 5 * * *"
@@ -66,6 +66,11 @@ class ReportRequest(BaseModel):
     output_dir: str = Field(default_factory=lambda: str(get_settings().output_dir),
                             description="Folder the run writes to")
     dated_folder: bool = Field(True, description="Write into OUTPUT_DIR/<as-of date>/ rather than OUTPUT_DIR")
+    narrator: Literal["reference", "model"] = Field(
+        "reference", description="Who writes the answers: the reference templates, or the language model "
+                                 "(every model answer verified against the facts, else the reference text)")
+    model_path: str = Field(default_factory=lambda: str(get_settings().model_dir),
+                            description="Folder of the narrator checkpoint (Hugging Face format)")
     email: bool = Field(False, description="E-mail the reports to their subscribers (FINREPORT_SUBSCRIPTIONS)")
     recipients: list[str] = Field(default_factory=list,
                                   description="Also e-mail one digest of this run's reports to these addresses")
@@ -156,11 +161,29 @@ def classify(analysis: Analysis) -> Graph | State:
         return Failed(message=str(exc), data=exc)
 
 
+@task(name="answers", cache_policy=NO_CACHE)
+def answer_questions(run: FactsRun, entities: list[str], narrator: str, model_path: str,
+                     questions: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every question of every company in one call: a model is loaded once and generates in batches."""
+    chosen: Narrator | None = None
+    about: dict[str, Any] = {"narrator": narrator}
+    if narrator == "model":
+        from generator.narrator.model import PROMPT_FORMAT, ModelNarrator
+
+        labels = [str(c.label[0]) for c in flag_classes(run.graph.tbox) if c.label]
+        chosen = ModelNarrator(Path(model_path), labels)
+        about |= {"model": model_path, "prompt_format": PROMPT_FORMAT}
+    answered = stages.answer(run, entities, chosen, questions)
+    origins = [a.verification.get("status", a.origin) for _, answers in answered.values() for a in answers]
+    about |= {status: origins.count(status) for status in sorted(set(origins))}
+    return answered, about
+
+
 @task(name="facts-and-answers", task_run_name="facts-and-answers-{entity}", cache_policy=NO_CACHE, **IO_RETRIES)
 def entity_files(run: FactsRun, entity: str, folder: Path, run_id: str, as_of: str, tbox: Any,
-                 questions: list[str]) -> render.Report:
+                 answered: Any) -> render.Report:
     with _GRAPH:
-        return stages.write_entity(run, entity, folder, run_id, as_of, tbox, questions)
+        return stages.write_entity(run, entity, folder, run_id, as_of, tbox, answered)
 
 
 @task(name="report", task_run_name="report-{report.context.entity_id}", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -221,6 +244,10 @@ def report_pack(request: ReportRequest, kind: str) -> State:
     started = time.perf_counter()
     run_id = flow_run.get_id() or stages.new_run_id()
     as_of, out = request.day(), request.folder()
+    if request.narrator == "model" and not (Path(request.model_path) / "config.json").is_file():
+        problem = UsageError(f"no narrator checkpoint in {request.model_path} (a Hugging Face model folder with "
+                             "config.json); give its folder, or use the reference narrator")
+        return Failed(message=str(problem), data=problem)
     with render.printing_pool() as pool:
         # The printing processes start (and import WeasyPrint) while the whole-run stages work.
         render.warm_up(pool)
@@ -313,11 +340,16 @@ def _per_entity(run: FactsRun, selected: list[str], folders: dict[str, str], man
     """Files and answers, then the PDF, for each company; submitted in pairs, so printing starts with the
     first company rather than after the last. A failure is logged and added to ``failures``."""
     t0 = time.perf_counter()
+    _stage("answering")
+    answered, manifest["narrator"] = answer_questions(quote(run), selected, request.narrator, request.model_path,
+                                                      request.questions)
+    run.timings["answers_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     tbox = stages.ontology_graph(run.graph)
     pending: dict[PrefectFuture[Any], tuple[str, PrefectFuture[Any]]] = {}
     for entity in selected:
         files = entity_files.submit(quote(run), entity, out / folders[entity], manifest["run_id"], manifest["as_of"],
-                                    quote(tbox), request.questions)
+                                    quote(tbox), quote(answered[entity]))
         printed = entity_report.submit(files, quote(run.analysis), manifest, out / folders[entity] / "report.pdf",
                                        quote(pool))
         pending[printed] = (entity, files)

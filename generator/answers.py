@@ -59,9 +59,11 @@ def context(analysis: Analysis, graph: Graph, findings: list[dict[str, Any]], en
     )
 
 
-def answer_entity(analysis: Analysis, graph: Graph, findings: list[dict[str, Any]], entity_id: str,
-                  narrator: Narrator | None = None, questions: Sequence[str] = ()) -> tuple[Context, list[Answer]]:
-    """``questions`` picks catalogue ids (all when empty)."""
+def narrate(analysis: Analysis, graph: Graph, findings: dict[str, list[dict[str, Any]]], entities: Sequence[str],
+            narrator: Narrator | None = None, questions: Sequence[str] = ()) -> dict[str, tuple[Context, list[Answer]]]:
+    """Every catalogue question (or the ``questions`` ids) for every company, in one call to the narrator."""
     narrator = narrator or ReferenceNarrator()
-    ctx = context(analysis, graph, findings, entity_id)
-    return ctx, [narrator.answer(q, ctx) for q in catalogue() if not questions or q.id in questions]
+    contexts = {e: context(analysis, graph, findings.get(e, []), e) for e in entities}
+    chosen = [q for q in catalogue() if not questions or q.id in questions]
+    answers = narrator.answer_all([(q, contexts[e]) for e in entities for q in chosen])
+    return {e: (contexts[e], answers[i * len(chosen):(i + 1) * len(chosen)]) for i, e in enumerate(entities)}

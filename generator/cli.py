@@ -70,6 +70,9 @@ def run_reports(
                                                      "(repeatable); default: every company")] = None,
     question: Annotated[list[str] | None, typer.Option("--question", "-q", help="Answer this catalogue question "
                                                        "only (repeatable); default: all")] = None,
+    narrator: Annotated[str, typer.Option(help="Who writes the answers: reference or model")] = "reference",
+    model: Annotated[Path | None, typer.Option(help="Narrator checkpoint folder (default: FINREPORT_MODEL_DIR)")]
+    = None,
     email: Annotated[bool, typer.Option("--email/--no-email", help="E-mail the reports to their subscribers")]
     = False,
     to: Annotated[list[str] | None, typer.Option("--to", help="Also e-mail a digest to this address "
@@ -87,7 +90,9 @@ def run_reports(
     from flows.reports import OnDemandRequest, ReportRequest, listening, nightly_reports, on_demand_report
 
     fields: dict[str, object] = {"as_of": as_of, "entities": entity or [], "questions": question or [],
-                                 "email": email, "recipients": to or []}
+                                 "email": email, "recipients": to or [], "narrator": narrator}
+    if model:
+        fields["model_path"] = str(model)
     if input:
         fields["inputs"] = [str(p) for p in input]
     if out:

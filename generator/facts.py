@@ -15,14 +15,14 @@ import polars as pl
 import rdflib
 
 import generator
-from generator.answers import answer_entity, report_period
+from generator.answers import narrate, report_period
 from generator.checks import FINDING_SCHEMA, accounting_checks
 from generator.errors import UsageError
 from generator.graph import Graph, flag_records, ontology_graph, reason, turtle
 from generator.graph import build as build_graph
 from generator.ingest import Ingested, expand_inputs, ingest
 from generator.metrics import Analysis, compute_metrics, definition
-from generator.narrator import formatting
+from generator.narrator import Answer, Context, Narrator, formatting
 from generator.outputs import folder_names, write_atomic, write_json
 from generator.periods import pivot
 from generator.provenance import Provenance
@@ -154,18 +154,31 @@ def finding_records(findings: pl.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def entity_findings(run: FactsRun, entity: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(accounting checks and restatements, snapshots the reasoner found contradictory) of one company."""
+    return (finding_records(run.findings.filter(pl.col("entity_id") == entity)),
+            [f for f in run.graph.findings if f["entity_id"] == entity])
+
+
+def answer(run: FactsRun, entities: Sequence[str], narrator: Narrator | None = None,
+           questions: Sequence[str] = ()) -> dict[str, tuple[Context, list[Answer]]]:
+    """The answers stage for the whole run: one narrator, every company's questions in one call."""
+    findings = {e: [f for part in entity_findings(run, e) for f in part] for e in entities}
+    return narrate(run.analysis, run.graph, findings, entities, narrator, questions)
+
+
 def write_entity(run: FactsRun, entity: str, folder: Path, run_id: str, as_of: str,
-                 tbox: rdflib.Graph | None = None, questions: Sequence[str] = ()) -> Report:
-    """One company's facts, findings, flags, answers and graph files; returns what its report shows."""
+                 tbox: rdflib.Graph | None = None, answered: tuple[Context, list[Answer]] | None = None) -> Report:
+    """One company's facts, findings, flags, answers and graph files; returns what its report shows.
+    Without ``answered``, the reference narrator answers every question."""
     t0 = time.perf_counter()
-    findings = finding_records(run.findings.filter(pl.col("entity_id") == entity))
-    consistency = [f for f in run.graph.findings if f["entity_id"] == entity]
+    findings, consistency = entity_findings(run, entity)
     facts = metric_records(run, entity)
     write_json(folder / "facts.json", facts)
     write_json(folder / "findings.json", findings)
     write_json(folder / "flags.json", flag_records(run.graph, entity) + consistency)
     t1 = time.perf_counter()
-    context, answers = answer_entity(run.analysis, run.graph, findings + consistency, entity, questions=questions)
+    context, answers = answered or answer(run, [entity])[entity]
     write_json(folder / "answers.json", [a.record() for a in answers])
     t2 = time.perf_counter()
     write_atomic(folder / "graph.ttl", turtle(run.graph, entity, tbox))

@@ -186,8 +186,8 @@ def test_the_ui_form_has_a_description_for_every_field() -> None:
     for flow, model in ((nightly_reports, "ReportRequest"), (on_demand_report, "OnDemandRequest")):
         schema = flow.parameters.model_dump()
         fields = schema["definitions"][model]["properties"]
-        assert set(fields) == {"inputs", "as_of", "entities", "questions", "output_dir", "dated_folder", "email",
-                               "recipients"}
+        assert set(fields) == {"inputs", "as_of", "entities", "questions", "output_dir", "dated_folder", "narrator",
+                               "model_path", "email", "recipients"}
         assert all(f.get("description") for f in fields.values()), model
     assert "request" in on_demand_report.parameters.required
 
@@ -227,3 +227,13 @@ def test_delivery_trouble_never_fails_the_run(server: Any, nightly: tuple[State,
     assert len(list((tmp_path / "outbox" / "pending").glob("*.eml"))) == 1
     links = Artifact.get("on-demand-reports-pdfs")
     assert links is not None and "E-mail: 0 sent, 1 waiting in the outbox, 0 rejected" in links.data
+
+
+def test_a_model_run_without_a_checkpoint_fails_in_one_line(server: Any, tmp_path: Path) -> None:
+    request = ReportRequest(inputs=[str(tmp_path)], narrator="model", model_path=str(tmp_path / "none"),
+                            output_dir=str(tmp_path / "out"))
+    state = nightly_reports(request, return_state=True)
+    assert state.is_failed()
+    assert state.message == (f"no narrator checkpoint in {tmp_path / 'none'} (a Hugging Face model folder with "
+                             "config.json); give its folder, or use the reference narrator")
+    assert not (tmp_path / "out").exists()

@@ -8,7 +8,7 @@ from typing import Any
 import jinja2.exceptions
 import pytest
 
-from generator.answers import answer_entity, report_period
+from generator.answers import narrate, report_period
 from generator.facts import build
 from generator.metrics import definition
 from generator.narrator import Context, Question, ReferenceNarrator, catalogue, formatting
@@ -59,7 +59,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def answers(run: Any, role: str) -> tuple[Context, dict[str, str]]:
-    ctx, found = answer_entity(run.analysis, run.graph, [], ROLES[role])
+    ctx, found = narrate(run.analysis, run.graph, {}, [ROLES[role]])[ROLES[role]]
     return ctx, {a.question_id: a.text for a in found}
 
 
@@ -87,7 +87,7 @@ def test_risk_answer_names_exactly_the_inferred_concerns(run: Any) -> None:
 
 def test_every_number_in_an_answer_is_a_formatted_fact(run: Any) -> None:
     """Reference answers quote numbers only as the formatters print facts of the context."""
-    ctx, found = answer_entity(run.analysis, run.graph, [], ROLES["cash_cow"])
+    ctx, found = narrate(run.analysis, run.graph, {}, [ROLES["cash_cow"]])[ROLES["cash_cow"]]
     allowed = set()
     for values in (ctx.metrics, ctx.prior, *ctx.peers.values()):
         for name, value in values.items():
@@ -104,7 +104,7 @@ def test_every_number_in_an_answer_is_a_formatted_fact(run: Any) -> None:
 
 
 def test_answers_record_their_facts(run: Any) -> None:
-    _, found = answer_entity(run.analysis, run.graph, [], ROLES["cash_cow"])
+    _, found = narrate(run.analysis, run.graph, {}, [ROLES["cash_cow"]])[ROLES["cash_cow"]]
     liquidity = next(a for a in found if a.question_id == "liquidity").record()
     assert liquidity["origin"] == "reference"
     used = {f["metric"]: f for f in liquidity["facts_used"]}

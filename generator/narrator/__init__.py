@@ -9,7 +9,7 @@ answers when its own fail verification.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -69,6 +69,10 @@ class Answer:
 
 class Narrator(Protocol):
     def answer(self, question: Question, context: Context) -> Answer: ...
+
+    def answer_all(self, jobs: Sequence[tuple[Question, Context]]) -> list[Answer]:
+        """Every question of every company of a run at once (a model generates them in batches)."""
+        ...
 
 
 @cache
@@ -172,6 +176,9 @@ def _changes(question: Question, context: Context) -> list[dict[str, Any]]:
 
 class ReferenceNarrator:
     """Answers every question with its catalogue template: the deterministic baseline and the fallback."""
+
+    def answer_all(self, jobs: Sequence[tuple[Question, Context]]) -> list[Answer]:
+        return [self.answer(q, c) for q, c in jobs]
 
     def answer(self, question: Question, context: Context) -> Answer:
         flags = relevant_flags(question, context)

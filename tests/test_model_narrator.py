@@ -1,0 +1,107 @@
+"""The model narrator with real (tiny) transformers checkpoints built here, offline: an untrained model's
+garbage never reaches a report, and a model taught one answer gets it through the verifier, slots filled."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from pypdf import PdfReader
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+from generator.facts import FactsRun, answer, build, write, write_entity
+from generator.graph import flag_classes
+from generator.narrator import ReferenceNarrator, catalogue
+from generator.narrator.model import ModelNarrator, prompt
+from generator.narrator.verify import prompt_facts
+from generator.render import job, print_pdf
+from generator.sample import ROLES, write_sample
+
+KOLA = ROLES["cash_cow"]
+
+
+def checkpoint(path: Path, corpus: list[str], train_on: list[str] = (), steps: int = 0) -> Path:
+    """A byte-level BPE tokenizer (digits one per token) trained on ``corpus``, and a 2-layer GPT-2, trained
+    for ``steps`` on ``train_on`` when given."""
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                 pre_tokenizers.ByteLevel(add_prefix_space=False)])
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=400, special_tokens=["<pad>", "<eos>", "<unk>"],
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<pad>", unk_token="<unk>")
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(fast), n_positions=2048, n_embd=64, n_layer=2, n_head=2,
+                                       bos_token_id=fast.eos_token_id, eos_token_id=fast.eos_token_id,
+                                       pad_token_id=fast.pad_token_id))
+    if steps:
+        ids = torch.tensor([fast(t + "<eos>")["input_ids"] for t in train_on])
+        optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3)
+        model.train()
+        for _ in range(steps):
+            loss = model(input_ids=ids, labels=ids).loss
+            loss.backward()
+            optimiser.step()
+            optimiser.zero_grad()
+    model.save_pretrained(path)
+    fast.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> FactsRun:
+    root = tmp_path_factory.mktemp("model")
+    write_sample(root / "sample")
+    return build([root / "sample" / "wide" / f"{KOLA}.csv", root / "sample" / "wide" / f"{ROLES['loss_maker']}.csv"])
+
+
+def labels(run: FactsRun) -> list[str]:
+    return [str(c.label[0]) for c in flag_classes(run.graph.tbox) if c.label]
+
+
+def test_an_untrained_model_never_reaches_the_report(run: FactsRun, tmp_path: Path) -> None:
+    contexts = answer(run, run.entities)
+    corpus = [prompt(q, prompt_facts(q, ctx), ctx) for ctx, _ in contexts.values() for q in catalogue()]
+    narrator = ModelNarrator(checkpoint(tmp_path / "untrained", corpus), labels(run), max_new_tokens=40)
+    answered = answer(run, run.entities, narrator)
+    manifest = write(run, tmp_path / "out", as_of="2026-11-28")
+    for entity, (ctx, answers) in answered.items():
+        reference = [a.text for a in ReferenceNarrator().answer_all([(q, ctx) for q in catalogue()])]
+        assert [a.text for a in answers] == reference
+        assert {a.origin for a in answers} == {"reference"}
+        assert all(a.verification["status"] == "fallback" and "model_text" in a.verification for a in answers)
+        folder = tmp_path / "out" / entity
+        report = write_entity(run, entity, folder, manifest["run_id"], "2026-11-28", None, (ctx, answers))
+        print_pdf(job(report, run.analysis, manifest, folder / "report.pdf"))
+        text = " ".join(" ".join(p.extract_text() or "" for p in PdfReader(folder / "report.pdf").pages).split())
+        for line in reference:
+            assert " ".join(line.split()) in text
+        assert "the model's answer failed verification" in text.lower()
+        saved = json.loads((folder / "answers.json").read_text())
+        assert all(a["verification"]["status"] == "fallback" for a in saved)
+
+
+def test_generation_is_deterministic(run: FactsRun, tmp_path: Path) -> None:
+    ctx = answer(run, [KOLA])[KOLA][0]
+    prompts = [prompt(q, prompt_facts(q, ctx), ctx) for q in catalogue()[:4]]
+    narrator = ModelNarrator(checkpoint(tmp_path / "m", prompts), labels(run), max_new_tokens=24)
+    assert narrator.generate(prompts) == narrator.generate(prompts)
+
+
+def test_a_model_that_learned_an_answer_gets_it_verified_and_filled(run: FactsRun, tmp_path: Path) -> None:
+    ctx = answer(run, [KOLA])[KOLA][0]
+    liquidity = next(q for q in catalogue() if q.id == "liquidity")
+    text = prompt(liquidity, prompt_facts(liquidity, ctx), ctx)
+    taught = "The current ratio was ⟨current_ratio⟩, up from ⟨current_ratio_prior⟩ a year earlier."
+    assert ctx.metrics["current_ratio"] > ctx.prior["current_ratio"]
+    narrator = ModelNarrator(checkpoint(tmp_path / "taught", [text, taught], [f"{text} {taught}"], steps=120),
+                             labels(run), max_new_tokens=40)
+    (result,) = narrator.answer_all([(liquidity, ctx)])
+    assert result.origin == "model", result.verification
+    assert result.verification["status"] == "verified"
+    assert result.verification["model_text"] == taught
+    assert result.text == (f"The current ratio was {ctx.metrics['current_ratio']:.2f}x, up from "
+                           f"{ctx.prior['current_ratio']:.2f}x a year earlier.")
