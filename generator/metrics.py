@@ -297,6 +297,10 @@ def compute_metrics(facts: pl.DataFrame, reported: pl.DataFrame | None = None) -
 
 
 _LABELS = {"roe": "ROE", "roe_avg": "ROE on average equity", "roa": "ROA", "dso": "DSO", "ebitda": "EBITDA",
+           "ebitda_margin": "EBITDA margin", "net_debt_to_ebitda": "net debt to EBITDA", "sga_expense": "SG&A expense",
+           "rnd_expense": "R&D expense", "eps_diluted": "diluted EPS", "shares_diluted": "diluted shares",
+           "ppe_net": "net PP&E", "depreciation_amortization": "depreciation and amortisation",
+           "net_income_parent": "net income attributable to the parent",
            "fcf_margin": "FCF margin", "altman_z_double_prime": "Altman Z''", "piotroski_f_score": "Piotroski F-score",
            "revenue_growth_yoy": "revenue growth on a year earlier", "revenue_growth_qoq": "revenue growth on the "
            "previous quarter", "net_income_growth_yoy": "net income growth on a year earlier"}

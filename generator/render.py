@@ -50,6 +50,7 @@ class ProjectAssetsOnly(URLFetcher):
 
 _ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                    trim_blocks=True, lstrip_blocks=True)
+_ENV.filters["label"] = label
 
 
 @dataclass
@@ -120,7 +121,7 @@ def chart_data(analysis: Analysis, entity: str) -> list[Chart]:
     rows = analysis.metrics.filter((pl.col("entity_id") == entity) & pl.col("metric").is_in(wanted))
     lookup = {(r["fiscal_year"], r["fiscal_period"], r["metric"]): r["value"] for r in rows.iter_rows(named=True)}
     periods = [f"{p} {str(y)[2:]}" for y, p in keys]
-    return [Chart(title, periods, {m.replace("_", " "): [lookup.get((y, p, m)) for y, p in keys] for m in metrics},
+    return [Chart(title, periods, {label(m): [lookup.get((y, p, m)) for y, p in keys] for m in metrics},
                   unit) for title, metrics, unit in CHARTS]
 
 
@@ -134,7 +135,7 @@ def provenance_rows(report: Report) -> list[dict[str, Any]]:
     ctx = report.context
     wanted = {(ctx.fiscal_year, ctx.fiscal_period, k) for k in KPIS}
     return [
-        {"figure": r["metric"].replace("_", " "), "value": formatting.by_unit(r["value"], r["unit"], ctx.currency),
+        {"figure": label(r["metric"]), "value": formatting.by_unit(r["value"], r["unit"], ctx.currency),
          "sources": r["sources"]}
         for r in report.facts
         if (r["fiscal_year"], r["fiscal_period"], r["metric"]) in wanted and r["value"] is not None
