@@ -148,7 +148,7 @@ def _environment() -> SandboxedEnvironment:
 _ENV = _environment()
 
 
-def _ranks(question: Question, context: Context) -> dict[str, int | None]:
+def ranks(question: Question, context: Context) -> dict[str, int | None]:
     """1 = best among the company and its peers, by the metric's favourable direction."""
     ranks: dict[str, int | None] = {}
     for name in question.facts:
@@ -186,7 +186,7 @@ class ReferenceNarrator:
         text = _ENV.from_string(question.template).render(
             company=context.company, sector=context.sector, currency=context.currency, period=context.period,
             m=_Facts(context.metrics), prior=_Facts(context.prior), flags=flags, findings=context.findings,
-            peers=context.peers, rank=_ranks(question, context), changes=_changes(question, context),
+            peers=context.peers, rank=ranks(question, context), changes=_changes(question, context),
             has=lambda flag: flag in names,
         )
         sentence = " ".join(text.split())

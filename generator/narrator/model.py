@@ -51,19 +51,21 @@ class ModelNarrator:
         self.model = model.to(self.device).eval()
 
     def generate(self, prompts: Sequence[str]) -> list[str]:
-        """Greedy continuations, one line each, in batches."""
+        """Greedy continuations, one line each, in batches of prompts of similar length (less padding)."""
         import torch
 
-        out: list[str] = []
-        for start in range(0, len(prompts), self.batch_size):
-            batch = self.tokenizer(list(prompts[start:start + self.batch_size]), return_tensors="pt",
-                                   padding=True).to(self.device)
+        lengths = [len(ids) for ids in self.tokenizer(list(prompts))["input_ids"]]
+        order = sorted(range(len(prompts)), key=lambda i: lengths[i])
+        out: dict[int, str] = {}
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            batch = self.tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True).to(self.device)
             with torch.inference_mode():
                 ids = self.model.generate(**batch, do_sample=False, max_new_tokens=self.max_new_tokens,
                                           pad_token_id=self.tokenizer.pad_token_id)
             texts = self.tokenizer.batch_decode(ids[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
-            out += [text.strip().split("\n")[0].strip() for text in texts]
-        return out
+            out |= {i: text.strip().split("\n")[0].strip() for i, text in zip(chunk, texts, strict=True)}
+        return [out[i] for i in range(len(prompts))]
 
     def answer_all(self, jobs: Sequence[tuple[Question, Context]]) -> list[Answer]:
         facts = [prompt_facts(q, c) for q, c in jobs]

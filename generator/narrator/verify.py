@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generator.metrics import definition
-from generator.narrator import Context, Question, formatting, relevant_flags
+from generator.narrator import Context, Question, formatting, ranks, relevant_flags
 
 SLOT = re.compile(r"⟨([a-z0-9_]+)⟩")
 _IGNORED = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\S+\.(?:csv|parquet|jsonl|json)(?::\d+)?|\bFY\d{4}\b|\bQ[1-4]\b"
@@ -75,13 +75,11 @@ def prompt_facts(question: Question, context: Context) -> dict[str, Fact]:
     facts["flag_count"] = Fact("flag_count", len(flags), "count")
     if "piotroski_f_score" in facts:
         facts["piotroski_f_score_max"] = Fact("piotroski_f_score_max", 9, "score")
-    for i, (_, values) in enumerate(sorted(context.peers.items())):
-        for metric in question.facts:
-            if values.get(metric) is not None:
-                facts[f"peer{i}_{metric}"] = Fact(f"peer{i}_{metric}", values[metric], definition(metric).unit, metric)
-    if context.peers:
-        for n in range(1, len(context.peers) + 2):
-            facts[f"rank_{n}"] = Fact(f"rank_{n}", n, "count")
+    if context.peers:  # the peer comparison as the company's rank among its sector, not every peer's value
+        facts["sector_companies"] = Fact("sector_companies", len(context.peers) + 1, "count")
+        for metric, rank in ranks(question, context).items():
+            if rank is not None:
+                facts[f"{metric}_rank"] = Fact(f"{metric}_rank", rank, "count")
     for i, finding in enumerate(context.findings):
         for key, value in finding.get("facts", {}).items():
             if isinstance(value, int | float) and math.isfinite(value):
