@@ -22,12 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: E402
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast  # noqa: E402
 
 from generator.facts import answer, build  # noqa: E402
 from generator.narrator import catalogue  # noqa: E402
-from generator.narrator.model import ModelNarrator, prompt  # noqa: E402
+from generator.narrator.model import ModelNarrator, prompt, scratch  # noqa: E402
 from generator.narrator.verify import prompt_facts  # noqa: E402
 from generator.sample import write_sample  # noqa: E402
 
@@ -44,20 +42,8 @@ def prompts() -> list[str]:
 
 
 def model(path: Path, corpus: list[str]) -> Path:
-    if (path / "config.json").exists():
-        return path
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
-                                                 pre_tokenizers.ByteLevel(add_prefix_space=False)])
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=2000, special_tokens=["<pad>", "<eos>", "<unk>"],
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<pad>", unk_token="<unk>")
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(fast), n_positions=2048, n_embd=256, n_layer=4, n_head=4,
-                        bos_token_id=fast.eos_token_id, eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id)
-    GPT2LMHeadModel(config).save_pretrained(path)
-    fast.save_pretrained(path)
+    if not (path / "config.json").exists():
+        scratch(path, corpus, vocab_size=2000, width=256, layers=4, heads=4)
     return path
 
 

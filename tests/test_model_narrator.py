@@ -9,13 +9,11 @@ from pathlib import Path
 import pytest
 import torch
 from pypdf import PdfReader
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
 from generator.facts import FactsRun, answer, build, write, write_entity
 from generator.graph import flag_classes
 from generator.narrator import ReferenceNarrator, catalogue
-from generator.narrator.model import ModelNarrator, prompt
+from generator.narrator.model import ModelNarrator, prompt, scratch
 from generator.narrator.verify import prompt_facts
 from generator.render import job, print_pdf
 from generator.sample import ROLES, write_sample
@@ -24,21 +22,10 @@ KOLA = ROLES["cash_cow"]
 
 
 def checkpoint(path: Path, corpus: list[str], train_on: list[str] = (), steps: int = 0) -> Path:
-    """A byte-level BPE tokenizer (digits one per token) trained on ``corpus``, and a 2-layer GPT-2, trained
-    for ``steps`` on ``train_on`` when given."""
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
-                                                 pre_tokenizers.ByteLevel(add_prefix_space=False)])
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=400, special_tokens=["<pad>", "<eos>", "<unk>"],
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<pad>", unk_token="<unk>")
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(fast), n_positions=2048, n_embd=64, n_layer=2, n_head=2,
-                                       bos_token_id=fast.eos_token_id, eos_token_id=fast.eos_token_id,
-                                       pad_token_id=fast.pad_token_id))
+    """A 2-layer narrator from ``scratch``, trained for ``steps`` on ``train_on`` when given."""
+    model, tokenizer = scratch(path, corpus, vocab_size=400, width=64, layers=2, heads=2)
     if steps:
-        ids = torch.tensor([fast(t + "<eos>")["input_ids"] for t in train_on])
+        ids = torch.tensor([tokenizer(t + "<eos>")["input_ids"] for t in train_on])
         optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3)
         model.train()
         for _ in range(steps):
@@ -46,8 +33,7 @@ def checkpoint(path: Path, corpus: list[str], train_on: list[str] = (), steps: i
             loss.backward()
             optimiser.step()
             optimiser.zero_grad()
-    model.save_pretrained(path)
-    fast.save_pretrained(path)
+        model.save_pretrained(path)
     return path
 
 

@@ -84,3 +84,30 @@ class ModelNarrator:
         reference = ReferenceNarrator().answer(question, context)
         reference.verification = record | {"status": "fallback"}
         return reference
+
+
+def scratch(path: Path, corpus: Sequence[str], *, vocab_size: int, width: int, layers: int, heads: int,
+            seed: int = 0) -> tuple[Any, Any]:
+    """A narrator to train from nothing, saved in ``path``: a byte-level BPE tokenizer trained on ``corpus``
+    (digits one per token, so numbers never become opaque words) and a GPT-2 of the given size, seeded.
+    Returns (model, tokenizer)."""
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                 pre_tokenizers.ByteLevel(add_prefix_space=False)])
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=vocab_size,
+                                                        special_tokens=["<pad>", "<eos>", "<unk>"],
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<pad>",
+                                        unk_token="<unk>")
+    torch.manual_seed(seed)
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=2048, n_embd=width, n_layer=layers,
+                                       n_head=heads, bos_token_id=tokenizer.eos_token_id,
+                                       eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id))
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return model, tokenizer
