@@ -43,7 +43,7 @@ from generator import deliver, render
 from generator import facts as stages
 from generator.errors import FinreportError, UsageError
 from generator.facts import FactsRun
-from generator.graph import Graph, flag_classes
+from generator.graph import Graph, flag_labels
 from generator.ingest import Ingested
 from generator.metrics import Analysis
 from generator.narrator import Narrator, catalogue
@@ -170,8 +170,7 @@ def answer_questions(run: FactsRun, entities: list[str], narrator: str, model_pa
     if narrator == "model":
         from generator.narrator.model import PROMPT_FORMAT, ModelNarrator
 
-        labels = [str(c.label[0]) for c in flag_classes(run.graph.tbox) if c.label]
-        chosen = ModelNarrator(Path(model_path), labels)
+        chosen = ModelNarrator(Path(model_path), flag_labels(run.graph.tbox))
         about |= {"model": model_path, "prompt_format": PROMPT_FORMAT}
     answered = stages.answer(run, entities, chosen, questions)
     origins = [a.verification.get("status", a.origin) for _, answers in answered.values() for a in answers]

@@ -101,6 +101,11 @@ def flag_classes(tbox: Ontology) -> list[ThingClass]:
     return [c for c in tbox.classes() if c.equivalent_to and c.severity]
 
 
+def flag_labels(tbox: Ontology) -> list[str]:
+    """How the categories are named in prose ("liquidity concern"): what a narrator may call a flag."""
+    return [str(c.label[0]) for c in flag_classes(tbox) if c.label]
+
+
 def snapshot_properties(tbox: Ontology) -> list[str]:
     """Metric data properties of a snapshot: named as the facts engine's metrics."""
     names = set(metric_names())

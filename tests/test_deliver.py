@@ -6,14 +6,10 @@ runs as a user runs it.
 
 from __future__ import annotations
 
-import email
 import json
 import os
-import socket
 import subprocess
 import sys
-from email import policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -27,36 +23,11 @@ from generator.outputs import folder_names
 from generator.render import job, print_pdf
 from generator.sample import ROLES, write_sample
 
+from loopback import Inbox, free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 VOLT = ROLES["loss_maker"]
 PASSWORD = "s3cret-Pa55word"
-
-
-class Inbox:
-    """An aiosmtpd handler that keeps what it receives and refuses the addresses it is told to refuse."""
-
-    def __init__(self, refuse: tuple[str, ...] = ()) -> None:
-        self.received: list[tuple[str, list[str], bytes]] = []
-        self.refuse = set(refuse)
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
-        if address in self.refuse:
-            return "550 5.1.1 no such mailbox here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return f"250 2.0.0 queued as Q{len(self.received)}"
-
-    def messages(self) -> list[EmailMessage]:
-        return [email.message_from_bytes(raw, policy=policy.default) for _, _, raw in self.received]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def smtp_server(inbox: Inbox, port: int, auth: bool = False) -> Controller:

@@ -7,7 +7,6 @@ is blocked by a file so that every write fails (an I/O error, retried, then fail
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import zoneinfo
 from datetime import date
@@ -36,6 +35,8 @@ from flows.reports import (
 from generator.narrator import catalogue, formatting
 from generator.render import KPIS
 from generator.sample import ROLES, write_sample
+
+from loopback import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = date(2026, 11, 28)
@@ -208,9 +209,7 @@ def test_delivery_trouble_never_fails_the_run(server: Any, nightly: tuple[State,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """No SMTP server listening: the report is written, the e-mail waits in the outbox, the run says so."""
     _, out = nightly
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     for name, value in {"OUTBOX_DIR": str(tmp_path / "outbox"), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port),
                         "SMTP_SECURITY": "insecure"}.items():
         monkeypatch.setenv(f"FINREPORT_{name}", value)

@@ -11,7 +11,7 @@ import torch
 from pypdf import PdfReader
 
 from generator.facts import FactsRun, answer, build, write, write_entity
-from generator.graph import flag_classes
+from generator.graph import flag_labels
 from generator.narrator import ReferenceNarrator, catalogue
 from generator.narrator.model import ModelNarrator, prompt, scratch
 from generator.narrator.verify import prompt_facts
@@ -45,7 +45,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> FactsRun:
 
 
 def labels(run: FactsRun) -> list[str]:
-    return [str(c.label[0]) for c in flag_classes(run.graph.tbox) if c.label]
+    return flag_labels(run.graph.tbox)
 
 
 def test_an_untrained_model_never_reaches_the_report(run: FactsRun, tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import email
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,14 +24,10 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from generator.sample import write_sample
 
+from loopback import Inbox, free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(check: Any, what: str, seconds: float, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -47,15 +42,6 @@ def wait_until(check: Any, what: str, seconds: float, process: subprocess.Popen[
             pass
         time.sleep(1)
     pytest.fail(f"{what}: not ready after {seconds} s:\n{log.read_text()[-3000:]}")
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.received: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received.append((list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +96,7 @@ def test_an_on_demand_run_created_through_the_api_writes_and_mails_the_report(se
     assert run.state.message == f"1 of 1 reports written to {root / 'out'}"
     pdf = root / "out" / "KOLA" / "report.pdf"
     assert pdf.read_bytes().startswith(b"%PDF-")
-    ((recipients, raw),) = served["inbox"].received
+    ((_, recipients, raw),) = served["inbox"].received
     assert recipients == ["desk@example.com"]
     (attachment,) = list(email.message_from_bytes(raw, policy=policy.default).iter_attachments())
     assert attachment.get_content() == pdf.read_bytes()

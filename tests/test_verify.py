@@ -9,13 +9,13 @@ import pytest
 
 from generator.answers import context
 from generator.facts import build, finding_records
-from generator.graph import flag_classes, load_ontology
+from generator.graph import flag_labels, load_ontology
 from generator.narrator import Context, ReferenceNarrator, catalogue
 from generator.narrator.verify import fill, literals, prompt_facts, verify
 from generator.sample import write_sample
 
 Q = {q.id: q for q in catalogue()}
-LABELS = [str(c.label[0]) for c in flag_classes(load_ontology()[1]) if c.label]
+LABELS = flag_labels(load_ontology()[1])
 
 
 def flag(name: str, label: str, metric: str, value: float, op: str, threshold: float) -> dict[str, object]:

@@ -1,0 +1,36 @@
+"""What tests run on loopback: a free port, and an SMTP inbox for aiosmtpd."""
+
+from __future__ import annotations
+
+import email
+import socket
+from email import policy
+from email.message import EmailMessage
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what it receives and refuses the addresses it is told to refuse."""
+
+    def __init__(self, refuse: tuple[str, ...] = ()) -> None:
+        self.received: list[tuple[str, list[str], bytes]] = []
+        self.refuse = set(refuse)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return f"250 2.0.0 queued as Q{len(self.received)}"
+
+    def messages(self) -> list[EmailMessage]:
+        return [email.message_from_bytes(raw, policy=policy.default) for _, _, raw in self.received]
