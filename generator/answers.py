@@ -22,7 +22,14 @@ def report_period(analysis: Analysis, entity_id: str) -> tuple[int, str]:
     return last["fiscal_year"], str(last["fiscal_period"])
 
 
-def _values(analysis: Analysis, entity_id: str, year: int, period: str) -> dict[str, float | None]:
+def period_row(analysis: Analysis, entity_id: str, year: int, period: str) -> dict[str, Any]:
+    """The period's attributes: entity name, sector, currency, dates."""
+    return analysis.base.filter((pl.col("entity_id") == entity_id) & (pl.col("fiscal_year") == year)
+                                & (pl.col("fiscal_period") == period)).row(0, named=True)
+
+
+def period_values(analysis: Analysis, entity_id: str, year: int, period: str) -> dict[str, float | None]:
+    """Every metric of one company and period, by name."""
     rows = analysis.metrics.filter(
         (pl.col("entity_id") == entity_id) & (pl.col("fiscal_year") == year) & (pl.col("fiscal_period") == period)
     )
@@ -41,8 +48,7 @@ def _peer_values(analysis: Analysis, peers: list[str], year: int, period: str) -
 
 def context(analysis: Analysis, graph: Graph, findings: list[dict[str, Any]], entity_id: str) -> Context:
     year, period = report_period(analysis, entity_id)
-    attrs = analysis.base.filter((pl.col("entity_id") == entity_id) & (pl.col("fiscal_year") == year)
-                                 & (pl.col("fiscal_period") == period)).row(0, named=True)
+    attrs = period_row(analysis, entity_id, year, period)
     peers = _peer_values(analysis, graph_queries.peers_of(graph, entity_id), year, period)
     return Context(
         entity_id=entity_id,
@@ -51,8 +57,8 @@ def context(analysis: Analysis, graph: Graph, findings: list[dict[str, Any]], en
         currency=str(attrs["currency"]),
         fiscal_year=year,
         fiscal_period=period,
-        metrics=_values(analysis, entity_id, year, period),
-        prior=_values(analysis, entity_id, year - 1, period),
+        metrics=period_values(analysis, entity_id, year, period),
+        prior=period_values(analysis, entity_id, year - 1, period),
         flags=[f for f in flag_records(graph, entity_id) if (f["fiscal_year"], f["fiscal_period"]) == (year, period)],
         findings=findings,
         peers={p: v for p, v in peers.items() if v},

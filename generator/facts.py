@@ -15,7 +15,7 @@ import polars as pl
 import rdflib
 
 import generator
-from generator.answers import narrate, report_period
+from generator.answers import narrate, period_row, period_values, report_period
 from generator.checks import FINDING_SCHEMA, accounting_checks
 from generator.errors import UsageError
 from generator.graph import Graph, flag_records, ontology_graph, reason, turtle
@@ -208,12 +208,8 @@ ARTIFACT_KPIS = ("revenue", "net_margin", "current_ratio", "debt_to_equity", "in
 def key_figures(run: FactsRun, entity: str) -> dict[str, Any]:
     """One line of the run's overview: the report period's headline figures, formatted, and its flags."""
     year, period = report_period(run.analysis, entity)
-    rows = run.analysis.base.filter((pl.col("entity_id") == entity) & (pl.col("fiscal_year") == year)
-                                    & (pl.col("fiscal_period") == period))
-    attrs = rows.row(0, named=True)
-    metrics = run.analysis.metrics.filter((pl.col("entity_id") == entity) & (pl.col("fiscal_year") == year)
-                                          & (pl.col("fiscal_period") == period) & pl.col("metric").is_in(ARTIFACT_KPIS))
-    values = dict(zip(metrics["metric"].to_list(), metrics["value"].to_list(), strict=True))
+    attrs = period_row(run.analysis, entity, year, period)
+    values = period_values(run.analysis, entity, year, period)
     flags = sorted(f.label for f in run.graph.flags
                    if (f.entity_id, f.fiscal_year, f.fiscal_period) == (entity, year, period))
     figures = {m.replace("_", " "): formatting.by_unit(values.get(m), definition(m).unit, str(attrs["currency"]))
