@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -50,7 +51,7 @@ def check_inputs(inputs: Sequence[Path]) -> list[Path]:
         raise UsageError(f"no such input: {', '.join(missing)}")
     files = expand_inputs(inputs)
     if not files:
-        raise UsageError(f"no input files (.csv, .parquet, .jsonl) under {', '.join(map(str, inputs))}")
+        raise UsageError(f"no input files (.csv, .parquet, .jsonl, .json) under {', '.join(map(str, inputs))}")
     return files
 
 
@@ -107,8 +108,14 @@ def restatement_findings(ingested: Ingested) -> pl.DataFrame:
 
 
 def _filing(row: dict[str, Any], which: str) -> str:
-    """Filing date and source line; the file by name (the manifest lists the inputs with their full paths)."""
-    return f"filed {row[f'{which}_filed'] or 'unknown'}, {Path(row[f'{which}_source']).name}"
+    """Filing date and source: an accession number and tag as they are, a file by its name (the manifest lists
+    the inputs with their full paths)."""
+    source = row[f"{which}_source"]
+    return f"filed {row[f'{which}_filed'] or 'unknown'}, {source if ACCESSION.match(source) else Path(source).name}"
+
+
+ACCESSION = re.compile(r"\d{10}-\d{2}-\d{6}/")
+"""An SEC accession number (filer, year, sequence) opening a source: ``0001640147-24-000101/us-gaap:Assets``."""
 
 
 def _amount(value: float) -> str:

@@ -17,12 +17,13 @@ from pathlib import Path
 import polars as pl
 
 from generator.errors import InputFileError
-from generator.ingest import long, statement, wide
+from generator.ingest import companyfacts, long, statement, wide, xbrl_csv
 from generator.ingest.base import REJECTED_SCHEMA, Adapter
 from generator.ingest.validate import empty_accepted, empty_rejected, validate
 
-ADAPTERS: tuple[Adapter, ...] = (long.ADAPTER, wide.ADAPTER, statement.ADAPTER)
-INPUT_SUFFIXES = (".csv", ".parquet", ".pq", ".jsonl", ".ndjson")
+ADAPTERS: tuple[Adapter, ...] = (long.ADAPTER, wide.ADAPTER, statement.ADAPTER, companyfacts.ADAPTER,
+                                  xbrl_csv.ADAPTER)
+INPUT_SUFFIXES = (".csv", ".parquet", ".pq", ".jsonl", ".ndjson", ".json")
 PERIOD_KEYS = ["entity_id", "fiscal_year", "fiscal_period", "item"]
 
 
@@ -73,21 +74,27 @@ class Ingested:
 
 
 def expand_inputs(paths: Iterable[Path]) -> list[Path]:
-    """Folders are searched recursively for input files, in a stable order."""
+    """Folders are searched recursively for input files, in a stable order (a statement table's metadata is
+    not an input of its own)."""
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            out += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES)
+            out += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES
+                          and not statement.is_metadata(p))
         else:
             out.append(path)
     return out
 
 
 def choose_adapter(path: Path) -> Adapter:
+    if companyfacts.ADAPTER.accepts(path, []):
+        return companyfacts.ADAPTER
     if path.suffix.lower() in (".parquet", ".pq", ".jsonl", ".ndjson"):
         return long.ADAPTER
     header = _csv_header(path)
     lowered = [h.strip().lower() for h in header]
+    if xbrl_csv.ADAPTER.accepts(path, lowered):
+        return xbrl_csv.ADAPTER
     if "item" in lowered or "value" in lowered:
         return long.ADAPTER
     for adapter in (wide.ADAPTER, statement.ADAPTER):

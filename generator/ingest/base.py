@@ -38,11 +38,15 @@ TRACE_COLUMNS: dict[str, pl.DataType] = {
     "_line": pl.Int64(),
     "_column": pl.Categorical(),
     "_printed": pl.Boolean(),
+    "_source": pl.String(),
     "__problem": pl.String(),
+    "__problem_at": pl.String(),
 }
 """Where a value came from: file, line (1-based, as an editor shows it), the column holding the
-value, whether the value is printed as in a statement (outflows negative), and a problem the
-adapter already found with the line (a ragged CSV record, a line that is not JSON)."""
+value (or its JSON path), whether the value is printed as in a statement (outflows negative), its
+provenance where file and line do not tell it (an accession number and tag, a derivation), and a
+problem the adapter already found with the line (a ragged CSV record, a line that is not JSON, a
+period that is no fiscal quarter) with the column or JSON path it concerns."""
 
 REJECTED_SCHEMA: dict[str, pl.DataType] = {
     "file": pl.String(),
@@ -63,10 +67,21 @@ class Adapter:
     read: Callable[[Path], pl.DataFrame]
 
 
+def _types() -> dict[str, pl.DataType]:
+    return {name: pl.String() if name == "value" else pl.Categorical() for name in RAW_COLUMNS} | TRACE_COLUMNS
+
+
 def raw_frame(columns: dict[str, pl.Expr], height: int) -> pl.DataFrame:
     """Assemble an adapter's output with every RAW/TRACE column present and correctly typed."""
-    types = {name: pl.String() if name == "value" else pl.Categorical() for name in RAW_COLUMNS} | TRACE_COLUMNS
     base = pl.DataFrame({"__n": pl.int_range(height, eager=True)})
     return base.select(
-        [columns.get(name, pl.lit(None, dtype)).cast(dtype).alias(name) for name, dtype in types.items()]
+        [columns.get(name, pl.lit(None, dtype)).cast(dtype).alias(name) for name, dtype in _types().items()]
     )
+
+
+def raw_records(records: list[dict[str, object]]) -> pl.DataFrame:
+    """An adapter's output from one dict per value (text cells; a missing key is null)."""
+    types = _types()
+    text = {name: pl.String() if dtype == pl.Categorical() else dtype for name, dtype in types.items()}
+    frame = pl.DataFrame({name: [r.get(name) for r in records] for name in types}, schema=text)
+    return frame.cast(types)  # type: ignore[arg-type]

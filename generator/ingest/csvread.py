@@ -18,6 +18,9 @@ import polars as pl
 from generator.errors import InputFileError
 from generator.ingest.base import RAW_COLUMNS
 
+csv.field_size_limit(2**31 - 1)
+"""XBRL fact tables hold whole notes as HTML in one field, far beyond the csv module's 128 KiB default."""
+
 
 def read_csv_strings(path: Path, categorical: Collection[str] = ()) -> tuple[pl.DataFrame, pl.Series]:
     """Every cell as text (types are checked later, per row), plus each record's physical line.

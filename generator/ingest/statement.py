@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from generator.errors import InputFileError
 from generator.ingest.base import Adapter, raw_frame
 from generator.ingest.csvread import read_csv_strings
+from generator.ingest.fiscal import fiscal_year_of
 from generator.ingest.validate import SCALES
 from generator.schema import alias_table, items, normalize_label
 
@@ -63,6 +64,10 @@ def _accepts(path: Path, header: list[str]) -> bool:
     return bool(periods) and all(parse_period_header(h) is not None for h in periods)
 
 
+def is_metadata(path: Path) -> bool:
+    return path.name == "meta.json" or path.name.endswith(".meta.json")
+
+
 def load_meta(path: Path) -> StatementMeta:
     for candidate in (path.with_name(path.name + ".meta.json"), path.with_name("meta.json")):
         if candidate.exists():
@@ -78,11 +83,6 @@ def load_meta(path: Path) -> StatementMeta:
         path,
         "a statement table needs metadata: put meta.json (entity_id, entity_name, currency, scale) beside it",
     )
-
-
-def fiscal_year_of(period_end: date) -> int:
-    """52/53-week years that end in the first days of January belong to the previous year."""
-    return period_end.year - 1 if period_end.month == 1 and period_end.day <= 7 else period_end.year
 
 
 def read_statement(path: Path) -> pl.DataFrame:

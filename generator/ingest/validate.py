@@ -164,7 +164,9 @@ def parse(raw: pl.DataFrame) -> pl.DataFrame:
         "_line": raw.get_column("_line"),
         "_column": raw.get_column("_column"),
         "_printed": raw.get_column("_printed"),
+        "_source": raw.get_column("_source"),
         "__problem": raw.get_column("__problem"),
+        "__problem_at": raw.get_column("__problem_at"),
     })
 
 
@@ -238,6 +240,7 @@ def _texts(raw: pl.DataFrame, parsed: pl.DataFrame) -> pl.DataFrame:
         __item=parsed.get_column("__item").cast(pl.String),
         item_statement=parsed.get_column("item_statement").cast(pl.String),
         __problem=parsed.get_column("__problem"),
+        __problem_at=parsed.get_column("__problem_at"),
         _file=parsed.get_column("_file").cast(pl.String),
         _line=parsed.get_column("_line"),
         _column=parsed.get_column("_column").cast(pl.String),
@@ -245,9 +248,10 @@ def _texts(raw: pl.DataFrame, parsed: pl.DataFrame) -> pl.DataFrame:
 
 
 def _where(column: str) -> pl.Expr:
-    """The input column to point at: in layouts with one column per item, the cell's own header."""
+    """The input column to point at: in layouts with one column per item, the cell's own header; for a
+    problem the adapter found, the column or JSON path it named."""
     if not column:
-        return pl.lit(None, pl.String)
+        return pl.col("__problem_at")
     if column in ("value", "item"):
         return pl.col("_column").fill_null(column)
     return pl.lit(column)
@@ -291,8 +295,11 @@ def validate(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         value=pl.col("__number") * scale * sign + 0.0,
         currency=pl.col("currency"),
         filed=pl.col("__filed"),
-        source=pl.concat_str(pl.col("_file").cast(pl.String), pl.lit(":"), pl.col("_line").cast(pl.String),
-                             (pl.lit(" [") + pl.col("_column").cast(pl.String) + pl.lit("]")).fill_null("")),
+        source=pl.coalesce(
+            pl.col("_source"),
+            pl.concat_str(pl.col("_file").cast(pl.String), pl.lit(":"), pl.col("_line").cast(pl.String),
+                          (pl.lit(" [") + pl.col("_column").cast(pl.String) + pl.lit("]")).fill_null("")),
+        ),
         sector=pl.col("sector"),
         _file=pl.col("_file"),
         _line=pl.col("_line"),

@@ -1,0 +1,109 @@
+"""SEC EDGAR companyfacts JSON: every XBRL fact a company ever filed, as the EDGAR API serves it.
+
+``facts → taxonomy → concept → units → unit → [{start?, end, val, accn, fy, fp, form, filed}]``. The
+``fy``/``fp`` of an entry describe the filing it came from, not the fact, so only the dates are read
+(see ``xbrl``). Every value keeps its accession number and concept as its source; a problem names the
+entry by its JSON path (the API serves the file on one line, so line numbers say nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from generator.errors import InputFileError
+from generator.ingest.base import Adapter
+from generator.ingest.xbrl import Fact, Problem, Unusable, mapped_concepts, parse_date, to_raw
+
+NOT_COMPANYFACTS = "not an SEC companyfacts file (expected a JSON object with cik, entityName and facts)"
+
+
+def _accepts(path: Path, header: list[str]) -> bool:
+    return path.suffix.lower() == ".json"
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError as exc:
+        raise InputFileError(path, "no such file") from exc
+    except UnicodeDecodeError as exc:
+        raise InputFileError(path, f"not UTF-8 text (byte {exc.start})") from exc
+    except OSError as exc:
+        raise InputFileError(path, f"cannot read file: {exc.strerror or exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise InputFileError(path, f"not valid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from exc
+    except RecursionError as exc:
+        raise InputFileError(path, "not valid JSON: nested too deeply") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("facts"), dict):
+        raise InputFileError(path, NOT_COMPANYFACTS)
+    return data
+
+
+def _entity(path: Path, data: dict[str, Any]) -> tuple[str, str]:
+    cik, name = data.get("cik"), data.get("entityName")
+    if isinstance(cik, bool) or not (isinstance(cik, int) or (isinstance(cik, str) and cik.strip().isdigit())):
+        raise InputFileError(path, f"cik {cik!r} is not a CIK number", column="cik")
+    if not isinstance(name, str) or not name.strip():
+        raise InputFileError(path, "entityName is missing or empty", column="entityName")
+    return f"CIK{int(cik):010d}", name.strip()
+
+
+def _date(entry: dict[str, Any], key: str, where: str) -> date | None:
+    return None if entry.get(key) is None else parse_date(entry[key], f"{where}.{key}")
+
+
+def _fact(concept: str, unit: str, entry: object, where: str) -> Fact:
+    """One entry of a unit's list; raises ``Unusable`` naming the field at fault."""
+    if not isinstance(entry, dict):
+        raise Unusable(where, "expected an object with end, val, accn and filed")
+    val, accn = entry.get("val"), entry.get("accn")
+    if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val):
+        raise Unusable(f"{where}.val", f"not a number: {json.dumps(val)}")
+    if not isinstance(accn, str) or not accn.strip():
+        raise Unusable(f"{where}.accn", "no accession number")
+    start, end, filed = (_date(entry, key, where) for key in ("start", "end", "filed"))
+    if end is None:
+        raise Unusable(f"{where}.end", "no end date")
+    if start is not None and start > end:
+        raise Unusable(f"{where}.start", f"start {start} is after end {end}")
+    return Fact(concept, float(val), json.dumps(val), unit, start, end, filed, f"{accn.strip()}/{concept}", None,
+                f"{where}.val", (where, f"{where}.start", f"{where}.end"))
+
+
+def read_companyfacts(path: Path) -> pl.DataFrame:
+    data = _load(path)
+    entity_id, entity_name = _entity(path, data)
+    facts: list[Fact] = []
+    problems: list[Problem] = []
+    for taxonomy, concepts in data["facts"].items():
+        if not isinstance(concepts, dict):
+            raise InputFileError(path, "expected an object of concepts", column=f"facts.{taxonomy}")
+        for name, body in concepts.items():
+            concept = f"{taxonomy}:{name}"
+            if concept not in mapped_concepts():
+                continue
+            units = body.get("units") if isinstance(body, dict) else None
+            where = f"facts.{taxonomy}.{name}.units"
+            if not isinstance(units, dict):
+                problems.append(Problem(concept, "", None, where, "expected an object of units"))
+                continue
+            for unit, entries in units.items():
+                if not isinstance(entries, list):
+                    problems.append(Problem(concept, "", None, f"{where}.{unit}", "expected a list of values"))
+                    continue
+                for i, entry in enumerate(entries):
+                    try:
+                        facts.append(_fact(concept, unit, entry, f"{where}.{unit}[{i}]"))
+                    except Unusable as bad:
+                        text = json.dumps(entry.get("val") if isinstance(entry, dict) else entry)
+                        problems.append(Problem(concept, text, None, bad.column, bad.reason))
+    return to_raw(path, entity_id, entity_name, facts, problems)
+
+
+ADAPTER = Adapter(name="companyfacts", accepts=_accepts, read=read_companyfacts)

@@ -1,0 +1,323 @@
+"""SEC companyfacts JSON: real filings (Snowflake, an IFRS filer) and small hand-made files for each rule."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+from generator import facts as facts_stage
+from generator.checks import accounting_checks
+from generator.ingest import Ingested, choose_adapter, ingest
+from generator.ingest.companyfacts import NOT_COMPANYFACTS
+from generator.periods import derive, pivot
+from generator.provenance import Provenance
+
+FIXTURES = Path(__file__).parent / "fixtures" / "sec-companyfacts"
+SNOWFLAKE = FIXTURES / "snow_facts.json"
+LPA = FIXTURES / "lpa_facts.json"
+
+
+def checked(paths: list[Path]) -> Ingested:
+    ingested = ingest(paths)
+    assert ingested.rows_in == ingested.accepted_count + ingested.rejected.height
+    return ingested
+
+
+def fact(facts: pl.DataFrame, item: str, year: int, period: str) -> dict[str, Any]:
+    rows = facts.filter(item=item, fiscal_year=year, fiscal_period=period)
+    assert rows.height == 1, rows
+    return rows.row(0, named=True)
+
+
+def entry(val: object, end: str, start: str | None = None, accn: str = "0000000001-25-000001",
+          filed: str = "2025-02-15") -> dict[str, Any]:
+    """One value as EDGAR serves it; ``fy``/``fp`` deliberately describe the filing, not the period."""
+    return {**({"start": start} if start else {}), "end": end, "val": val, "accn": accn, "fy": 2025, "fp": "FY",
+            "form": "10-K", "filed": filed}
+
+
+def companyfacts(path: Path, concepts: dict[str, dict[str, list[dict[str, Any]]]], cik: object = 1,
+                 name: str = "Acme Corp") -> Path:
+    """``concepts``: ``us-gaap:Revenues`` → unit → entries."""
+    facts: dict[str, dict[str, Any]] = {}
+    for concept, units in concepts.items():
+        taxonomy, tag = concept.split(":")
+        facts.setdefault(taxonomy, {})[tag] = {"label": tag, "units": units}
+    path.write_text(json.dumps({"cik": cik, "entityName": name, "facts": facts}), encoding="utf-8")
+    return path
+
+
+# --- Snowflake: the acceptance figures -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def snowflake() -> Ingested:
+    return checked([SNOWFLAKE])
+
+
+def test_snowflake_is_read_by_its_own_adapter() -> None:
+    assert choose_adapter(SNOWFLAKE).name == "companyfacts"
+
+
+def test_snowflake_fiscal_2024_ends_in_january(snowflake: Ingested) -> None:
+    revenue = fact(snowflake.facts, "revenue", 2024, "FY")
+    assert (revenue["entity_id"], revenue["entity_name"]) == ("CIK0001640147", "SNOWFLAKE INC.")
+    assert (revenue["period_start"], revenue["period_end"]) == (date(2023, 2, 1), date(2024, 1, 31))
+    assert revenue["value"] == 2_806_489_000
+    assert revenue["currency"] == "USD"
+    assert revenue["source"] == "0001640147-24-000101/us-gaap:RevenueFromContractWithCustomerExcludingAssessedTax"
+    assert fact(snowflake.facts, "net_income_parent", 2024, "FY")["value"] == -836_097_000
+    assert fact(snowflake.facts, "total_assets", 2024, "FY")["value"] == 8_223_383_000
+
+
+def test_snowflake_balance_sheet_identity_holds_exactly_with_noncontrolling_interest(snowflake: Ingested) -> None:
+    year = {i: fact(snowflake.facts, i, 2024, "FY")["value"]
+            for i in ("total_assets", "total_liabilities", "total_equity", "noncontrolling_interest")}
+    assert (year["total_liabilities"], year["total_equity"], year["noncontrolling_interest"]) == (
+        3_032_789_000, 5_180_308_000, 10_286_000)
+    assert year["total_assets"] == year["total_liabilities"] + year["total_equity"] + year["noncontrolling_interest"]
+
+
+def test_snowflake_negative_equity_is_held_by_temporary_equity_not_an_identity_error() -> None:
+    run = facts_stage.build([SNOWFLAKE])
+    facts = run.ingested.facts
+    equity = fact(facts, "total_equity", 2020, "FY")
+    assert (equity["period_end"], equity["value"]) == (date(2020, 1, 31), -544_757_000)
+    temporary = fact(facts, "temporary_equity", 2020, "FY")["value"]
+    assert temporary == 936_474_000
+    assert fact(facts, "total_assets", 2020, "FY")["value"] == (
+        fact(facts, "total_liabilities", 2020, "FY")["value"] + equity["value"] + temporary)
+    assert run.findings.filter(pl.col("severity") == "error").height == 0
+    assert run.graph.findings == []
+    flagged = {(f.fiscal_year, f.fiscal_period) for f in run.graph.flags if f.flag == "NegativeEquity"}
+    assert (2020, "FY") in flagged
+    assert (2024, "FY") not in flagged
+
+
+def test_snowflake_quarters_of_a_cash_flow_come_from_its_year_to_date_figures(snowflake: Ingested) -> None:
+    rows = {p: fact(snowflake.facts, "operating_cash_flow", 2024, p) for p in ("Q1", "Q2", "Q3", "Q4", "FY")}
+    six_months, nine_months = 382_635_000, 503_542_000  # 10-Q figures for 2023-02-01..07-31 and ..10-31
+    assert rows["Q1"]["value"] == 299_444_000
+    assert rows["Q2"]["value"] == six_months - 299_444_000
+    assert rows["Q3"]["value"] == nine_months - six_months
+    assert rows["Q4"]["value"] == 848_122_000 - nine_months
+    assert sum(rows[q]["value"] for q in ("Q1", "Q2", "Q3", "Q4")) == rows["FY"]["value"]
+    assert [(rows[q]["period_start"], rows[q]["period_end"]) for q in ("Q2", "Q3", "Q4")] == [
+        (date(2023, 5, 1), date(2023, 7, 31)), (date(2023, 8, 1), date(2023, 10, 31)),
+        (date(2023, 11, 1), date(2024, 1, 31))]
+    tag = "us-gaap:NetCashProvidedByUsedInOperatingActivities"
+    assert rows["Q1"]["source"] == f"0001640147-23-000102/{tag}"
+    assert rows["Q2"]["source"] == (f"derived: Q2 = 6 months to date − Q1: 0001640147-23-000199/{tag} − "
+                                    f"0001640147-23-000102/{tag}")
+    assert rows["Q4"]["source"] == (f"derived: Q4 = FY − 9 months to date: 0001640147-24-000101/{tag} − "
+                                    f"0001640147-23-000260/{tag}")
+
+
+def test_snowflake_restatements_list_both_values_and_accession_numbers(snowflake: Ingested) -> None:
+    restated = snowflake.restatements().filter(fiscal_year=2022, fiscal_period="FY").row(0, named=True)
+    tag = "us-gaap:WeightedAverageNumberOfDilutedSharesOutstanding"
+    assert restated["item"] == "shares_diluted"
+    assert (restated["original_value"], restated["original_filed"], restated["original_source"]) == (
+        300_273_227, date(2022, 3, 30), f"0001640147-22-000023/{tag}")
+    assert (restated["restated_value"], restated["restated_filed"], restated["restated_source"]) == (
+        300_273_000, date(2023, 3, 29), f"0001640147-23-000030/{tag}")
+    message = facts_stage.restatement_findings(snowflake).filter(fiscal_year=2022, fiscal_period="FY")["message"][0]
+    assert message == (f"shares_diluted restated from 300,273,227 (filed 2022-03-30, 0001640147-22-000023/{tag}) "
+                       f"to 300,273,000 (filed 2023-03-29, 0001640147-23-000030/{tag})")
+    assert snowflake.superseded.height == snowflake.restatements().height == 4
+
+
+def test_snowflake_sga_is_the_sum_of_its_two_reported_lines(snowflake: Ingested) -> None:
+    row = fact(snowflake.facts, "sga_expense", 2024, "FY")
+    assert row["source"] == ("derived: 0001640147-24-000101/us-gaap:SellingAndMarketingExpense + "
+                             "0001640147-24-000101/us-gaap:GeneralAndAdministrativeExpense")
+    data = json.loads(SNOWFLAKE.read_text())["facts"]["us-gaap"]
+
+    def reported(tag: str) -> float:
+        return next(e["val"] for e in data[tag]["units"]["USD"]
+                    if (e.get("start"), e["end"]) == ("2023-02-01", "2024-01-31"))
+
+    assert row["value"] == reported("SellingAndMarketingExpense") + reported("GeneralAndAdministrativeExpense")
+
+
+def test_unmapped_concepts_are_not_read(snowflake: Ingested) -> None:
+    assert snowflake.rejected.height == 0
+    assert not any("AccruedLiabilitiesCurrent" in s or "dei:" in s for s in snowflake.facts["source"])
+
+
+# --- an IFRS filer --------------------------------------------------------------------------------------------------
+
+
+def test_ifrs_filer_maps_ifrs_full_concepts() -> None:
+    ingested = checked([LPA])
+    facts = ingested.facts
+    revenue = fact(facts, "revenue", 2024, "FY")
+    assert (revenue["entity_id"], revenue["entity_name"]) == ("CIK0001997711", "Logistic Properties of the Americas")
+    assert (revenue["value"], revenue["source"]) == (43_862_372, "0001997711-25-000030/ifrs-full:Revenue")
+    assert fact(facts, "net_income", 2024, "FY")["value"] == -19_426_051
+    assert fact(facts, "noncontrolling_interest", 2024, "FY")["value"] == 41_836_542
+    assert fact(facts, "total_equity", 2024, "FY")["value"] == 228_964_876
+    restated = ingested.restatements().filter(item="eps_diluted", fiscal_year=2022).row(0, named=True)
+    assert (restated["original_value"], restated["restated_value"]) == (0.048, 0.28)
+    assert restated["original_source"] == "0001493152-24-016772/ifrs-full:DilutedEarningsLossPerShare"
+
+
+def test_a_balance_at_a_date_that_closes_no_quarter_is_rejected_by_its_json_path() -> None:
+    rejected = checked([LPA]).rejected.to_dicts()
+    assert rejected == [{
+        "file": str(LPA), "line": None, "column": "facts.ifrs-full.CashAndCashEquivalents.units.USD[7].end",
+        "entity_id": "CIK0001997711", "item": "ifrs-full:CashAndCashEquivalents", "value": "1121150",
+        "reason": "2024-03-26 does not close a fiscal quarter"}]
+
+
+# --- the rules, one hand-made file each -----------------------------------------------------------------------------
+
+YEAR = "2024-01-01"
+
+
+def test_quarters_are_derived_from_year_to_date_figures_and_say_so(tmp_path: Path) -> None:
+    path = companyfacts(tmp_path / "acme.json", {
+        "us-gaap:Revenues": {"USD": [
+            entry(200, "2024-03-31", YEAR, accn="0000000001-24-000010", filed="2024-05-01"),
+            entry(450, "2024-06-30", YEAR, accn="0000000001-24-000020", filed="2024-08-01"),
+            entry(700, "2024-09-30", YEAR, accn="0000000001-24-000030", filed="2024-11-01"),
+            entry(1000, "2024-12-31", YEAR, accn="0000000001-25-000001")]},
+        "us-gaap:EarningsPerShareDiluted": {"USD/shares": [
+            entry(1.4, "2024-09-30", YEAR, filed="2024-11-01"), entry(2.0, "2024-12-31", YEAR)]},
+    })
+    facts = checked([path]).facts
+    revenue = facts.filter(item="revenue").sort("period_end", "fiscal_period")
+    assert revenue.select("fiscal_year", "fiscal_period", "value", "filed").rows() == [
+        (2024, "Q1", 200, date(2024, 5, 1)), (2024, "Q2", 250, date(2024, 8, 1)), (2024, "Q3", 250, date(2024, 11, 1)),
+        (2024, "FY", 1000, date(2025, 2, 15)), (2024, "Q4", 300, date(2025, 2, 15))]
+    assert revenue["source"].to_list()[1:3] == [
+        "derived: Q2 = 6 months to date − Q1: 0000000001-24-000020/us-gaap:Revenues − "
+        "0000000001-24-000010/us-gaap:Revenues",
+        "derived: Q3 = 9 months to date − 6 months to date: 0000000001-24-000030/us-gaap:Revenues − "
+        "0000000001-24-000020/us-gaap:Revenues"]
+    assert facts.filter(item="eps_diluted")["fiscal_period"].to_list() == ["FY"], "per-share amounts do not add up"
+
+
+def test_a_reported_quarter_is_kept_and_helps_derive_the_next(tmp_path: Path) -> None:
+    path = companyfacts(tmp_path / "acme.json", {"us-gaap:Revenues": {"USD": [
+        entry(200, "2024-03-31", YEAR, accn="0000000001-24-000010"),
+        entry(260, "2024-06-30", "2024-04-01", accn="0000000001-24-000020"),
+        entry(700, "2024-09-30", YEAR, accn="0000000001-24-000030"),
+        entry(1000, "2024-12-31", YEAR, accn="0000000001-25-000001")]}})
+    quarters = {r["fiscal_period"]: r for r in checked([path]).facts.iter_rows(named=True)}
+    assert quarters["Q2"]["source"] == "0000000001-24-000020/us-gaap:Revenues"
+    assert quarters["Q3"]["value"] == 700 - 200 - 260
+    assert quarters["Q3"]["source"] == (
+        "derived: Q3 = 9 months to date − Q1 + Q2: 0000000001-24-000030/us-gaap:Revenues − "
+        "(0000000001-24-000010/us-gaap:Revenues + 0000000001-24-000020/us-gaap:Revenues)")
+    assert quarters["Q4"]["value"] == 300
+
+
+def test_the_latest_filing_wins_and_an_unchanged_repeat_is_no_restatement(tmp_path: Path) -> None:
+    path = companyfacts(tmp_path / "acme.json", {"us-gaap:Revenues": {"USD": [
+        entry(900, "2023-12-31", "2023-01-01", accn="0000000001-24-000001", filed="2024-02-01"),
+        entry(900, "2023-12-31", "2023-01-01", accn="0000000001-24-000010", filed="2024-05-01"),
+        entry(880, "2023-12-31", "2023-01-01", accn="0000000001-25-000001", filed="2025-02-01"),
+        entry(1000, "2024-12-31", YEAR, accn="0000000001-25-000001", filed="2025-02-01"),
+        entry(1000, "2024-12-31", YEAR, accn="0000000001-25-000010", filed="2025-05-01")]}})
+    ingested = checked([path])
+    assert fact(ingested.facts, "revenue", 2023, "FY")["value"] == 880
+    assert fact(ingested.facts, "revenue", 2024, "FY")["source"] == "0000000001-25-000001/us-gaap:Revenues"
+    assert ingested.superseded.select("value", "source").rows() == [(900, "0000000001-24-000001/us-gaap:Revenues")]
+    assert facts_stage.restatement_findings(ingested)["message"].to_list() == [
+        "revenue restated from 900 (filed 2024-02-01, 0000000001-24-000001/us-gaap:Revenues) "
+        "to 880 (filed 2025-02-01, 0000000001-25-000001/us-gaap:Revenues)"]
+
+
+def test_candidates_are_taken_in_priority_order_per_period(tmp_path: Path) -> None:
+    path = companyfacts(tmp_path / "acme.json", {
+        "us-gaap:RevenueFromContractWithCustomerExcludingAssessedTax": {"USD": [entry(990, "2024-12-31", YEAR)]},
+        "us-gaap:Revenues": {"USD": [entry(1000, "2024-12-31", YEAR)]},
+        "us-gaap:SalesRevenueNet": {"USD": [entry(900, "2023-12-31", "2023-01-01")]},
+    })
+    revenue = checked([path]).facts.filter(item="revenue").sort("fiscal_year")
+    assert revenue.select("fiscal_year", "value", "source").rows() == [
+        (2023, 900, "0000000001-25-000001/us-gaap:SalesRevenueNet"),
+        (2024, 1000, "0000000001-25-000001/us-gaap:Revenues")]
+
+
+def test_total_liabilities_is_derived_when_not_reported_and_the_derivation_is_recorded(tmp_path: Path) -> None:
+    path = companyfacts(tmp_path / "acme.json", {
+        "us-gaap:Revenues": {"USD": [entry(1000, "2024-12-31", YEAR)]},
+        "us-gaap:Assets": {"USD": [entry(500, "2024-12-31")]},
+        "us-gaap:LiabilitiesAndStockholdersEquity": {"USD": [entry(500, "2024-12-31")]},
+        "us-gaap:StockholdersEquity": {"USD": [entry(150, "2024-12-31")]},
+        "us-gaap:StockholdersEquityIncludingPortionAttributableToNoncontrollingInterest": {
+            "USD": [entry(170, "2024-12-31")]},
+        "us-gaap:TemporaryEquityCarryingAmountAttributableToParent": {"USD": [entry(30, "2024-12-31")]},
+    })
+    ingested = checked([path])
+    minority = fact(ingested.facts, "noncontrolling_interest", 2024, "FY")
+    assert minority["value"] == 20
+    assert minority["source"] == ("derived: 0000000001-25-000001/us-gaap:StockholdersEquityIncludingPortionAttributable"
+                                  "ToNoncontrollingInterest − 0000000001-25-000001/us-gaap:StockholdersEquity")
+    reported = pivot(ingested.facts)
+    assert reported["total_liabilities"].to_list() == [None]
+    assert derive(reported)["total_liabilities"].to_list() == [500 - 150 - 20 - 30]
+    assert accounting_checks(reported).height == 0
+    analysis, _ = facts_stage.analyse(ingested)
+    _, sources = Provenance(analysis, ingested.facts, "CIK0000000001").of("liabilities_to_equity", 2024, "FY")
+    assert sources[0] == ("derived: total_liabilities = total_liabilities_and_equity − total_equity − "
+                          "noncontrolling_interest − temporary_equity")
+
+
+def test_a_folder_of_companyfacts_files_reads_each_company(tmp_path: Path) -> None:
+    companyfacts(tmp_path / "a.json", {"us-gaap:Revenues": {"USD": [entry(1, "2024-12-31", YEAR)]}}, cik=7)
+    companyfacts(tmp_path / "b.json", {"us-gaap:Revenues": {"USD": [entry(2, "2024-12-31", YEAR)]}}, cik="0000000008",
+                 name="Beta")
+    (tmp_path / "meta.json").write_text("{}", encoding="utf-8")
+    ingested = checked([tmp_path])
+    assert [f.adapter for f in ingested.files] == ["companyfacts", "companyfacts"]
+    assert ingested.facts.select("entity_id", "entity_name", "value").rows() == [
+        ("CIK0000000007", "Acme Corp", 1), ("CIK0000000008", "Beta", 2)]
+
+
+# --- bad input: file, JSON path and reason ----------------------------------------------------------------------------
+
+
+def test_bad_entries_are_rejected_naming_their_json_path(tmp_path: Path) -> None:
+    path = companyfacts(tmp_path / "acme.json", {
+        "us-gaap:Revenues": {
+            "USD": [entry(1000, "2024-12-31", YEAR), entry("abc", "2024-09-30", YEAR), entry(5, "2024-13-31", YEAR),
+                    entry(7, "2024-06-30", "2024-02-01"), "oops"],
+            "shares": [entry(9, "2024-12-31", YEAR)]},
+        "us-gaap:Assets": {"USD": [entry(10, "2024-12-31", YEAR), {"end": "2024-12-31", "val": 3}]},
+    })
+    ingested = checked([path])
+    where = "facts.us-gaap.Revenues.units"
+    assert [(r["line"], r["column"], r["item"], r["value"], r["reason"]) for r in ingested.rejected.to_dicts()] == [
+        (None, f"{where}.USD[1].val", "us-gaap:Revenues", '"abc"', 'not a number: "abc"'),
+        (None, f"{where}.USD[2].end", "us-gaap:Revenues", "5", "unparseable date '2024-13-31' (expected YYYY-MM-DD)"),
+        (None, f"{where}.USD[4]", "us-gaap:Revenues", '"oops"', "expected an object with end, val, accn and filed"),
+        (None, "facts.us-gaap.Assets.units.USD[1].accn", "us-gaap:Assets", "3", "no accession number"),
+        (None, f"{where}.USD[3].start", "us-gaap:Revenues", "7",
+         "2024-02-01..2024-06-30 does not span whole quarters of one fiscal year"),
+        (None, f"{where}.shares[0]", "us-gaap:Revenues", "9", "unit 'shares' does not fit revenue (expected USD)"),
+        (None, "facts.us-gaap.Assets.units.USD[0].start", "us-gaap:Assets", "10",
+         "total_assets is a balance at a date, not an amount over 2024-01-01..2024-12-31"),
+    ]
+    assert ingested.facts.select("item", "value").rows() == [("revenue", 1000)]
+
+
+@pytest.mark.parametrize(("text", "line", "reason"), [
+    ('{"cik": 1,\n "facts": {', 2, "not valid JSON: Expecting property name enclosed in double quotes (column 12)"),
+    ("[1, 2]", None, NOT_COMPANYFACTS),
+    ('{"cik": 1, "entityName": "Acme"}', None, NOT_COMPANYFACTS),
+    ('{"cik": "ACME", "entityName": "Acme", "facts": {}}', None, "cik 'ACME' is not a CIK number"),
+], ids=["broken-json", "a-list", "no-facts", "bad-cik"])
+def test_a_file_that_is_not_companyfacts_is_refused(tmp_path: Path, text: str, line: int | None, reason: str) -> None:
+    path = tmp_path / "x.json"
+    path.write_text(text, encoding="utf-8")
+    ingested = checked([path])
+    assert [(e.file, e.line, e.reason) for e in ingested.refused] == [(str(path), line, reason)]
+    assert ingested.rejected["reason"].to_list() == [f"file refused: {reason}"]
