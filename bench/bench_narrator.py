@@ -1,12 +1,11 @@
 """Benchmark: the model narrator's batched generation against one prompt at a time, on this machine's CPU.
 
-Run ``python bench/bench_narrator.py [--prompts 64] [--batch 32]``. The prompts are the real ones of the
-sample's companies (every catalogue question, the ``finreport-slots-1`` format). The model is a GPT-2 of
-the size class the shipped narrator will have (4 layers, 256 wide; random weights, seeded) with a
-byte-level BPE tokenizer trained on those prompts (digits one per token), written once to
-``bench/out/narrator_bench_model/``. Both runs go through ``ModelNarrator.generate`` with the same greedy
-settings and the same number of new tokens (an untrained model rarely stops early), so answers per second
-compare the same work. Nothing is asserted; the target (batched at least 3× one-at-a-time) is printed.
+Run ``python bench/bench_narrator.py [--prompts 182] [--batch 32] [--model DIR]``. The prompts are the real ones
+of the sample's companies (every catalogue question, the current prompt format); the model is the shipped
+narrator checkpoint (``models/narrator``, or ``--model``). Both runs go through ``ModelNarrator.generate`` with
+the same greedy settings; the trained model stops at its end-of-answer token, so a batch runs as long as its
+longest answer. Nothing is asserted; the target (batched at least 3× one-at-a-time) is printed with the share of
+identical answers both ways.
 """
 
 from __future__ import annotations
@@ -25,9 +24,10 @@ import torch  # noqa: E402
 
 from generator.facts import answer, build  # noqa: E402
 from generator.narrator import catalogue  # noqa: E402
-from generator.narrator.model import ModelNarrator, prompt, scratch  # noqa: E402
+from generator.narrator.model import ModelNarrator, prompt  # noqa: E402
 from generator.narrator.verify import prompt_facts  # noqa: E402
 from generator.sample import write_sample  # noqa: E402
+from generator.settings import get_settings  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 
@@ -41,21 +41,15 @@ def prompts() -> list[str]:
     return [prompt(q, prompt_facts(q, ctx), ctx) for ctx in contexts for q in catalogue()]
 
 
-def model(path: Path, corpus: list[str]) -> Path:
-    if not (path / "config.json").exists():
-        scratch(path, corpus, vocab_size=2000, width=256, layers=4, heads=4)
-    return path
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--prompts", type=int, default=64)
+    parser.add_argument("--prompts", type=int, default=182)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--new-tokens", type=int, default=48)
+    parser.add_argument("--new-tokens", type=int, default=160)
+    parser.add_argument("--model", type=Path, default=get_settings().model_dir)
     args = parser.parse_args()
-    every = prompts()
-    chosen = every[: args.prompts]
-    path = model(OUT / "narrator_bench_model", every)
+    chosen = prompts()[: args.prompts]
+    path = args.model
     results = {"prompts": len(chosen), "new_tokens": args.new_tokens, "torch": torch.__version__,
                "threads": torch.get_num_threads(), "python": platform.python_version()}
     texts = {}

@@ -27,6 +27,8 @@ from generator.settings import get_settings
 
 # This machine may be offline: Prefect's usage telemetry would fail with an error line on every run.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# A busy 2-core machine can take longer than Prefect's 20 s to start the temporary local server.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 from prefect import flow, get_run_logger, serve, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -67,7 +69,7 @@ class ReportRequest(BaseModel):
                             description="Folder the run writes to")
     dated_folder: bool = Field(True, description="Write into OUTPUT_DIR/<as-of date>/ rather than OUTPUT_DIR")
     narrator: Literal["reference", "model"] = Field(
-        "reference", description="Who writes the answers: the reference templates, or the language model "
+        "model", description="Who writes the answers: the reference templates, or the language model "
                                  "(every model answer verified against the facts, else the reference text)")
     model_path: str = Field(default_factory=lambda: str(get_settings().model_dir),
                             description="Folder of the narrator checkpoint (Hugging Face format)")

@@ -46,8 +46,10 @@ def _peer_values(analysis: Analysis, peers: list[str], year: int, period: str) -
     return out
 
 
-def context(analysis: Analysis, graph: Graph, findings: list[dict[str, Any]], entity_id: str) -> Context:
-    year, period = report_period(analysis, entity_id)
+def context(analysis: Analysis, graph: Graph, findings: list[dict[str, Any]], entity_id: str,
+            period: tuple[int, str] | None = None) -> Context:
+    """What a narrator may use for one company: its report period, or the given (fiscal year, period)."""
+    year, period = period or report_period(analysis, entity_id)
     attrs = period_row(analysis, entity_id, year, period)
     peers = _peer_values(analysis, graph_queries.peers_of(graph, entity_id), year, period)
     return Context(
@@ -67,9 +69,10 @@ def context(analysis: Analysis, graph: Graph, findings: list[dict[str, Any]], en
 
 def narrate(analysis: Analysis, graph: Graph, findings: dict[str, list[dict[str, Any]]], entities: Sequence[str],
             narrator: Narrator | None = None, questions: Sequence[str] = ()) -> dict[str, tuple[Context, list[Answer]]]:
-    """Every catalogue question (or the ``questions`` ids) for every company, in one call to the narrator."""
+    """Every catalogue question (or the ``questions`` ids, and always the executive summary) for every company,
+    in one call to the narrator."""
     narrator = narrator or ReferenceNarrator()
     contexts = {e: context(analysis, graph, findings.get(e, []), e) for e in entities}
-    chosen = [q for q in catalogue() if not questions or q.id in questions]
+    chosen = [q for q in catalogue() if q.summary or not questions or q.id in questions]
     answers = narrator.answer_all([(q, contexts[e]) for e in entities for q in chosen])
     return {e: (contexts[e], answers[i * len(chosen):(i + 1) * len(chosen)]) for i, e in enumerate(entities)}

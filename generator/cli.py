@@ -70,7 +70,8 @@ def run_reports(
                                                      "(repeatable); default: every company")] = None,
     question: Annotated[list[str] | None, typer.Option("--question", "-q", help="Answer this catalogue question "
                                                        "only (repeatable); default: all")] = None,
-    narrator: Annotated[str, typer.Option(help="Who writes the answers: reference or model")] = "reference",
+    narrator: Annotated[str, typer.Option(help="Who writes the answers: model (every answer verified, else the "
+                                                "reference text) or reference")] = "model",
     model: Annotated[Path | None, typer.Option(help="Narrator checkpoint folder (default: FINREPORT_MODEL_DIR)")]
     = None,
     email: Annotated[bool, typer.Option("--email/--no-email", help="E-mail the reports to their subscribers")]
@@ -115,6 +116,53 @@ def run_reports(
         typer.echo(f"details of the failures: prefect flow-run logs {result['run_id']}")
     if not result["reports"]:
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def finetune(
+    out: Annotated[Path, typer.Option(help="Folder of the trained checkpoint and its model card")]
+    = Path("models/narrator"),
+    mode: Annotated[str, typer.Option(help="scratch (a small model from a config) or lora (adapt --base)")]
+    = "scratch",
+    base: Annotated[Path | None, typer.Option(help="LoRA mode: local base checkpoint folder")] = None,
+    family: Annotated[str, typer.Option(help="Scratch mode: gpt2 or llama")] = "gpt2",
+    steps: Annotated[int, typer.Option(help="Optimiser steps")] = 2400,
+    seed_company: Annotated[list[int] | None, typer.Option("--seed-company", help="Sample-generator seed of "
+                                                           "training companies (repeatable)")] = None,
+    companies: Annotated[int, typer.Option(help="Companies per seed")] = 56,
+    corrections: Annotated[Path | None, typer.Option(help="Analysts' edited answers (JSONL), used if verified")]
+    = None,
+    input: Annotated[list[Path] | None, typer.Option("--input", "-i", help="Statements the corrections refer to "
+                                                      "(repeatable)")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of weights, targets and batch order")] = 0,
+    resume: Annotated[bool, typer.Option("--resume/--fresh", help="Continue from the latest checkpoint")] = True,
+) -> None:
+    """Train the narrator: a corpus from generated companies (and verified analyst corrections), a small model
+    from a config or LoRA on a local base, held-out evaluation and a model card beside the checkpoint."""
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    from pydantic import ValidationError
+
+    from flows.finetune import FinetuneRequest, finetune_narrator
+
+    fields: dict[str, object] = {"out": str(out), "mode": mode, "family": family, "steps": steps,
+                                 "companies": companies, "seed": seed, "resume": resume,
+                                 "progress": sys.stderr.isatty()}
+    if base:
+        fields["base"] = str(base)
+    if seed_company:
+        fields["seeds"] = seed_company
+    if corrections:
+        fields |= {"corrections": str(corrections), "inputs": [str(p) for p in input or []]}
+    try:
+        request = FinetuneRequest.model_validate(fields)
+    except ValidationError as exc:
+        raise fail("; ".join(f"--{'-'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+    if mode == "lora" and not (base and (base / "config.json").is_file()):
+        raise fail("--base: LoRA mode needs a local base checkpoint folder with config.json")
+    result = finetune_narrator(request)
+    typer.echo(f"verified {result['verified_rate']:.1%}, number accuracy {result['number_accuracy']:.1%}, "
+               f"flag accuracy {result['flag_accuracy']:.1%}, {result['tokens_per_s']:.0f} tokens/s; "
+               f"model card: {out / 'README.md'}")
 
 
 @app.command()

@@ -25,7 +25,7 @@ from weasyprint.urls import URLFetcher
 
 from generator import charts
 from generator.metrics import Analysis, definition, label
-from generator.narrator import Answer, Context, formatting
+from generator.narrator import Answer, Context, catalogue, formatting
 from generator.outputs import write_atomic
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
@@ -144,14 +144,12 @@ def provenance_rows(report: Report) -> list[dict[str, Any]]:
 
 def html(report: Report, charts_: list[dict[str, str]], manifest: dict[str, Any]) -> str:
     ctx = report.context
-    answers = {a.question_id: a for a in report.answers}
-    summary = [answers[q].text for q in ("revenue_trend", "profitability", "liquidity", "leverage") if q in answers]
-    if "risk_flags" in answers:
-        summary.append(answers["risk_flags"].text.split(". ", 1)[0].rstrip(".") + ".")
+    summaries = {q.id for q in catalogue() if q.summary}
+    summary = next((a for a in report.answers if a.question_id in summaries), None)
     definitions = sorted({r["metric"].removesuffix("_ttm") for r in report.facts if r["metric"] in KPIS})
     return _ENV.get_template("report.html.j2").render(
         ctx=ctx, report=report, summary=summary, kpis=_kpi_rows(ctx), charts=charts_,
-        answers=report.answers, flags=ctx.flags, findings=report.findings,
+        answers=[a for a in report.answers if a is not summary], flags=ctx.flags, findings=report.findings,
         definitions=[definition(d) for d in definitions], provenance=provenance_rows(report), manifest=manifest,
     )
 

@@ -32,7 +32,11 @@ from flows.reports import (
     nightly_reports,
     on_demand_report,
 )
+from generator.facts import answer, build
+from generator.graph import flag_labels
 from generator.narrator import catalogue, formatting
+from generator.narrator.model import PROMPT_FORMAT
+from generator.narrator.verify import fill, prompt_facts, verify
 from generator.render import KPIS
 from generator.sample import ROLES, write_sample
 
@@ -117,9 +121,9 @@ def test_pdf_answers_and_facts_agree(nightly: tuple[State, Path]) -> None:
         for metric in shown:
             fact = current[metric]
             assert formatting.by_unit(fact["value"], fact["unit"], fact["currency"] or "USD") in text, (entity, metric)
-        for answer in answers:
-            assert " ".join(answer["text"].split()) in text, (entity, answer["question_id"])
-            for used in answer["facts_used"]:
+        for given in answers:
+            assert " ".join(given["text"].split()) in text, (entity, given["question_id"])
+            for used in given["facts_used"]:
                 if used["metric"] in current:
                     assert used["value"] == pytest.approx(current[used["metric"]]["value"]), (entity, used)
 
@@ -236,3 +240,31 @@ def test_a_model_run_without_a_checkpoint_fails_in_one_line(server: Any, tmp_pat
     assert state.message == (f"no narrator checkpoint in {tmp_path / 'none'} (a Hugging Face model folder with "
                              "config.json); give its folder, or use the reference narrator")
     assert not (tmp_path / "out").exists()
+
+
+def test_no_unverified_number_reaches_a_pdf(nightly: tuple[State, Path]) -> None:
+    """The nightly run uses the shipped model: every answer in every PDF is either the model's text that the
+    verifier passed (checked again here, independently, against the run's own facts) or the reference text."""
+    _, out = nightly
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["narrator"]["narrator"] == "model" and manifest["narrator"]["prompt_format"] == PROMPT_FORMAT
+    run = build([Path(p) for p in manifest["run"]["request"]["inputs"]])
+    contexts = {e: ctx for e, (ctx, _) in answer(run, run.entities).items()}
+    labels = flag_labels(run.graph.tbox)
+    questions = {q.id: q for q in catalogue()}
+    origins = []
+    for entity in contexts:
+        if not (out / entity / "answers.json").exists():
+            continue
+        text = text_of(out / entity / "report.pdf")
+        for a in json.loads((out / entity / "answers.json").read_text()):
+            origins.append(a["origin"])
+            assert " ".join(a["text"].split()) in text
+            if a["origin"] == "model":
+                verdict = verify(a["verification"]["model_text"], questions[a["question_id"]], contexts[entity], labels)
+                assert verdict.ok, (entity, a)
+                facts = prompt_facts(questions[a["question_id"]], contexts[entity])
+                assert a["text"] == fill(a["verification"]["model_text"], facts, contexts[entity].currency)
+            else:
+                assert a["origin"] == "reference" and a["verification"]["status"] in ("reference", "fallback")
+    assert origins.count("model") >= 0.6 * len(origins), origins  # the shipped model writes most of them

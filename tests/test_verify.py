@@ -48,6 +48,7 @@ def check(text: str, question: str = "liquidity") -> tuple[bool, str]:
     "Working capital was -$300.0m, down from -$100.0m.",
     "Working capital was ($300.0m).",
     "Working capital was a deficit of $300m.",  # unsigned: the magnitude is the fact's
+    "Working capital was ⟨working_capital⟩; a year earlier it was ⟨working_capital_prior⟩.",
 ])
 def test_true_answers_pass(text: str) -> None:
     ok, why = check(text)
@@ -77,6 +78,10 @@ def test_true_answers_pass(text: str) -> None:
     ("The ratio was ⟨current_ratio⟩. The ratio was ⟨current_ratio⟩.", "liquidity", "repeated"),
     ("Our quarterly newsletter covers many interesting topics.", "liquidity", "off-topic"),
     ("EBITDA was ⟨ebitda⟩.", "liquidity", "slot ⟨ebitda⟩ is not a fact of this question"),
+    ("Collection took ⟨current_ratio⟩, the same as ⟨current_ratio⟩.", "liquidity",
+     "repeated: ⟨current_ratio⟩ 2 times in one sentence"),
+    ("Revenue was ⟨revenue⟩, down ⟨revenue_growth_yoy_abs⟩ on a year earlier.", "revenue_trend",
+     "'down' contradicts the change of revenue_growth_yoy_abs"),
 ])
 def test_false_answers_fail_with_the_reason(text: str, question: str, reason: str) -> None:
     ok, why = check(text, question)

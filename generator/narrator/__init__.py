@@ -2,8 +2,8 @@
 
 ``answer(question, context) -> Answer`` is the narrator interface. The reference narrator renders each
 question's template from ``questions.toml``: deterministic, every number formatted from the facts.
-The language-model narrator (a later stage) plugs into the same interface and falls back to these
-answers when its own fail verification.
+The language-model narrator (:mod:`generator.narrator.model`) plugs into the same interface and falls back
+to these answers when its own fail verification.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ class Question:
     facts: tuple[str, ...]
     flags: tuple[str, ...]
     template: str
+    findings: str | None = None  # "quality" or "restatement": the findings of that kind are its facts
+    peers: bool = False  # the company's rank among its sector peers is a fact
+    moves: bool = False  # the facts are given in order of their relative change on a year earlier
+    summary: bool = False  # the executive summary: always asked, shown above the answers
 
 
 @dataclass
@@ -78,7 +82,8 @@ class Narrator(Protocol):
 @cache
 def catalogue() -> tuple[Question, ...]:
     data = tomllib.loads(resources.files("generator.narrator").joinpath("questions.toml").read_text("utf-8"))
-    return tuple(Question(q["id"], q["question"], tuple(q["facts"]), tuple(q["flags"]), q["template"].strip())
+    return tuple(Question(q["id"], q["question"], tuple(q["facts"]), tuple(q["flags"]), q["template"].strip(),
+                          q.get("findings"), q.get("peers", False), q.get("moves", False), q.get("summary", False))
                  for q in data["question"])
 
 
@@ -162,7 +167,7 @@ def ranks(question: Question, context: Context) -> dict[str, int | None]:
     return ranks
 
 
-def _changes(question: Question, context: Context) -> list[dict[str, Any]]:
+def changes(question: Question, context: Context) -> list[dict[str, Any]]:
     """The question's facts that moved, largest relative move first."""
     moves = []
     for name in question.facts:
@@ -185,8 +190,8 @@ class ReferenceNarrator:
         names = {f["flag"] for f in flags}
         text = _ENV.from_string(question.template).render(
             company=context.company, sector=context.sector, currency=context.currency, period=context.period,
-            m=_Facts(context.metrics), prior=_Facts(context.prior), flags=flags, findings=context.findings,
-            peers=context.peers, rank=ranks(question, context), changes=_changes(question, context),
+            m=Values(context.metrics), prior=Values(context.prior), flags=flags, findings=context.findings,
+            peers=context.peers, rank=ranks(question, context), changes=changes(question, context),
             has=lambda flag: flag in names,
         )
         sentence = " ".join(text.split())
@@ -195,7 +200,7 @@ class ReferenceNarrator:
                       facts_used(question, context))
 
 
-class _Facts:
+class Values:
     """``m.revenue`` in a template: the value, or None when the fact is absent (never an error)."""
 
     def __init__(self, values: dict[str, float | None]) -> None:

@@ -1,40 +1,62 @@
 """The model narrator: a Hugging Face causal language model phrases the answers; the verifier checks each one.
 
-The model is loaded once per run from a local directory (``local_files_only``; optionally with a PEFT LoRA
-adapter) and generates greedily, in batches, for every question of every company of the run. Its prompt
-gives the question and the question's facts as slot lines (``⟨current_ratio⟩ 0.41x``); it answers with
-slots, and :func:`generator.narrator.verify.fill` writes the values. An answer the verifier rejects is
-replaced by the reference answer, and ``answers.json`` keeps the model's text, the verdict and the reason.
+The model is loaded once per run from a local directory (``local_files_only``; a full checkpoint, or a
+PEFT LoRA adapter on a local base) and generates greedily, in batches, for every question of every company
+of the run. Its prompt gives the question and the question's facts as slot lines (``⟨current_ratio⟩ 0.41x
+down``); it answers with slots, and :func:`generator.narrator.verify.fill` writes the values. An answer the
+verifier rejects is replaced by the reference answer, and ``answers.json`` keeps the model's text, the verdict
+and the reason.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from generator.narrator import Answer, Context, Question, ReferenceNarrator, facts_used, relevant_flags
-from generator.narrator.verify import Fact, fill, prompt_facts, verify
+from generator.narrator.verify import SLOT, Fact, fill, prompt_facts, trend, verify
 
-PROMPT_FORMAT = "finreport-slots-1"
-"""Recorded in the manifest: a checkpoint is trained for one prompt format."""
+PROMPT_FORMAT = "finreport-slots-3"
+"""Recorded in the manifest and the model card: a checkpoint is trained for one prompt format."""
+
+
+def quiet() -> None:
+    """Loading and saving a checkpoint draw progress bars and log notes on the terminal: a report run shows
+    its own progress, and transformers' notes on a checkpoint are not the reader's business."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
 
 
 def prompt(question: Question, facts: dict[str, Fact], context: Context) -> str:
-    lines = [f"question: {question.question}", f"period: {context.period}"]
-    lines += [f"⟨{name}⟩ {fact.display(context.currency)}" for name, fact in facts.items()]
+    """One line per fact: its slot, its value as the report writes it (a finding: its check) and, where there
+    is a year-earlier figure, how it moved (up, down, flat); then the flags; then the question, last, where a
+    small model attends most easily. The sizes of growth rates (``_abs``) are not shown: a model uses them
+    after "up" or "down"."""
+    lines = []
+    for name, fact in facts.items():
+        if name.endswith("_abs"):
+            continue
+        move = trend(facts, name, context.currency)
+        lines.append(f"⟨{name}⟩ {fact.cue or fact.display(context.currency)}" + (f" {move}" if move else ""))
     lines += [f"flag: {f['label']}" for f in relevant_flags(question, context)]
+    lines.append(f"question: {question.question}")
     return "\n".join(lines) + "\nanswer:"
 
 
 class ModelNarrator:
     """Any local causal LM; CUDA with bf16 when a GPU is present, the CPU in float32 otherwise."""
 
-    def __init__(self, path: Path, flag_labels: Sequence[str], adapter: Path | None = None, batch_size: int = 32,
-                 max_new_tokens: int = 160) -> None:
+    def __init__(self, path: Path, flag_labels: Sequence[str], batch_size: int = 32, max_new_tokens: int = 160
+                 ) -> None:
+        """``path`` holds a full checkpoint, or a PEFT adapter whose ``adapter_config.json`` names its base."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        quiet()
         self.path, self.flag_labels, self.batch_size, self.max_new_tokens = path, flag_labels, batch_size, \
             max_new_tokens
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -42,12 +64,16 @@ class ModelNarrator:
         self.tokenizer.padding_side = "left"  # generation continues each prompt where it ends
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        model = AutoModelForCausalLM.from_pretrained(
-            path, local_files_only=True, dtype=torch.bfloat16 if self.device == "cuda" else torch.float32)
-        if adapter is not None:
+        dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
+        adapter = path / "adapter_config.json"
+        if adapter.is_file():
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(model, adapter)
+            base = json.loads(adapter.read_text("utf-8"))["base_model_name_or_path"]
+            model = PeftModel.from_pretrained(
+                AutoModelForCausalLM.from_pretrained(base, local_files_only=True, dtype=dtype), path)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype)
         self.model = model.to(self.device).eval()
 
     def generate(self, prompts: Sequence[str]) -> list[str]:
@@ -87,13 +113,13 @@ class ModelNarrator:
 
 
 def scratch(path: Path, corpus: Sequence[str], *, vocab_size: int, width: int, layers: int, heads: int,
-            seed: int = 0) -> tuple[Any, Any]:
+            seed: int = 0, family: str = "gpt2") -> tuple[Any, Any]:
     """A narrator to train from nothing, saved in ``path``: a byte-level BPE tokenizer trained on ``corpus``
-    (digits one per token, so numbers never become opaque words) and a GPT-2 of the given size, seeded.
+    (digits one per token, so numbers never become opaque words) and a GPT-2 or Llama of the given size, seeded.
     Returns (model, tokenizer)."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
@@ -102,12 +128,23 @@ def scratch(path: Path, corpus: Sequence[str], *, vocab_size: int, width: int, l
     tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=vocab_size,
                                                         special_tokens=["<pad>", "<eos>", "<unk>"],
                                                         initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    # Every slot of the corpus is one token: the model copies ⟨free_cash_flow⟩ from its prompt as a whole
+    # instead of spelling it from pieces (and inventing ⟨free_flow⟩).
+    tok.add_tokens([AddedToken(slot, normalized=False) for slot in sorted({m.group(0) for text in corpus
+                                                                            for m in SLOT.finditer(text)})])
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<pad>",
                                         unk_token="<unk>")
     torch.manual_seed(seed)
-    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=2048, n_embd=width, n_layer=layers,
-                                       n_head=heads, bos_token_id=tokenizer.eos_token_id,
-                                       eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id))
+    ids = {"bos_token_id": tokenizer.eos_token_id, "eos_token_id": tokenizer.eos_token_id,
+           "pad_token_id": tokenizer.pad_token_id}
+    if family == "llama":
+        model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=width,
+                                             intermediate_size=width * 8 // 3, num_hidden_layers=layers,
+                                             num_attention_heads=heads, max_position_embeddings=2048,
+                                             tie_word_embeddings=True, **ids))
+    else:
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=2048, n_embd=width,
+                                           n_layer=layers, n_head=heads, **ids))
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return model, tokenizer

@@ -13,10 +13,11 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from generator.metrics import definition
-from generator.narrator import Context, Question, formatting, ranks, relevant_flags
+from generator.narrator import Context, Question, changes, formatting, ranks, relevant_flags
 
 SLOT = re.compile(r"⟨([a-z0-9_]+)⟩")
 _IGNORED = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\S+\.(?:csv|parquet|jsonl|json)(?::\d+)?|\bFY\d{4}\b|\bQ[1-4]\b"
@@ -33,27 +34,45 @@ DOWN = ("fell", "fallen", "declined", "decline", "decreased", "decrease", "down"
         "contracted")
 BETTER, WORSE = ("improved", "improvement", "strengthened"), ("deteriorated", "worsened", "weakened")
 _WORDS = re.compile(r"[a-z]+")
+_LEADS = re.compile(r"\s*(?:(?:from|to|by|at|of)\s+)?\(?")
 
 
 @dataclass(frozen=True)
 class Fact:
-    """One fact a narrator is given: a slot name, its value and its unit (a registry unit, or ``count``)."""
+    """One fact a narrator is given: a slot name, its value and its unit (a registry unit, ``count``, ``amount``,
+    or ``text`` for the period and the findings' messages, which are written as they are)."""
 
     name: str
     value: float
     unit: str
     metric: str | None = None
+    text: str | None = None
+    cue: str | None = None  # what the prompt shows for a text fact (a finding's check), instead of the text
 
     def display(self, currency: str) -> str:
+        if self.unit == "text":
+            return self.text or ""
         if self.unit in ("count", "amount"):
             return f"{self.value:,.0f}"
         return formatting.by_unit(self.value, self.unit, currency)
 
 
+def trend(facts: dict[str, Fact], name: str, currency: str) -> str | None:
+    """up, down or flat: how a fact moved on a year earlier as the report shows it (two figures that read the
+    same are flat); None without the earlier figure."""
+    now, before = facts.get(name), facts.get(f"{name}_prior")
+    if now is None or before is None:
+        return None
+    if now.display(currency) == before.display(currency) or now.value == before.value:
+        return "flat"
+    return "up" if now.value > before.value else "down"
+
+
 def prompt_facts(question: Question, context: Context) -> dict[str, Fact]:
-    """The facts of one question for one company: each metric, its value a year earlier (``_prior``), the
-    values and thresholds behind the flags the question looks at, and the counts an answer may state."""
-    facts: dict[str, Fact] = {}
+    """The facts of one question for one company: the period, each metric and its value a year earlier
+    (``_prior``), the values and thresholds behind the flags the question looks at, the counts an answer may
+    state, and, where the question asks for them, the sector ranks and the data-quality findings."""
+    facts: dict[str, Fact] = {"period": Fact("period", context.fiscal_year, "text", text=context.period)}
 
     def add(name: str, metric: str) -> None:
         unit = definition(metric).unit
@@ -62,35 +81,61 @@ def prompt_facts(question: Question, context: Context) -> dict[str, Fact]:
             if value is not None and math.isfinite(value) and slot not in facts:
                 facts[slot] = Fact(slot, value, unit, metric)
 
-    for metric in question.facts:
+    metrics = list(question.facts)
+    if question.moves:  # largest relative move first, then the facts that did not move or lack a year earlier
+        moved = [c["metric"] for c in changes(question, context)]
+        metrics = moved + [m for m in metrics if m not in moved]
+    for metric in metrics:
         add(metric, metric)
+        if "growth" in metric and metric in facts:  # "down ⟨revenue_growth_yoy_abs⟩": the size of a change
+            facts[f"{metric}_abs"] = Fact(f"{metric}_abs", abs(facts[metric].value), "fraction", metric)
     flags = relevant_flags(question, context)
     for flag in flags:
         for condition in flag.get("conditions", []):
             metric = condition["metric"]
             add(metric, metric)
+            name = condition_slot(condition, context)
+            if name not in facts and math.isfinite(condition["value"]):  # a trailing or another period's figure
+                facts[name] = Fact(name, condition["value"], definition(metric).unit, metric)
             for op, threshold in condition["bounds"]:
                 name = f"{metric}_{'min' if op.startswith('>') else 'max'}_threshold"
                 facts[name] = Fact(name, threshold, definition(metric).unit, None)
-    facts["flag_count"] = Fact("flag_count", len(flags), "count")
+    if question.flags:
+        facts["flag_count"] = Fact("flag_count", len(flags), "count")
     if "piotroski_f_score" in facts:
         facts["piotroski_f_score_max"] = Fact("piotroski_f_score_max", 9, "score")
-    if context.peers:  # the peer comparison as the company's rank among its sector, not every peer's value
+    if question.peers and context.peers:  # the company's rank among its sector, not every peer's value
         facts["sector_companies"] = Fact("sector_companies", len(context.peers) + 1, "count")
         for metric, rank in ranks(question, context).items():
             if rank is not None:
                 facts[f"{metric}_rank"] = Fact(f"{metric}_rank", rank, "count")
-    for i, finding in enumerate(context.findings):
-        for key, value in finding.get("facts", {}).items():
-            if isinstance(value, int | float) and math.isfinite(value):
-                facts[f"finding{i}_{key}"] = Fact(f"finding{i}_{key}", value, "amount", None)
-        facts[f"finding{i}_count"] = Fact(f"finding{i}_count", i + 1, "count")
+    if question.findings:
+        chosen = [f for f in context.findings if (f["check"] == "restatement") == (question.findings == "restatement")]
+        facts["finding_count"] = Fact("finding_count", len(chosen), "count")
+        for i, finding in enumerate(chosen):
+            facts[f"finding{i}"] = Fact(f"finding{i}", i, "text", text=finding["message"].rstrip("."),
+                                        cue=finding["check"].replace("_", " "))
+            own = f"FY{finding['fiscal_year']}" if finding["fiscal_period"] == "FY" else \
+                f"{finding['fiscal_period']} FY{finding['fiscal_year']}"
+            facts[f"finding{i}_period"] = Fact(f"finding{i}_period", i, "text", text=own)
+            for key, value in finding.get("facts", {}).items():
+                if isinstance(value, int | float) and math.isfinite(value):
+                    facts[f"finding{i}_{key}"] = Fact(f"finding{i}_{key}", value, "amount", None)
     return facts
+
+
+def condition_slot(condition: dict[str, Any], context: Context) -> str:
+    """The slot of the figure a flag's condition tested: the metric, its trailing-twelve-month value
+    (``_ttm``), or its value in another period (``_q3_fy2024``)."""
+    name = condition["metric"] + ("_ttm" if condition["ttm"] else "")
+    if condition["period"] != context.period:
+        name += "_" + condition["period"].lower().replace(" ", "_")
+    return name
 
 
 def fill(text: str, facts: dict[str, Fact], currency: str) -> str:
     """Each slot written as its fact's value, formatted as everywhere else in the report."""
-    return SLOT.sub(lambda m: facts[m.group(1)].display(currency) if m.group(1) in facts else m.group(0), text)
+    return _filled(text, facts, currency)[0]
 
 
 @dataclass(frozen=True)
@@ -159,9 +204,12 @@ def verify(text: str, question: Question, context: Context, flag_labels: Sequenc
     unknown = [s for s in SLOT.findall(text) if s not in facts]
     if unknown:
         return Verdict(False, f"slot ⟨{unknown[0]}⟩ is not a fact of this question")
-    shown = fill(text, facts, context.currency)
-    for clause in re.split(r"(?<=[.;:!?])\s+|,\s+(?=(?:and|but|while|whereas)\b)", shown):
-        refs, problem = _references(clause, facts, checked)
+    problem = _repeated_slot(text, facts, context.currency)
+    if problem:
+        return Verdict(False, problem)
+    shown, spans = _filled(text, facts, context.currency)
+    for start, clause in _clauses(shown):
+        refs, problem = _references(clause, start, spans, facts, checked)
         if problem:
             return Verdict(False, problem, checked)
         problem = _directions(clause, refs, facts)
@@ -170,7 +218,8 @@ def verify(text: str, question: Question, context: Context, flag_labels: Sequenc
     problem = _flags(shown, question, context, flag_labels)
     if problem:
         return Verdict(False, problem, checked)
-    if question.facts and any(f.metric in question.facts for f in facts.values()) and not checked:
+    comparable = not question.moves or any(n.endswith("_prior") for n in facts)  # moves need a year earlier
+    if question.facts and comparable and any(f.metric in question.facts for f in facts.values()) and not checked:
         return Verdict(False, "off-topic: the answer uses none of the question's facts", checked)
     return Verdict(True, f"{len(checked)} figures checked against the facts", checked)
 
@@ -191,12 +240,62 @@ def _shape(text: str) -> str | None:
     return None
 
 
-def _references(clause: str, facts: dict[str, Fact], checked: list[dict[str, Any]]) -> tuple[list[tuple[int, Fact]],
-                                                                                               str | None]:
+def _filled(text: str, facts: dict[str, Fact], currency: str) -> tuple[str, list[tuple[int, int, Fact]]]:
+    """The text with its slots filled, and where each slot's value stands: a figure written through a slot
+    is that fact, even where another fact reads the same."""
+    parts, spans, at, end = [], [], 0, 0
+    for m in SLOT.finditer(text):
+        fact = facts.get(m.group(1))
+        shown = m.group(0) if fact is None else fact.display(currency)  # an unknown slot stays as written
+        parts.append(text[end:m.start()])
+        at += m.start() - end
+        if fact is not None:
+            spans.append((at, at + len(shown), fact))
+        parts.append(shown)
+        at += len(shown)
+        end = m.end()
+    parts.append(text[end:])
+    return "".join(parts), spans
+
+
+_CLAUSE_BREAK = re.compile(r"(?<=[.;:!?])\s+|,\s+(?=(?:and|but|while|whereas)\b)")
+
+
+def _clauses(text: str) -> list[tuple[int, str]]:
+    """(offset, clause): sentences, and their parts joined by a comma and a conjunction."""
+    out, start = [], 0
+    for m in _CLAUSE_BREAK.finditer(text):
+        out.append((start, text[start:m.start()]))
+        start = m.end()
+    return [*out, (start, text[start:])]
+
+
+def _repeated_slot(text: str, facts: dict[str, Fact], currency: str) -> str | None:
+    """A figure stated three times in one sentence is a loop; twice within a few words, where its year-earlier
+    twin reads differently, a confusion of now and then ("rose from ⟨cash_prior⟩ to ⟨cash_prior⟩"). Counts
+    (ranks, the sector's size) may repeat: "ranks 2 of 5 … among 5 companies"."""
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        found = [(m.group(1), m.start()) for m in SLOT.finditer(sentence) if facts[m.group(1)].unit != "count"]
+        for slot in sorted({name for name, _ in found}):
+            at = [pos for name, pos in found if name == slot]
+            twin = facts.get(slot.removesuffix("_prior") if slot.endswith("_prior") else f"{slot}_prior")
+            confused = twin is not None and twin.display(currency) != facts[slot].display(currency)
+            close = any(len(sentence[a:b].split()) <= 6 for a, b in pairwise(at))
+            if len(at) >= 3 or (close and confused):
+                return f"repeated: ⟨{slot}⟩ {len(at)} times in one sentence"
+    return None
+
+
+def _references(clause: str, offset: int, spans: list[tuple[int, int, Fact]], facts: dict[str, Fact],
+                checked: list[dict[str, Any]]) -> tuple[list[tuple[int, Fact]], str | None]:
     """(position, fact) for every figure of the clause, or the first figure that is no fact of the prompt."""
     refs = []
     for literal in literals(clause):
-        if literal.kind == "pp":
+        at = offset + literal.start
+        slot = next((f for start, end, f in spans if start <= at < end), None)
+        if slot is not None and _matches(literal, slot):
+            found = [slot]
+        elif literal.kind == "pp":
             found = [f for f in facts.values() if f.unit == "fraction" and f"{f.name}_prior" in facts
                      and abs(abs(f.value - facts[f"{f.name}_prior"].value) - abs(literal.value)) <= literal.tolerance]
         else:
@@ -225,7 +324,11 @@ def _directions(clause: str, refs: list[tuple[int, Fact]], facts: dict[str, Fact
         if word not in UP + DOWN + BETTER + WORSE or not refs:
             continue
         before = [f for pos, f in refs if pos < m.start()]
-        fact = before[-1] if before else refs[0][1]  # the figure the word describes: the one just before it
+        after = [(pos, f) for pos, f in refs if pos > m.end()]
+        if after and _LEADS.fullmatch(lowered[m.end():after[0][0]]):  # "up 5.0%", "down from 0.52x"
+            fact = after[0][1]
+        else:  # "cash rose": the figure just before the word
+            fact = before[-1] if before else refs[0][1]
         change = _change(fact, facts)
         if change is None or change == 0 or fact.metric is None:
             continue
@@ -242,7 +345,7 @@ def _change(fact: Fact, facts: dict[str, Fact]) -> float | None:
     """The change a direction word may describe: a growth rate's own sign, or now minus a year earlier (from
     either figure: "rose from ⟨cash_prior⟩ to ⟨cash⟩" is about cash)."""
     if fact.metric and ("growth" in fact.metric or fact.metric.endswith("_change")):
-        return fact.value
+        return facts[fact.metric].value if fact.name.endswith("_abs") else fact.value
     if fact.name.endswith("_prior"):
         now = facts.get(fact.name.removesuffix("_prior"))
         return None if now is None else now.value - fact.value

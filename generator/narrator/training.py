@@ -1,0 +1,346 @@
+"""Teaching a language model the house style: the corpus, the model, training, held-out evaluation, the card.
+
+The corpus pairs each question's prompt (``finreport-slots-3``) for a company-period with an answer in slots:
+one of the differently-phrased templates of ``phrasings.toml``, the reference answer with its figures turned
+back into slots, or an analyst's correction. Every target passes the verifier before it is used, so the model
+never learns a claim the data does not support. Companies come from the sample generator with other seeds;
+evaluation uses a seed the training corpus never saw.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import time
+import tomllib
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jinja2 import StrictUndefined, Template
+from jinja2.sandbox import SandboxedEnvironment
+
+from generator.metrics import label
+from generator.narrator import Context, Question, Values, catalogue, changes, relevant_flags
+from generator.narrator.model import ModelNarrator, prompt
+from generator.narrator.verify import SLOT, Fact, _matches, condition_slot, literals, prompt_facts, trend, verify
+
+_BOUND_WORDS = {"<": "below", "<=": "at most", ">": "above", ">=": "at least"}
+
+
+@dataclass(frozen=True)
+class Example:
+    entity: str
+    period: str
+    question: str
+    prompt: str
+    target: str
+    source: str  # "phrasing-N", "reference" or "correction"
+
+
+class _Slots:
+    """``s.revenue`` / ``s["revenue"]`` in a phrasing: ``⟨revenue⟩`` when the prompt gives that fact, else None."""
+
+    def __init__(self, facts: dict[str, Fact]) -> None:
+        self._facts = facts
+
+    def __getattr__(self, name: str) -> str | None:
+        """A quarter's scores exist as trailing-twelve-month figures only: ``s.x`` falls back to ``x_ttm``."""
+        for slot in (name, f"{name}_ttm"):
+            if slot in self._facts:
+                return f"⟨{slot}⟩"
+        return None
+
+    __getitem__ = __getattr__
+
+
+def _why(facts: dict[str, Fact], context: Context) -> Callable[[dict[str, Any], str], str]:
+    def why(flag: dict[str, Any], style: str) -> str:
+        """A flag's conditions with slots; conditions on the same figure in several periods said once."""
+        groups: dict[tuple[str, bool, str], list[str]] = {}
+        for c in flag.get("conditions", []):
+            slot = condition_slot(c, context)
+            if slot not in facts or facts[slot].value != c["value"]:
+                continue
+            groups.setdefault((c["metric"], c["ttm"], json.dumps(c["bounds"])), []).append(f"⟨{slot}⟩")
+        parts = []
+        for (metric, ttm, bounds), slots in groups.items():
+            name = label(metric) + (" over the last twelve months" if ttm else "")
+            limits = [(op, f"⟨{metric}_{'min' if op.startswith('>') else 'max'}_threshold⟩")
+                      for op, _ in json.loads(bounds)]
+            shown = slots[0] if len(slots) == 1 else ", ".join(slots[:-1]) + f" and {slots[-1]} in " \
+                f"{['', '', 'two', 'three', 'four'][len(slots)] or len(slots)} consecutive periods, each"
+            if style == "threshold":
+                parts.append(f"{name} at {shown} against " + " and ".join(
+                    f"a {'floor' if op.startswith('>') else 'ceiling'} of {slot}" for op, slot in limits))
+            else:
+                parts.append(f"{name} {shown}{'' if len(slots) > 1 else ','} "
+                             + " and ".join(f"{_BOUND_WORDS[op]} {slot}" for op, slot in limits))
+        return "; ".join(parts) or "its conditions hold"
+    return why
+
+
+@cache
+def phrasings() -> dict[str, tuple[Template, ...]]:
+    """The slot templates of ``phrasings.toml`` by question id, compiled once."""
+    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    data = tomllib.loads(resources.files("generator.narrator").joinpath("phrasings.toml").read_text("utf-8"))
+    out: dict[str, list[Template]] = {}
+    for p in data["phrasing"]:
+        out.setdefault(p["question"], []).append(env.from_string(p["template"].strip()))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def render(template: Template, question: Question, context: Context, facts: dict[str, Fact]) -> str:
+    flags = relevant_flags(question, context)
+    names = {f["flag"] for f in flags}
+    findings = [f for f in context.findings if question.findings
+                and (f["check"] == "restatement") == (question.findings == "restatement")]
+
+    def direction(name: str, up: str, down: str, flat: str, unknown: str = "was") -> str:
+        fact = facts.get(name)
+        if fact is not None and fact.metric and "growth" in fact.metric:  # a growth rate: its own sign
+            move = "flat" if fact.display(context.currency).lstrip("-") == "0.0%" else \
+                "up" if fact.value > 0 else "down"
+        else:
+            move = trend(facts, name, context.currency)
+        return {"up": up, "down": down, "flat": flat, None: unknown}[move]
+
+    moved = [c["metric"] for c in changes(question, context) if c["metric"] in facts
+             and f"{c['metric']}_prior" in facts and trend(facts, c["metric"], context.currency) != "flat"]
+    text = template.render(
+        s=_Slots(facts), m=Values(context.metrics), prior=Values(context.prior), flags=flags, findings=findings,
+        has=lambda flag: flag in names, flag=lambda name: next(f for f in flags if f["flag"] == name),
+        why=_why(facts, context), dir=direction, lbl=label, moved=moved, sector=context.sector,
+    )
+    sentence = " ".join(text.split())
+    return sentence[:1].upper() + sentence[1:]
+
+
+def delexicalise(text: str, question: Question, context: Context, facts: dict[str, Fact],
+                 flag_labels: Sequence[str]) -> str | None:
+    """An answer written with numbers (a reference answer, an analyst's edit) turned into slots: each figure
+    becomes the slot of the fact it states, the period and the findings' texts theirs. None unless the text
+    passes the verifier before and after."""
+    if not verify(text, question, context, flag_labels, facts).ok:
+        return None
+    texts = sorted(((f.text, n) for n, f in facts.items() if f.unit == "text" and f.text), key=lambda t: -len(t[0]))
+    if question.findings:  # a finding's own period before the report's, when both read the same
+        texts.sort(key=lambda t: (-len(t[0]), t[1] == "period"))
+    for shown, name in texts:
+        text = re.sub(rf"(?<![\w⟨]){re.escape(shown)}(?![\w⟩])", f"⟨{name}⟩", text)
+    out, end, used = [], 0, set()  # a second "9" in "9 of 9" is the other fact that reads 9
+    masked = SLOT.sub(lambda m: " " * len(m.group(0)), text)
+    for literal in literals(masked):
+        found = [f for f in facts.values() if f.unit != "text" and _matches(literal, f)]
+        if not found:
+            return None
+        start = literal.start + (len(literal.text) - len(literal.text.lstrip()))
+        stop = literal.start + len(literal.text)
+        if text[start] == "(" and not literal.text.rstrip().endswith(")"):  # "(71 days a year earlier)"
+            start += 1
+        before = text[:start].lower()
+        # the fact written exactly so ("1.2%" is the size of a -1.2% change), then the one whose name stands
+        # nearest before the figure ("debt to equity was 0.31x"), then the current value
+        near = sorted(found, key=lambda f: (not text.startswith(f.display(context.currency), start), f.name in used,
+                                            -before.rfind(label(f.metric or f.name.split("_prior")[0]).lower()),
+                                            f.name.endswith("_prior"), "threshold" in f.name, f.name))
+        shown = near[0].display(context.currency)
+        if text.startswith(shown, start):  # the whole figure as the report writes it ("54 days", "$1.2bn")
+            stop = start + len(shown)
+        out += [text[end:start], f"⟨{near[0].name}⟩"]
+        used.add(near[0].name)
+        end = stop
+    out.append(text[end:])
+    slotted = "".join(out)
+    return slotted if verify(slotted, question, context, flag_labels, facts).ok else None
+
+
+def examples_for(contexts: Iterable[Context], flag_labels: Sequence[str], rng: random.Random,
+                 stats: Counter[str] | None = None) -> list[Example]:
+    """One training example per company-period and question. Its target is drawn at random from the phrasings
+    and the reference answer in slots; a candidate that fails the verifier is counted in ``stats`` and the
+    next one is drawn."""
+    from generator.narrator import ReferenceNarrator
+
+    stats = Counter() if stats is None else stats
+    reference = ReferenceNarrator()
+    out = []
+    for context in contexts:
+        for question in catalogue():
+            facts = prompt_facts(question, context)
+            sources = [f"phrasing-{i}" for i in range(len(phrasings().get(question.id, ())))] + ["reference"]
+            rng.shuffle(sources)
+            for source in sources:
+                if source == "reference":
+                    text = delexicalise(reference.answer(question, context).text, question, context, facts,
+                                        flag_labels)
+                    reason = None if text is not None else "its figures do not map to slots"
+                else:
+                    text = render(phrasings()[question.id][int(source.split("-")[1])], question, context, facts)
+                    verdict = verify(text, question, context, flag_labels, facts)
+                    reason = None if verdict.ok and "None" not in text else verdict.reason or "an absent slot"
+                if reason is None:
+                    out.append(Example(context.entity_id, context.period, question.id,
+                                       prompt(question, facts, context), text, source))
+                    stats[source] += 1
+                    break
+                stats[f"refused {question.id} {source}: {reason}"] += 1
+    return out
+
+
+def corrections(path: Path, contexts: dict[tuple[str, str], Context], flag_labels: Sequence[str]
+                ) -> tuple[list[Example], list[str]]:
+    """Analysts' edited answers (JSONL: question, entity, period, text), each accepted only if it passes the
+    verifier against that company-period's facts. Returns the examples and one line per refused edit."""
+    questions = {q.id: q for q in catalogue()}
+    accepted, refused = [], []
+    for number, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            edit = json.loads(line)
+            question, context = questions[edit["question"]], contexts[(edit["entity"], edit["period"])]
+            text = str(edit["text"])
+        except json.JSONDecodeError as e:
+            refused.append(f"{where}: not JSON ({e.msg}, column {e.colno})")
+            continue
+        except KeyError as e:
+            refused.append(f"{where}: unknown or missing {e.args[0]!r} (question, entity and period of this run)")
+            continue
+        facts = prompt_facts(question, context)
+        verdict = verify(text, question, context, flag_labels, facts)
+        slotted = delexicalise(text, question, context, facts, flag_labels) if verdict.ok else None
+        if slotted is None:
+            refused.append(f"{where}: refused, {verdict.reason if not verdict.ok else 'its figures are ambiguous'}")
+            continue
+        accepted.append(Example(context.entity_id, context.period, question.id, prompt(question, facts, context),
+                                slotted, "correction"))
+    return accepted, refused
+
+
+def encode(examples: Sequence[Example], tokenizer: Any) -> list[dict[str, list[int]]]:
+    """Prompt and answer as one sequence; the loss counts the answer and its end only."""
+    prompts = tokenizer([e.prompt for e in examples], add_special_tokens=False)["input_ids"]
+    answers = tokenizer([" " + e.target for e in examples], add_special_tokens=False)["input_ids"]
+    eos = tokenizer.eos_token_id
+    return [{"input_ids": p + a + [eos], "labels": [-100] * len(p) + a + [eos]}
+            for p, a in zip(prompts, answers, strict=True)]
+
+
+@dataclass
+class Evaluation:
+    answers: int
+    verified_rate: float
+    number_accuracy: float
+    flag_accuracy: float
+    tokens_per_s: float
+    answers_per_s: float
+    seconds: float
+    by_question: dict[str, float]
+    reasons: dict[str, int]
+
+    def record(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def evaluate(narrator: ModelNarrator, jobs: Sequence[tuple[Question, Context]], flag_labels: Sequence[str]
+             ) -> Evaluation:
+    """The held-out figures: the share of answers that pass the verifier (no fallback); of the figures the model
+    wrote (slots and literal numbers), the share that are facts of the prompt; of the answers that may name
+    flags, the share naming exactly what they should (the risk questions: every inferred flag; the others: none
+    the reasoner did not infer); generated tokens and answers per second."""
+    facts = [prompt_facts(q, c) for q, c in jobs]
+    t0 = time.perf_counter()
+    texts = narrator.generate([prompt(q, f, c) for (q, c), f in zip(jobs, facts, strict=True)])
+    seconds = time.perf_counter() - t0
+    tokens = sum(len(ids) + 1 for ids in narrator.tokenizer(texts, add_special_tokens=False)["input_ids"])
+    verified, figures, right, flagged, flags_right = 0, 0, 0, 0, 0
+    per_question: dict[str, list[bool]] = {}
+    reasons: Counter[str] = Counter()
+    lowered = [label.lower() for label in flag_labels]
+    for (question, context), fact, text in zip(jobs, facts, texts, strict=True):
+        verdict = verify(text, question, context, flag_labels, fact)
+        verified += verdict.ok
+        per_question.setdefault(question.id, []).append(verdict.ok)
+        if not verdict.ok:
+            reasons[re.sub(r"[-+(]*[$€£¥]?\d[\d.,]*(?:%|x\b|bn|m\b|k\b)?\)?", "#", verdict.reason)[:80]] += 1
+        slots = SLOT.findall(text)
+        figures += len(slots)
+        right += sum(s in fact for s in slots)
+        for literal in literals(SLOT.sub(" ", text)):
+            figures += 1
+            right += any(f.unit != "text" and _matches(literal, f) for f in fact.values())
+        if question.flags:
+            flagged += 1
+            named = {label for label in lowered if label in text.lower()}
+            inferred = {f["label"].lower() for f in context.flags}
+            expected = {f["label"].lower() for f in relevant_flags(question, context)}
+            exact = any(f.startswith("*") for f in question.flags)
+            flags_right += (named == expected) if exact else named <= inferred
+    return Evaluation(
+        answers=len(jobs), verified_rate=verified / max(1, len(jobs)), number_accuracy=right / max(1, figures),
+        flag_accuracy=flags_right / max(1, flagged), tokens_per_s=tokens / seconds, answers_per_s=len(jobs) / seconds,
+        seconds=seconds, by_question={q: sum(v) / len(v) for q, v in per_question.items()},
+        reasons=dict(reasons.most_common(12)))
+
+
+def loss_curve(history: Sequence[dict[str, Any]]) -> list[tuple[int, float]]:
+    """(step, training loss) from a trainer's log history."""
+    return [(int(h["step"]), float(h["loss"])) for h in history if "loss" in h and math.isfinite(h["loss"])]
+
+
+def company_periods(run: Any) -> list[Context]:
+    """A narrator's context for every company and period of a facts run (not only the report period)."""
+    import polars as pl
+
+    from generator.answers import context
+    from generator.facts import entity_findings
+
+    out = []
+    periods = run.analysis.base.select("entity_id", "fiscal_year", "fiscal_period").unique().sort(pl.all())
+    for entity, rows in periods.group_by("entity_id", maintain_order=True):
+        findings = [f for part in entity_findings(run, entity[0]) for f in part]
+        for _, year, period in rows.iter_rows():
+            out.append(context(run.analysis, run.graph, findings, entity[0], (year, str(period))))
+    return out
+
+
+def generated_run(seed: int, companies: int, folder: Path) -> Any:
+    """The sample generator's companies for one seed, through ingest, metrics and the reasoner."""
+    from generator.facts import build
+    from generator.sample import write_sample
+
+    write_sample(folder, seed=seed, n_companies=companies)
+    return build([folder / "long"])
+
+
+def train(model: Any, tokenizer: Any, examples: Sequence[Example], work: Path, *, steps: int, batch_size: int,
+          learning_rate: float, seed: int, save_steps: int, progress: bool, resume: bool) -> list[dict[str, Any]]:
+    """Fine-tune ``model`` on the examples with the Hugging Face Trainer: AdamW, cosine schedule after a short
+    warm-up, shuffled batches (batches of similar length would hold one question each, and the model would
+    swing between them), checkpoints every ``save_steps`` in ``work/checkpoints`` (the last two kept); with
+    ``resume``, training continues from the latest checkpoint. Returns the log history."""
+    import torch
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+    from transformers.trainer_utils import get_last_checkpoint
+
+    checkpoints = work / "checkpoints"
+    cuda = torch.cuda.is_available()
+    args = TrainingArguments(
+        output_dir=str(checkpoints), max_steps=steps, per_device_train_batch_size=batch_size,
+        learning_rate=learning_rate, warmup_steps=0.05, lr_scheduler_type="cosine", weight_decay=0.01,
+        logging_steps=max(1, min(50, steps // 20)), save_steps=save_steps, save_total_limit=2, seed=seed,
+        data_seed=seed, report_to=[], disable_tqdm=not progress, dataloader_num_workers=0, use_cpu=not cuda, bf16=cuda)
+    trainer = Trainer(model=model, args=args, train_dataset=encode(examples, tokenizer),
+                      data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100))
+    last = get_last_checkpoint(str(checkpoints)) if resume and checkpoints.is_dir() else None
+    trainer.train(resume_from_checkpoint=last)
+    return trainer.state.log_history

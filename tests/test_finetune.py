@@ -1,0 +1,208 @@
+"""The fine-tuning side of the narrator: phrasings and corpus, analysts' corrections, training (loss falls,
+seeded, resumable), save and load of a full model and of a LoRA adapter, and the flow with its model card."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+from prefect.testing.utilities import prefect_test_harness
+
+from generator.facts import FactsRun, answer, build
+from generator.graph import flag_labels
+from generator.narrator import ReferenceNarrator, catalogue
+from generator.narrator.model import PROMPT_FORMAT, ModelNarrator, scratch
+from generator.narrator.training import (
+    company_periods,
+    corrections,
+    delexicalise,
+    examples_for,
+    phrasings,
+    render,
+    train,
+)
+from generator.narrator.verify import SLOT, fill, prompt_facts, verify
+from generator.sample import ROLES, write_sample
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> FactsRun:
+    root = tmp_path_factory.mktemp("finetune")
+    write_sample(root / "sample")
+    return build([root / "sample" / "long"])
+
+
+@pytest.fixture(scope="module")
+def labels(run: FactsRun) -> list[str]:
+    return flag_labels(run.graph.tbox)
+
+
+def tiny(path: Path, run: FactsRun, labels: list[str], companies: int = 2, seed: int = 0):
+    """A 2-layer GPT-2 and its examples from the first companies of the sample, every period."""
+    contexts = [c for c in company_periods(run) if c.entity_id in run.entities[:companies]]
+    examples = examples_for(contexts, labels, random.Random(seed))
+    model, tokenizer = scratch(path, [f"{e.prompt} {e.target}" for e in examples], vocab_size=500, width=64,
+                               layers=2, heads=2, seed=seed)
+    return model, tokenizer, examples
+
+
+def test_every_question_has_five_phrasings_that_verify_on_the_sample(run: FactsRun, labels: list[str]) -> None:
+    report_periods = [ctx for ctx, _ in answer(run, run.entities).values()]
+    for question in catalogue():
+        templates = phrasings()[question.id]
+        assert len(templates) >= 5, question.id
+        for ctx in report_periods:
+            facts = prompt_facts(question, ctx)
+            for i, template in enumerate(templates):
+                text = render(template, question, ctx, facts)
+                verdict = verify(text, question, ctx, labels, facts)
+                assert verdict.ok, (question.id, i, ctx.entity_id, text, verdict.reason)
+                assert "None" not in text and "  " not in text
+                assert all(slot in facts for slot in SLOT.findall(text))
+
+
+def test_reference_answers_turn_into_slots_and_back(run: FactsRun, labels: list[str]) -> None:
+    for ctx, answers in answer(run, run.entities).values():
+        for question, reference in zip(catalogue(), answers, strict=True):
+            facts = prompt_facts(question, ctx)
+            slotted = delexicalise(reference.text, question, ctx, facts, labels)
+            assert slotted is not None, (question.id, reference.text)
+            assert fill(slotted, facts, ctx.currency) == reference.text
+            if any(f.unit != "text" for f in facts.values()) and question.facts:
+                assert SLOT.search(slotted), slotted  # the figures became slots, not copied digits
+
+
+def test_every_training_target_passes_the_verifier(run: FactsRun, labels: list[str]) -> None:
+    contexts = company_periods(run)[:40]
+    examples = examples_for(contexts, labels, random.Random(3))
+    assert len(examples) >= 0.95 * 40 * len(catalogue())  # a company-period none of whose candidates verifies
+    # teaches nothing and is left out
+    by_key = {(c.entity_id, c.period): c for c in contexts}
+    questions = {q.id: q for q in catalogue()}
+    for e in examples:
+        ctx = by_key[(e.entity, e.period)]
+        assert verify(e.target, questions[e.question], ctx, labels).ok, e
+        assert not any(ch.isdigit() for ch in SLOT.sub("", e.target).replace("Z''", "")), e.target
+    assert len({e.source for e in examples}) >= 4  # the draw mixes phrasings and the reference
+
+
+def test_analyst_corrections_are_accepted_only_when_verified(run: FactsRun, labels: list[str],
+                                                             tmp_path: Path) -> None:
+    kola = ROLES["cash_cow"]
+    contexts = {(c.entity_id, c.period): c for c in company_periods(run)}
+    ctx = next(c for (e, _), c in reversed(contexts.items()) if e == kola and c.prior.get("current_ratio"))
+    now, before = ctx.metrics["current_ratio"], ctx.prior["current_ratio"]
+    word = "up" if round(now, 2) > round(before, 2) else "down"
+    wrong = "down" if word == "up" else "up"
+    lines = [
+        {"question": "liquidity", "entity": kola, "period": ctx.period,
+         "text": f"Short-term cover is sound: the current ratio was {now:.2f}x, {word} from {before:.2f}x a year "
+                 "earlier."},
+        {"question": "liquidity", "entity": kola, "period": ctx.period,
+         "text": f"The current ratio was {now + 0.5:.2f}x."},
+        {"question": "liquidity", "entity": kola, "period": ctx.period,
+         "text": f"The current ratio was {now:.2f}x, {wrong} from {before:.2f}x a year earlier."},
+        {"question": "liquidity", "entity": "NOPE", "period": ctx.period, "text": "Fine."},
+    ]
+    path = tmp_path / "corrections.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines[:2]) + "\n{not json\n"
+                    + "\n".join(json.dumps(x) for x in lines[2:]) + "\n")
+    accepted, refused = corrections(path, contexts, labels)
+    assert [e.target for e in accepted] == [
+        f"Short-term cover is sound: the current ratio was ⟨current_ratio⟩, {word} from ⟨current_ratio_prior⟩ a "
+        "year earlier."]
+    assert accepted[0].source == "correction"
+    assert [r.split(": ", 1)[0] for r in refused] == [f"{path}:2", f"{path}:3", f"{path}:4", f"{path}:5"]
+    assert "is not a figure of the facts" in refused[0]
+    assert "not JSON" in refused[1]
+    assert "contradicts" in refused[2]
+    assert "unknown or missing" in refused[3]
+
+
+def test_a_tiny_model_learns_its_loss_falls_and_training_is_seeded(run: FactsRun, labels: list[str],
+                                                                   tmp_path: Path) -> None:
+    weights = []
+    for attempt in ("a", "b"):
+        model, tokenizer, examples = tiny(tmp_path / attempt / "init", run, labels)
+        history = train(model, tokenizer, examples, tmp_path / attempt, steps=60, batch_size=8,
+                        learning_rate=1e-2, seed=0, save_steps=1000, progress=False, resume=False)
+        losses = [h["loss"] for h in history if "loss" in h]
+        assert sum(losses[-5:]) / 5 < 0.9 * sum(losses[:5]) / 5, losses  # it learns: a tenth or more off
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+    assert torch.equal(weights[0], weights[1])  # same seed, same data: the same model
+
+
+def test_a_trained_model_and_a_lora_adapter_round_trip_through_disk(run: FactsRun, labels: list[str],
+                                                                    tmp_path: Path) -> None:
+    from peft import LoraConfig, get_peft_model
+
+    model, tokenizer, examples = tiny(tmp_path / "base", run, labels)
+    train(model, tokenizer, examples, tmp_path / "full", steps=10, batch_size=8, learning_rate=3e-3, seed=0,
+          save_steps=1000, progress=False, resume=False)
+    model.save_pretrained(tmp_path / "full" / "model")
+    tokenizer.save_pretrained(tmp_path / "full" / "model")
+    prompts = [e.prompt for e in examples[:6]]
+    loaded = ModelNarrator(tmp_path / "full" / "model", labels, max_new_tokens=12)
+    in_memory = _generate(model, tokenizer, prompts, 12)
+    assert loaded.generate(prompts) == in_memory
+
+    base = tmp_path / "full" / "model"
+    peft = get_peft_model(ModelNarrator(base, labels).model.train(),
+                          LoraConfig(task_type="CAUSAL_LM", r=4, lora_alpha=8, target_modules=["c_attn"]))
+    frozen = {n: p.clone() for n, p in peft.named_parameters() if "lora_" not in n}
+    train(peft, tokenizer, examples, tmp_path / "lora", steps=10, batch_size=8, learning_rate=3e-3, seed=0,
+          save_steps=1000, progress=False, resume=False)
+    assert all(torch.equal(p, frozen[n]) for n, p in peft.named_parameters() if "lora_" not in n)
+    adapter = tmp_path / "lora" / "adapter"
+    peft.save_pretrained(adapter)
+    tokenizer.save_pretrained(adapter)
+    assert (adapter / "adapter_config.json").is_file() and not (adapter / "model.safetensors").exists()
+    assert json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"] == str(base)
+    reloaded = ModelNarrator(adapter, labels, max_new_tokens=12)
+    assert reloaded.generate(prompts) == _generate(peft, tokenizer, prompts, 12)
+
+
+def _generate(model, tokenizer, prompts: list[str], new: int) -> list[str]:
+    """Greedy continuations of each prompt on its own, without the narrator's batching."""
+    model.eval()
+    out = []
+    for text in prompts:
+        ids = tokenizer(text, return_tensors="pt")
+        with torch.inference_mode():
+            generated = model.generate(**ids, do_sample=False, max_new_tokens=new,
+                                       pad_token_id=tokenizer.pad_token_id)
+        decoded = tokenizer.decode(generated[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+        out.append(decoded.strip().split("\n")[0].strip())
+    return out
+
+
+def test_the_flow_trains_resumes_evaluates_and_writes_a_model_card(tmp_path: Path) -> None:
+    from flows.finetune import FinetuneRequest, finetune_narrator
+
+    settings = {"out": str(tmp_path / "narrator"), "seeds": [5], "companies": 3, "eval_companies": 2,
+                "eval_answers": 16, "width": 64, "layers": 2, "heads": 2, "vocab_size": 500, "save_steps": 5,
+                "batch_size": 8}
+    with prefect_test_harness(server_startup_timeout=180):
+        first = finetune_narrator(FinetuneRequest(**settings, steps=5, resume=False))
+        resumed = finetune_narrator(FinetuneRequest(**settings, steps=10, resume=True))
+    state = json.loads((tmp_path / "narrator.work" / "checkpoints" / "checkpoint-10" / "trainer_state.json")
+                       .read_text())
+    assert next(h["step"] for h in state["log_history"] if "loss" in h) == 1  # the first run's log carried over
+    assert (tmp_path / "narrator.work" / "checkpoints" / "checkpoint-5").is_dir()
+    card = (tmp_path / "narrator" / "README.md").read_text()
+    for heading in ("## Data", "## Model and training", "## Held-out results", "## Reproduce"):
+        assert heading in card
+    assert "verified rate" in card and "tokens/s" in card and PROMPT_FORMAT in card
+    saved = json.loads((tmp_path / "narrator" / "evaluation.json").read_text())
+    assert saved["answers"] == 16 == first["answers"] == resumed["answers"]
+    assert 0 <= resumed["verified_rate"] <= 1 and resumed["tokens_per_s"] > 0
+    ModelNarrator(tmp_path / "narrator", [])  # the checkpoint loads as the report flow loads it
+
+
+def test_reference_narrator_still_answers_every_question_of_the_sample(run: FactsRun) -> None:
+    for _, answers in answer(run, run.entities, ReferenceNarrator()).values():
+        assert [a.question_id for a in answers] == [q.id for q in catalogue()]
+        assert answers[0].question_id == "executive_summary" and answers[0].text
