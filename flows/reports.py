@@ -85,10 +85,10 @@ class ReportRequest(BaseModel):
     @field_validator("questions")
     @classmethod
     def _known_questions(cls, value: list[str]) -> list[str]:
-        known = [q.id for q in catalogue()]
-        unknown = [q for q in value if q not in known]
+        unknown = [q for q in value if q not in {q.id for q in catalogue()}]
         if unknown:
-            raise ValueError(f"unknown question id(s) {', '.join(unknown)}; the catalogue has {', '.join(known)}")
+            choices = ", ".join(q.id for q in catalogue() if not q.summary)  # the summary is always written
+            raise ValueError(f"unknown question id(s) {', '.join(unknown)}; the catalogue has {choices}")
         return value
 
     def day(self) -> str:

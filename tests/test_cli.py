@@ -133,7 +133,8 @@ def test_run_for_chosen_entities_writes_to_the_dated_folder(sample: Path, tmp_pa
     assert "details of the failures: prefect flow-run logs " in result.stdout
     folder = tmp_path / "output" / "2026-11-28"
     assert (folder / "KOLA" / "report.pdf").is_file()
-    assert [a["question_id"] for a in json.loads((folder / "KOLA" / "answers.json").read_text())] == ["liquidity"]
+    answered = [a["question_id"] for a in json.loads((folder / "KOLA" / "answers.json").read_text())]
+    assert answered == ["executive_summary", "liquidity"]  # the summary is always written
 
 
 def test_run_with_nothing_readable_fails_in_one_line(tmp_path: Path) -> None:

@@ -172,7 +172,7 @@ def test_on_demand_run_for_chosen_companies_and_questions(server: Any, nightly: 
     assert state.message == f"1 of 2 reports written to {tmp_path}; failed: NOPE"
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["KOLA"]
     answers = json.loads((tmp_path / "KOLA" / "answers.json").read_text())
-    assert [a["question_id"] for a in answers] == ["liquidity", "leverage"]
+    assert [a["question_id"] for a in answers] == ["executive_summary", "liquidity", "leverage"]
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["failures"] == [{"entity_id": "NOPE", "stage": "ingest", "error": "not in the inputs"}]
 
