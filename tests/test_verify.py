@@ -78,6 +78,8 @@ def test_true_answers_pass(text: str) -> None:
     ("The ratio was ⟨current_ratio⟩. The ratio was ⟨current_ratio⟩.", "liquidity", "repeated"),
     ("Our quarterly newsletter covers many interesting topics.", "liquidity", "off-topic"),
     ("EBITDA was ⟨ebitda⟩.", "liquidity", "slot ⟨ebitda⟩ is not a fact of this question"),
+    ("The current ratio was ⟨current_ratio⟩. Current assets cover current liabilities at least twice.",
+     "liquidity", "claims a flag the reasoner did not infer: strong liquidity"),
     ("Collection took ⟨current_ratio⟩, the same as ⟨current_ratio⟩.", "liquidity",
      "repeated: ⟨current_ratio⟩ 2 times in one sentence"),
     ("Revenue was ⟨revenue⟩, down ⟨revenue_growth_yoy_abs⟩ on a year earlier.", "revenue_trend",

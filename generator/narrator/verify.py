@@ -353,14 +353,29 @@ def _change(fact: Fact, facts: dict[str, Fact]) -> float | None:
     return None if prior is None else fact.value - prior.value
 
 
+# What a flag says in words: a sentence that claims it needs the flag as much as one that names it
+# ("Current assets cover current liabilities at least twice" with a current ratio of 0.85x is false).
+CLAIMS = {"at least twice": "strong liquidity", "exceed current assets": "liquidity concern",
+          "cannot cover its current liabilities": "liquidity concern", "net debt exceeds four": "excessive net debt",
+          "more than four times ebitda": "excessive net debt", "interest coverage is weak": "weak interest coverage",
+          "burning cash": "cash burn", "made a net loss": "loss-making", "ended in a net loss": "loss-making",
+          "three consecutive": "sustained revenue decline", "third consecutive fall": "sustained revenue decline",
+          "distress zone": "altman z'' distress zone", "grey zone": "altman z'' grey zone",
+          "safe zone": "altman z'' safe zone", "leverage is high": "high leverage"}
+
+
 def _flags(text: str, question: Question, context: Context, flag_labels: Sequence[str]) -> str | None:
-    """Flags named must be flags the reasoner inferred for the period; the risk answer must name all of them."""
+    """Flags named or claimed must be flags the reasoner inferred for the period; the risk answer must name all
+    of them."""
+    inferred = {f["label"].lower() for f in context.flags}
+    claimed = sorted({flag for words, flag in CLAIMS.items() if words in text.lower() and flag not in inferred})
+    if claimed:
+        return f"claims a flag the reasoner did not infer: {claimed[0]}"
     remaining, named = text.lower(), set()
     for flag_label in sorted(flag_labels, key=len, reverse=True):
         if flag_label.lower() in remaining:
             named.add(flag_label.lower())
             remaining = remaining.replace(flag_label.lower(), " ")
-    inferred = {f["label"].lower() for f in context.flags}
     extra = named - inferred
     if extra:
         return f"names a flag the reasoner did not infer: {sorted(extra)[0]}"
