@@ -121,7 +121,7 @@ def _money(ctx: Any, value: float | None) -> str:
     return "n/a" if value is None else formatting.money(value, ctx["currency"])
 
 
-_BOUND_WORDS = {"<": "below", "<=": "at most", ">": "above", ">=": "at least"}
+BOUND_WORDS = {"<": "below", "<=": "at most", ">": "above", ">=": "at least"}
 
 
 @pass_context
@@ -133,7 +133,7 @@ def _because(ctx: Any, flag: dict[str, Any]) -> str:
     for c in flag.get("conditions", []):
         unit = definition(c["metric"]).unit
         value = formatting.by_unit(c["value"], unit, ctx["currency"])
-        bounds = " and ".join(f"{_BOUND_WORDS[op]} {formatting.by_unit(t, unit, ctx['currency'])}"
+        bounds = " and ".join(f"{BOUND_WORDS[op]} {formatting.by_unit(t, unit, ctx['currency'])}"
                               for op, t in c["bounds"])
         name = label(c["metric"]) + (" over the last twelve months" if c["ttm"] else "")
         parts.append(f"{name} {value}, {bounds}" + (f", in {c['period']}" if c["period"] != own else ""))

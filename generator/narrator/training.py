@@ -27,11 +27,9 @@ from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
 from generator.metrics import label
-from generator.narrator import Context, Question, Values, catalogue, changes, relevant_flags
+from generator.narrator import BOUND_WORDS, Context, Question, Values, catalogue, changes, relevant_flags
 from generator.narrator.model import ModelNarrator, prompt
 from generator.narrator.verify import SLOT, Fact, _matches, condition_slot, literals, prompt_facts, trend, verify
-
-_BOUND_WORDS = {"<": "below", "<=": "at most", ">": "above", ">=": "at least"}
 
 
 @dataclass(frozen=True)
@@ -81,7 +79,7 @@ def _why(facts: dict[str, Fact], context: Context) -> Callable[[dict[str, Any], 
                     f"a {'floor' if op.startswith('>') else 'ceiling'} of {slot}" for op, slot in limits))
             else:
                 parts.append(f"{name} {shown}{'' if len(slots) > 1 else ','} "
-                             + " and ".join(f"{_BOUND_WORDS[op]} {slot}" for op, slot in limits))
+                             + " and ".join(f"{BOUND_WORDS[op]} {slot}" for op, slot in limits))
         return "; ".join(parts) or "its conditions hold"
     return why
 
