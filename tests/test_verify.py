@@ -49,6 +49,8 @@ def check(text: str, question: str = "liquidity") -> tuple[bool, str]:
     "Working capital was ($300.0m).",
     "Working capital was a deficit of $300m.",  # unsigned: the magnitude is the fact's
     "Working capital was ⟨working_capital⟩; a year earlier it was ⟨working_capital_prior⟩.",
+    "Current assets covered current liabilities ⟨current_ratio⟩ times.",  # the items a ratio is made of
+    "The quick ratio was ⟨quick_ratio⟩ and the cash ratio ⟨cash_ratio⟩.",
 ])
 def test_true_answers_pass(text: str) -> None:
     ok, why = check(text)
@@ -84,6 +86,10 @@ def test_true_answers_pass(text: str) -> None:
      "repeated: ⟨current_ratio⟩ 2 times in one sentence"),
     ("Revenue was ⟨revenue⟩, down ⟨revenue_growth_yoy_abs⟩ on a year earlier.", "revenue_trend",
      "'down' contradicts the change of revenue_growth_yoy_abs"),
+    # every number a fact of the prompt, but named as another: the words must name the figure they lead
+    ("The quick ratio was ⟨cash_ratio⟩.", "liquidity", "'quick ratio' names the figure of cash_ratio"),
+    ("The quick ratio was 0.07x.", "liquidity", "'quick ratio' names the figure of cash_ratio"),
+    ("Working capital was ⟨current_ratio⟩.", "liquidity", "'working capital' names the figure of current_ratio"),
 ])
 def test_false_answers_fail_with_the_reason(text: str, question: str, reason: str) -> None:
     ok, why = check(text, question)

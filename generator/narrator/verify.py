@@ -13,10 +13,11 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import pairwise
 from typing import Any
 
-from generator.metrics import definition
+from generator.metrics import BY_NAME, definition, label
 from generator.narrator import Context, Question, changes, formatting, ranks, relevant_flags
 
 SLOT = re.compile(r"⟨([a-z0-9_]+)⟩")
@@ -212,7 +213,7 @@ def verify(text: str, question: Question, context: Context, flag_labels: Sequenc
         refs, problem = _references(clause, start, spans, facts, checked)
         if problem:
             return Verdict(False, problem, checked)
-        problem = _directions(clause, refs, facts)
+        problem = _directions(clause, [(pos, found[0]) for pos, found in refs], facts) or _names(clause, refs)
         if problem:
             return Verdict(False, problem, checked)
     problem = _flags(shown, question, context, flag_labels)
@@ -287,8 +288,9 @@ def _repeated_slot(text: str, facts: dict[str, Fact], currency: str) -> str | No
 
 
 def _references(clause: str, offset: int, spans: list[tuple[int, int, Fact]], facts: dict[str, Fact],
-                checked: list[dict[str, Any]]) -> tuple[list[tuple[int, Fact]], str | None]:
-    """(position, fact) for every figure of the clause, or the first figure that is no fact of the prompt."""
+                checked: list[dict[str, Any]]) -> tuple[list[tuple[int, list[Fact]]], str | None]:
+    """(position, facts it may be) for every figure of the clause, the likeliest first; or the first figure
+    that is no fact of the prompt."""
     refs = []
     for literal in literals(clause):
         at = offset + literal.start
@@ -302,10 +304,44 @@ def _references(clause: str, offset: int, spans: list[tuple[int, int, Fact]], fa
             found = [f for f in facts.values() if _matches(literal, f)]
         if not found:
             return refs, f"{literal.text.strip()} is not a figure of the facts given (nor within its rounding)"
-        exact = sorted(found, key=lambda f: (f.name.endswith("_prior"), "threshold" in f.name, f.name))[0]
-        checked.append({"text": literal.text.strip(), "fact": exact.name, "value": exact.value})
-        refs.append((literal.start, exact))
+        found.sort(key=lambda f: (f.name.endswith("_prior"), "threshold" in f.name, f.name))
+        checked.append({"text": literal.text.strip(), "fact": found[0].name, "value": found[0].value})
+        refs.append((literal.start, found))
     return refs, None
+
+
+@cache
+def _mentions() -> tuple[re.Pattern[str], dict[str, str]]:
+    """Every metric's and statement item's name as a report writes it, longest first ("net debt to EBITDA"
+    before "EBITDA"), and the metric each names."""
+    names = {label(name).lower(): name for name in BY_NAME}
+    pattern = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    return re.compile(rf"(?<![\w&-])(?:{pattern})(?![\w&-])"), names
+
+
+def _names(clause: str, refs: list[tuple[int, list[Fact]]]) -> str | None:
+    """A figure must be the one the words before it name: the metric named last between the previous figure
+    and this one is the figure's own metric, an item it is computed from ("receivables took ⟨dso⟩", "operating
+    income covered interest ⟨interest_coverage⟩") or part of its name ("net debt was ⟨net_debt_to_ebitda⟩
+    EBITDA"); "gross margin was ⟨operating_margin⟩" fails."""
+    pattern, names = _mentions()
+    lowered, start = clause.lower(), 0
+    for pos, found in refs:
+        named = [names[m.group(0)] for m in pattern.finditer(lowered, start, pos)]
+        start = pos + 1
+        own = [f for f in found if f.metric]
+        if not named or not own:
+            continue
+        if not any(named[-1] == f.metric.removesuffix("_ttm") or named[-1] in _sources(f.metric)
+                   or re.search(rf"\b{re.escape(label(named[-1]))}\b", label(f.metric)) for f in own):
+            return f"'{label(named[-1])}' names the figure of {own[0].name}"
+    return None
+
+
+def _sources(metric: str) -> set[str]:
+    """The statement items a metric is computed from (a year or a quarter earlier too); an item: itself."""
+    base = metric.removesuffix("_ttm")
+    return {i.split("_prior_")[0] for i in definition(base).inputs} if base in BY_NAME else {base}
 
 
 def _directions(clause: str, refs: list[tuple[int, Fact]], facts: dict[str, Fact]) -> str | None:
@@ -364,6 +400,17 @@ CLAIMS = {"at least twice": "strong liquidity", "exceed current assets": "liquid
           "safe zone": "altman z'' safe zone", "leverage is high": "high leverage"}
 
 
+def named_flags(text: str, flag_labels: Sequence[str]) -> set[str]:
+    """The flags a text names (lower case), longest label first: "severe liquidity concern" is not also
+    "liquidity concern"."""
+    remaining, named = text.lower(), set()
+    for flag_label in sorted(flag_labels, key=len, reverse=True):
+        if flag_label.lower() in remaining:
+            named.add(flag_label.lower())
+            remaining = remaining.replace(flag_label.lower(), " ")
+    return named
+
+
 def _flags(text: str, question: Question, context: Context, flag_labels: Sequence[str]) -> str | None:
     """Flags named or claimed must be flags the reasoner inferred for the period; the risk answer must name all
     of them."""
@@ -371,11 +418,7 @@ def _flags(text: str, question: Question, context: Context, flag_labels: Sequenc
     claimed = sorted({flag for words, flag in CLAIMS.items() if words in text.lower() and flag not in inferred})
     if claimed:
         return f"claims a flag the reasoner did not infer: {claimed[0]}"
-    remaining, named = text.lower(), set()
-    for flag_label in sorted(flag_labels, key=len, reverse=True):
-        if flag_label.lower() in remaining:
-            named.add(flag_label.lower())
-            remaining = remaining.replace(flag_label.lower(), " ")
+    named = named_flags(text, flag_labels)
     extra = named - inferred
     if extra:
         return f"names a flag the reasoner did not infer: {sorted(extra)[0]}"
