@@ -342,12 +342,25 @@ def test_restatement_latest_filed_wins(tmp_path: Path) -> None:
     restatements = ingested.restatements()
     assert restatements.select("original_value", "original_source", "restated_value", "restated_source").to_dicts() \
         == [
+            {"original_value": 900.0, "original_source": f"{path}:4", "restated_value": 1000.0,
+             "restated_source": f"{path}:3"},
             {"original_value": 1000.0, "original_source": f"{path}:3", "restated_value": 1100.0,
              "restated_source": f"{path}:2"},
-            {"original_value": 900.0, "original_source": f"{path}:4", "restated_value": 1100.0,
-             "restated_source": f"{path}:2"},
-        ]
+        ]  # a value without a filed date is the oldest: each value beside the one that replaced it
     assert ingested.accepted_count == 3
+
+
+def test_a_figure_restated_and_restated_back_reads_as_two_restatements(tmp_path: Path) -> None:
+    path = write(tmp_path / "back.csv", row(filed="2025-04-01", value="1000"), row(filed="2025-03-01", value="1100"),
+                 row())
+    ingested = checked([path])
+    assert ingested.restatements().select("original_value", "original_filed", "restated_value", "restated_filed") \
+        .to_dicts() == [
+            {"original_value": 1000.0, "original_filed": date(2025, 2, 1), "restated_value": 1100.0,
+             "restated_filed": date(2025, 3, 1)},
+            {"original_value": 1100.0, "original_filed": date(2025, 3, 1), "restated_value": 1000.0,
+             "restated_filed": date(2025, 4, 1)},
+        ]
 
 
 # --- JSON lines ------------------------------------------------------------------------------------------------------

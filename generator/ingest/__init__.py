@@ -52,15 +52,20 @@ class Ingested:
         return self.facts.height + self.superseded.height
 
     def restatements(self) -> pl.DataFrame:
-        """Each superseded value beside the value that replaced it."""
-        current = self.facts.select(*PERIOD_KEYS, "value", "filed", "source")
+        """Each superseded value beside the value that replaced it: the next one filed, so a figure restated
+        twice reads X → Y → Z (and X → Y → X back again), not X → Z and Y → Z. A value without a filed date
+        counts as the oldest, as when the current value was chosen."""
+        columns = [*PERIOD_KEYS, "period_end", "value", "filed", "source"]
+        restated = self.facts.join(self.superseded.select(PERIOD_KEYS).unique(), on=PERIOD_KEYS, how="semi")
+        following = [pl.col(c).shift(-1).over(PERIOD_KEYS).alias(f"restated_{c}") for c in ("value", "filed", "source")]
         return (
-            self.superseded.select(*PERIOD_KEYS, "period_end", "value", "filed", "source")
-            .join(current, on=PERIOD_KEYS, suffix="_restated")
-            .rename({"value": "original_value", "filed": "original_filed", "source": "original_source",
-                     "value_restated": "restated_value", "filed_restated": "restated_filed",
-                     "source_restated": "restated_source"})
-            .sort(PERIOD_KEYS)
+            pl.concat([self.superseded.select(columns), restated.select(columns)])
+            .sort([*PERIOD_KEYS, "filed"], nulls_last=False)
+            .with_columns(*following, __next=pl.int_range(pl.len()).over(PERIOD_KEYS) < pl.len().over(PERIOD_KEYS) - 1)
+            .filter("__next")
+            .rename({"value": "original_value", "filed": "original_filed", "source": "original_source"})
+            .select(*PERIOD_KEYS, "period_end", "original_value", "original_filed", "original_source",
+                    "restated_value", "restated_filed", "restated_source")
         )
 
     def unmapped(self) -> pl.DataFrame:
