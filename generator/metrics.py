@@ -49,15 +49,16 @@ class Metric:
     nonzero: tuple[str, ...] = ()
     frequency: Frequency = "all"
     ttm: bool = False
+    positive: tuple[str, ...] = ()  # a ratio over negative equity says nothing: "not meaningful", as analysts write
 
 
 c = pl.col
 
 
 def _ratio(name: str, num: str, den: str, unit: Unit, category: str, favourable: Favourable, description: str,
-           frequency: Frequency = "all", ttm: bool = True) -> Metric:
+           frequency: Frequency = "all", ttm: bool = True, positive: bool = False) -> Metric:
     return Metric(name, f"{num} / {den}", (num, den), lambda: c(num) / c(den), unit, category, favourable,
-                  description, (den,), frequency, ttm)
+                  description, (den,), frequency, ttm, (den,) if positive else ())
 
 
 def _growth(name: str, item: str, prior: Literal["year", "quarter"], description: str) -> Metric:
@@ -163,9 +164,9 @@ REGISTRY: tuple[Metric, ...] = (
            lambda: (c("cash") + c("short_term_investments")) / c("current_liabilities"), "multiple", "liquidity",
            "higher", "Cash and short-term investments per unit of current liabilities", ("current_liabilities",)),
     _ratio("debt_to_equity", "total_debt", "total_equity", "multiple", "leverage", "lower",
-           "Total debt per unit of shareholders' equity", ttm=False),
+           "Total debt per unit of shareholders' equity", ttm=False, positive=True),
     _ratio("liabilities_to_equity", "total_liabilities", "total_equity", "multiple", "leverage", "lower",
-           "Total liabilities per unit of shareholders' equity", ttm=False),
+           "Total liabilities per unit of shareholders' equity", ttm=False, positive=True),
     _ratio("debt_to_assets", "total_debt", "total_assets", "fraction", "leverage", "lower",
            "Share of assets financed by debt", ttm=False),
     _ratio("interest_coverage", "operating_income", "interest_expense", "multiple", "leverage", "higher",
@@ -176,12 +177,12 @@ REGISTRY: tuple[Metric, ...] = (
            "multiple", "leverage", "lower", "Years of EBITDA needed to repay net debt", ("operating_income",),
            "annual", True),
     _ratio("roe", "net_income_parent", "total_equity", "fraction", "returns", "higher",
-           "Net income attributable to shareholders over ending equity", "annual"),
+           "Net income attributable to shareholders over ending equity", "annual", positive=True),
     Metric("roe_avg", "net_income_parent / ((total_equity + total_equity_prior_year) / 2)",
            ("net_income_parent", "total_equity", "total_equity_prior_year"),
            lambda: c("net_income_parent") / ((c("total_equity") + c("total_equity_prior_year")) / 2), "fraction",
            "returns", "higher", "Net income attributable to shareholders over average of opening and ending equity",
-           ("total_equity",), "annual", True),
+           ("total_equity",), "annual", True, ("total_equity", "total_equity_prior_year")),
     _ratio("roa", "net_income", "total_assets", "fraction", "returns", "higher",
            "Net income over ending total assets", "annual"),
     _ratio("asset_turnover", "revenue", "total_assets", "multiple", "efficiency", "higher",
@@ -229,12 +230,16 @@ def _status(metric: Metric) -> pl.Expr:
     status = pl.when(missing > 0).then(missing)
     for k, den in enumerate(metric.nonzero):
         status = status.when(pl.col(den) == 0).then(pl.lit((1 << MISSING_BITS) + k, pl.Int64))
+    for k, den in enumerate(metric.positive):
+        status = status.when(pl.col(den) < 0).then(pl.lit((1 << (MISSING_BITS + 5)) + k, pl.Int64))
     value = metric.compute()
     return status.when(value.is_nan() | value.is_infinite()).then(pl.lit(1 << (MISSING_BITS + 4), pl.Int64)) \
         .otherwise(pl.lit(0, pl.Int64))
 
 
 def _reason(metric: Metric, status: int) -> str:
+    if status >= 1 << (MISSING_BITS + 5):
+        return f"{metric.positive[status - (1 << (MISSING_BITS + 5))]} is negative: not meaningful"
     if status >= 1 << (MISSING_BITS + 4):
         return "not a finite result"
     if status >= 1 << MISSING_BITS:

@@ -38,6 +38,9 @@ def metrics() -> pl.DataFrame:
         for q, revenue in enumerate(revenues, start=1):
             periods[("T", year, f"Q{q}")] = {"revenue": revenue, "net_income": revenue / 10}
     periods[("Z", 2024, "FY")] = {"total_debt": 10, "total_equity": 0, "revenue": 0, "net_income": 5}
+    periods[("N", 2023, "FY")] = {"total_equity": 50}
+    periods[("N", 2024, "FY")] = {"total_debt": 300, "total_liabilities": 500, "total_equity": -100,
+                                  "net_income": -40, "total_assets": 400}
     return compute_metrics(facts_frame(periods)).metrics
 
 
@@ -109,6 +112,13 @@ def test_absent_metrics_say_why(metrics: pl.DataFrame) -> None:
     assert reason(metrics, "debt_to_equity", 2024, "FY", "Z") == "total_equity is zero"
     assert reason(metrics, "net_margin", 2024, "FY", "Z") == "revenue is zero"
     assert reason(metrics, "current_ratio", 2024, "FY", "Z") == "missing input: current_assets, current_liabilities"
+
+
+def test_ratios_over_negative_equity_are_not_meaningful(metrics: pl.DataFrame) -> None:
+    """A loss over negative equity would read as a positive ROE, and debt over it as negative leverage."""
+    for metric in ("roe", "roe_avg", "debt_to_equity", "liabilities_to_equity"):
+        assert reason(metrics, metric, 2024, "FY", "N") == "total_equity is negative: not meaningful"
+    assert value(metrics, "roa", 2024, "FY", "N") == pytest.approx(-40 / 400)  # equity plays no part
 
 
 def test_never_nan_or_inf(metrics: pl.DataFrame) -> None:
