@@ -57,7 +57,7 @@ class FinetuneRequest(BaseModel):
     eval_answers: int = Field(600, description="Held-out answers generated for the evaluation (a seeded sample)")
     corrections: str | None = Field(None, description="Analysts' edited answers (JSONL), checked by the verifier")
     inputs: list[str] = Field([], description="Statement files or folders the corrections refer to")
-    steps: int = Field(2400, description="Optimiser steps")
+    steps: int = Field(4000, description="Optimiser steps")
     batch_size: int = Field(8, description="Examples per step")
     learning_rate: float = Field(1.5e-3, description="Peak learning rate (cosine schedule)")
     save_steps: int = Field(200, description="Checkpoint every this many steps")
@@ -179,7 +179,7 @@ def card(request: FinetuneRequest, about: dict[str, Any], history: list[dict[str
         f"{about['held_out_answers']} answers sampled from every period and question.", "",
         "## Model and training", "",
         f"- Settings: `{json.dumps(settings)}`",
-        f"- Parameters: {sum(p.numel() for p in ModelNarrator(out, []).model.parameters()):,}; weights "
+        f"- Parameters: {result.parameters:,}; weights "
         f"{size / 1e6:.1f} MB.",
         f"- Trained {curve[-1][0] if curve else 0} steps; corpus, training and evaluation took {seconds / 60:.1f} min "
         "on "

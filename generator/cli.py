@@ -126,7 +126,7 @@ def finetune(
     = "scratch",
     base: Annotated[Path | None, typer.Option(help="LoRA mode: local base checkpoint folder")] = None,
     family: Annotated[str, typer.Option(help="Scratch mode: gpt2 or llama")] = "gpt2",
-    steps: Annotated[int, typer.Option(help="Optimiser steps")] = 2400,
+    steps: Annotated[int, typer.Option(help="Optimiser steps")] = 4000,
     seed_company: Annotated[list[int] | None, typer.Option("--seed-company", help="Sample-generator seed of "
                                                            "training companies (repeatable)")] = None,
     companies: Annotated[int, typer.Option(help="Companies per seed")] = 56,

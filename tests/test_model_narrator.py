@@ -14,7 +14,7 @@ from generator.facts import FactsRun, answer, build, write, write_entity
 from generator.graph import flag_labels
 from generator.narrator import ReferenceNarrator, catalogue
 from generator.narrator.model import ModelNarrator, prompt, scratch
-from generator.narrator.verify import prompt_facts
+from generator.narrator.verify import Fact, prompt_facts, verify
 from generator.render import job, print_pdf
 from generator.sample import ROLES, write_sample
 
@@ -68,6 +68,30 @@ def test_an_untrained_model_never_reaches_the_report(run: FactsRun, tmp_path: Pa
         assert "the model's answer failed verification" in text.lower()
         saved = json.loads((folder / "answers.json").read_text())
         assert all(a["verification"]["status"] == "fallback" for a in saved)
+
+
+def test_the_prompt_writes_each_direction_beside_the_slot_it_leads(run: FactsRun) -> None:
+    """The direction the prompt gives a figure is the one the verifier demands of a word before it: a margin's
+    move on a year earlier beside its ``_prior`` slot, a growth rate's own sign beside its ``_abs`` slot (growth
+    that slowed from 7.6% to 1.8% is still revenue up)."""
+    ctx = answer(run, [KOLA])[KOLA][0]
+    trend = next(q for q in catalogue() if q.id == "revenue_trend")
+    growth = "revenue_growth_yoy"
+    facts = {"period": prompt_facts(trend, ctx)["period"],
+             growth: Fact(growth, 0.018, "fraction", growth), f"{growth}_prior": Fact(f"{growth}_prior", 0.076,
+                                                                                      "fraction", growth),
+             f"{growth}_abs": Fact(f"{growth}_abs", 0.018, "fraction", growth),
+             "revenue": Fact("revenue", 2.1e9, "currency", "revenue"),
+             "revenue_prior": Fact("revenue_prior", 2.3e9, "currency", "revenue")}
+    lines = prompt(trend, facts, ctx).splitlines()
+    assert f"⟨{growth}⟩ 1.8% up by ⟨{growth}_abs⟩, a year earlier ⟨{growth}_prior⟩ 7.6%" in lines
+    assert any(line.startswith("⟨revenue⟩ ") and line.endswith(" down from ⟨revenue_prior⟩ $2.3bn") for line in lines)
+    assert not any(line.startswith((f"⟨{growth}_prior⟩", f"⟨{growth}_abs⟩", "⟨revenue_prior⟩")) for line in lines)
+    for words, ok in (("Revenue was up ⟨revenue_growth_yoy_abs⟩ on a year earlier.", True),
+                      ("Revenue was down ⟨revenue_growth_yoy_abs⟩ on a year earlier.", False),
+                      ("Revenue was ⟨revenue⟩, down from ⟨revenue_prior⟩.", True),
+                      ("Revenue was ⟨revenue⟩, up from ⟨revenue_prior⟩.", False)):
+        assert verify(words, trend, ctx, labels(run), facts).ok is ok, words
 
 
 def test_generation_is_deterministic(run: FactsRun, tmp_path: Path) -> None:

@@ -3,9 +3,9 @@
 The model is loaded once per run from a local directory (``local_files_only``; a full checkpoint, or a
 PEFT LoRA adapter on a local base) and generates greedily, in batches, for every question of every company
 of the run. Its prompt gives the question and the question's facts as slot lines (``⟨current_ratio⟩ 0.41x
-down``); it answers with slots, and :func:`generator.narrator.verify.fill` writes the values. An answer the
-verifier rejects is replaced by the reference answer, and ``answers.json`` keeps the model's text, the verdict
-and the reason.
+down from ⟨current_ratio_prior⟩ 0.52x``); it answers with slots, and :func:`generator.narrator.verify.fill`
+writes the values. An answer the verifier rejects is replaced by the reference answer, and ``answers.json``
+keeps the model's text, the verdict and the reason.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from generator.narrator import Answer, Context, Question, ReferenceNarrator, facts_used, relevant_flags
-from generator.narrator.verify import SLOT, Fact, fill, prompt_facts, trend, verify
+from generator.narrator.verify import SLOT, Fact, fill, move, prompt_facts, verify
 
-PROMPT_FORMAT = "finreport-slots-3"
+PROMPT_FORMAT = "finreport-slots-4"
 """Recorded in the manifest and the model card: a checkpoint is trained for one prompt format."""
 
 
@@ -32,16 +32,27 @@ def quiet() -> None:
 
 
 def prompt(question: Question, facts: dict[str, Fact], context: Context) -> str:
-    """One line per fact: its slot, its value as the report writes it (a finding: its check) and, where there
-    is a year-earlier figure, how it moved (up, down, flat); then the flags; then the question, last, where a
-    small model attends most easily. The sizes of growth rates (``_abs``) are not shown: a model uses them
-    after "up" or "down"."""
+    """One line per fact: its slot and its value as the report writes it (a finding: its check); where the
+    answer may give it a direction, the direction beside the slot the answer writes with it (``⟨current_ratio⟩
+    0.41x down from ⟨current_ratio_prior⟩ 0.52x``, a growth rate ``⟨revenue_growth_yoy⟩ -3.1% down by
+    ⟨revenue_growth_yoy_abs⟩``), so the words an answer needs stand in one line; then the flags; then the
+    question, last, where a small model attends most easily."""
     lines = []
     for name, fact in facts.items():
-        if name.endswith("_abs"):
+        base = name.removesuffix("_prior").removesuffix("_abs")
+        if name != base and base in facts:  # written on its figure's line
             continue
-        move = trend(facts, name, context.currency)
-        lines.append(f"⟨{name}⟩ {fact.cue or fact.display(context.currency)}" + (f" {move}" if move else ""))
+        line = f"⟨{name}⟩ {fact.cue or fact.display(context.currency)}"
+        direction = move(facts, name, context.currency)
+        if f"{name}_abs" in facts:
+            line += f" {direction} by ⟨{name}_abs⟩"
+        if f"{name}_prior" in facts:
+            prior = facts[f"{name}_prior"]
+            line += (f", a year earlier ⟨{name}_prior⟩ " if f"{name}_abs" in facts else f" {direction} from "
+                     f"⟨{name}_prior⟩ ") + prior.display(context.currency)
+        elif direction and f"{name}_abs" not in facts:
+            line += f" {direction}"
+        lines.append(line)
     lines += [f"flag: {f['label']}" for f in relevant_flags(question, context)]
     lines.append(f"question: {question.question}")
     return "\n".join(lines) + "\nanswer:"

@@ -1,6 +1,6 @@
 """Teaching a language model the house style: the corpus, the model, training, held-out evaluation, the card.
 
-The corpus pairs each question's prompt (``finreport-slots-3``) for a company-period with an answer in slots:
+The corpus pairs each question's prompt (``finreport-slots-4``) for a company-period with an answer in slots:
 one of the differently-phrased templates of ``phrasings.toml``, the reference answer with its figures turned
 back into slots, or an analyst's correction. Every target passes the verifier before it is used, so the model
 never learns a claim the data does not support. Companies come from the sample generator with other seeds;
@@ -29,7 +29,18 @@ from jinja2.sandbox import SandboxedEnvironment
 from generator.metrics import label
 from generator.narrator import BOUND_WORDS, Context, Question, Values, catalogue, changes, relevant_flags
 from generator.narrator.model import ModelNarrator, prompt
-from generator.narrator.verify import SLOT, Fact, _matches, condition_slot, literals, prompt_facts, trend, verify
+from generator.narrator.verify import (
+    SLOT,
+    Fact,
+    _matches,
+    condition_slot,
+    literals,
+    move,
+    named_flags,
+    prompt_facts,
+    trend,
+    verify,
+)
 
 
 @dataclass(frozen=True)
@@ -102,13 +113,7 @@ def render(template: Template, question: Question, context: Context, facts: dict
                 and (f["check"] == "restatement") == (question.findings == "restatement")]
 
     def direction(name: str, up: str, down: str, flat: str, unknown: str = "was") -> str:
-        fact = facts.get(name)
-        if fact is not None and fact.metric and "growth" in fact.metric:  # a growth rate: its own sign
-            move = "flat" if fact.display(context.currency).lstrip("-") == "0.0%" else \
-                "up" if fact.value > 0 else "down"
-        else:
-            move = trend(facts, name, context.currency)
-        return {"up": up, "down": down, "flat": flat, None: unknown}[move]
+        return {"up": up, "down": down, "flat": flat, None: unknown}[move(facts, name, context.currency)]
 
     moved = [c["metric"] for c in changes(question, context) if c["metric"] in facts
              and f"{c['metric']}_prior" in facts and trend(facts, c["metric"], context.currency) != "flat"]
@@ -235,6 +240,7 @@ def encode(examples: Sequence[Example], tokenizer: Any) -> list[dict[str, list[i
 
 @dataclass
 class Evaluation:
+    parameters: int
     answers: int
     verified_rate: float
     number_accuracy: float
@@ -263,7 +269,6 @@ def evaluate(narrator: ModelNarrator, jobs: Sequence[tuple[Question, Context]], 
     verified, figures, right, flagged, flags_right = 0, 0, 0, 0, 0
     per_question: dict[str, list[bool]] = {}
     reasons: Counter[str] = Counter()
-    lowered = [label.lower() for label in flag_labels]
     for (question, context), fact, text in zip(jobs, facts, texts, strict=True):
         verdict = verify(text, question, context, flag_labels, fact)
         verified += verdict.ok
@@ -278,13 +283,14 @@ def evaluate(narrator: ModelNarrator, jobs: Sequence[tuple[Question, Context]], 
             right += any(f.unit != "text" and _matches(literal, f) for f in fact.values())
         if question.flags:
             flagged += 1
-            named = {label for label in lowered if label in text.lower()}
+            named = named_flags(text, flag_labels)
             inferred = {f["label"].lower() for f in context.flags}
             expected = {f["label"].lower() for f in relevant_flags(question, context)}
             exact = any(f.startswith("*") for f in question.flags)
             flags_right += (named == expected) if exact else named <= inferred
     return Evaluation(
-        answers=len(jobs), verified_rate=verified / max(1, len(jobs)), number_accuracy=right / max(1, figures),
+        parameters=sum(p.numel() for p in narrator.model.parameters()), answers=len(jobs),
+        verified_rate=verified / max(1, len(jobs)), number_accuracy=right / max(1, figures),
         flag_accuracy=flags_right / max(1, flagged), tokens_per_s=tokens / seconds, answers_per_s=len(jobs) / seconds,
         seconds=seconds, by_question={q: sum(v) / len(v) for q, v in per_question.items()},
         reasons=dict(reasons.most_common(12)))

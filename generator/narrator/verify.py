@@ -69,6 +69,17 @@ def trend(facts: dict[str, Fact], name: str, currency: str) -> str | None:
     return "up" if now.value > before.value else "down"
 
 
+def move(facts: dict[str, Fact], name: str, currency: str) -> str | None:
+    """The direction an answer gives a fact: a growth rate's (or a change's) own sign, flat where it reads as
+    zero; any other figure's :func:`trend` on a year earlier."""
+    fact = facts.get(name)
+    if fact is not None and fact.metric and ("growth" in fact.metric or fact.metric.endswith("_change")):
+        if fact.display(currency).lstrip("-+").rstrip("%x").strip("0.") == "":
+            return "flat"
+        return "up" if fact.value > 0 else "down"
+    return trend(facts, name, currency)
+
+
 def prompt_facts(question: Question, context: Context) -> dict[str, Fact]:
     """The facts of one question for one company: the period, each metric and its value a year earlier
     (``_prior``), the values and thresholds behind the flags the question looks at, the counts an answer may
