@@ -111,6 +111,7 @@ class Chart:
     periods: list[str]
     series: dict[str, list[float | None]]
     unit: str
+    absent: str | None = None  # why no series has a value in these quarters; the chart is then not drawn
 
 
 def chart_data(analysis: Analysis, entity: str) -> list[Chart]:
@@ -120,13 +121,23 @@ def chart_data(analysis: Analysis, entity: str) -> list[Chart]:
     wanted = [m for _, metrics, _ in CHARTS for m in metrics]
     rows = analysis.metrics.filter((pl.col("entity_id") == entity) & pl.col("metric").is_in(wanted))
     lookup = {(r["fiscal_year"], r["fiscal_period"], r["metric"]): r["value"] for r in rows.iter_rows(named=True)}
+    reasons = {(r["fiscal_year"], r["fiscal_period"], r["metric"]): r["reason"] for r in rows.iter_rows(named=True)}
     periods = [f"{p} {str(y)[2:]}" for y, p in keys]
-    return [Chart(title, periods, {label(m): [lookup.get((y, p, m)) for y, p in keys] for m in metrics},
-                  unit) for title, metrics, unit in CHARTS]
+    out = []
+    for title, metrics, unit in CHARTS:
+        series = {label(m): [lookup.get((y, p, m)) for y, p in keys] for m in metrics}
+        absent = None
+        if not any(v is not None for values in series.values() for v in values):
+            why = reasons.get((*keys[-1], metrics[0])) if keys else None
+            absent = f"no quarter shown has {' or '.join(label(m) for m in metrics)}" + (f" ({why})" if why else "")
+        out.append(Chart(title, periods, series, unit, absent))
+    return out
 
 
 def chart_images(charts_: list[Chart], currency: str) -> list[dict[str, str]]:
-    return [{"title": c.title, "src": _data_uri(charts.line_chart(c.title, c.periods, c.series, c.unit, currency))}
+    """Each chart as an SVG image; one with no value at all is said in words, not drawn as an empty axis."""
+    return [{"title": c.title, "absent": c.absent} if c.absent else
+            {"title": c.title, "src": _data_uri(charts.line_chart(c.title, c.periods, c.series, c.unit, currency))}
             for c in charts_]
 
 

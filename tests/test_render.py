@@ -11,10 +11,13 @@ import pytest
 from pypdf import PdfReader
 
 from generator.facts import build, write, write_entity
+from generator.metrics import compute_metrics
 from generator.narrator import formatting
 from generator.outputs import folder_names
-from generator.render import ProjectAssetsOnly, job, print_pdf
+from generator.render import ProjectAssetsOnly, chart_data, chart_images, job, print_pdf
 from generator.sample import ROLES, write_sample
+
+from builders import facts_frame
 
 HOSTILE = '<img src="file:///etc/passwd"><script>x</script>'
 
@@ -117,3 +120,18 @@ def test_pages_render_to_images(reports: tuple[Path, dict[str, Any]], tmp_path: 
     assert 6 <= len(pages) <= 20
     assert all(p.stat().st_size > 1000 for p in pages)
     assert re.search(r"page \d+ of \d+", text_of(out / "KOLA" / "report.pdf"))
+
+
+def test_a_chart_without_any_value_is_said_not_drawn() -> None:
+    """A 10-Q fact table has year-to-date cash flows only: no quarter has one, and an empty axis labelled $0 to
+    -$0 would look like data. The chart is replaced by a line saying what is missing and why."""
+    quarters = {("Q", 2024, f"Q{q}"): {"revenue": 100.0 + q, "gross_profit": 40.0, "operating_income": 20.0,
+                                       "net_income": 10.0} for q in range(1, 5)}
+    charts = chart_data(compute_metrics(facts_frame(quarters)), "Q")
+    by_title = {c.title: c for c in charts}
+    assert by_title["Cash flow by quarter"].absent == ("no quarter shown has operating cash flow or free cash flow "
+                                                      "(missing input: operating_cash_flow)")
+    assert by_title["Margins by quarter"].absent is None
+    images = {i["title"]: i for i in chart_images(charts, "USD")}
+    assert "src" not in images["Cash flow by quarter"]
+    assert images["Margins by quarter"]["src"].startswith("data:image/svg+xml")
