@@ -136,9 +136,8 @@ def chart_data(analysis: Analysis, entity: str) -> list[Chart]:
 
 def chart_images(charts_: list[Chart], currency: str) -> list[dict[str, str]]:
     """Each chart as an SVG image; one with no value at all is said in words, not drawn as an empty axis."""
-    return [{"title": c.title, "absent": c.absent} if c.absent else
-            {"title": c.title, "src": _data_uri(charts.line_chart(c.title, c.periods, c.series, c.unit, currency))}
-            for c in charts_]
+    return [{"title": c.title, "absent": c.absent, "src": None if c.absent else
+             _data_uri(charts.line_chart(c.title, c.periods, c.series, c.unit, currency))} for c in charts_]
 
 
 def provenance_rows(report: Report) -> list[dict[str, Any]]:
