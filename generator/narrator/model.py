@@ -43,14 +43,13 @@ def prompt(question: Question, facts: dict[str, Fact], context: Context) -> str:
         if name != base and base in facts:  # written on its figure's line
             continue
         line = f"⟨{name}⟩ {fact.cue or fact.display(context.currency)}"
-        direction = move(facts, name, context.currency)
-        if f"{name}_abs" in facts:
+        direction, size, prior = move(facts, name, context.currency), f"{name}_abs" in facts, facts.get(f"{name}_prior")
+        if size:
             line += f" {direction} by ⟨{name}_abs⟩"
-        if f"{name}_prior" in facts:
-            prior = facts[f"{name}_prior"]
-            line += (f", a year earlier ⟨{name}_prior⟩ " if f"{name}_abs" in facts else f" {direction} from "
-                     f"⟨{name}_prior⟩ ") + prior.display(context.currency)
-        elif direction and f"{name}_abs" not in facts:
+        if prior is not None:
+            line += (", a year earlier " if size else f" {direction} from ") + \
+                f"⟨{name}_prior⟩ {prior.display(context.currency)}"
+        elif direction and not size:
             line += f" {direction}"
         lines.append(line)
     lines += [f"flag: {f['label']}" for f in relevant_flags(question, context)]

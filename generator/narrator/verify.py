@@ -69,11 +69,16 @@ def trend(facts: dict[str, Fact], name: str, currency: str) -> str | None:
     return "up" if now.value > before.value else "down"
 
 
+def is_change(fact: Fact) -> bool:
+    """A growth rate or a change: the direction an answer gives it is its own sign."""
+    return bool(fact.metric) and ("growth" in fact.metric or fact.metric.endswith("_change"))
+
+
 def move(facts: dict[str, Fact], name: str, currency: str) -> str | None:
     """The direction an answer gives a fact: a growth rate's (or a change's) own sign, flat where it reads as
     zero; any other figure's :func:`trend` on a year earlier."""
     fact = facts.get(name)
-    if fact is not None and fact.metric and ("growth" in fact.metric or fact.metric.endswith("_change")):
+    if fact is not None and is_change(fact):
         if fact.display(currency).lstrip("-+").rstrip("%x").strip("0.") == "":
             return "flat"
         return "up" if fact.value > 0 else "down"
@@ -391,7 +396,7 @@ def _directions(clause: str, refs: list[tuple[int, Fact]], facts: dict[str, Fact
 def _change(fact: Fact, facts: dict[str, Fact]) -> float | None:
     """The change a direction word may describe: a growth rate's own sign, or now minus a year earlier (from
     either figure: "rose from ⟨cash_prior⟩ to ⟨cash⟩" is about cash)."""
-    if fact.metric and ("growth" in fact.metric or fact.metric.endswith("_change")):
+    if is_change(fact):
         return facts[fact.metric].value if fact.name.endswith("_abs") else fact.value
     if fact.name.endswith("_prior"):
         now = facts.get(fact.name.removesuffix("_prior"))
