@@ -120,15 +120,14 @@ def chart_data(analysis: Analysis, entity: str) -> list[Chart]:
     keys = list(zip(base["fiscal_year"].to_list(), base["fiscal_period"].cast(pl.String).to_list(), strict=True))
     wanted = [m for _, metrics, _ in CHARTS for m in metrics]
     rows = analysis.metrics.filter((pl.col("entity_id") == entity) & pl.col("metric").is_in(wanted))
-    lookup = {(r["fiscal_year"], r["fiscal_period"], r["metric"]): r["value"] for r in rows.iter_rows(named=True)}
-    reasons = {(r["fiscal_year"], r["fiscal_period"], r["metric"]): r["reason"] for r in rows.iter_rows(named=True)}
+    lookup = {(r["fiscal_year"], r["fiscal_period"], r["metric"]): r for r in rows.iter_rows(named=True)}
     periods = [f"{p} {str(y)[2:]}" for y, p in keys]
     out = []
     for title, metrics, unit in CHARTS:
-        series = {label(m): [lookup.get((y, p, m)) for y, p in keys] for m in metrics}
+        series = {label(m): [lookup.get((y, p, m), {}).get("value") for y, p in keys] for m in metrics}
         absent = None
         if not any(v is not None for values in series.values() for v in values):
-            why = reasons.get((*keys[-1], metrics[0])) if keys else None
+            why = lookup.get((*keys[-1], metrics[0]), {}).get("reason") if keys else None
             absent = f"no quarter shown has {' or '.join(label(m) for m in metrics)}" + (f" ({why})" if why else "")
         out.append(Chart(title, periods, series, unit, absent))
     return out
