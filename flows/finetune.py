@@ -164,8 +164,9 @@ def card(request: FinetuneRequest, about: dict[str, Any], history: list[dict[str
         "---", "", f"# finreport narrator ({request.mode}, {request.family if request.mode == 'scratch' else 'LoRA'})",
         "",
         "Writes the answers of finreport's analyst questions in slots (`⟨revenue⟩`), which the report fills from "
-        "the facts; every answer is verified before it reaches a PDF, and the reference answer replaces any that "
-        f"fails. Prompt format `{PROMPT_FORMAT}`.", "",
+        "the facts; every answer is verified before it reaches a PDF. An answer whose greedy text fails is drawn "
+        f"again by beam search ({result.beams} beams) and the best-scored beam that passes is used; the reference "
+        f"answer replaces any that still fails. Prompt format `{PROMPT_FORMAT}`.", "",
         "## Data", "",
         f"- Training: the sample generator's companies for seeds {request.seeds}, {request.companies} companies "
         f"each, every period (fiscal years and quarters); {about['examples']} examples, one per company-period and "
@@ -189,10 +190,12 @@ def card(request: FinetuneRequest, about: dict[str, Any], history: list[dict[str
                                          for step, loss in [*curve[:: max(1, len(curve) // 6)], *curve[-1:]]), "",
         "## Held-out results", "",
         "| measure | value |", "|---|---|",
-        f"| verified rate (answers passing the verifier, no fallback) | {result.verified_rate:.1%} |",
+        f"| verified rate, greedy (the first answer passes the verifier) | {result.greedy_verified_rate:.1%} |",
+        f"| verified rate (an answer passes, greedy or a beam drawn again; no fallback) | {result.verified_rate:.1%} |",
         f"| number accuracy (figures written that are facts of the prompt) | {result.number_accuracy:.1%} |",
         f"| flag accuracy (answers naming exactly the flags they should) | {result.flag_accuracy:.1%} |",
-        f"| generation | {result.tokens_per_s:.0f} tokens/s, {result.answers_per_s:.1f} answers/s |", "",
+        f"| generation, redraws included | {result.tokens_per_s:.0f} tokens/s, {result.answers_per_s:.1f} answers/s |",
+        "",
         "Verified rate by question: " + ", ".join(f"{q} {v:.0%}" for q, v in sorted(result.by_question.items())),
         "", "Most common reasons for a fallback: " + ("; ".join(f"{r} ({n})" for r, n in result.reasons.items())
                                                       or "none"), "",

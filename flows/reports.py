@@ -173,10 +173,13 @@ def answer_questions(run: FactsRun, entities: list[str], narrator: str, model_pa
         from generator.narrator.model import PROMPT_FORMAT, ModelNarrator
 
         chosen = ModelNarrator(Path(model_path), flag_labels(run.graph.tbox))
-        about |= {"model": model_path, "prompt_format": PROMPT_FORMAT}
+        about |= {"model": model_path, "prompt_format": PROMPT_FORMAT, "beams": chosen.beams}
     answered = stages.answer(run, entities, chosen, questions)
-    origins = [a.verification.get("status", a.origin) for _, answers in answered.values() for a in answers]
+    answers = [a for _, of_entity in answered.values() for a in of_entity]
+    origins = [a.verification.get("status", a.origin) for a in answers]
     about |= {status: origins.count(status) for status in sorted(set(origins))}
+    if chosen is not None:  # verified answers a beam wrote after the greedy text failed
+        about["verified_by_beam"] = sum(a.origin == "model" and a.verification["decoding"] != "greedy" for a in answers)
     return answered, about
 
 

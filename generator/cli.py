@@ -160,7 +160,8 @@ def finetune(
     if mode == "lora" and not (base and (base / "config.json").is_file()):
         raise fail("--base: LoRA mode needs a local base checkpoint folder with config.json")
     result = finetune_narrator(request)
-    typer.echo(f"verified {result['verified_rate']:.1%}, number accuracy {result['number_accuracy']:.1%}, "
+    typer.echo(f"verified {result['verified_rate']:.1%} (greedy {result['greedy_verified_rate']:.1%}), "
+               f"number accuracy {result['number_accuracy']:.1%}, "
                f"flag accuracy {result['flag_accuracy']:.1%}, {result['tokens_per_s']:.0f} tokens/s; "
                f"model card: {out / 'README.md'}")
 

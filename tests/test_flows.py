@@ -268,3 +268,4 @@ def test_no_unverified_number_reaches_a_pdf(nightly: tuple[State, Path]) -> None
             else:
                 assert a["origin"] == "reference" and a["verification"]["status"] in ("reference", "fallback")
     assert origins.count("model") >= 0.6 * len(origins), origins  # the shipped model writes most of them
+    assert manifest["narrator"]["verified"] == origins.count("model") >= manifest["narrator"]["verified_by_beam"]

@@ -115,3 +115,27 @@ def test_a_model_that_learned_an_answer_gets_it_verified_and_filled(run: FactsRu
     assert result.verification["model_text"] == taught
     assert result.text == (f"The current ratio was {ctx.metrics['current_ratio']:.2f}x, up from "
                            f"{ctx.prior['current_ratio']:.2f}x a year earlier.")
+
+
+def test_an_answer_that_fails_greedy_is_drawn_again_and_a_verified_beam_replaces_it(run: FactsRun,
+                                                                                    tmp_path: Path) -> None:
+    """Taught the wrong direction twice as often as the right one, the model writes the wrong one greedily; the
+    verifier rejects it, beam search draws it again, and the second beam (the right direction) is used. With one
+    beam there is no redraw: the reference answer stands, and the record keeps the rejected text."""
+    ctx = answer(run, [KOLA])[KOLA][0]
+    liquidity = next(q for q in catalogue() if q.id == "liquidity")
+    text = prompt(liquidity, prompt_facts(liquidity, ctx), ctx)
+    right = "The current ratio was ⟨current_ratio⟩, up from ⟨current_ratio_prior⟩ a year earlier."
+    wrong = right.replace(" up ", " down ")
+    path = checkpoint(tmp_path / "torn", [text, right, wrong], [f"{text} {wrong}", f"{text} {wrong}",
+                                                                f"{text} {right}"], steps=150)
+    (redrawn,) = ModelNarrator(path, labels(run), max_new_tokens=40, beams=4).answer_all([(liquidity, ctx)])
+    assert redrawn.origin == "model", redrawn.verification
+    assert redrawn.verification["model_text"] == right
+    assert redrawn.verification["decoding"] == "beam 2 of 4"
+    assert redrawn.verification["greedy_text"] == wrong
+    assert "'down' contradicts the change of current_ratio" in redrawn.verification["greedy_rejected"]
+    (greedy,) = ModelNarrator(path, labels(run), max_new_tokens=40, beams=1).answer_all([(liquidity, ctx)])
+    assert greedy.origin == "reference"
+    assert greedy.verification["status"] == "fallback" and greedy.verification["model_text"] == wrong
+    assert greedy.verification["decoding"] == "greedy" and "greedy_text" not in greedy.verification

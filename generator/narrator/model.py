@@ -2,21 +2,23 @@
 
 The model is loaded once per run from a local directory (``local_files_only``; a full checkpoint, or a
 PEFT LoRA adapter on a local base) and generates greedily, in batches, for every question of every company
-of the run. Its prompt gives the question and the question's facts as slot lines (``⟨current_ratio⟩ 0.41x
+of the run; an answer the verifier rejects is drawn again by beam search, and the best-scored beam that
+passes takes its place. Its prompt gives the question and the question's facts as slot lines (``⟨current_ratio⟩ 0.41x
 down from ⟨current_ratio_prior⟩ 0.52x``); it answers with slots, and :func:`generator.narrator.verify.fill`
-writes the values. An answer the verifier rejects is replaced by the reference answer, and ``answers.json``
-keeps the model's text, the verdict and the reason.
+writes the values. An answer no beam gets through the verifier is replaced by the reference answer, and
+``answers.json`` keeps the model's text, the verdict and the reason (and the greedy text a beam replaced).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from generator.narrator import Answer, Context, Question, ReferenceNarrator, facts_used, relevant_flags
-from generator.narrator.verify import SLOT, Fact, fill, move, prompt_facts, verify
+from generator.narrator.verify import SLOT, Fact, Verdict, fill, move, prompt_facts, verify
 
 PROMPT_FORMAT = "finreport-slots-4"
 """Recorded in the manifest and the model card: a checkpoint is trained for one prompt format."""
@@ -57,18 +59,35 @@ def prompt(question: Question, facts: dict[str, Fact], context: Context) -> str:
     return "\n".join(lines) + "\nanswer:"
 
 
+@dataclass(frozen=True)
+class Draft:
+    """What the model wrote for one question: the greedy text, or the beam that replaced it, and its verdict."""
+
+    text: str
+    verdict: Verdict
+    decoding: str  # "greedy", "beam 3 of 8"
+    greedy: tuple[str, str] | None = None  # the greedy text and why it failed, when a beam replaced it
+
+    def record(self) -> dict[str, object]:
+        record = self.verdict.record() | {"model_text": self.text, "decoding": self.decoding}
+        if self.greedy:
+            record |= {"greedy_text": self.greedy[0], "greedy_rejected": self.greedy[1]}
+        return record
+
+
 class ModelNarrator:
     """Any local causal LM; CUDA with bf16 when a GPU is present, the CPU in float32 otherwise."""
 
-    def __init__(self, path: Path, flag_labels: Sequence[str], batch_size: int = 32, max_new_tokens: int = 160
-                 ) -> None:
-        """``path`` holds a full checkpoint, or a PEFT adapter whose ``adapter_config.json`` names its base."""
+    def __init__(self, path: Path, flag_labels: Sequence[str], batch_size: int = 32, max_new_tokens: int = 160,
+                 beams: int = 8) -> None:
+        """``path`` holds a full checkpoint, or a PEFT adapter whose ``adapter_config.json`` names its base.
+        ``beams``: how many beams draw an answer again when its greedy text fails the verifier (1: none)."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         quiet()
-        self.path, self.flag_labels, self.batch_size, self.max_new_tokens = path, flag_labels, batch_size, \
-            max_new_tokens
+        self.path, self.flag_labels, self.batch_size, self.max_new_tokens, self.beams = path, flag_labels, \
+            batch_size, max_new_tokens, beams
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         self.tokenizer.padding_side = "left"  # generation continues each prompt where it ends
@@ -88,37 +107,62 @@ class ModelNarrator:
 
     def generate(self, prompts: Sequence[str]) -> list[str]:
         """Greedy continuations, one line each, in batches of prompts of similar length (less padding)."""
+        return [texts[0] for texts in self._decode(prompts, 1)]
+
+    def beam(self, prompts: Sequence[str]) -> list[list[str]]:
+        """Each prompt's ``beams`` beam-search continuations, best-scored first; batches hold as many sequences
+        as greedy batches do."""
+        return self._decode(prompts, self.beams)
+
+    def _decode(self, prompts: Sequence[str], beams: int) -> list[list[str]]:
         import torch
 
         lengths = [len(ids) for ids in self.tokenizer(list(prompts))["input_ids"]]
         order = sorted(range(len(prompts)), key=lambda i: lengths[i])
-        out: dict[int, str] = {}
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
+        size = max(1, self.batch_size // beams)
+        out: dict[int, list[str]] = {}
+        for start in range(0, len(order), size):
+            chunk = order[start:start + size]
             batch = self.tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True).to(self.device)
             with torch.inference_mode():
-                ids = self.model.generate(**batch, do_sample=False, max_new_tokens=self.max_new_tokens,
-                                          pad_token_id=self.tokenizer.pad_token_id)
+                ids = self.model.generate(**batch, do_sample=False, num_beams=beams, num_return_sequences=beams,
+                                          max_new_tokens=self.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
             texts = self.tokenizer.batch_decode(ids[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
-            out |= {i: text.strip().split("\n")[0].strip() for i, text in zip(chunk, texts, strict=True)}
+            lines = [text.strip().split("\n")[0].strip() for text in texts]
+            out |= {i: lines[k * beams:(k + 1) * beams] for k, i in enumerate(chunk)}
         return [out[i] for i in range(len(prompts))]
+
+    def draft(self, jobs: Sequence[tuple[Question, Context]], facts: Sequence[dict[str, Fact]]) -> list[Draft]:
+        """Greedy answers, each verified; those that fail are drawn again by beam search, and the best-scored
+        beam that passes replaces the greedy text (none passing: the greedy text and its verdict stay)."""
+        prompts = [prompt(q, f, c) for (q, c), f in zip(jobs, facts, strict=True)]
+        drafts = [Draft(text, verify(text, q, c, self.flag_labels, f), "greedy")
+                  for (q, c), f, text in zip(jobs, facts, self.generate(prompts), strict=True)]
+        failed = [i for i, d in enumerate(drafts) if not d.verdict.ok]
+        if self.beams < 2 or not failed:
+            return drafts
+        for i, texts in zip(failed, self.beam([prompts[i] for i in failed]), strict=True):
+            (question, context), first = jobs[i], drafts[i]
+            for rank, text in enumerate(texts, start=1):
+                verdict = verify(text, question, context, self.flag_labels, facts[i])
+                if verdict.ok:
+                    drafts[i] = Draft(text, verdict, f"beam {rank} of {self.beams}", (first.text, first.verdict.reason))
+                    break
+        return drafts
 
     def answer_all(self, jobs: Sequence[tuple[Question, Context]]) -> list[Answer]:
         facts = [prompt_facts(q, c) for q, c in jobs]
-        texts = self.generate([prompt(q, f, c) for (q, c), f in zip(jobs, facts, strict=True)])
-        return [self._checked(q, c, f, t) for (q, c), f, t in zip(jobs, facts, texts, strict=True)]
+        return [self._checked(q, c, f, d) for (q, c), f, d in zip(jobs, facts, self.draft(jobs, facts), strict=True)]
 
     def answer(self, question: Question, context: Context) -> Answer:
         return self.answer_all([(question, context)])[0]
 
-    def _checked(self, question: Question, context: Context, facts: dict[str, Fact], text: str) -> Answer:
-        verdict = verify(text, question, context, self.flag_labels, facts)
-        record: dict[str, Any] = verdict.record() | {"model_text": text}
-        if verdict.ok:
-            filled = fill(text, facts, context.currency)
-            return Answer(question.id, question.question, filled, "model", record, facts_used(question, context))
+    def _checked(self, question: Question, context: Context, facts: dict[str, Fact], draft: Draft) -> Answer:
+        if draft.verdict.ok:
+            return Answer(question.id, question.question, fill(draft.text, facts, context.currency), "model",
+                          draft.record(), facts_used(question, context))
         reference = ReferenceNarrator().answer(question, context)
-        reference.verification = record | {"status": "fallback"}
+        reference.verification = draft.record() | {"status": "fallback"}
         return reference
 
 

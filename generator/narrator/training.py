@@ -242,6 +242,8 @@ def encode(examples: Sequence[Example], tokenizer: Any) -> list[dict[str, list[i
 class Evaluation:
     parameters: int
     answers: int
+    beams: int
+    greedy_verified_rate: float
     verified_rate: float
     number_accuracy: float
     flag_accuracy: float
@@ -257,21 +259,23 @@ class Evaluation:
 
 def evaluate(narrator: ModelNarrator, jobs: Sequence[tuple[Question, Context]], flag_labels: Sequence[str]
              ) -> Evaluation:
-    """The held-out figures: the share of answers that pass the verifier (no fallback); of the figures the model
-    wrote (slots and literal numbers), the share that are facts of the prompt; of the answers that may name
-    flags, the share naming exactly what they should (the risk questions: every inferred flag; the others: none
-    the reasoner did not infer); generated tokens and answers per second."""
+    """The held-out figures, from the narrator's own drafts (greedy, the failures drawn again by beam search):
+    the share of greedy answers that pass the verifier, and of answers that pass at all (no fallback); of the
+    figures the final texts write (slots and literal numbers), the share that are facts of the prompt; of the
+    answers that may name flags, the share naming exactly what they should (the risk questions: every inferred
+    flag; the others: none the reasoner did not infer); tokens of the final texts and answers per second of the
+    whole drafting, the redraws included. The reasons are those of the answers that fall back."""
     facts = [prompt_facts(q, c) for q, c in jobs]
     t0 = time.perf_counter()
-    texts = narrator.generate([prompt(q, f, c) for (q, c), f in zip(jobs, facts, strict=True)])
+    drafts = narrator.draft(jobs, facts)
     seconds = time.perf_counter() - t0
+    texts = [d.text for d in drafts]
     tokens = sum(len(ids) + 1 for ids in narrator.tokenizer(texts, add_special_tokens=False)["input_ids"])
-    verified, figures, right, flagged, flags_right = 0, 0, 0, 0, 0
+    figures, right, flagged, flags_right = 0, 0, 0, 0
     per_question: dict[str, list[bool]] = {}
     reasons: Counter[str] = Counter()
-    for (question, context), fact, text in zip(jobs, facts, texts, strict=True):
-        verdict = verify(text, question, context, flag_labels, fact)
-        verified += verdict.ok
+    for (question, context), fact, draft in zip(jobs, facts, drafts, strict=True):
+        text, verdict = draft.text, draft.verdict
         per_question.setdefault(question.id, []).append(verdict.ok)
         if not verdict.ok:
             reasons[re.sub(r"[-+(]*[$€£¥]?\d[\d.,]*(?:%|x\b|bn|m\b|k\b)?\)?", "#", verdict.reason)[:80]] += 1
@@ -288,9 +292,11 @@ def evaluate(narrator: ModelNarrator, jobs: Sequence[tuple[Question, Context]], 
             expected = {f["label"].lower() for f in relevant_flags(question, context)}
             exact = any(f.startswith("*") for f in question.flags)
             flags_right += (named == expected) if exact else named <= inferred
+    n = max(1, len(jobs))
     return Evaluation(
-        parameters=sum(p.numel() for p in narrator.model.parameters()), answers=len(jobs),
-        verified_rate=verified / max(1, len(jobs)), number_accuracy=right / max(1, figures),
+        parameters=sum(p.numel() for p in narrator.model.parameters()), answers=len(jobs), beams=narrator.beams,
+        greedy_verified_rate=sum(d.decoding == "greedy" and d.verdict.ok for d in drafts) / n,
+        verified_rate=sum(d.verdict.ok for d in drafts) / n, number_accuracy=right / max(1, figures),
         flag_accuracy=flags_right / max(1, flagged), tokens_per_s=tokens / seconds, answers_per_s=len(jobs) / seconds,
         seconds=seconds, by_question={q: sum(v) / len(v) for q, v in per_question.items()},
         reasons=dict(reasons.most_common(12)))
