@@ -60,6 +60,8 @@ class FinetuneRequest(BaseModel):
     steps: int = Field(4000, description="Optimiser steps")
     batch_size: int = Field(8, description="Examples per step")
     learning_rate: float = Field(1.5e-3, description="Peak learning rate (cosine schedule)")
+    checked_weight: float = Field(5.0, description="Loss weight of the words the verifier checks (direction words, "
+                                                   "flag names); 1 is plain cross-entropy")
     save_steps: int = Field(200, description="Checkpoint every this many steps")
     seed: int = Field(0, description="Seed of the weights, the target draw and the batch order")
     resume: bool = Field(True, description="Continue from the latest checkpoint in the work folder if there is one")
@@ -133,10 +135,12 @@ def prepare(request: FinetuneRequest, examples: list[Example]) -> tuple[Any, Any
 
 
 @task(name="train")
-def fit(request: FinetuneRequest, model: Any, tokenizer: Any, examples: list[Example]) -> list[dict[str, Any]]:
+def fit(request: FinetuneRequest, model: Any, tokenizer: Any, examples: list[Example], labels: list[str]
+        ) -> list[dict[str, Any]]:
     history = train(model, tokenizer, examples, _work(request), steps=request.steps, batch_size=request.batch_size,
                     learning_rate=request.learning_rate, seed=request.seed, save_steps=request.save_steps,
-                    progress=request.progress, resume=request.resume)
+                    progress=request.progress, resume=request.resume, flag_labels=labels,
+                    checked_weight=request.checked_weight)
     out = Path(request.out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)  # a LoRA model saves its adapter (adapter_config.json names the base)
@@ -158,6 +162,7 @@ def card(request: FinetuneRequest, about: dict[str, Any], history: list[dict[str
     curve = loss_curve(history)
     settings = request.model_dump(exclude={"progress", "resume"})
     command = ["finreport finetune", f"--out {request.out}", f"--steps {request.steps}",
+               f"--checked-weight {request.checked_weight:g}",
                *(f"--seed-company {s}" for s in request.seeds)]
     lines = [
         "---", "library_name: transformers", "pipeline_tag: text-generation", "tags: [finreport, data-to-text, slots]",
@@ -217,7 +222,7 @@ def finetune_narrator(request: FinetuneRequest) -> dict[str, Any]:
     labels = flag_labels(load_ontology()[1])
     examples, jobs, about = build_corpus(request, labels)
     model, tokenizer = prepare(request, examples)
-    history = fit(request, model, tokenizer, examples)
+    history = fit(request, model, tokenizer, examples, labels)
     result = held_out(request, jobs, labels)
     seconds = time.perf_counter() - t0
     out = Path(request.out)

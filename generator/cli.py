@@ -134,6 +134,8 @@ def finetune(
     = None,
     input: Annotated[list[Path] | None, typer.Option("--input", "-i", help="Statements the corrections refer to "
                                                       "(repeatable)")] = None,
+    checked_weight: Annotated[float, typer.Option(help="Loss weight of the words the verifier checks (direction "
+                                                  "words, flag names); 1 is plain cross-entropy")] = 5.0,
     seed: Annotated[int, typer.Option(help="Seed of weights, targets and batch order")] = 0,
     resume: Annotated[bool, typer.Option("--resume/--fresh", help="Continue from the latest checkpoint")] = True,
 ) -> None:
@@ -146,6 +148,7 @@ def finetune(
 
     fields: dict[str, object] = {"out": str(out), "mode": mode, "family": family, "steps": steps,
                                  "companies": companies, "seed": seed, "resume": resume,
+                                 "checked_weight": checked_weight,
                                  "progress": sys.stderr.isatty()}
     if base:
         fields["base"] = str(base)

@@ -16,13 +16,17 @@ from generator.graph import flag_labels
 from generator.narrator import ReferenceNarrator, catalogue
 from generator.narrator.model import PROMPT_FORMAT, ModelNarrator, scratch
 from generator.narrator.training import (
+    Example,
+    collate,
     company_periods,
     corrections,
     delexicalise,
+    encode,
     examples_for,
     phrasings,
     render,
     train,
+    weighted_loss,
 )
 from generator.narrator.verify import SLOT, fill, prompt_facts, verify
 from generator.sample import ROLES, write_sample
@@ -133,6 +137,36 @@ def test_a_tiny_model_learns_its_loss_falls_and_training_is_seeded(run: FactsRun
         assert sum(losses[-5:]) / 5 < 0.9 * sum(losses[:5]) / 5, losses  # it learns: a tenth or more off
         weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     assert torch.equal(weights[0], weights[1])  # same seed, same data: the same model
+
+
+def test_the_loss_weighs_the_words_the_verifier_checks(run: FactsRun, labels: list[str], tmp_path: Path) -> None:
+    """Direction words and flag names count ``checked_weight`` times, the prompt not at all; with every weight 1
+    the loss is the model's own cross-entropy."""
+    model, tokenizer, _ = tiny(tmp_path / "init", run, labels)
+    flag = labels[0]
+    target = f"Cash fell from ⟨cash_prior⟩ to ⟨cash⟩, and {flag} is flagged; margins improved."
+    example = Example("e", "FY2025", "q", "⟨cash⟩ $1.0bn down from ⟨cash_prior⟩ $1.2bn\nanswer:", target, "test")
+    (plain,), (weighted,) = encode([example], tokenizer), encode([example], tokenizer, labels, 5.0)
+    assert plain["input_ids"] == weighted["input_ids"] and plain["labels"] == weighted["labels"]
+    runs = [[]]  # the weighted tokens, in runs of neighbours
+    for token, weight in zip(weighted["input_ids"], weighted["weights"], strict=True):
+        runs[-1:] = [[*runs[-1], token]] if weight == 5.0 else [runs[-1], []] if runs[-1] else runs[-1:]
+    assert [tokenizer.decode(r).strip() for r in runs if r] == ["fell", flag, "improved"]
+    counted = [w for w, label in zip(weighted["weights"], weighted["labels"], strict=True) if label != -100]
+    assert 0.0 not in counted and all(w == 0.0 for w, label in zip(weighted["weights"], weighted["labels"],
+                                                                     strict=True) if label == -100)
+    batch = collate(tokenizer.pad_token_id)(encode([example, examples_for_two(run, labels)], tokenizer))
+    labels_, weights = batch.pop("labels"), batch.pop("weights")
+    model.eval()  # no dropout: the two forward passes see the same network
+    with torch.no_grad():
+        own = model(**batch, labels=labels_).loss
+        mine = weighted_loss(model(**batch).logits, labels_, weights)
+    assert torch.allclose(own, mine, atol=1e-5)
+
+
+def examples_for_two(run: FactsRun, labels: list[str]) -> Example:
+    """A second, longer example, so the batch pads the first."""
+    return examples_for(company_periods(run)[:1], labels, random.Random(0))[0]
 
 
 def test_a_trained_model_and_a_lora_adapter_round_trip_through_disk(run: FactsRun, labels: list[str],

@@ -30,7 +30,11 @@ from generator.metrics import label
 from generator.narrator import BOUND_WORDS, Context, Question, Values, catalogue, changes, relevant_flags
 from generator.narrator.model import ModelNarrator, prompt
 from generator.narrator.verify import (
+    BETTER,
+    DOWN,
     SLOT,
+    UP,
+    WORSE,
     Fact,
     _matches,
     condition_slot,
@@ -229,13 +233,56 @@ def corrections(path: Path, contexts: dict[tuple[str, str], Context], flag_label
     return accepted, refused
 
 
-def encode(examples: Sequence[Example], tokenizer: Any) -> list[dict[str, list[int]]]:
-    """Prompt and answer as one sequence; the loss counts the answer and its end only."""
+def checked_spans(text: str, flag_labels: Sequence[str]) -> list[tuple[int, int]]:
+    """Where ``text`` says what the verifier judges by words, not figures: direction words (rose, down, improved,
+    above) and flag names. A few such words decide an answer's whole verdict."""
+    names = "|".join(re.escape(f) for f in sorted(flag_labels, key=len, reverse=True))
+    words = "|".join((*UP, *DOWN, *BETTER, *WORSE, "above", "below"))
+    pattern = re.compile(rf"\b(?:{words}{'|' + names if names else ''})\b", re.IGNORECASE)
+    return [m.span() for m in pattern.finditer(text)]
+
+
+def encode(examples: Sequence[Example], tokenizer: Any, flag_labels: Sequence[str] = (), checked_weight: float = 1.0
+           ) -> list[dict[str, list[int] | list[float]]]:
+    """Prompt and answer as one sequence; the loss counts the answer and its end only, each token of a word in
+    :func:`checked_spans` ``checked_weight`` times."""
     prompts = tokenizer([e.prompt for e in examples], add_special_tokens=False)["input_ids"]
-    answers = tokenizer([" " + e.target for e in examples], add_special_tokens=False)["input_ids"]
+    answers = tokenizer([" " + e.target for e in examples], add_special_tokens=False, return_offsets_mapping=True)
     eos = tokenizer.eos_token_id
-    return [{"input_ids": p + a + [eos], "labels": [-100] * len(p) + a + [eos]}
-            for p, a in zip(prompts, answers, strict=True)]
+    out = []
+    for p, a, offsets, example in zip(prompts, answers["input_ids"], answers["offset_mapping"], examples, strict=True):
+        spans = checked_spans(" " + example.target, flag_labels)
+        weights = [checked_weight if any(start < e and s < stop for s, e in spans) else 1.0 for start, stop in offsets]
+        out.append({"input_ids": p + a + [eos], "labels": [-100] * len(p) + a + [eos],
+                    "weights": [0.0] * len(p) + weights + [1.0]})
+    return out
+
+
+def collate(pad_id: int) -> Callable[[Sequence[dict[str, list[Any]]]], dict[str, Any]]:
+    """Batches of :func:`encode`'s sequences, padded on the right (no loss, no attention there)."""
+    import torch
+
+    def batch(features: Sequence[dict[str, list[Any]]]) -> dict[str, Any]:
+        width = max(len(f["input_ids"]) for f in features)
+
+        def pad(key: str, value: float, dtype: Any) -> Any:
+            return torch.tensor([f[key] + [value] * (width - len(f[key])) for f in features], dtype=dtype)
+
+        return {"input_ids": pad("input_ids", pad_id, torch.long), "labels": pad("labels", -100, torch.long),
+                "attention_mask": torch.tensor([[1] * len(f["input_ids"]) + [0] * (width - len(f["input_ids"]))
+                                                for f in features]),
+                "weights": pad("weights", 0.0, torch.float32)}
+    return batch
+
+
+def weighted_loss(logits: Any, labels: Any, weights: Any) -> Any:
+    """Next-token cross-entropy, each position weighted, normalised by the weights it counts."""
+    import torch.nn.functional as F
+
+    logits, labels, weights = logits[:, :-1].float(), labels[:, 1:], weights[:, 1:]
+    loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100,
+                           reduction="none")
+    return (loss * weights.reshape(-1)).sum() / weights.sum().clamp(min=1e-9)
 
 
 @dataclass
@@ -333,14 +380,24 @@ def generated_run(seed: int, companies: int, folder: Path) -> Any:
 
 
 def train(model: Any, tokenizer: Any, examples: Sequence[Example], work: Path, *, steps: int, batch_size: int,
-          learning_rate: float, seed: int, save_steps: int, progress: bool, resume: bool) -> list[dict[str, Any]]:
+          learning_rate: float, seed: int, save_steps: int, progress: bool, resume: bool,
+          flag_labels: Sequence[str] = (), checked_weight: float = 1.0) -> list[dict[str, Any]]:
     """Fine-tune ``model`` on the examples with the Hugging Face Trainer: AdamW, cosine schedule after a short
     warm-up, shuffled batches (batches of similar length would hold one question each, and the model would
-    swing between them), checkpoints every ``save_steps`` in ``work/checkpoints`` (the last two kept); with
-    ``resume``, training continues from the latest checkpoint. Returns the log history."""
+    swing between them), the words the verifier checks weighted ``checked_weight`` times in the loss,
+    checkpoints every ``save_steps`` in ``work/checkpoints`` (the last two kept); with ``resume``, training
+    continues from the latest checkpoint. Returns the log history."""
     import torch
-    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+    from transformers import Trainer, TrainingArguments
     from transformers.trainer_utils import get_last_checkpoint
+
+    class Weighted(Trainer):
+        def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            labels, weights = inputs.pop("labels"), inputs.pop("weights")
+            outputs = model(**inputs)
+            loss = weighted_loss(outputs.logits, labels, weights)
+            return (loss, outputs) if return_outputs else loss
 
     checkpoints = work / "checkpoints"
     cuda = torch.cuda.is_available()
@@ -348,9 +405,10 @@ def train(model: Any, tokenizer: Any, examples: Sequence[Example], work: Path, *
         output_dir=str(checkpoints), max_steps=steps, per_device_train_batch_size=batch_size,
         learning_rate=learning_rate, warmup_steps=0.05, lr_scheduler_type="cosine", weight_decay=0.01,
         logging_steps=max(1, min(50, steps // 20)), save_steps=save_steps, save_total_limit=2, seed=seed,
-        data_seed=seed, report_to=[], disable_tqdm=not progress, dataloader_num_workers=0, use_cpu=not cuda, bf16=cuda)
-    trainer = Trainer(model=model, args=args, train_dataset=encode(examples, tokenizer),
-                      data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100))
+        data_seed=seed, report_to=[], disable_tqdm=not progress, dataloader_num_workers=0, use_cpu=not cuda, bf16=cuda,
+        remove_unused_columns=False)  # the weights are no argument of the model's forward
+    trainer = Weighted(model=model, args=args, train_dataset=encode(examples, tokenizer, flag_labels, checked_weight),
+                       data_collator=collate(tokenizer.pad_token_id))
     last = get_last_checkpoint(str(checkpoints)) if resume and checkpoints.is_dir() else None
     trainer.train(resume_from_checkpoint=last)
     return trainer.state.log_history
