@@ -65,7 +65,7 @@ class Draft:
 
     text: str
     verdict: Verdict
-    decoding: str  # "greedy", "beam 3 of 8"
+    decoding: str  # "greedy", "beam 3 of 8", "greedy; none of 8 beams passed"
     greedy: tuple[str, str] | None = None  # the greedy text and why it failed, when a beam replaced it
 
     def record(self) -> dict[str, object]:
@@ -134,7 +134,8 @@ class ModelNarrator:
 
     def draft(self, jobs: Sequence[tuple[Question, Context]], facts: Sequence[dict[str, Fact]]) -> list[Draft]:
         """Greedy answers, each verified; those that fail are drawn again by beam search, and the best-scored
-        beam that passes replaces the greedy text (none passing: the greedy text and its verdict stay)."""
+        beam that passes replaces the greedy text (none passing: the greedy text and its verdict stay, and the
+        decoding says the beams were tried)."""
         prompts = [prompt(q, f, c) for (q, c), f in zip(jobs, facts, strict=True)]
         drafts = [Draft(text, verify(text, q, c, self.flag_labels, f), "greedy")
                   for (q, c), f, text in zip(jobs, facts, self.generate(prompts), strict=True)]
@@ -143,6 +144,7 @@ class ModelNarrator:
             return drafts
         for i, texts in zip(failed, self.beam([prompts[i] for i in failed]), strict=True):
             (question, context), first = jobs[i], drafts[i]
+            drafts[i] = Draft(first.text, first.verdict, f"greedy; none of {self.beams} beams passed")
             for rank, text in enumerate(texts, start=1):
                 verdict = verify(text, question, context, self.flag_labels, facts[i])
                 if verdict.ok:
