@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,17 @@ def test_reference_answers_turn_into_slots_and_back(run: FactsRun, labels: list[
             assert fill(slotted, facts, ctx.currency) == reference.text
             if any(f.unit != "text" for f in facts.values()) and question.facts:
                 assert SLOT.search(slotted), slotted  # the figures became slots, not copied digits
+
+
+def test_a_figure_and_its_year_earlier_twin_that_read_the_same_become_slots_in_order(run: FactsRun,
+                                                                                    labels: list[str]) -> None:
+    """"rose from 0.41x to 0.41x" (0.4128 → 0.4132): "from" takes the year-earlier slot, "to" the current one."""
+    ctx = answer(run, run.entities[:1])[run.entities[0]][0]
+    ctx = replace(ctx, metrics=ctx.metrics | {"current_ratio": 0.4132}, prior=ctx.prior | {"current_ratio": 0.4128})
+    liquidity = next(q for q in catalogue() if q.id == "liquidity")
+    slotted = delexicalise("The current ratio rose from 0.41x to 0.41x.", liquidity, ctx,
+                           prompt_facts(liquidity, ctx), labels)
+    assert slotted == "The current ratio rose from ⟨current_ratio_prior⟩ to ⟨current_ratio⟩."
 
 
 def test_every_training_target_passes_the_verifier(run: FactsRun, labels: list[str]) -> None:

@@ -51,6 +51,9 @@ def check(text: str, question: str = "liquidity") -> tuple[bool, str]:
     "Working capital was ⟨working_capital⟩; a year earlier it was ⟨working_capital_prior⟩.",
     "Current assets covered current liabilities ⟨current_ratio⟩ times.",  # the items a ratio is made of
     "The quick ratio was ⟨quick_ratio⟩ and the cash ratio ⟨cash_ratio⟩.",
+    "The current ratio fell from ⟨current_ratio_prior⟩ to ⟨current_ratio⟩.",
+    "The current ratio fell to ⟨current_ratio⟩ from ⟨current_ratio_prior⟩.",
+    "The cash ratio was ⟨cash_ratio⟩ from a quick ratio of ⟨quick_ratio⟩.",  # "from" a figure with no year earlier
 ])
 def test_true_answers_pass(text: str) -> None:
     ok, why = check(text)
@@ -90,6 +93,12 @@ def test_true_answers_pass(text: str) -> None:
     ("The quick ratio was ⟨cash_ratio⟩.", "liquidity", "'quick ratio' names the figure of cash_ratio"),
     ("The quick ratio was 0.07x.", "liquidity", "'quick ratio' names the figure of cash_ratio"),
     ("Working capital was ⟨current_ratio⟩.", "liquidity", "'working capital' names the figure of current_ratio"),
+    # a move runs from the year-earlier figure to the current one, whatever its direction
+    ("The current ratio fell from ⟨current_ratio⟩.", "liquidity",
+     "'from ⟨current_ratio⟩': a move starts from the year-earlier figure, ⟨current_ratio_prior⟩"),
+    ("The current ratio fell from ⟨current_ratio⟩ to ⟨current_ratio_prior⟩.", "liquidity", "'from ⟨current_ratio⟩'"),
+    ("The current ratio fell to ⟨current_ratio_prior⟩.", "liquidity",
+     "'to ⟨current_ratio_prior⟩': a move ends at the current figure, ⟨current_ratio⟩"),
 ])
 def test_false_answers_fail_with_the_reason(text: str, question: str, reason: str) -> None:
     ok, why = check(text, question)

@@ -153,11 +153,13 @@ def delexicalise(text: str, question: Question, context: Context, facts: dict[st
         if text[start] == "(" and not literal.text.rstrip().endswith(")"):  # "(71 days a year earlier)"
             start += 1
         before = text[:start].lower()
+        then = before.rstrip().endswith("from")  # a move starts from the year-earlier figure
         # the fact written exactly so ("1.2%" is the size of a -1.2% change), then the one whose name stands
-        # nearest before the figure ("debt to equity was 0.31x"), then the current value
+        # nearest before the figure ("debt to equity was 0.31x"), then the current value (after "from": the
+        # year-earlier one, when both read the same)
         near = sorted(found, key=lambda f: (not text.startswith(f.display(context.currency), start), f.name in used,
                                             -before.rfind(label(f.metric or f.name.split("_prior")[0]).lower()),
-                                            f.name.endswith("_prior"), "threshold" in f.name, f.name))
+                                            f.name.endswith("_prior") != then, "threshold" in f.name, f.name))
         shown = near[0].display(context.currency)
         if text.startswith(shown, start):  # the whole figure as the report writes it ("54 days", "$1.2bn")
             stop = start + len(shown)

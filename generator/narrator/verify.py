@@ -221,7 +221,7 @@ def verify(text: str, question: Question, context: Context, flag_labels: Sequenc
     unknown = [s for s in SLOT.findall(text) if s not in facts]
     if unknown:
         return Verdict(False, f"slot ⟨{unknown[0]}⟩ is not a fact of this question")
-    problem = _repeated_slot(text, facts, context.currency)
+    problem = _repeated_slot(text, facts, context.currency) or _now_and_then(text, facts)
     if problem:
         return Verdict(False, problem)
     shown, spans = _filled(text, facts, context.currency)
@@ -285,6 +285,22 @@ def _clauses(text: str) -> list[tuple[int, str]]:
         out.append((start, text[start:m.start()]))
         start = m.end()
     return [*out, (start, text[start:])]
+
+
+_FROM = re.compile(r"\bfrom\s+⟨([a-z0-9_]+)⟩")
+_TO = re.compile(rf"(?:\b(?:{'|'.join(UP + DOWN)})|\bfrom\s+⟨[a-z0-9_]+⟩)\s+to\s+⟨([a-z0-9_]+)_prior⟩")
+
+
+def _now_and_then(text: str, facts: dict[str, Fact]) -> str | None:
+    """A move runs from the year-earlier figure to the current one: "total debt rose from ⟨total_debt⟩" (or
+    "fell to ⟨cash_prior⟩") gives the current figure as where it started, and is wrong whatever its direction."""
+    for m in _FROM.finditer(text):
+        if f"{m.group(1)}_prior" in facts:
+            return f"'from ⟨{m.group(1)}⟩': a move starts from the year-earlier figure, ⟨{m.group(1)}_prior⟩"
+    for m in _TO.finditer(text):
+        if m.group(1) in facts:
+            return f"'to ⟨{m.group(1)}_prior⟩': a move ends at the current figure, ⟨{m.group(1)}⟩"
+    return None
 
 
 def _repeated_slot(text: str, facts: dict[str, Fact], currency: str) -> str | None:
