@@ -26,12 +26,13 @@ class InputFileError(FinreportError):
 
 
 class MissingColumnsError(InputFileError):
-    def __init__(self, file: Path | str, missing: list[str], found: list[str]) -> None:
+    def __init__(self, file: Path | str, missing: list[str], found: list[str], hint: str = "") -> None:
         self.missing = missing
         self.found = found
         super().__init__(
             file,
-            f"missing required column(s) {', '.join(missing)}; found {', '.join(found) if found else 'no columns'}",
+            f"missing required column(s) {', '.join(missing)}; found {', '.join(found) if found else 'no columns'}"
+            + (f" ({hint})" if hint else ""),
             line=1,
         )
 

@@ -538,6 +538,19 @@ def test_statement_duplicate_period_header_message_names_the_header(tmp_path: Pa
     assert "'Sep. 30, 2023'" in ingested.refused[0].reason
 
 
+def test_a_statement_of_changes_in_equity_is_refused_saying_which_statements_are_read(tmp_path: Path) -> None:
+    """Apple's equity statement (edgartools' table): components as columns, not periods."""
+    path = write(statement_dir(tmp_path) / "equity.csv", '"Beginning balances at Sep. 26, 2020",65339,50779',
+                 header="Category,Total,Common stock and additional paid-in capital")
+    (refused,) = checked([path]).refused
+    assert refused.line == 1
+    assert refused.reason.startswith("missing required column(s) entity_id")
+    assert refused.reason.endswith("found Category, Total, Common stock and additional paid-in capital (none of "
+                                   "them a column of a long table; a statement table would have a label column, then "
+                                   "one column per period end such as 'Sep. 30, 2023'; statements of changes in "
+                                   "equity are not read, give the income statement, balance sheet and cash flow)")
+
+
 def test_csv_with_empty_header_cells_is_not_taken_for_a_statement_table(tmp_path: Path) -> None:
     path = write(tmp_path / "notes.csv", "1,2", header="foo,")
     ingested = checked([path])

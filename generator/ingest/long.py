@@ -22,10 +22,19 @@ def _accepts(path: Path, header: list[str]) -> bool:
     return {"item", "value"} <= set(header)
 
 
+_NOT_A_STATEMENT = ("none of them a column of a long table; a statement table would have a label column, then one "
+                    "column per period end such as 'Sep. 30, 2023'; statements of changes in equity are not read, "
+                    "give the income statement, balance sheet and cash flow")
+
+
 def _check_columns(path: Path, columns: list[str]) -> None:
+    """A long table has every required column; a file with none of them, whose first column is followed by
+    others that are not period ends, is most likely a statement table finreport does not read, and says so."""
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
-        raise MissingColumnsError(path, missing, columns)
+        raise MissingColumnsError(path, missing, columns,
+                                  _NOT_A_STATEMENT if len(missing) == len(REQUIRED_COLUMNS) and len(columns) > 1
+                                  else "")
 
 
 def _to_raw(path: Path, frame: pl.DataFrame, lines: pl.Series) -> pl.DataFrame:
