@@ -152,8 +152,8 @@ def test_a_tiny_model_learns_its_loss_falls_and_training_is_seeded(run: FactsRun
 
 
 def test_the_loss_weighs_the_words_the_verifier_checks(run: FactsRun, labels: list[str], tmp_path: Path) -> None:
-    """Direction words, flag names and the slots a move runs from and to count ``checked_weight`` times, the
-    prompt not at all; with every weight 1 the loss is the model's own cross-entropy."""
+    """Direction words and flag names count ``checked_weight`` times, the prompt not at all; with every weight 1
+    the loss is the model's own cross-entropy."""
     model, tokenizer, _ = tiny(tmp_path / "init", run, labels)
     flag = labels[0]
     target = f"Cash fell from ⟨cash_prior⟩ to ⟨cash⟩, and {flag} is flagged; margins improved."
@@ -163,7 +163,7 @@ def test_the_loss_weighs_the_words_the_verifier_checks(run: FactsRun, labels: li
     runs = [[]]  # the weighted tokens, in runs of neighbours
     for token, weight in zip(weighted["input_ids"], weighted["weights"], strict=True):
         runs[-1:] = [[*runs[-1], token]] if weight == 5.0 else [runs[-1], []] if runs[-1] else runs[-1:]
-    assert [tokenizer.decode(r).strip() for r in runs if r] == ["fell", "⟨cash_prior⟩", "⟨cash⟩", flag, "improved"]
+    assert [tokenizer.decode(r).strip() for r in runs if r] == ["fell", flag, "improved"]
     counted = [w for w, label in zip(weighted["weights"], weighted["labels"], strict=True) if label != -100]
     assert 0.0 not in counted and all(w == 0.0 for w, label in zip(weighted["weights"], weighted["labels"],
                                                                      strict=True) if label == -100)

@@ -236,14 +236,12 @@ def corrections(path: Path, contexts: dict[tuple[str, str], Context], flag_label
 
 
 def checked_spans(text: str, flag_labels: Sequence[str]) -> list[tuple[int, int]]:
-    """Where ``text`` says what the verifier judges by words, not by the figures themselves: direction words
-    (rose, down, improved, above), flag names, and which of now and then a move runs from and to (the slot after
-    "from" or "to"). A few such tokens decide an answer's whole verdict."""
+    """Where ``text`` says what the verifier judges by words, not figures: direction words (rose, down, improved,
+    above) and flag names. A few such words decide an answer's whole verdict."""
     names = "|".join(re.escape(f) for f in sorted(flag_labels, key=len, reverse=True))
     words = "|".join((*UP, *DOWN, *BETTER, *WORSE, "above", "below"))
     pattern = re.compile(rf"\b(?:{words}{'|' + names if names else ''})\b", re.IGNORECASE)
-    ends = re.compile(r"\b(?:from|to)\s+(⟨[a-z0-9_]+⟩)")
-    return sorted([m.span() for m in pattern.finditer(text)] + [m.span(1) for m in ends.finditer(text)])
+    return [m.span() for m in pattern.finditer(text)]
 
 
 def encode(examples: Sequence[Example], tokenizer: Any, flag_labels: Sequence[str] = (), checked_weight: float = 1.0
