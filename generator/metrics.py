@@ -1,7 +1,9 @@
 """The metric registry: each metric declared once, evaluated with Polars over all entities at once.
 
 Metric names are part of the output contract (DESIGN.md). Ratios are fractions. A metric whose inputs
-are missing or whose denominator is zero is absent with its reason, never NaN or inf.
+are missing or whose denominator is zero is absent with its reason, never NaN or inf. Banks, insurers and
+REITs (see ``industry``) get their own ratios, which no other company gets a row for, and an industrial
+ratio that says nothing about them is absent with that reason.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Literal
 
 import polars as pl
 
+from generator.industry import INDUSTRIES, Industry, classify, not_meaningful
 from generator.periods import KEYS, derive, pivot, trailing_twelve_months, with_prior
 from generator.schema import canonical_items, items
 
@@ -30,13 +33,17 @@ METRIC_SCHEMA: dict[str, pl.DataType] = {
 """One row per entity, period and metric: the value, or null and the reason it is absent."""
 
 MISSING_BITS = 24
-"""Status codes: bit k set = input k missing; then zero denominators; then a non-finite result."""
+"""Status codes: bit k set = input k missing; then zero denominators; then a non-finite result; then negative
+denominators; then an industry the metric says nothing about."""
+NOT_MEANINGFUL_CODE = 1 << (MISSING_BITS + 6)
 
 
 @dataclass(frozen=True)
 class Metric:
     """``frequency``: ``all`` periods, ``annual`` (FY rows; mixes flows with balances), or ``quarter`` only.
-    ``ttm``: also computed on quarter rows with trailing-twelve-month flows, as ``<name>_ttm``."""
+    ``ttm``: also computed on quarter rows with trailing-twelve-month flows, as ``<name>_ttm``.
+    ``optional``: inputs that count as zero when not reported (a REIT that sold no property tags no gain).
+    ``industries``: the only industries the metric is computed for; other companies get no row for it."""
 
     name: str
     formula: str
@@ -50,15 +57,18 @@ class Metric:
     frequency: Frequency = "all"
     ttm: bool = False
     positive: tuple[str, ...] = ()  # a ratio over negative equity says nothing: "not meaningful", as analysts write
+    optional: tuple[str, ...] = ()
+    industries: tuple[Industry, ...] = ()
 
 
 c = pl.col
 
 
 def _ratio(name: str, num: str, den: str, unit: Unit, category: str, favourable: Favourable, description: str,
-           frequency: Frequency = "all", ttm: bool = True, positive: bool = False) -> Metric:
+           frequency: Frequency = "all", ttm: bool = True, positive: bool = False,
+           industries: tuple[Industry, ...] = ()) -> Metric:
     return Metric(name, f"{num} / {den}", (num, den), lambda: c(num) / c(den), unit, category, favourable,
-                  description, (den,), frequency, ttm, (den,) if positive else ())
+                  description, (den,), frequency, ttm, (den,) if positive else (), industries=industries)
 
 
 def _growth(name: str, item: str, prior: Literal["year", "quarter"], description: str) -> Metric:
@@ -108,6 +118,70 @@ _PIOTROSKI_INPUTS = (
     "current_assets_prior_year", "current_liabilities_prior_year", "shares_outstanding",
     "shares_outstanding_prior_year", "gross_profit", "revenue", "gross_profit_prior_year", "revenue_prior_year",
 )
+
+
+def _combined_ratio() -> pl.Expr:
+    costs = c("policyholder_benefits_and_claims") + c("policy_acquisition_costs") + c("other_underwriting_expense")
+    return costs / c("premiums_earned")
+
+
+def _ffo() -> pl.Expr:
+    return c("net_income") + c("depreciation_amortization") - c("real_estate_sale_gains").fill_null(0.0)
+
+
+_BANK: tuple[Industry, ...] = ("bank",)
+_INSURER: tuple[Industry, ...] = ("insurer",)
+_REIT: tuple[Industry, ...] = ("reit",)
+_FFO_INPUTS = ("net_income", "depreciation_amortization", "real_estate_sale_gains")
+_FFO_FORMULA = "net_income + depreciation_amortization − real_estate_sale_gains (zero when none is reported)"
+
+
+def _industry_ratios() -> list[Metric]:
+    """The ratios analysts read for banks, insurers and REITs, from the items those companies tag."""
+    return [
+        _ratio("net_interest_margin_proxy", "net_interest_income", "total_assets", "fraction", "banking", "higher",
+               "Net interest income over ending total assets: a proxy for the net interest margin, whose average "
+               "earning assets filings do not tag", "annual", industries=_BANK),
+        Metric("loans_to_deposits", "(loans + loans_held_for_sale) / deposits",
+               ("loans", "loans_held_for_sale", "deposits"),
+               lambda: (c("loans") + c("loans_held_for_sale").fill_null(0.0)) / c("deposits"), "fraction", "banking",
+               "neutral", "Loans held for investment and, where tagged, for sale per unit of deposits: high means "
+               "tight liquidity, low means idle funding", ("deposits",), optional=("loans_held_for_sale",),
+               industries=_BANK),
+        _ratio("equity_to_assets", "total_equity", "total_assets", "fraction", "capital", "higher",
+               "Shareholders' equity over total assets: the capital that absorbs losses before depositors or "
+               "policyholders do", ttm=False, industries=("bank", "insurer")),
+        Metric("efficiency_ratio", "noninterest_expense / (net_interest_income + noninterest_income)",
+               ("noninterest_expense", "net_interest_income", "noninterest_income"),
+               lambda: c("noninterest_expense") / (c("net_interest_income") + c("noninterest_income")), "fraction",
+               "banking", "lower", "Operating expenses per unit of revenue (net interest plus noninterest income)",
+               ttm=True, industries=_BANK),
+        _ratio("cost_of_risk", "provision_for_credit_losses", "loans", "fraction", "banking", "lower",
+               "Provision for credit losses over ending loans held for investment (the loans that carry an allowance)",
+               "annual", industries=_BANK),
+        _ratio("loss_ratio", "policyholder_benefits_and_claims", "premiums_earned", "fraction", "insurance", "lower",
+               "Benefits, claims and claim adjustment expenses per unit of premiums earned", industries=_INSURER),
+        Metric("expense_ratio", "(policy_acquisition_costs + other_underwriting_expense) / premiums_earned",
+               ("policy_acquisition_costs", "other_underwriting_expense", "premiums_earned"),
+               lambda: (c("policy_acquisition_costs") + c("other_underwriting_expense")) / c("premiums_earned"),
+               "fraction", "insurance", "lower", "Underwriting expenses per unit of premiums earned",
+               ("premiums_earned",), ttm=True, industries=_INSURER),
+        Metric("combined_ratio",
+               "(policyholder_benefits_and_claims + policy_acquisition_costs + other_underwriting_expense)"
+               " / premiums_earned",
+               ("policyholder_benefits_and_claims", "policy_acquisition_costs", "other_underwriting_expense",
+                "premiums_earned"),
+               _combined_ratio, "fraction", "insurance", "lower",
+               "Loss ratio plus expense ratio: below 1 the insurer makes money on underwriting before investment "
+               "income", ("premiums_earned",), ttm=True, industries=_INSURER),
+        Metric("ffo", _FFO_FORMULA, _FFO_INPUTS, _ffo, "currency", "real_estate", "higher",
+               "Funds from operations (proxy): net income with depreciation added back and gains on property sales "
+               "taken out", ttm=True, optional=("real_estate_sale_gains",), industries=_REIT),
+        Metric("ffo_per_share", f"({_FFO_FORMULA}) / shares_diluted", (*_FFO_INPUTS, "shares_diluted"),
+               lambda: _ffo() / c("shares_diluted"), "currency_per_share", "real_estate", "higher",
+               "Funds from operations (proxy) per diluted share", ("shares_diluted",),
+               optional=("real_estate_sale_gains",), industries=_REIT),
+    ]
 
 
 _MORE_IS_BETTER = {"revenue", "gross_profit", "operating_income", "net_income", "net_income_parent",
@@ -210,6 +284,7 @@ REGISTRY: tuple[Metric, ...] = (
            " no dilution, gross margin up, asset turnover up",
            ("total_assets", "total_assets_prior_year", "current_liabilities", "current_liabilities_prior_year",
             "revenue", "revenue_prior_year"), "annual", True),
+    *_industry_ratios(),
 )
 """Every metric of the output contract. ``free_cash_flow`` is a metric and also the input of ``fcf_margin``."""
 
@@ -224,10 +299,18 @@ def definition(name: str) -> Metric:
     return BY_NAME[name.removesuffix("_ttm")] if name not in BY_NAME else BY_NAME[name]
 
 
+def _not_meaningful(metric: Metric) -> pl.Expr:
+    """The status code of a company whose industry the metric says nothing about; null for the others."""
+    codes = {i: NOT_MEANINGFUL_CODE + INDUSTRIES.index(i) for i in not_meaningful(metric.name)}
+    return pl.col("industry").replace_strict(codes, default=None, return_dtype=pl.Int64)
+
+
 def _status(metric: Metric) -> pl.Expr:
     """0 when the value stands, else a code naming why it is absent (decoded once per distinct code)."""
-    missing = pl.sum_horizontal([pl.col(i).is_null().cast(pl.Int64) * (1 << k) for k, i in enumerate(metric.inputs)])
-    status = pl.when(missing > 0).then(missing)
+    missing = pl.sum_horizontal([pl.col(i).is_null().cast(pl.Int64) * (1 << k) for k, i in enumerate(metric.inputs)
+                                 if i not in metric.optional])
+    irrelevant = _not_meaningful(metric)
+    status = pl.when(irrelevant.is_not_null()).then(irrelevant).when(missing > 0).then(missing)
     for k, den in enumerate(metric.nonzero):
         status = status.when(pl.col(den) == 0).then(pl.lit((1 << MISSING_BITS) + k, pl.Int64))
     for k, den in enumerate(metric.positive):
@@ -238,6 +321,8 @@ def _status(metric: Metric) -> pl.Expr:
 
 
 def _reason(metric: Metric, status: int) -> str:
+    if status >= NOT_MEANINGFUL_CODE:
+        return not_meaningful(metric.name)[INDUSTRIES[status - NOT_MEANINGFUL_CODE]]
     if status >= 1 << (MISSING_BITS + 5):
         return f"{metric.positive[status - (1 << (MISSING_BITS + 5))]} is negative: not meaningful"
     if status >= 1 << (MISSING_BITS + 4):
@@ -263,12 +348,14 @@ def _evaluate(metrics: list[tuple[str, Metric]], frame: pl.DataFrame) -> pl.Data
 
 @dataclass
 class Analysis:
-    """``base``: one row per entity and period (derived items and prior periods attached); ``ttm``: quarter
-    rows with trailing-twelve-month flows; ``metrics``: the long table of values and reasons."""
+    """``base``: one row per entity and period (derived items, prior periods and the company's ``industry``
+    attached); ``ttm``: quarter rows with trailing-twelve-month flows; ``metrics``: the long table of values
+    and reasons; ``industries``: each company's industry and what decided it."""
 
     base: pl.DataFrame
     ttm: pl.DataFrame
     metrics: pl.DataFrame
+    industries: pl.DataFrame
 
 
 def prior_columns() -> list[str]:
@@ -277,20 +364,32 @@ def prior_columns() -> list[str]:
     return sorted(wanted)
 
 
-def compute_metrics(facts: pl.DataFrame, reported: pl.DataFrame | None = None) -> Analysis:
+def _scoped(metrics: list[tuple[str, Metric]], frame: pl.DataFrame) -> list[pl.DataFrame]:
+    """Each metric over the rows of the companies it is computed for (every company, or its industries')."""
+    scopes = dict.fromkeys(m.industries for _, m in metrics)
+    return [_evaluate([(n, m) for n, m in metrics if m.industries == scope],
+                      frame.filter(pl.col("industry").is_in(scope)) if scope else frame) for scope in scopes]
+
+
+def compute_metrics(facts: pl.DataFrame, reported: pl.DataFrame | None = None,
+                    sectors: pl.DataFrame | None = None) -> Analysis:
     """All metrics for all entities and periods: one long table with value or reason per row.
 
-    ``reported`` is ``pivot(facts)`` when the caller already has it (the accounting checks need it too).
+    ``reported`` is ``pivot(facts)`` when the caller already has it (the accounting checks need it too);
+    ``sectors`` is what a sectors file declared (``ingest.sectors``), whose SIC codes may fix industries.
     """
     base = derive(pivot(facts) if reported is None else reported)
+    industries = classify(base, sectors)
+    base = base.join(industries.select("entity_id", "industry"), on="entity_id", how="left", maintain_order="left")
     free_cash = BY_NAME["free_cash_flow"].compute().alias("free_cash_flow")
     lagged = prior_columns()
     ttm = with_prior(trailing_twelve_months(base).with_columns(free_cash), lagged)
     base = with_prior(base.with_columns(free_cash), lagged)
     rows = {"all": base, "annual": base.filter(pl.col("fiscal_period") == "FY"),
             "quarter": base.filter(pl.col("fiscal_period") != "FY")}
-    parts = [_evaluate([(m.name, m) for m in REGISTRY if m.frequency == f], frame) for f, frame in rows.items()]
-    parts.append(_evaluate([(f"{m.name}_ttm", m) for m in REGISTRY if m.ttm], ttm))
+    parts = [part for f, frame in rows.items()
+             for part in _scoped([(m.name, m) for m in REGISTRY if m.frequency == f], frame)]
+    parts += _scoped([(f"{m.name}_ttm", m) for m in REGISTRY if m.ttm], ttm)
     long = pl.concat(parts)
     codes = long.filter(pl.col("__status") > 0).select("metric", "__status").unique()
     reasons = codes.with_columns(
@@ -298,7 +397,7 @@ def compute_metrics(facts: pl.DataFrame, reported: pl.DataFrame | None = None) -
             lambda r: _reason(definition(r["metric"]), r["__status"]), return_dtype=pl.String)
     )
     metrics = long.join(reasons, on=["metric", "__status"], how="left").select(list(METRIC_SCHEMA))
-    return Analysis(base, ttm, metrics)
+    return Analysis(base, ttm, metrics, industries)
 
 
 _LABELS = {"roe": "ROE", "roe_avg": "ROE on average equity", "roa": "ROA", "dso": "DSO", "ebitda": "EBITDA",
@@ -307,6 +406,8 @@ _LABELS = {"roe": "ROE", "roe_avg": "ROE on average equity", "roa": "ROA", "dso"
            "ppe_net": "net PP&E", "depreciation_amortization": "depreciation and amortisation",
            "net_income_parent": "net income attributable to the parent",
            "fcf_margin": "FCF margin", "altman_z_double_prime": "Altman Z''", "piotroski_f_score": "Piotroski F-score",
+           "ffo": "FFO", "ffo_per_share": "FFO per share",
+           "net_interest_margin_proxy": "net interest margin (proxy on total assets)",
            "revenue_growth_yoy": "revenue growth on a year earlier", "revenue_growth_qoq": "revenue growth on the "
            "previous quarter", "net_income_growth_yoy": "net income growth on a year earlier"}
 
