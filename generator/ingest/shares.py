@@ -1,0 +1,140 @@
+"""Share counts and per-share figures on one basis: splits applied, share counts tagged in thousands scaled.
+
+A stock split changes every share count and per-share figure by one integer ratio; a later filing restates
+the earlier periods it shows, but periods it does not show keep their pre-split figures. Read naively, the
+restated ones look like restatements (Celsius's 3-for-1 split: FY2022 diluted EPS "restated from -2.63 to
+-0.88") and the others stay on the old basis, so a trend across the split is off by the ratio. Here a split
+is found where a later filing moves share counts and per-share figures of the same period by the same
+integer ratio (both kinds must agree, so a share count restated for another reason is not taken for one);
+every share or per-share figure filed before the first filing that shows the split is put on the post-split
+basis, and the split is reported once, as an event.
+
+Share counts are also tagged in thousands by mistake (Ondas's FY2025 10-K: 221,769 diluted shares for a
+net loss of $133m and EPS of -$0.62). Net income over EPS gives the share count a filing must mean; a
+count off by a factor of 1,000 or 1,000,000 is scaled, with a warning that names the filing.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from generator.checks import FINDING_SCHEMA
+from generator.rounding import unit
+from generator.schema import items
+
+c = pl.col
+PERIOD = ["entity_id", "fiscal_year", "fiscal_period", "period_end"]
+SCALES = (1_000.0, 1_000_000.0)
+MIN_EPS = 0.05
+"""EPS below five cents is rounded too coarsely to say what share count it implies."""
+
+
+def share_items() -> list[str]:
+    return [n for n, i in items().items() if i.unit == "shares"]
+
+
+def per_share_items() -> list[str]:
+    return [n for n, i in items().items() if i.unit == "currency_per_share"]
+
+
+def on_one_basis(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(accepted rows with share figures on one basis, the events that moved them as findings)."""
+    scaled, scale_events = _scale_thousands(accepted)
+    split, split_events = _apply_splits(scaled)
+    return split, pl.concat([scale_events, split_events])
+
+
+def _latest(frame: pl.DataFrame, item: str) -> pl.DataFrame:
+    return (frame.filter(c("item") == item).sort("filed", nulls_last=False)
+            .group_by(PERIOD).agg(c("value").last().alias(item)))
+
+
+def _scale_thousands(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Diluted share counts that net income over diluted EPS says are in thousands (or millions)."""
+    implied = _latest(accepted, "eps_diluted").join(
+        _latest(accepted, "net_income_parent"), on=PERIOD, how="inner"
+    ).filter(c("eps_diluted").abs() >= MIN_EPS).select(*PERIOD, __implied=(c("net_income_parent") / c("eps_diluted")).abs())
+    rows = accepted.with_row_index("__row").join(implied, on=PERIOD, how="left")
+    factor = pl.lit(None, pl.Float64)
+    for scale in SCALES:
+        ratio = c("__implied") / c("value").abs()
+        factor = pl.when((ratio > scale / 2) & (ratio < scale * 2)).then(pl.lit(scale)).otherwise(factor)
+    rows = rows.with_columns(__factor=pl.when(c("item") == "shares_diluted").then(factor))
+    events = [
+        {"entity_id": r["entity_id"], "fiscal_year": r["fiscal_year"], "fiscal_period": r["fiscal_period"],
+         "check": "share_count_scale", "severity": "warning",
+         "message": f"diluted shares reported as {r['value']:,.0f} ({r['source']}): net income over diluted EPS gives "
+                    f"{r['__implied']:,.0f}, so the figure was tagged in thousands; read as "
+                    f"{r['value'] * r['__factor']:,.0f}",
+         "facts": [{"name": "reported", "value": r["value"]}, {"name": "implied_by_eps", "value": r["__implied"]}]}
+        for r in rows.filter(c("__factor").is_not_null()).iter_rows(named=True)
+    ]
+    fixed = rows.with_columns(
+        value=pl.when(c("__factor").is_not_null()).then(c("value") * c("__factor")).otherwise(c("value")),
+        source=pl.when(c("__factor").is_not_null())
+        .then(c("source") + pl.lit(" × ") + c("__factor").cast(pl.Int64).cast(pl.String)
+              + pl.lit(" (tagged in thousands)"))
+        .otherwise(c("source")),
+    )
+    return fixed.sort("__row").select(accepted.columns), pl.DataFrame(events, schema=FINDING_SCHEMA)
+
+
+def _candidates(accepted: pl.DataFrame) -> pl.DataFrame:
+    """Consecutive filings of one period's share or per-share figure whose values differ by an integer ratio:
+    entity, ratio (post-split shares per pre-split share, < 1 for a reverse split), first filing that shows it."""
+    kinds = {**{i: "shares" for i in share_items()}, **{i: "per_share" for i in per_share_items()}}
+    versions = (accepted.filter(c("item").is_in(list(kinds)) & c("filed").is_not_null() & (c("value") != 0))
+                .sort("filed").with_columns(
+                    __before=c("value").shift(1).over([*PERIOD, "item"]),
+                    __kind=c("item").replace_strict(kinds, return_dtype=pl.String)))
+    pairs = versions.filter(c("__before").is_not_null() & (c("__before") != c("value")))
+    # Shares grow by the ratio; per-share figures shrink by it.
+    grown = pl.when(c("__kind") == "shares").then(c("value") / c("__before")).otherwise(c("__before") / c("value"))
+    whole = pl.when(grown >= 1).then(grown.round(0)).otherwise(-(1 / grown).round(0))
+    ratio = pl.when(whole > 0).then(whole).otherwise(-1 / whole)
+    old, new = c("__before"), c("value")
+    expected_new = pl.when(c("__kind") == "shares").then(old * c("__ratio")).otherwise(old / c("__ratio"))
+    scaled_unit = pl.when(c("__kind") == "shares").then(unit(old) * c("__ratio")).otherwise(unit(old) / c("__ratio"))
+    return (
+        pairs.with_columns(__whole=whole, __ratio=ratio)
+        .filter((c("__whole").abs() >= 2) & ((expected_new - new).abs() <= (scaled_unit + unit(new)) / 2 * (1 + 1e-9)))
+        .select("entity_id", "fiscal_year", "fiscal_period", "period_end", "item", "__kind", "__ratio", "filed",
+                "source")
+    )
+
+
+def _splits(accepted: pl.DataFrame) -> pl.DataFrame:
+    """One row per split: entity, ratio, the first filing that shows it and the period it restated there."""
+    found = _candidates(accepted)
+    agreed = found.group_by("entity_id", "__ratio").agg(
+        c("__kind").n_unique().alias("__kinds"), c("filed").min().alias("__first"))
+    first = found.join(agreed.filter(c("__kinds") == 2), on=["entity_id", "__ratio"])
+    return (first.filter(c("filed") == c("__first")).sort("period_end")
+            .group_by("entity_id", "__ratio").agg(c("fiscal_year", "fiscal_period", "source", "__first").last()))
+
+
+def _apply_splits(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    splits = _splits(accepted)
+    kinds = {**{i: 1.0 for i in share_items()}, **{i: -1.0 for i in per_share_items()}}
+    power = c("item").replace_strict(kinds, default=0.0, return_dtype=pl.Float64)
+    frame, notes = accepted, []
+    for split in splits.sort("__first").iter_rows(named=True):
+        before = (c("entity_id") == split["entity_id"]) & (c("filed") < split["__first"]) & (power != 0)
+        frame = frame.with_columns(
+            value=pl.when(before).then(c("value") * pl.lit(split["__ratio"]).pow(power)).otherwise(c("value")),
+            source=pl.when(before).then(c("source") + pl.lit(f" (adjusted for the {_ratio_text(split['__ratio'])} "
+                                                                 f"stock split)")).otherwise(c("source")),
+        )
+        notes.append({
+            "entity_id": split["entity_id"], "fiscal_year": split["fiscal_year"],
+            "fiscal_period": split["fiscal_period"], "check": "stock_split", "severity": "info",
+            "message": f"{_ratio_text(split['__ratio'])} stock split, first shown in the figures filed "
+                       f"{split['__first'].isoformat()} ({split['source']}): share counts and per-share figures filed "
+                       f"before then are restated on the post-split basis",
+            "facts": [{"name": "ratio", "value": split["__ratio"]}],
+        })
+    return frame, pl.DataFrame(notes, schema=FINDING_SCHEMA)
+
+
+def _ratio_text(ratio: float) -> str:
+    return f"{ratio:.0f}-for-1" if ratio >= 1 else f"1-for-{1 / ratio:.0f} reverse"
