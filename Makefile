@@ -9,7 +9,7 @@ OUT    ?= output
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup report test bench lint clean
+.PHONY: setup report test test-fast bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ report: $(STAMP)
 ## test: the whole test suite
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## test-fast: the inner loop: ingest, checks, metrics, rounding, shares, industries and real filings (no flows,
+## no PDFs, no model training)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q tests/test_rounding.py tests/test_shares.py tests/test_sec_companyfacts.py \
+		tests/test_real_filings.py tests/test_industry.py tests/test_sectors.py tests/test_checks.py \
+		tests/test_metrics.py tests/test_ingest_errors.py tests/test_xbrl_facts.py tests/test_statement_tables.py
 
 ## bench: ingest + validation + metrics on 1.6 M rows against pandas; reasoning time against snapshots;
 ## the whole nightly run on the sample and on 200 companies

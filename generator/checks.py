@@ -10,6 +10,7 @@ from __future__ import annotations
 import polars as pl
 
 from generator.periods import KEYS, QUARTERS, with_prior
+from generator.rounding import unit
 
 FINDING_SCHEMA: dict[str, pl.DataType] = {
     "entity_id": pl.String(),
@@ -27,8 +28,13 @@ RELATIVE_TOLERANCE = 1e-4
 c = pl.col
 
 
-def _tolerance(*sides: pl.Expr) -> pl.Expr:
-    return pl.max_horizontal(pl.max_horizontal([s.abs() for s in sides]) * RELATIVE_TOLERANCE, pl.lit(1.0))
+def _tolerance(*sides: pl.Expr, terms: tuple[str, ...] = ()) -> pl.Expr:
+    """Rounding: 0.01% of the larger side, or half the rounding of every reported term added up, whichever is
+    larger (lines rounded to $1m can miss a total by $0.5m each)."""
+    relative = pl.max_horizontal(pl.max_horizontal([s.abs() for s in sides]) * RELATIVE_TOLERANCE, pl.lit(1.0))
+    if not terms:
+        return relative
+    return pl.max_horizontal(relative, pl.sum_horizontal([unit(c(t).fill_null(0.0)) for t in terms]) / 2)
 
 
 def _fmt(e: pl.Expr) -> pl.Expr:
@@ -56,21 +62,27 @@ def _equation(frame: pl.DataFrame, check: str, left: str, right: list[tuple[int,
     gap = c(left) - total
     message = (pl.lit(f"{label}: {left} ") + _fmt(c(left)) + pl.lit(" vs ") + _fmt(total)
                + pl.lit(" (difference ") + _fmt(gap) + pl.lit(")"))
-    return _finding(rows, check, severity, gap.abs() > _tolerance(c(left), total), message,
-                    [left, *[n for _, n in right]])
+    return _finding(rows, check, severity, gap.abs() > _tolerance(c(left), total, terms=(left, *[n for _, n in right])),
+                    message, [left, *[n for _, n in right]])
 
 
 def accounting_checks(reported: pl.DataFrame) -> pl.DataFrame:
     """All findings for a pivoted table of reported values (see ``periods.pivot``)."""
     frame = with_prior(reported, ["cash"])
+    printed_total = c("total_liabilities_and_equity").is_not_null()
+    claims = [(1, "total_liabilities"), (1, "total_equity"), (1, "noncontrolling_interest"), (1, "temporary_equity")]
     parts = [
-        _equation(frame, "balance_sheet_identity", "total_assets",
-                  [(1, "total_liabilities"), (1, "total_equity"), (1, "noncontrolling_interest"),
-                   (1, "temporary_equity")], ["total_liabilities", "total_equity"],
-                  "assets do not equal liabilities + equity + noncontrolling interest"),
-        _equation(frame.filter(c("total_liabilities").is_null()), "balance_sheet_identity", "total_assets",
+        _equation(frame.filter(~printed_total), "balance_sheet_identity", "total_assets", claims,
+                  ["total_liabilities", "total_equity"],
+                  "assets do not equal liabilities + equity + noncontrolling interest + temporary equity"),
+        _equation(frame.filter(printed_total), "balance_sheet_identity", "total_assets",
                   [(1, "total_liabilities_and_equity")], ["total_liabilities_and_equity"],
                   "assets do not equal total liabilities and equity"),
+        _equation(frame.filter(printed_total), "balance_sheet_components", "total_liabilities_and_equity", claims,
+                  ["total_liabilities", "total_equity"],
+                  "the statement balances, but liabilities + equity + noncontrolling interest + temporary equity "
+                  "miss part of total liabilities and equity (a line between liabilities and equity, such as "
+                  "redeemable preferred stock, carries a company-specific tag)", severity="warning"),
         _equation(frame, "gross_profit_identity", "gross_profit", [(1, "revenue"), (-1, "cost_of_revenue")],
                   ["revenue", "cost_of_revenue"], "gross profit is not revenue − cost of revenue"),
         _equation(frame, "cash_flow_reconciliation", "net_change_in_cash",
@@ -100,7 +112,10 @@ def _cash_roll_forward(frame: pl.DataFrame) -> pl.DataFrame:
     change = c("cash") - c("cash_before")
     message = (pl.lit("cash moved by ") + _fmt(change) + pl.lit(" but the cash-flow statement adds up to ")
                + _fmt(flows) + pl.lit(" (restricted cash or a missing line?)"))
-    return _finding(rows, "cash_flow_reconciliation", "warning", (change - flows).abs() > _tolerance(change, flows),
+    terms = ("cash", "cash_before", "operating_cash_flow", "investing_cash_flow", "financing_cash_flow",
+             "fx_effect_on_cash")
+    return _finding(rows, "cash_flow_reconciliation", "warning",
+                    (change - flows).abs() > _tolerance(change, flows, terms=terms),
                     message, ["cash", "cash_before", "operating_cash_flow", "investing_cash_flow",
                               "financing_cash_flow"])
 

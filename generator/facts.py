@@ -82,8 +82,8 @@ def build(inputs: Sequence[Path]) -> FactsRun:
 def analyse(ingested: Ingested) -> tuple[Analysis, pl.DataFrame]:
     """Accounting checks and restatements as findings, and every metric of every entity and period."""
     reported = pivot(ingested.facts)
-    findings = pl.concat([accounting_checks(reported), restatement_findings(ingested)])
-    return compute_metrics(ingested.facts, reported), findings
+    findings = pl.concat([accounting_checks(reported), restatement_findings(ingested), ingested.basis_events()])
+    return compute_metrics(ingested.facts, reported, ingested.sectors), findings
 
 
 def classify(analysis: Analysis) -> Graph:
@@ -251,7 +251,7 @@ def build_manifest(run: FactsRun, run_id: str, as_of: str, folders: dict[str, st
             "rows_accepted": ing.accepted_count,
             "rows_superseded": ing.superseded.height,
             "rows_rejected": ing.rejected.height,
-            "restatements": ing.superseded.height,
+            "restatements": ing.restatements().height,
             "findings": {s: n for s, n in sorted(severity)},
             "metric_values": present,
             "metric_absent": run.analysis.metrics.height - present,
@@ -259,6 +259,8 @@ def build_manifest(run: FactsRun, run_id: str, as_of: str, folders: dict[str, st
         "ontology": {"iri": run.graph.tbox.base_iri.rstrip("#"), "version": run.graph.version,
                      "flags": len(run.graph.flags), "inconsistent_snapshots": len(run.graph.findings)},
         "unmapped_items": ing.unmapped().to_dicts(),
+        "sectors": [] if ing.sectors is None else ing.sectors.select("entity_id", "sector", "sic", "basis").to_dicts(),
+        "industries": run.analysis.industries.to_dicts(),
         "entity_folders": {e: f for e, f in folders.items() if e != f},
         "items": len(items()),
         "timings": {k: round(v, 3) for k, v in timings(run).items()},
@@ -286,14 +288,17 @@ def summary(manifest: dict[str, Any], out: Path) -> str:
     graph = manifest["ontology"]
     lines = [
         f"{c['entities']} entities · {c['rows_in']:,} rows read: {c['rows_accepted']:,} accepted "
-        f"({c['rows_superseded']:,} superseded by restatements), {c['rows_rejected']:,} rejected",
+        f"({c['rows_superseded']:,} superseded by later filings, {c['restatements']:,} of them restatements), "
+        f"{c['rows_rejected']:,} rejected",
         f"findings: {findings} · metrics: {c['metric_values']:,} values, {c['metric_absent']:,} absent with a reason",
         f"graph: {graph['flags']:,} flags inferred by HermiT (ontology {graph['version']}, "
         f"{manifest['timings'].get('graph_reason_s', 0):.1f} s)"
         + (f", {graph['inconsistent_snapshots']} inconsistent snapshots" if graph["inconsistent_snapshots"] else ""),
     ]
-    if manifest["unmapped_items"]:
-        lines.append(f"unmapped item labels: {len(manifest['unmapped_items'])} (listed in rejected.csv)")
+    if unmapped := manifest["unmapped_items"]:
+        most = ", ".join(f"{u['item']} ({u['rows']:,})" for u in unmapped[:3])
+        lines.append(f"unmapped items: {len(unmapped):,} labels or tags not read, most often {most}"
+                     f"{', …' if len(unmapped) > 3 else ''} (every one in manifest.json, each value in rejected.csv)")
     if c["rows_rejected"]:
         lines.append(f"rejected rows: {out / 'rejected.csv'}")
     if "reports" in manifest:

@@ -32,7 +32,8 @@ def test_consistent_statements_raise_nothing() -> None:
     ("change", "check", "message"),
     [
         ({"total_assets": 1100}, "balance_sheet_identity",
-         "assets do not equal liabilities + equity + noncontrolling interest: total_assets 1100 vs 1000 "
+         "assets do not equal liabilities + equity + noncontrolling interest + temporary equity: "
+         "total_assets 1100 vs 1000 "
          "(difference 100)"),
         ({"gross_profit": 210}, "gross_profit_identity",
          "gross profit is not revenue − cost of revenue: gross_profit 210 vs 200 (difference 10)"),

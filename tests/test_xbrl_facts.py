@@ -10,6 +10,7 @@ import pytest
 
 from generator.errors import InputFileError
 from generator.ingest import Ingested, choose_adapter, ingest, read_file
+from generator.ingest.xbrl import SEGMENT
 from generator.metrics import compute_metrics
 from generator.provenance import Provenance
 
@@ -63,7 +64,22 @@ def test_nike_fiscal_year_ends_in_may(nike: Ingested) -> None:
 def test_nike_nine_months_to_date_are_no_quarter(nike: Ingested) -> None:
     """A 10-Q gives the cash-flow statement for nine months only; without the six months it is no quarter."""
     assert nike.facts.filter(pl.col("item") == "operating_cash_flow").height == 0
-    assert nike.rejected.height == 0
+    assert read_as_statements(nike).is_empty()
+
+
+def read_as_statements(ingested: Ingested) -> pl.DataFrame:
+    """Rejected rows other than the facts no statement line is made of (unmapped tags, segment breakdowns)."""
+    return ingested.rejected.filter(~pl.col("reason").str.starts_with("unmapped item") & (pl.col("reason") != SEGMENT))
+
+
+def test_facts_no_statement_line_is_made_of_are_listed_not_lost(nike: Ingested) -> None:
+    reasons = nike.rejected["reason"].to_list()
+    assert "unmapped item 'us-gaap:Depreciation'" in reasons
+    assert SEGMENT in reasons
+    assert nike.rows_in == nike.accepted_count + nike.rejected.height
+    listed = nike.unmapped().filter(item="us-gaap:Depreciation").row(0, named=True)
+    first = nike.rejected.filter(item="us-gaap:Depreciation")["line"].min()
+    assert (listed["rows"], listed["first_seen"]) == (2, f"{NIKE}:{first}")
 
 
 def test_nike_ratios_and_derived_total_liabilities(nike: Ingested) -> None:
@@ -94,12 +110,13 @@ def test_bad_rows_are_rejected_naming_file_line_and_column(tmp_path: Path) -> No
                  "us-gaap,Revenues,250,USD,2024-01-01,2024-03-31,,",
                  "us-gaap,Revenues,999,USD,2024-01-01,2024-03-31,{'srt:ProductOrServiceAxis': 'x'},")
     ingested = ingest([path])
-    assert ingested.rows_in == ingested.accepted_count + ingested.rejected.height == 6
+    assert ingested.rows_in == ingested.accepted_count + ingested.rejected.height == 7
     assert [(r["line"], r["column"], r["item"], r["value"], r["reason"]) for r in ingested.rejected.to_dicts()] == [
         (5, "value", "us-gaap:Revenues", "abc", "not a number: 'abc'"),
         (6, "end_date", "us-gaap:Revenues", "5", "unparseable date '2024-02-30' (expected YYYY-MM-DD)"),
         (7, "units", "us-gaap:Revenues", "7", "unit 'shares' does not fit revenue (expected USD)"),
         (8, "end_date", "us-gaap:Assets", "9", "2024-02-15 does not close a fiscal quarter"),
+        (10, "dimensions", "us-gaap:Revenues", "999", SEGMENT),
     ]
     assert ingested.facts.select("fiscal_year", "fiscal_period", "value", "source").rows() == [
         (2023, "FY", 1000, f"{path}:4 [us-gaap:Revenues]"), (2024, "Q1", 250, f"{path}:9 [us-gaap:Revenues]")]

@@ -16,10 +16,13 @@ from pathlib import Path
 
 import polars as pl
 
+from generator.checks import FINDING_SCHEMA
 from generator.errors import InputFileError
-from generator.ingest import companyfacts, long, statement, wide, xbrl_csv
+from generator.ingest import companyfacts, long, sectors, statement, wide, xbrl_csv
+from generator.ingest.shares import on_one_basis
 from generator.ingest.base import REJECTED_SCHEMA, Adapter
 from generator.ingest.validate import empty_accepted, empty_rejected, validate
+from generator.rounding import reported_unit, unit, within_rounding
 
 ADAPTERS: tuple[Adapter, ...] = (long.ADAPTER, wide.ADAPTER, statement.ADAPTER, companyfacts.ADAPTER,
                                   xbrl_csv.ADAPTER)
@@ -42,6 +45,10 @@ class Ingested:
     rejected: pl.DataFrame
     files: list[InputFile] = field(default_factory=list)
     refused: list[InputFileError] = field(default_factory=list)
+    events: pl.DataFrame | None = None
+    """Findings about how figures were put on one basis: stock splits, share counts tagged in thousands."""
+    sectors: pl.DataFrame | None = None
+    """What sectors files declared (``ingest.sectors``): each company's sector, SIC code and industry."""
 
     @property
     def rows_in(self) -> int:
@@ -49,31 +56,42 @@ class Ingested:
 
     @property
     def accepted_count(self) -> int:
-        return self.facts.height + self.superseded.height
+        return self.facts.height + self.superseded.height + (0 if self.sectors is None else self.sectors.height)
 
     def restatements(self) -> pl.DataFrame:
         """Each superseded value beside the value that replaced it: the next one filed, so a figure restated
         twice reads X → Y → Z (and X → Y → X back again), not X → Z and Y → Z. A value without a filed date
-        counts as the oldest, as when the current value was chosen."""
-        columns = [*PERIOD_KEYS, "period_end", "value", "filed", "source"]
+        counts as the oldest, as when the current value was chosen. A later filing that only rounds the figure
+        differently (to the dollar, then to $0.1m), or repeats it on a post-split basis, restates nothing."""
+        columns = [*PERIOD_KEYS, "period_end", "value", "filed", "source", "__unit"]
         restated = self.facts.join(self.superseded.select(PERIOD_KEYS).unique(), on=PERIOD_KEYS, how="semi")
-        following = [pl.col(c).shift(-1).over(PERIOD_KEYS).alias(f"restated_{c}") for c in ("value", "filed", "source")]
+        following = [pl.col(c).shift(-1).over(PERIOD_KEYS).alias(f"restated_{c}")
+                     for c in ("value", "filed", "source", "__unit")]
         return (
-            pl.concat([self.superseded.select(columns), restated.select(columns)])
+            pl.concat([f.with_columns(__unit=reported_unit(pl.col("value"), pl.col("_raw")) if "_raw" in f.columns
+                                      else unit(pl.col("value"))).select(columns)
+                       for f in (self.superseded, restated)])
             .sort([*PERIOD_KEYS, "filed"], nulls_last=False)
             .with_columns(*following, __next=pl.int_range(pl.len()).over(PERIOD_KEYS) < pl.len().over(PERIOD_KEYS) - 1)
-            .filter("__next")
+            .filter(pl.col("__next") & ~within_rounding(pl.col("value"), pl.col("restated_value"), pl.col("__unit"),
+                                                         pl.col("restated___unit")))
             .rename({"value": "original_value", "filed": "original_filed", "source": "original_source"})
             .select(*PERIOD_KEYS, "period_end", "original_value", "original_filed", "original_source",
                     "restated_value", "restated_filed", "restated_source")
         )
 
+    def basis_events(self) -> pl.DataFrame:
+        """Stock splits and mis-scaled share counts found while putting share figures on one basis."""
+        return pl.DataFrame(schema=FINDING_SCHEMA) if self.events is None else self.events
+
     def unmapped(self) -> pl.DataFrame:
-        """Labels the alias table does not know: how often, and where first seen."""
+        """Labels and XBRL tags the mappings do not know: how often, and where first seen (file and line, or the
+        JSON path of a companyfacts entry, which holds its accession number)."""
+        where = pl.coalesce(pl.col("file") + ":" + pl.col("line").cast(pl.String), pl.col("file") + " " + pl.col("column"))
         return (
             self.rejected.filter(pl.col("reason").str.starts_with("unmapped item"))
             .group_by("item")
-            .agg(rows=pl.len(), first_seen=(pl.col("file") + ":" + pl.col("line").cast(pl.String)).first())
+            .agg(rows=pl.len(), first_seen=where.first())
             .sort("rows", "item", descending=[True, False])
         )
 
@@ -142,6 +160,12 @@ def ingest(paths: Sequence[Path]) -> Ingested:
     accepted_parts: list[pl.DataFrame] = [empty_accepted()]
     rejected_parts: list[pl.DataFrame] = [empty_rejected()]
     paths = expand_inputs(paths)
+    sector_files = [p for p in paths if sectors.accepts(p)]
+    paths = [p for p in paths if p not in sector_files]
+    declared = sectors.read_all(sector_files)
+    files += [InputFile(str(p), _sha256(p), "sectors", n) for p, n in declared.rows.items()]
+    refused += declared.refused
+    rejected_parts.append(declared.rejected)
     with ThreadPoolExecutor(max_workers=1) as hasher:
         digests = [hasher.submit(_sha256, p) for p in paths]
         outcomes = [_read_or_refuse(p) for p in paths]
@@ -158,10 +182,11 @@ def ingest(paths: Sequence[Path]) -> Ingested:
         files.append(InputFile(str(path), digest.result(), adapter.name, accepted.height + rejected.height))
         accepted_parts.append(accepted)
         rejected_parts.append(rejected)
-    accepted = pl.concat(accepted_parts, how="vertical_relaxed")
+    accepted, events = on_one_basis(pl.concat(accepted_parts, how="vertical_relaxed"))
     current, superseded, duplicates = resolve(accepted)
     rejected = pl.concat([*rejected_parts, duplicates]).sort("file", "line", nulls_last=True, maintain_order=True)
-    return Ingested(current, superseded, rejected, files, refused)
+    current, declared_sectors = sectors.attach(current, declared.table)
+    return Ingested(current, superseded, rejected, files, refused, events, declared_sectors)
 
 
 def resolve(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:

@@ -18,9 +18,14 @@ import polars as pl
 
 from generator.errors import InputFileError
 from generator.ingest.base import Adapter
-from generator.ingest.xbrl import Fact, Problem, Unusable, mapped_concepts, parse_date, to_raw
+from generator.ingest.xbrl import Fact, Problem, Unusable, mapped_concepts, parse_date, to_raw, unmapped
 
 NOT_COMPANYFACTS = "not an SEC companyfacts file (expected a JSON object with cik, entityName and facts)"
+
+FINANCIAL_REPORTS = frozenset({"10-K", "10-Q", "20-F", "40-F", "6-K", "8-K", "10-KT", "10-QT"})
+"""Forms whose facts are the company's financial statements (amendments included). A proxy statement's
+pay-versus-performance table tags net income too, often in thousands where the 10-K has dollars, and would
+otherwise win as the latest filing (SoundHound's FY2025 net loss read as −$14,006)."""
 
 
 def _accepts(path: Path, header: list[str]) -> bool:
@@ -67,13 +72,25 @@ def _fact(concept: str, unit: str, entry: object, where: str) -> Fact:
         raise Unusable(f"{where}.val", f"not a number: {json.dumps(val)}")
     if not isinstance(accn, str) or not accn.strip():
         raise Unusable(f"{where}.accn", "no accession number")
+    form = entry.get("form")
+    if isinstance(form, str) and form.strip().upper().removesuffix("/A") not in FINANCIAL_REPORTS:
+        raise Unusable(f"{where}.form", f"reported in a {form.strip()} filing, not in a financial report")
     start, end, filed = (_date(entry, key, where) for key in ("start", "end", "filed"))
     if end is None:
         raise Unusable(f"{where}.end", "no end date")
     if start is not None and start > end:
         raise Unusable(f"{where}.start", f"start {start} is after end {end}")
     return Fact(concept, float(val), json.dumps(val), unit, start, end, filed, f"{accn.strip()}/{concept}", None,
-                f"{where}.val", (where, f"{where}.start", f"{where}.end"))
+                f"{where}.val", (where, f"{where}.start", f"{where}.end"), accn.strip())
+
+
+def _unmapped(concept: str, units: object, where: str) -> list[Problem]:
+    """Every fact of a concept the tag map does not name, so the run lists what it did not read."""
+    if not isinstance(units, dict):
+        return [Problem(concept, "", None, where, unmapped(concept))]
+    return [Problem(concept, json.dumps(entry.get("val")) if isinstance(entry, dict) else "", None,
+                    f"{where}.{unit}[{i}].val", unmapped(concept))
+            for unit, entries in units.items() if isinstance(entries, list) for i, entry in enumerate(entries)]
 
 
 def read_companyfacts(path: Path) -> pl.DataFrame:
@@ -86,10 +103,11 @@ def read_companyfacts(path: Path) -> pl.DataFrame:
             raise InputFileError(path, "expected an object of concepts", column=f"facts.{taxonomy}")
         for name, body in concepts.items():
             concept = f"{taxonomy}:{name}"
-            if concept not in mapped_concepts():
-                continue
             units = body.get("units") if isinstance(body, dict) else None
             where = f"facts.{taxonomy}.{name}.units"
+            if concept not in mapped_concepts():
+                problems += _unmapped(concept, units, where)
+                continue
             if not isinstance(units, dict):
                 problems.append(Problem(concept, "", None, where, "expected an object of units"))
                 continue

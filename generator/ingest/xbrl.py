@@ -58,6 +58,8 @@ class Fact:
     """Where the value is written: a JSON path or a CSV column."""
     fields: tuple[str, str, str]
     """Where its unit, start and end are written."""
+    filing: str = ""
+    """The filing that reported it (an accession number); a fact table is one filing."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,14 @@ class Problem:
     line: int | None
     column: str | None
     reason: str
+
+
+SEGMENT = "a segment or other breakdown (the fact has dimensions), not a statement total"
+
+
+def unmapped(concept: str) -> str:
+    """The reason a fact of a concept the tag map does not name is not read (``Ingested.unmapped`` counts them)."""
+    return f"unmapped item '{concept}'"
 
 
 class Unusable(Exception):
@@ -215,7 +225,7 @@ def _place(facts: list[Fact], currency: str | None) -> tuple[dict[str, dict[Peri
         else:
             field, reason = where
             problems.append(Problem(fact.concept, fact.text, fact.line, fact.fields[field], reason))
-    return {c: {p: _versions(fs) for p, fs in periods.items()} for c, periods in placed.items()}, problems
+    return {c: dict(periods) for c, periods in placed.items()}, problems
 
 
 def _period(calendar: Calendar | None, fact: Fact, currency: str | None) -> Period | tuple[int, str]:
@@ -259,29 +269,42 @@ def _versions(facts: list[Fact]) -> list[Fact]:
 
 
 def _select(placed: dict[str, dict[Period, list[Fact]]]) -> dict[str, dict[Period, list[Value]]]:
-    """Item → period → values (restated ones first): the first candidate that reports the period."""
+    """Item → period → values (restated ones first): the first candidate that reports the period, a sum or
+    difference only where one filing reports every term of it."""
     out: dict[str, dict[Period, list[Value]]] = {}
     for item, options in candidates().items():
         periods = {p for terms in options for _, concept in terms for p in placed.get(concept, {})}
         chosen: dict[Period, list[Value]] = {}
         for period in periods:
-            terms = next((t for t in options if all(period in placed.get(c, {}) for _, c in t)), None)
-            if terms is None:
-                continue
-            versions = [placed[c][period] for _, c in terms]
-            chosen[period] = [Value.of(f) for f in versions[0]] if len(terms) == 1 else [_combined(terms, versions)]
+            for terms in options:
+                facts = [placed.get(c, {}).get(period) for _, c in terms]
+                if len(terms) == 1 and facts[0]:
+                    chosen[period] = [Value.of(f) for f in _versions(facts[0])]
+                    break
+                combined = _combined(terms, facts) if all(facts) else None
+                if combined is not None:
+                    chosen[period] = [combined]
+                    break
         if chosen:
             out[item] = chosen
     return out
 
 
-def _combined(terms: tuple[Term, ...], versions: list[list[Fact]]) -> Value:
-    """A candidate that adds or subtracts concepts, from the latest value of each."""
-    latest = [v[-1] for v in versions]
+def _combined(terms: tuple[Term, ...], facts: list[list[Fact] | None]) -> Value | None:
+    """A candidate that adds or subtracts concepts, all from the latest filing that reports every one of them.
+
+    Terms from different filings are never combined: a line one filing tags ``ShortTermBorrowings`` and the
+    next ``LongTermDebtCurrent`` would be counted twice."""
+    by_filing = [{f.filing: f for f in versions} for versions in facts if versions]
+    shared = set.intersection(*(set(filings) for filings in by_filing))
+    if not shared:
+        return None
+    filing = max(shared, key=lambda accn: by_filing[0][accn].filed or date.min)
+    latest = [filings[filing] for filings in by_filing]
     total = sum(sign * f.value for (sign, _), f in zip(terms, latest, strict=True))
     ref = latest[0].ref + "".join(f" {'+' if sign > 0 else '−'} {f.ref}"
                                   for (sign, _), f in zip(terms[1:], latest[1:], strict=True))
-    return Value(total, repr(total), latest[0].start, latest[0].end, _latest(f.filed for f in latest), ref, True)
+    return Value(total, repr(total), latest[0].start, latest[0].end, latest[0].filed, ref, True)
 
 
 def _latest(days: Iterable[date | None]) -> date | None:

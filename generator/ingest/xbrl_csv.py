@@ -17,9 +17,11 @@ import polars as pl
 from generator.errors import InputFileError, MissingColumnsError
 from generator.ingest.base import Adapter
 from generator.ingest.csvread import read_csv_strings
-from generator.ingest.xbrl import Fact, Problem, Unusable, mapped_concepts, parse_date, to_raw
+from generator.ingest.xbrl import SEGMENT, Fact, Problem, Unusable, mapped_concepts, parse_date, to_raw, unmapped
 
 COLUMNS = ("namespace", "fact", "value", "units", "start_date", "end_date", "dimensions")
+IDENTITY = ("dei:EntityCentralIndexKey", "dei:EntityRegistrantName")
+"""Facts that name the filer: used for the entity, not as figures."""
 
 
 def _accepts(path: Path, header: list[str]) -> bool:
@@ -28,7 +30,7 @@ def _accepts(path: Path, header: list[str]) -> bool:
 
 def _entity(path: Path, rows: list[dict[str, str | None]]) -> tuple[str, str]:
     dei = {r["fact"]: (r["value"] or "").strip() for r in rows if r["namespace"] == "dei" and not r["dimensions"]}
-    cik, name = dei.get("EntityCentralIndexKey", ""), dei.get("EntityRegistrantName", "")
+    cik, name = (dei.get(concept.removeprefix("dei:"), "") for concept in IDENTITY)
     if not cik.isdigit():
         raise InputFileError(path, "no dei:EntityCentralIndexKey fact: cannot tell whose facts these are")
     return f"CIK{int(cik):010d}", name or f"CIK {int(cik)}"
@@ -62,7 +64,13 @@ def read_xbrl_facts(path: Path) -> pl.DataFrame:
     problems: list[Problem] = []
     for line, row in zip(lines.to_list(), rows, strict=True):
         concept = f"{row['namespace']}:{row['fact']}"
-        if concept not in mapped_concepts() or (row["dimensions"] or "").strip():
+        if concept in IDENTITY:
+            continue
+        if concept not in mapped_concepts():
+            problems.append(Problem(concept, row["value"] or "", line, "fact", unmapped(concept)))
+            continue
+        if (row["dimensions"] or "").strip():
+            problems.append(Problem(concept, row["value"] or "", line, "dimensions", SEGMENT))
             continue
         if row["__problem"]:
             problems.append(Problem(concept, row["value"] or "", line, None, row["__problem"]))
