@@ -11,10 +11,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from generator.ingest.xbrl import SEGMENT
 from generator.ingest import ADAPTERS, choose_adapter, ingest
 from generator.ingest.base import RAW_COLUMNS, TRACE_COLUMNS
-from generator.ingest.xbrl import candidates
+from generator.ingest.xbrl import SEGMENT, candidates
 from generator.sample import write_sample
 from generator.schema import CANONICAL_SCHEMA, items
 

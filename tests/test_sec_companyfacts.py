@@ -395,7 +395,7 @@ def test_long_term_debt_alone_is_the_debt_of_a_filer_that_tags_nothing_else(tmp_
     analysis = facts_stage.analyse(checked([path]))[0]
     row = analysis.metrics.filter(metric="debt_to_equity", fiscal_year=2024, fiscal_period="FY").row(0, named=True)
     assert row["value"] == 0.3
-    inputs, sources = Provenance(analysis, checked([path]).facts, "CIK0000000001").of("total_debt", 2024, "FY")
+    _, sources = Provenance(analysis, checked([path]).facts, "CIK0000000001").of("total_debt", 2024, "FY")
     assert sources == ["derived: total_debt = long_term_debt (the classified balance sheet shows no current "
                        "borrowings)", f"{B}/us-gaap:LongTermDebt"]
 

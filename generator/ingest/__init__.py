@@ -19,8 +19,8 @@ import polars as pl
 from generator.checks import FINDING_SCHEMA
 from generator.errors import InputFileError
 from generator.ingest import companyfacts, long, sectors, statement, wide, xbrl_csv
-from generator.ingest.shares import on_one_basis
 from generator.ingest.base import REJECTED_SCHEMA, Adapter
+from generator.ingest.shares import on_one_basis
 from generator.ingest.validate import empty_accepted, empty_rejected, validate
 from generator.rounding import reported_unit, unit, within_rounding
 
@@ -87,7 +87,8 @@ class Ingested:
     def unmapped(self) -> pl.DataFrame:
         """Labels and XBRL tags the mappings do not know: how often, and where first seen (file and line, or the
         JSON path of a companyfacts entry, which holds its accession number)."""
-        where = pl.coalesce(pl.col("file") + ":" + pl.col("line").cast(pl.String), pl.col("file") + " " + pl.col("column"))
+        where = pl.coalesce(pl.col("file") + ":" + pl.col("line").cast(pl.String),
+                            pl.col("file") + " " + pl.col("column"))
         return (
             self.rejected.filter(pl.col("reason").str.starts_with("unmapped item"))
             .group_by("item")

@@ -53,7 +53,8 @@ def _scale_thousands(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame
     """Diluted share counts that net income over diluted EPS says are in thousands (or millions)."""
     implied = _latest(accepted, "eps_diluted").join(
         _latest(accepted, "net_income_parent"), on=PERIOD, how="inner"
-    ).filter(c("eps_diluted").abs() >= MIN_EPS).select(*PERIOD, __implied=(c("net_income_parent") / c("eps_diluted")).abs())
+    ).filter(c("eps_diluted").abs() >= MIN_EPS).select(
+        *PERIOD, __implied=(c("net_income_parent") / c("eps_diluted")).abs())
     rows = accepted.with_row_index("__row").join(implied, on=PERIOD, how="left")
     factor = pl.lit(None, pl.Float64)
     for scale in SCALES:
