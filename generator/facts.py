@@ -286,10 +286,11 @@ def summary(manifest: dict[str, Any], out: Path) -> str:
     c = manifest["counts"]
     findings = ", ".join(f"{n} {s}" for s, n in c["findings"].items()) or "none"
     graph = manifest["ontology"]
+    unread = sum(u["rows"] for u in manifest["unmapped_items"])
     lines = [
         f"{c['entities']} entities · {c['rows_in']:,} rows read: {c['rows_accepted']:,} accepted "
         f"({c['rows_superseded']:,} superseded by later filings, {c['restatements']:,} of them restatements), "
-        f"{c['rows_rejected']:,} rejected",
+        f"{c['rows_rejected']:,} rejected" + (f" ({unread:,} of them facts of unmapped items)" if unread else ""),
         f"findings: {findings} · metrics: {c['metric_values']:,} values, {c['metric_absent']:,} absent with a reason",
         f"graph: {graph['flags']:,} flags inferred by HermiT (ontology {graph['version']}, "
         f"{manifest['timings'].get('graph_reason_s', 0):.1f} s)"

@@ -472,3 +472,21 @@ def test_the_exchange_rate_effect_of_a_filer_with_discontinued_operations_reconc
     findings = facts_stage.analyse(checked([REAL / "celh_companyfacts.json"]))[1]
     failing = findings.filter(check="cash_flow_reconciliation")
     assert failing.filter(pl.col("fiscal_year") >= 2019).is_empty(), failing
+
+
+def test_the_run_summary_says_how_many_rejected_rows_are_unmapped_tags_and_names_the_most_frequent() -> None:
+    ingested = checked([REAL / "sofi_companyfacts.json"])
+    unmapped = ingested.unmapped().to_dicts()
+    manifest = {
+        "counts": {"entities": 1, "rows_in": ingested.rows_in, "rows_accepted": ingested.accepted_count,
+                   "rows_superseded": ingested.superseded.height, "restatements": ingested.restatements().height,
+                   "rows_rejected": ingested.rejected.height, "findings": {}, "metric_values": 0, "metric_absent": 0},
+        "ontology": {"flags": 0, "version": "1.0.0", "inconsistent_snapshots": 0}, "timings": {},
+        "unmapped_items": unmapped,
+    }
+    lines = facts_stage.summary(manifest, Path("out")).splitlines()
+    unread = sum(u["rows"] for u in unmapped)
+    assert lines[0].endswith(f"{ingested.rejected.height:,} rejected ({unread:,} of them facts of unmapped items)")
+    top = unmapped[0]
+    assert lines[3].startswith(f"unmapped items: {len(unmapped):,} labels or tags not read, most often "
+                               f"{top['item']} ({top['rows']:,})")
