@@ -32,8 +32,6 @@ class Derivation:
     optional: tuple[str, ...] = ()
     sign: tuple[int, ...] = ()
     when_zero: tuple[str, ...] = ()
-    given: tuple[str, ...] = ()
-    """Inputs that must be reported for the formula to hold, though they are not part of it."""
 
     def expr(self) -> pl.Expr:
         terms = [*self.required, *self.optional]
@@ -52,8 +50,6 @@ class Derivation:
             ok = ok & pl.any_horizontal([pl.col(o).is_not_null() for o in self.optional])
         for name in self.when_zero:
             ok = ok & (pl.col(name).fill_null(0.0) == 0.0)
-        for name in self.given:
-            ok = ok & pl.col(name).is_not_null()
         return ok
 
 
@@ -61,8 +57,8 @@ DERIVATIONS: tuple[Derivation, ...] = (
     Derivation("short_term_debt", "short_term_debt = commercial_paper + current_portion_long_term_debt",
                (), ("commercial_paper", "current_portion_long_term_debt")),
     Derivation("total_debt", "total_debt = short_term_debt + long_term_debt", ("short_term_debt", "long_term_debt")),
-    Derivation("total_debt", "total_debt = long_term_debt (the classified balance sheet shows no current borrowings)",
-               ("long_term_debt",), when_zero=("short_term_debt",), given=("current_liabilities",)),
+    Derivation("total_debt", "total_debt = long_term_debt (no short-term borrowings reported)",
+               ("long_term_debt",), when_zero=("short_term_debt",)),
     Derivation(
         "total_liabilities",
         "total_liabilities = total_liabilities_and_equity − total_equity − noncontrolling_interest − temporary_equity",

@@ -76,7 +76,7 @@ class Provenance:
 def _derivation(row: dict[str, Any], item: str) -> Derivation | None:
     """The first derivation of ``item`` whose conditions the period's figures meet (as ``derive`` applied them)."""
     for d in DERIVATIONS:
-        if d.target == item and all(row.get(i) is not None for i in (*d.required, *d.given)) \
+        if d.target == item and all(row.get(i) is not None for i in d.required) \
                 and all(not row.get(i) for i in d.when_zero) \
                 and (d.required or any(row.get(i) is not None for i in d.optional)):
             return d

@@ -386,7 +386,7 @@ def test_long_term_debt_includes_its_current_portion_as_the_taxonomy_defines_it(
     assert base["total_debt"].item() == 345_392_000
 
 
-def test_long_term_debt_alone_is_the_debt_of_a_filer_that_tags_nothing_else(tmp_path: Path) -> None:
+def test_long_term_debt_alone_is_the_debt_of_a_filer_that_tags_no_short_term_borrowings(tmp_path: Path) -> None:
     path = companyfacts(tmp_path / "acme.json", with_year({
         "us-gaap:LongTermDebt": {"USD": [balance(900, B, "2025-02-15")]},
         "us-gaap:LiabilitiesCurrent": {"USD": [balance(400, B, "2025-02-15")]},
@@ -396,17 +396,17 @@ def test_long_term_debt_alone_is_the_debt_of_a_filer_that_tags_nothing_else(tmp_
     row = analysis.metrics.filter(metric="debt_to_equity", fiscal_year=2024, fiscal_period="FY").row(0, named=True)
     assert row["value"] == 0.3
     _, sources = Provenance(analysis, checked([path]).facts, "CIK0000000001").of("total_debt", 2024, "FY")
-    assert sources == ["derived: total_debt = long_term_debt (the classified balance sheet shows no current "
-                       "borrowings)", f"{B}/us-gaap:LongTermDebt"]
+    assert sources == ["derived: total_debt = long_term_debt (no short-term borrowings reported)",
+                       f"{B}/us-gaap:LongTermDebt"]
 
 
-def test_without_a_classified_balance_sheet_no_current_borrowings_are_assumed(tmp_path: Path) -> None:
-    path = companyfacts(tmp_path / "bank.json", with_year({
+def test_reported_short_term_borrowings_are_added_to_long_term_debt(tmp_path: Path) -> None:
+    path = companyfacts(tmp_path / "acme.json", with_year({
         "us-gaap:LongTermDebt": {"USD": [balance(900, B, "2025-02-15")]},
+        "us-gaap:CommercialPaper": {"USD": [balance(50, B, "2025-02-15")]},
     }))
     base = facts_stage.analyse(checked([path]))[0].base
-    assert base["long_term_debt"].item() == 900
-    assert base["total_debt"].item() is None
+    assert (base["long_term_debt"].item(), base["total_debt"].item()) == (900, 950)
 
 
 def test_ifrs_equity_includes_noncontrolling_interests_and_is_split_the_same_way_as_profit(tmp_path: Path) -> None:

@@ -3,9 +3,11 @@ which tagged its diluted share counts in thousands."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -78,3 +80,33 @@ def test_a_reverse_split_is_found_too() -> None:
         "1-for-3 reverse stock split, first shown in the figures filed 2021-03-08 "
         "(0001213900-21-013984/us-gaap:EarningsPerShareBasicAndDiluted): share counts and per-share figures filed "
         "before then are restated on the post-split basis"]
+
+
+def test_two_splits_apply_one_after_the_other_and_their_product_is_no_third(tmp_path: Path) -> None:
+    """A 4-for-1 split first shown in 2021 and a 10-for-1 first shown in 2024 (as NVIDIA's): a FY2019 figure
+    filed in 2020 and next in 2024 moved 40-fold, which is both splits, not a split of its own."""
+    def year(val: float, end: str, filed: str, accn: str, instant: bool = False) -> dict[str, Any]:
+        start = None if instant else f"{int(end[:4])}-01-01"
+        return {**({"start": start} if start else {}), "end": end, "val": val, "accn": accn, "fy": 2024, "fp": "FY",
+                "form": "10-K", "filed": filed}
+
+    f20, f21, f22, f24 = ("0000000001-20-000001", "2020-02-15"), ("0000000001-21-000001", "2021-02-15"), \
+        ("0000000001-22-000001", "2022-02-15"), ("0000000001-24-000001", "2024-02-15")
+    eps = [year(4.0, "2019-12-31", f20[1], f20[0]), year(1.0, "2019-12-31", f21[1], f21[0]),
+           year(0.1, "2019-12-31", f24[1], f24[0]), year(3.0, "2021-12-31", f22[1], f22[0]),
+           year(0.3, "2021-12-31", f24[1], f24[0])]
+    shares = [year(100, "2019-12-31", f20[1], f20[0]), year(400, "2019-12-31", f21[1], f21[0]),
+              year(4000, "2019-12-31", f24[1], f24[0]), year(500, "2021-12-31", f22[1], f22[0]),
+              year(5000, "2021-12-31", f24[1], f24[0]), year(600, "2020-12-31", f21[1], f21[0])]
+    facts = {"us-gaap": {
+        "EarningsPerShareDiluted": {"label": "EPS", "units": {"USD/shares": eps}},
+        "WeightedAverageNumberOfDilutedSharesOutstanding": {"label": "shares", "units": {"shares": shares}},
+        "Revenues": {"label": "Revenues", "units": {"USD": [year(1000, "2021-12-31", f22[1], f22[0])]}}}}
+    path = tmp_path / "twice.json"
+    path.write_text(json.dumps({"cik": 1, "entityName": "Twice Split Inc.", "facts": facts}), encoding="utf-8")
+    ingested = ingest([path])
+    findings = facts_stage.analyse(ingested)[1]
+    assert sorted(r["value"] for f in findings.filter(check="stock_split")["facts"] for r in f) == [4.0, 10.0]
+    assert value(ingested, "shares_diluted", 2020) == 600 * 10      # filed once, between the two splits
+    assert value(ingested, "eps_diluted", 2019) == 0.1
+    assert ingested.restatements().is_empty()

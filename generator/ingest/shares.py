@@ -25,6 +25,8 @@ from generator.schema import items
 c = pl.col
 PERIOD = ["entity_id", "fiscal_year", "fiscal_period", "period_end"]
 SCALES = (1_000.0, 1_000_000.0)
+MAX_SPLITS = 20
+"""More splits than any company has had in the years companyfacts covers; a bound, not a rule."""
 MIN_EPS = 0.05
 """EPS below five cents is rounded too coarsely to say what share count it implies."""
 
@@ -115,25 +117,32 @@ def _splits(accepted: pl.DataFrame) -> pl.DataFrame:
 
 
 def _apply_splits(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    splits = _splits(accepted)
+    """Splits one at a time, earliest first, each found again on the figures the earlier ones adjusted: a figure
+    filed before two splits (NVIDIA's 4-for-1 and 10-for-1) moves by their product when it is next filed, and
+    would otherwise read as a third, 40-for-1 split."""
     kinds = {**{i: 1.0 for i in share_items()}, **{i: -1.0 for i in per_share_items()}}
     power = c("item").replace_strict(kinds, default=0.0, return_dtype=pl.Float64)
     frame, notes = accepted, []
-    for split in splits.sort("__first").iter_rows(named=True):
-        before = (c("entity_id") == split["entity_id"]) & (c("filed") < split["__first"]) & (power != 0)
-        frame = frame.with_columns(
-            value=pl.when(before).then(c("value") * pl.lit(split["__ratio"]).pow(power)).otherwise(c("value")),
-            source=pl.when(before).then(c("source") + pl.lit(f" (adjusted for the {_ratio_text(split['__ratio'])} "
-                                                                 f"stock split)")).otherwise(c("source")),
-        )
-        notes.append({
-            "entity_id": split["entity_id"], "fiscal_year": split["fiscal_year"],
-            "fiscal_period": split["fiscal_period"], "check": "stock_split", "severity": "info",
-            "message": f"{_ratio_text(split['__ratio'])} stock split, first shown in the figures filed "
-                       f"{split['__first'].isoformat()} ({split['source']}): share counts and per-share figures filed "
-                       f"before then are restated on the post-split basis",
-            "facts": [{"name": "ratio", "value": split["__ratio"]}],
-        })
+    for _ in range(MAX_SPLITS):
+        splits = _splits(frame)
+        if splits.is_empty():
+            break
+        for split in splits.sort("__first").group_by("entity_id", maintain_order=True).first().iter_rows(named=True):
+            before = (c("entity_id") == split["entity_id"]) & (c("filed") < split["__first"]) & (power != 0)
+            text = _ratio_text(split["__ratio"])
+            frame = frame.with_columns(
+                value=pl.when(before).then(c("value") * pl.lit(split["__ratio"]).pow(power)).otherwise(c("value")),
+                source=pl.when(before).then(c("source") + pl.lit(f" (adjusted for the {text} stock split)"))
+                .otherwise(c("source")),
+            )
+            notes.append({
+                "entity_id": split["entity_id"], "fiscal_year": split["fiscal_year"],
+                "fiscal_period": split["fiscal_period"], "check": "stock_split", "severity": "info",
+                "message": f"{text} stock split, first shown in the figures filed {split['__first'].isoformat()} "
+                           f"({split['source']}): share counts and per-share figures filed before then are restated "
+                           f"on the post-split basis",
+                "facts": [{"name": "ratio", "value": split["__ratio"]}],
+            })
     return frame, pl.DataFrame(notes, schema=FINDING_SCHEMA)
 
 
