@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import jinja2.exceptions
@@ -131,3 +132,16 @@ def test_a_company_with_few_facts_still_gets_every_answer() -> None:
     assert "n/a" not in " ".join(found.values())
     assert found["liquidity"] == ("Liquidity cannot be assessed for FY2024: current assets or current liabilities "
                                   "are missing.")
+
+
+def test_a_quarter_s_returns_are_those_of_the_twelve_months_it_closes() -> None:
+    """Walmart's latest period is Q1 FY2027 (to 30 April 2026): returns are annual metrics, so the answer said
+    "Returns cannot be computed" although four quarters and the year before exist."""
+    real = build([Path(__file__).parent / "fixtures" / "real-filings" / "wmt_companyfacts_trimmed.json"])
+    entity = "CIK0000104169"
+    assert report_period(real.analysis, entity) == (2027, "Q1")
+    _, answers = narrate(real.analysis, real.graph, {}, [entity], ReferenceNarrator(), ["returns"])[entity]
+    returns = next(a for a in answers if a.question_id == "returns")
+    assert returns.text == ("Over the last twelve months, return on equity was 24.1% (25.5% on average equity); "
+                            "return on assets was 8.0%.")
+    assert {f["metric"] for f in returns.facts_used} == {"roe_ttm", "roe_avg_ttm", "roa_ttm"}
