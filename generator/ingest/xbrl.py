@@ -294,13 +294,17 @@ def _combined(terms: tuple[Term, ...], facts: list[list[Fact] | None]) -> Value 
     """A candidate that adds or subtracts concepts, all from the latest filing that reports every one of them.
 
     Terms from different filings are never combined: a line one filing tags ``ShortTermBorrowings`` and the
-    next ``LongTermDebtCurrent`` would be counted twice."""
+    next ``LongTermDebtCurrent`` would be counted twice. A difference applies only where the subtracted part
+    fits inside the whole: TSMC tags its noncurrent bank loans ``LongtermBorrowings`` and a current portion of
+    bonds and loans ``CurrentPortionOfLongtermBorrowings`` six times larger, so the two do not nest."""
     by_filing = [{f.filing: f for f in versions} for versions in facts if versions]
     shared = set.intersection(*(set(filings) for filings in by_filing))
     if not shared:
         return None
     filing = max(shared, key=lambda accn: by_filing[0][accn].filed or date.min)
     latest = [filings[filing] for filings in by_filing]
+    if any(sign < 0 and abs(f.value) > abs(latest[0].value) for (sign, _), f in zip(terms, latest, strict=True)):
+        return None  # the part is larger than the whole it is taken from: the filer's tags do not nest
     total = sum(sign * f.value for (sign, _), f in zip(terms, latest, strict=True))
     ref = latest[0].ref + "".join(f" {'+' if sign > 0 else '−'} {f.ref}"
                                   for (sign, _), f in zip(terms[1:], latest[1:], strict=True))
