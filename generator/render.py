@@ -32,7 +32,10 @@ TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
 KPIS = ("revenue", "net_income", "gross_margin", "operating_margin", "net_margin", "current_ratio", "quick_ratio",
         "debt_to_equity", "interest_coverage", "free_cash_flow", "roe", "altman_z_double_prime",
-        "piotroski_f_score")
+        "piotroski_f_score", "net_interest_margin_proxy", "loans_to_deposits", "equity_to_assets", "efficiency_ratio",
+        "cost_of_risk", "loss_ratio", "expense_ratio", "combined_ratio", "ffo", "ffo_per_share")
+"""The key figures a report shows where the company has them: a bank's, insurer's or REIT's own ratios are last
+(other companies have no values for them, and theirs are absent with the reason the industrial ones do not fit)."""
 
 
 class ProjectAssetsOnly(URLFetcher):
