@@ -178,8 +178,9 @@ def answer_questions(run: FactsRun, entities: list[str], narrator: str, model_pa
     answers = [a for _, of_entity in answered.values() for a in of_entity]
     origins = [a.verification.get("status", a.origin) for a in answers]
     about |= {status: origins.count(status) for status in sorted(set(origins))}
-    if chosen is not None:  # verified answers a beam wrote after the greedy text failed
+    if chosen is not None:  # verified answers a beam wrote after the greedy text failed; prompts never generated
         about["verified_by_beam"] = sum(a.origin == "model" and a.verification["decoding"] != "greedy" for a in answers)
+        about["not_generated"] = sum(a.verification.get("decoding") == "not generated" for a in answers)
     return answered, about
 
 

@@ -140,3 +140,53 @@ def test_an_answer_that_fails_greedy_is_drawn_again_and_a_verified_beam_replaces
     assert greedy.origin == "reference"
     assert greedy.verification["status"] == "fallback" and greedy.verification["model_text"] == wrong
     assert greedy.verification["decoding"] == "greedy" and "greedy_text" not in greedy.verification
+
+
+def short_context_checkpoint(path: Path, corpus: list[str], positions: int) -> Path:
+    """A narrator whose model attends to only ``positions`` tokens, as the shipped one attends to 2,048."""
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    checkpoint(path, corpus)
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    ids = {"bos_token_id": tokenizer.eos_token_id, "eos_token_id": tokenizer.eos_token_id,
+           "pad_token_id": tokenizer.pad_token_id}
+    GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=positions, n_embd=32, n_layer=1, n_head=2,
+                               **ids)).save_pretrained(path)
+    return path
+
+
+def test_a_prompt_the_model_cannot_hold_falls_back_alone_and_says_why(run: FactsRun, tmp_path: Path) -> None:
+    """A real filer's restatements prompt ran to 11,000 tokens: generation raised IndexError and the whole run
+    died. Now a prompt that leaves no room for an answer is not generated; the others are."""
+    contexts = answer(run, run.entities)
+    jobs = [(q, ctx) for ctx, _ in contexts.values() for q in catalogue()]
+    prompts = [prompt(q, prompt_facts(q, ctx), ctx) for q, ctx in jobs]
+    narrator = ModelNarrator(short_context_checkpoint(tmp_path / "short", prompts, 120), labels(run),
+                             max_new_tokens=8, beams=1)
+    lengths = [len(ids) for ids in narrator.tokenizer(prompts)["input_ids"]]
+    assert min(lengths) + 8 <= 120 < max(lengths)
+    answers = narrator.answer_all(jobs)
+    for n, answer_ in zip(lengths, answers, strict=True):
+        decoding = answer_.verification["decoding"]
+        if n + 8 > 120:
+            assert decoding == "not generated"
+            assert answer_.origin == "reference" and answer_.verification["status"] == "fallback"
+            assert answer_.verification["detail"] == (f"prompt of {n:,} tokens leaves no room for a 8-token answer "
+                                                      f"in the model's 120 positions")
+        else:
+            assert decoding == "greedy"
+
+
+def test_a_failure_inside_the_model_stays_with_the_prompt_that_caused_it(run: FactsRun, tmp_path: Path) -> None:
+    """Batched with prompts the model can answer, one it cannot (longer than its positions: torch raises
+    IndexError) gets its exception; the batch is decoded again prompt by prompt and the others get their text."""
+    contexts = answer(run, run.entities)
+    prompts = sorted({prompt(q, prompt_facts(q, ctx), ctx) for ctx, _ in contexts.values() for q in catalogue()},
+                     key=len)
+    narrator = ModelNarrator(short_context_checkpoint(tmp_path / "short", prompts, 120), labels(run),
+                             max_new_tokens=8)
+    chosen = [prompts[0], prompts[-1], prompts[1]]
+    out = narrator.generate(chosen)
+    assert isinstance(out[1], IndexError)
+    assert isinstance(out[0], str) and isinstance(out[2], str)
+    assert out[0] == narrator.generate([prompts[0]])[0]

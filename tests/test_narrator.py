@@ -10,9 +10,10 @@ import jinja2.exceptions
 import pytest
 
 from generator.answers import narrate, report_period
-from generator.facts import build
+from generator.facts import build, entity_findings
 from generator.metrics import definition
-from generator.narrator import Context, Question, ReferenceNarrator, catalogue, formatting
+from generator.narrator import LISTED_FINDINGS, Context, Question, ReferenceNarrator, catalogue, formatting
+from generator.narrator.verify import prompt_facts
 from generator.sample import ROLES, write_sample
 
 
@@ -145,3 +146,24 @@ def test_a_quarter_s_returns_are_those_of_the_twelve_months_it_closes() -> None:
     assert returns.text == ("Over the last twelve months, return on equity was 24.1% (25.5% on average equity); "
                             "return on assets was 8.0%.")
     assert {f["metric"] for f in returns.facts_used} == {"roe_ttm", "roe_avg_ttm", "roa_ttm"}
+
+
+def test_a_real_filer_s_many_restatements_are_counted_and_the_largest_listed() -> None:
+    """Celsius restated dozens of figures over ten years; the answer listed each one and filled a page, and the
+    model's prompt ran past its 2,048 positions. Five are listed, the largest change first, and the rest counted."""
+    real = build([Path(__file__).parent / "fixtures" / "real-filings" / "celh_companyfacts.json"])
+    entity = "CIK0001341766"
+    restated = real.ingested.restatements().filter(entity_id=entity).height
+    assert restated > LISTED_FINDINGS
+    question = next(q for q in catalogue() if q.id == "restatements")
+    findings = [f for part in entity_findings(real, entity) for f in part]
+    ctx, answers = narrate(real.analysis, real.graph, {entity: findings}, [entity], ReferenceNarrator(),
+                           ["restatements"])[entity]
+    text = next(a.text for a in answers if a.question_id == "restatements")
+    assert text.startswith(f"{restated} figures were restated, the largest changes first: ")
+    assert text.endswith(f"And {restated - LISTED_FINDINGS} more, listed under Data quality and restatements.")
+    assert text.count(" restated from ") == LISTED_FINDINGS
+    facts = prompt_facts(question, ctx)
+    assert facts["finding_count"].value == restated
+    assert "finding4" in facts and "finding5" not in facts
+    assert "FY FY" not in text

@@ -94,6 +94,30 @@ def relevant_flags(question: Question, context: Context) -> list[dict[str, Any]]
     return [f for f in context.flags if f["flag"] in wanted or f["severity"] in severities]
 
 
+LISTED_FINDINGS = 5
+"""How many findings an answer lists; the rest are counted. A real filer has dozens of restatements: listed
+in full they filled a page, and in a prompt they ran to 11,000 tokens, five times the model's context."""
+
+_SEVERITY = {"error": 0, "warning": 1, "info": 2}
+
+
+def question_findings(question: Question, context: Context) -> list[dict[str, Any]]:
+    """The findings of the question's kind in the order a reader needs them: errors before warnings before
+    notes, then the larger relative change (a restatement), then the later period."""
+    if not question.findings:
+        return []
+    mine = [f for f in context.findings if (f["check"] == "restatement") == (question.findings == "restatement")]
+    return sorted(mine, key=_priority)
+
+
+def _priority(finding: dict[str, Any]) -> tuple[int, float, int, str]:
+    facts = finding.get("facts", {})
+    before, after = facts.get("original_value"), facts.get("restated_value")
+    change = abs(after - before) / abs(before) if before and after is not None else 0.0
+    return _SEVERITY.get(finding["severity"], len(_SEVERITY)), -change, -finding["fiscal_year"], \
+        finding["fiscal_period"]
+
+
 def facts_used(question: Question, context: Context) -> list[dict[str, Any]]:
     out = []
     for name in question.facts:
@@ -188,9 +212,11 @@ class ReferenceNarrator:
     def answer(self, question: Question, context: Context) -> Answer:
         flags = relevant_flags(question, context)
         names = {f["flag"] for f in flags}
+        findings = question_findings(question, context)
         text = _ENV.from_string(question.template).render(
             company=context.company, sector=context.sector, currency=context.currency, period=context.period,
-            m=Values(context.metrics), prior=Values(context.prior), flags=flags, findings=context.findings,
+            m=Values(context.metrics), prior=Values(context.prior), flags=flags,
+            findings=findings[:LISTED_FINDINGS], finding_count=len(findings),
             peers=context.peers, rank=ranks(question, context), changes=changes(question, context),
             has=lambda flag: flag in names,
         )

@@ -104,48 +104,85 @@ class ModelNarrator:
         else:
             model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=dtype)
         self.model = model.to(self.device).eval()
+        config = self.model.config
+        self.positions: int | None = getattr(config, "n_positions", None) or \
+            getattr(config, "max_position_embeddings", None)
+        """How many tokens the model attends to: prompt and answer together must fit."""
 
-    def generate(self, prompts: Sequence[str]) -> list[str]:
-        """Greedy continuations, one line each, in batches of prompts of similar length (less padding)."""
-        return [texts[0] for texts in self._decode(prompts, 1)]
+    def generate(self, prompts: Sequence[str]) -> list[str | Exception]:
+        """Greedy continuations, one line each, in batches of prompts of similar length (less padding); a prompt
+        the model failed on gets the exception instead of a text."""
+        return [texts if isinstance(texts, Exception) else texts[0] for texts in self._decode(prompts, 1)]
 
-    def beam(self, prompts: Sequence[str]) -> list[list[str]]:
+    def beam(self, prompts: Sequence[str]) -> list[list[str] | Exception]:
         """Each prompt's ``beams`` beam-search continuations, best-scored first; batches hold as many sequences
         as greedy batches do."""
         return self._decode(prompts, self.beams)
 
-    def _decode(self, prompts: Sequence[str], beams: int) -> list[list[str]]:
-        import torch
+    def too_long(self, prompts: Sequence[str]) -> list[str | None]:
+        """Why a prompt cannot be answered by this model (prompt and answer would not fit its positions)."""
+        lengths = [len(ids) for ids in self.tokenizer(list(prompts))["input_ids"]]
+        return [None if self.positions is None or n + self.max_new_tokens <= self.positions else
+                f"prompt of {n:,} tokens leaves no room for a {self.max_new_tokens}-token answer in the model's "
+                f"{self.positions:,} positions" for n in lengths]
 
+    def _decode(self, prompts: Sequence[str], beams: int) -> list[list[str] | Exception]:
+        """A batch the model fails on is decoded again one prompt at a time, so that a failure stays with the
+        prompt that caused it and every other answer is still written."""
         lengths = [len(ids) for ids in self.tokenizer(list(prompts))["input_ids"]]
         order = sorted(range(len(prompts)), key=lambda i: lengths[i])
         size = max(1, self.batch_size // beams)
-        out: dict[int, list[str]] = {}
+        out: dict[int, list[str] | Exception] = {}
         for start in range(0, len(order), size):
             chunk = order[start:start + size]
-            batch = self.tokenizer([prompts[i] for i in chunk], return_tensors="pt", padding=True).to(self.device)
-            with torch.inference_mode():
-                ids = self.model.generate(**batch, do_sample=False, num_beams=beams, num_return_sequences=beams,
-                                          max_new_tokens=self.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
-            texts = self.tokenizer.batch_decode(ids[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
-            lines = [text.strip().split("\n")[0].strip() for text in texts]
-            out |= {i: lines[k * beams:(k + 1) * beams] for k, i in enumerate(chunk)}
+            try:
+                out |= dict(zip(chunk, self._batch([prompts[i] for i in chunk], beams), strict=True))
+            except Exception as exc:  # whatever the model raises: one answer's failure is that answer's alone
+                if len(chunk) == 1:
+                    out[chunk[0]] = exc
+                    continue
+                for i in chunk:
+                    try:
+                        out[i] = self._batch([prompts[i]], beams)[0]
+                    except Exception as alone:  # the prompt that causes it
+                        out[i] = alone
         return [out[i] for i in range(len(prompts))]
+
+    def _batch(self, prompts: list[str], beams: int) -> list[list[str]]:
+        import torch
+
+        batch = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.device)
+        with torch.inference_mode():
+            ids = self.model.generate(**batch, do_sample=False, num_beams=beams, num_return_sequences=beams,
+                                      max_new_tokens=self.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
+        texts = self.tokenizer.batch_decode(ids[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+        lines = [text.strip().split("\n")[0].strip() for text in texts]
+        return [lines[k * beams:(k + 1) * beams] for k in range(len(prompts))]
 
     def draft(self, jobs: Sequence[tuple[Question, Context]], facts: Sequence[dict[str, Fact]]) -> list[Draft]:
         """Greedy answers, each verified; those that fail are drawn again by beam search, and the best-scored
         beam that passes replaces the greedy text (none passing: the greedy text and its verdict stay, and the
-        decoding says the beams were tried)."""
+        decoding says the beams were tried). A prompt too long for the model is not generated, and one the model
+        fails on is not drawn again: both fall back to the reference answer, with the reason."""
         prompts = [prompt(q, f, c) for (q, c), f in zip(jobs, facts, strict=True)]
-        drafts = [Draft(text, verify(text, q, c, self.flag_labels, f), "greedy")
-                  for (q, c), f, text in zip(jobs, facts, self.generate(prompts), strict=True)]
-        failed = [i for i, d in enumerate(drafts) if not d.verdict.ok]
+        skipped = self.too_long(prompts)
+        fits = [i for i, why in enumerate(skipped) if why is None]
+        texts: dict[int, str | Exception] = dict(zip(fits, self.generate([prompts[i] for i in fits]), strict=True))
+        drafts = []
+        for i, ((q, c), f) in enumerate(zip(jobs, facts, strict=True)):
+            text = texts.get(i)
+            if isinstance(text, str):
+                drafts.append(Draft(text, verify(text, q, c, self.flag_labels, f), "greedy"))
+            else:
+                why = skipped[i] or f"the model failed: {type(text).__name__}: {text}"
+                drafts.append(Draft("", Verdict(False, why), "not generated"))
+        failed = [i for i, d in enumerate(drafts) if not d.verdict.ok and d.decoding == "greedy"]
         if self.beams < 2 or not failed:
             return drafts
-        for i, texts in zip(failed, self.beam([prompts[i] for i in failed]), strict=True):
+        for i, beams in zip(failed, self.beam([prompts[i] for i in failed]), strict=True):
             (question, context), first = jobs[i], drafts[i]
             drafts[i] = Draft(first.text, first.verdict, f"greedy; none of {self.beams} beams passed")
-            for rank, text in enumerate(texts, start=1):
+            for rank, text in enumerate([] if isinstance(beams, Exception) else beams, start=1):
                 verdict = verify(text, question, context, self.flag_labels, facts[i])
                 if verdict.ok:
                     drafts[i] = Draft(text, verdict, f"beam {rank} of {self.beams}", (first.text, first.verdict.reason))

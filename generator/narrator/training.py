@@ -27,7 +27,17 @@ from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 
 from generator.metrics import label
-from generator.narrator import BOUND_WORDS, Context, Question, Values, catalogue, changes, relevant_flags
+from generator.narrator import (
+    BOUND_WORDS,
+    LISTED_FINDINGS,
+    Context,
+    Question,
+    Values,
+    catalogue,
+    changes,
+    question_findings,
+    relevant_flags,
+)
 from generator.narrator.model import ModelNarrator, prompt
 from generator.narrator.verify import (
     BETTER,
@@ -113,8 +123,7 @@ def phrasings() -> dict[str, tuple[Template, ...]]:
 def render(template: Template, question: Question, context: Context, facts: dict[str, Fact]) -> str:
     flags = relevant_flags(question, context)
     names = {f["flag"] for f in flags}
-    findings = [f for f in context.findings if question.findings
-                and (f["check"] == "restatement") == (question.findings == "restatement")]
+    findings = question_findings(question, context)[:LISTED_FINDINGS]
 
     def direction(name: str, up: str, down: str, flat: str, unknown: str = "was") -> str:
         return {"up": up, "down": down, "flat": flat, None: unknown}[move(facts, name, context.currency)]

@@ -18,7 +18,16 @@ from itertools import pairwise
 from typing import Any
 
 from generator.metrics import BY_NAME, definition, label
-from generator.narrator import Context, Question, changes, formatting, ranks, relevant_flags
+from generator.narrator import (
+    LISTED_FINDINGS,
+    Context,
+    Question,
+    changes,
+    formatting,
+    question_findings,
+    ranks,
+    relevant_flags,
+)
 
 SLOT = re.compile(r"⟨([a-z0-9_]+)⟩")
 _IGNORED = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\S+\.(?:csv|parquet|jsonl|json)(?::\d+)?|\bFY\d{4}\b|\bQ[1-4]\b"
@@ -127,9 +136,9 @@ def prompt_facts(question: Question, context: Context) -> dict[str, Fact]:
             if rank is not None:
                 facts[f"{metric}_rank"] = Fact(f"{metric}_rank", rank, "count")
     if question.findings:
-        chosen = [f for f in context.findings if (f["check"] == "restatement") == (question.findings == "restatement")]
+        chosen = question_findings(question, context)
         facts["finding_count"] = Fact("finding_count", len(chosen), "count")
-        for i, finding in enumerate(chosen):
+        for i, finding in enumerate(chosen[:LISTED_FINDINGS]):
             facts[f"finding{i}"] = Fact(f"finding{i}", i, "text", text=finding["message"].rstrip("."),
                                         cue=finding["check"].replace("_", " "))
             own = f"FY{finding['fiscal_year']}" if finding["fiscal_period"] == "FY" else \
