@@ -141,3 +141,36 @@ def test_every_reference_answer_of_the_sample_verifies(tmp_path: Path) -> None:
             if not verdict.ok:
                 failures.append((entity, question.id, verdict.reason))
     assert failures == []
+
+
+PEERS = Context(
+    entity_id="NOVA", company="Nova Cloud Systems Inc.", sector="Technology", currency="USD", fiscal_year=2025,
+    fiscal_period="FY", metrics={"net_margin": 0.12, "revenue_growth_yoy": 0.08}, prior={}, flags=[],
+    peers={"CHIP": {"net_margin": 0.05, "revenue_growth_yoy": 0.02}},
+)
+
+
+@pytest.mark.parametrize(("text", "ok"), [
+    ("Among ⟨sector_companies⟩ companies in ⟨sector⟩, its net margin of ⟨net_margin⟩ ranks ⟨net_margin_rank⟩.", True),
+    ("Among ⟨sector_companies⟩ companies in Technology, its net margin of ⟨net_margin⟩ ranks ⟨net_margin_rank⟩.",
+     True),
+    # the sample's model answers: every figure true, the sector another company's
+    ("Among ⟨sector_companies⟩ companies in Healthcare, its net margin of ⟨net_margin⟩ ranks ⟨net_margin_rank⟩.",
+     False),
+    ("Against its Energy peers (⟨sector_companies⟩ companies in all), it ranks ⟨net_margin_rank⟩ on net margin.",
+     False),
+    ("In FY2025 its net margin of ⟨net_margin⟩ ranks ⟨net_margin_rank⟩ of ⟨sector_companies⟩.", True),
+    ("In FY2023 its net margin of ⟨net_margin⟩ ranks ⟨net_margin_rank⟩ of ⟨sector_companies⟩.", False),
+    ("In 2019 its net margin of ⟨net_margin⟩ ranks ⟨net_margin_rank⟩ of ⟨sector_companies⟩.", False),
+])
+def test_a_sector_or_period_the_answer_names_is_the_company_s_own(text: str, ok: bool) -> None:
+    verdict = verify(text, Q["peer_position"], PEERS, LABELS)
+    assert verdict.ok is ok, verdict.reason
+    if not ok:
+        assert verdict.reason.startswith(("names the sector", "names the period"))
+
+
+def test_the_peer_prompt_gives_the_sector_as_a_slot() -> None:
+    facts = prompt_facts(Q["peer_position"], PEERS)
+    assert facts["sector"].display("USD") == "Technology"
+    assert fill("Among ⟨sector_companies⟩ companies in ⟨sector⟩.", facts, "USD") == "Among 2 companies in Technology."

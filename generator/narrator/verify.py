@@ -135,6 +135,8 @@ def prompt_facts(question: Question, context: Context) -> dict[str, Fact]:
         for metric, rank in ranks(question, context).items():
             if rank is not None:
                 facts[f"{metric}_rank"] = Fact(f"{metric}_rank", rank, "count")
+    if question.peers and context.sector:
+        facts["sector"] = Fact("sector", 0, "text", text=context.sector)
     if question.findings:
         chosen = question_findings(question, context)
         facts["finding_count"] = Fact("finding_count", len(chosen), "count")
@@ -230,7 +232,8 @@ def verify(text: str, question: Question, context: Context, flag_labels: Sequenc
     unknown = [s for s in SLOT.findall(text) if s not in facts]
     if unknown:
         return Verdict(False, f"slot ⟨{unknown[0]}⟩ is not a fact of this question")
-    problem = _repeated_slot(text, facts, context.currency) or _now_and_then(text, facts)
+    problem = _repeated_slot(text, facts, context.currency) or _now_and_then(text, facts) \
+        or _data_words(text, context, facts)
     if problem:
         return Verdict(False, problem)
     shown, spans = _filled(text, facts, context.currency)
@@ -248,6 +251,34 @@ def verify(text: str, question: Question, context: Context, flag_labels: Sequenc
     if question.facts and comparable and any(f.metric in question.facts for f in facts.values()) and not checked:
         return Verdict(False, "off-topic: the answer uses none of the question's facts", checked)
     return Verdict(True, f"{len(checked)} figures checked against the facts", checked)
+
+
+_PERIOD = re.compile(r"\b(?:Q[1-4]\s+)?FY\s?\d{4}\b|(?<![\d.,$€£¥-])\b(?:19|20)\d{2}\b(?![\d.,%x])")
+
+
+@cache
+def sector_names() -> frozenset[str]:
+    """Every sector a company can be given: the shipped SIC table's and the sample's."""
+    from generator.ingest.sectors import sic_table
+    from generator.sample import PROFILES
+
+    return frozenset({r.sector for r in sic_table()} | {p.sector for p in PROFILES})
+
+
+def _data_words(text: str, context: Context, facts: dict[str, Fact]) -> str | None:
+    """Sectors and periods a text states in its own words, outside the slots the data fills, must be the
+    company's own: the model wrote "Among 2 companies in Healthcare" for a Technology company, and the
+    numbers around it were all true."""
+    own = SLOT.sub(" ", text)
+    for name in sorted(sector_names()):
+        if name != context.sector and re.search(rf"\b{re.escape(name)}\b", own):
+            return f"names the sector {name!r}, not the company's own ({context.sector or 'none given'})"
+    allowed = {context.period, *(f.text for f in facts.values() if f.unit == "text" and f.text)}
+    for m in _PERIOD.finditer(own):
+        period = " ".join(m.group(0).replace("FY ", "FY").split())
+        if not any(period in text_ for text_ in allowed):
+            return f"names the period {period!r}, which is not {context.period} nor a period of its facts"
+    return None
 
 
 def _shape(text: str) -> str | None:
