@@ -174,3 +174,38 @@ def test_the_peer_prompt_gives_the_sector_as_a_slot() -> None:
     facts = prompt_facts(Q["peer_position"], PEERS)
     assert facts["sector"].display("USD") == "Technology"
     assert fill("Among ⟨sector_companies⟩ companies in ⟨sector⟩.", facts, "USD") == "Among 2 companies in Technology."
+
+
+MOVES = Context(
+    entity_id="NOVA", company="Nova Cloud Systems Inc.", sector="Technology", currency="USD", fiscal_year=2025,
+    fiscal_period="FY",
+    metrics={"revenue": 2.0e9, "net_income": 300e6, "operating_cash_flow": 2.81e9, "total_debt": 3.84e9,
+             "total_equity": 5.0e9, "cash": 900e6},
+    prior={"revenue": 1.6e9, "net_income": 200e6, "operating_cash_flow": 2.79e9, "total_debt": 3.76e9,
+           "total_equity": 4.9e9, "cash": 1.0e9},
+    flags=[],
+)
+
+
+@pytest.mark.parametrize(("text", "ok"), [
+    ("Net income rose from ⟨net_income_prior⟩ to ⟨net_income⟩; revenue rose from ⟨revenue_prior⟩ to ⟨revenue⟩.",
+     True),
+    # both read $2.8bn and $3.8bn: the "largest moves" that did not move
+    ("Operating cash flow rose from ⟨operating_cash_flow_prior⟩ to ⟨operating_cash_flow⟩.", False),
+    ("Total debt rose from ⟨total_debt_prior⟩ to ⟨total_debt⟩.", False),
+    ("Total debt was unchanged at ⟨total_debt⟩.", True),
+    ("The largest moves on a year earlier, by relative change: net income rose from ⟨net_income_prior⟩ to "
+     "⟨net_income⟩; revenue rose from ⟨revenue_prior⟩ to ⟨revenue⟩.", True),
+    # a beam named smaller moves under the heading
+    ("The largest moves on a year earlier: cash fell from ⟨cash_prior⟩ to ⟨cash⟩; total equity rose from "
+     "⟨total_equity_prior⟩ to ⟨total_equity⟩.", False),
+])
+def test_moves_are_stated_as_the_report_shows_them_and_largest_means_largest(text: str, ok: bool) -> None:
+    verdict = verify(text, Q["what_changed"], MOVES, LABELS)
+    assert verdict.ok is ok, verdict.reason
+
+
+def test_the_reference_answer_leaves_out_moves_smaller_than_the_rounding() -> None:
+    text = ReferenceNarrator().answer(Q["what_changed"], MOVES).text
+    assert text == ("The largest moves on a year earlier, by relative change: net income rose from $200.0m to "
+                    "$300.0m; revenue rose from $1.6bn to $2.0bn; cash fell from $1.0bn to $900.0m.")

@@ -192,11 +192,15 @@ def ranks(question: Question, context: Context) -> dict[str, int | None]:
 
 
 def changes(question: Question, context: Context) -> list[dict[str, Any]]:
-    """The question's facts that moved, largest relative move first."""
+    """The question's facts that moved, largest relative move first. A figure that reads the same as a year
+    earlier did not move, whatever its digits beyond the rounding ("fell to $2.8bn from $2.8bn")."""
     moves = []
     for name in question.facts:
         after, before = context.metrics.get(name), context.prior.get(name)
         if after is None or before is None or before == 0 or after == before:
+            continue
+        unit = definition(name).unit
+        if formatting.by_unit(after, unit, context.currency) == formatting.by_unit(before, unit, context.currency):
             continue
         moves.append({"metric": name, "label": name.replace("_", " "), "before": before, "after": after,
                       "delta": after - before, "relative": abs(after - before) / abs(before)})

@@ -241,10 +241,11 @@ def verify(text: str, question: Question, context: Context, flag_labels: Sequenc
         refs, problem = _references(clause, start, spans, facts, checked)
         if problem:
             return Verdict(False, problem, checked)
-        problem = _directions(clause, [(pos, found[0]) for pos, found in refs], facts) or _names(clause, refs)
+        problem = _directions(clause, [(pos, found[0]) for pos, found in refs], facts, context.currency) \
+            or _names(clause, refs)
         if problem:
             return Verdict(False, problem, checked)
-    problem = _flags(shown, question, context, flag_labels)
+    problem = _flags(shown, question, context, flag_labels) or _largest(text, question, context)
     if problem:
         return Verdict(False, problem, checked)
     comparable = not question.moves or any(n.endswith("_prior") for n in facts)  # moves need a year earlier
@@ -278,6 +279,19 @@ def _data_words(text: str, context: Context, facts: dict[str, Fact]) -> str | No
         period = " ".join(m.group(0).replace("FY ", "FY").split())
         if not any(period in text_ for text_ in allowed):
             return f"names the period {period!r}, which is not {context.period} nor a period of its facts"
+    return None
+
+
+def _largest(text: str, question: Question, context: Context) -> str | None:
+    """"The largest moves" must name the largest, in order: a beam wrote the two smallest under that heading."""
+    if not question.moves or not re.search(r"\b(largest|biggest|most)\b", text.lower()):
+        return None
+    named = list(dict.fromkeys(m.group(1).removesuffix("_prior") for m in SLOT.finditer(text)))
+    ranked = [c["metric"] for c in changes(question, context)]
+    named = [n for n in named if n in question.facts]
+    if named != ranked[:len(named)]:
+        return f"'largest' but names {', '.join(named) or 'no move'}; the largest relative moves are " \
+               f"{', '.join(ranked[:max(len(named), 1)]) or 'none'}"
     return None
 
 
@@ -416,9 +430,10 @@ def _sources(metric: str) -> set[str]:
     return {i.split("_prior_")[0] for i in definition(base).inputs} if base in BY_NAME else {base}
 
 
-def _directions(clause: str, refs: list[tuple[int, Fact]], facts: dict[str, Fact]) -> str | None:
-    """A direction word must agree with the sign of the change it describes; above and below with the order of
-    the two figures around them."""
+def _directions(clause: str, refs: list[tuple[int, Fact]], facts: dict[str, Fact], currency: str) -> str | None:
+    """A direction word must agree with the sign of the change it describes, and a figure that reads the same as
+    a year earlier did not move ("total debt rose from $3.8bn to $3.8bn"); above and below with the order of the
+    two figures around them."""
     lowered = clause.lower()
     for m in re.finditer(r"\b(above|below)\b", lowered):
         before = [f for pos, f in refs if pos < m.start()]
@@ -440,6 +455,9 @@ def _directions(clause: str, refs: list[tuple[int, Fact]], facts: dict[str, Fact
         change = _change(fact, facts)
         if change is None or change == 0 or fact.metric is None:
             continue
+        if word in UP + DOWN and not is_change(fact) and \
+                trend(facts, fact.name.removesuffix("_prior"), currency) == "flat":
+            return f"'{word}' but ⟨{fact.name.removesuffix('_prior')}⟩ reads the same as a year earlier: unchanged"
         if (word in UP and change < 0) or (word in DOWN and change > 0):
             return f"'{word}' contradicts the change of {fact.name} ({change:+.4g})"
         favourable = definition(fact.metric).favourable
