@@ -56,7 +56,9 @@ class Metric:
     nonzero: tuple[str, ...] = ()
     frequency: Frequency = "all"
     ttm: bool = False
-    positive: tuple[str, ...] = ()  # a ratio over negative equity says nothing: "not meaningful", as analysts write
+    positive: tuple[str, ...] = ()
+    """The metric's domain: inputs (or TERMS) that must not be negative. A ratio over negative equity, years of
+    negative EBITDA or cash per unit of a loss says nothing: "not meaningful", as analysts write."""
     optional: tuple[str, ...] = ()
     industries: tuple[Industry, ...] = ()
 
@@ -249,7 +251,7 @@ REGISTRY: tuple[Metric, ...] = (
            ("total_debt", "cash", "operating_income", "depreciation_amortization"),
            lambda: (c("total_debt") - c("cash")) / (c("operating_income") + c("depreciation_amortization")),
            "multiple", "leverage", "lower", "Years of EBITDA needed to repay net debt", ("operating_income",),
-           "annual", True),
+           "annual", True, positive=("ebitda",)),
     _ratio("roe", "net_income_parent", "total_equity", "fraction", "returns", "higher",
            "Net income attributable to shareholders over ending equity", "annual", positive=True),
     Metric("roe_avg", "net_income_parent / ((total_equity + total_equity_prior_year) / 2)",
@@ -269,7 +271,7 @@ REGISTRY: tuple[Metric, ...] = (
     _ratio("fcf_margin", "free_cash_flow", "revenue", "fraction", "cash_flow", "higher",
            "Free cash flow as a share of revenue"),
     _ratio("cash_conversion", "operating_cash_flow", "net_income", "multiple", "cash_flow", "higher",
-           "Operating cash flow per unit of net income"),
+           "Operating cash flow per unit of net income", positive=True),
     Metric("altman_z_double_prime",
            "6.56·(current_assets − current_liabilities)/total_assets + 3.26·retained_earnings/total_assets"
            " + 6.72·operating_income/total_assets + 1.05·total_equity/total_liabilities",
@@ -299,6 +301,14 @@ def definition(name: str) -> Metric:
     return BY_NAME[name.removesuffix("_ttm")] if name not in BY_NAME else BY_NAME[name]
 
 
+TERMS: dict[str, Callable[[], pl.Expr]] = {"ebitda": lambda: c("operating_income") + c("depreciation_amortization")}
+"""Sums a metric's domain may name besides its inputs."""
+
+
+def _term(name: str) -> pl.Expr:
+    return TERMS[name]() if name in TERMS else pl.col(name)
+
+
 def _not_meaningful(metric: Metric) -> pl.Expr:
     """The status code of a company whose industry the metric says nothing about; null for the others."""
     codes = {i: NOT_MEANINGFUL_CODE + INDUSTRIES.index(i) for i in not_meaningful(metric.name)}
@@ -314,7 +324,7 @@ def _status(metric: Metric) -> pl.Expr:
     for k, den in enumerate(metric.nonzero):
         status = status.when(pl.col(den) == 0).then(pl.lit((1 << MISSING_BITS) + k, pl.Int64))
     for k, den in enumerate(metric.positive):
-        status = status.when(pl.col(den) < 0).then(pl.lit((1 << (MISSING_BITS + 5)) + k, pl.Int64))
+        status = status.when(_term(den) < 0).then(pl.lit((1 << (MISSING_BITS + 5)) + k, pl.Int64))
     value = metric.compute()
     return status.when(value.is_nan() | value.is_infinite()).then(pl.lit(1 << (MISSING_BITS + 4), pl.Int64)) \
         .otherwise(pl.lit(0, pl.Int64))

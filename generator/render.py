@@ -73,6 +73,18 @@ def _data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
+def change_text(delta: float, before: float, now: float, unit: str, currency: str) -> str:
+    """How a key figure moved: ratios in percentage points; multiples, scores and days by their difference (a
+    coverage of -10.57x → -5.72x is +4.85x, not +45.9%); amounts by a percentage of the year-earlier figure, or
+    by their difference where that figure is negative or the sign changed (a percentage of a loss says nothing)."""
+    if unit == "fraction":
+        return f"{round(delta * 100, 1):+.1f} pp"
+    if unit in ("multiple", "score", "days") or before < 0 or (now < 0) != (before < 0):
+        shown = formatting.by_unit(abs(delta), unit, currency)
+        return ("+" if delta >= 0 else "-") + shown
+    return f"{round(delta / abs(before) * 100, 1):+.1f}%"
+
+
 def _kpi_rows(ctx: Context) -> list[dict[str, Any]]:
     rows = []
     for name in KPIS:
@@ -83,9 +95,8 @@ def _kpi_rows(ctx: Context) -> list[dict[str, Any]]:
         change, tone, direction = "", "neutral", ""
         if before is not None and before != 0:
             delta = now - before
-            shown = round(delta * 100 if m.unit == "fraction" else delta / abs(before) * 100, 1)
-            change = f"{shown:+.1f} pp" if m.unit == "fraction" else f"{shown:+.1f}%"
-            if shown == 0:
+            change = change_text(delta, before, now, m.unit, ctx.currency)
+            if not any(d in change for d in "123456789"):  # rounds to nothing as shown
                 change = change.lstrip("+-")
             else:
                 direction = "up" if delta > 0 else "down"

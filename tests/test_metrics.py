@@ -40,7 +40,8 @@ def metrics() -> pl.DataFrame:
     periods[("Z", 2024, "FY")] = {"total_debt": 10, "total_equity": 0, "revenue": 0, "net_income": 5}
     periods[("N", 2023, "FY")] = {"total_equity": 50}
     periods[("N", 2024, "FY")] = {"total_debt": 300, "total_liabilities": 500, "total_equity": -100,
-                                  "net_income": -40, "total_assets": 400}
+                                  "net_income": -40, "total_assets": 400, "cash": 20, "operating_income": -60,
+                                  "depreciation_amortization": 10, "operating_cash_flow": -34}
     return compute_metrics(facts_frame(periods)).metrics
 
 
@@ -119,6 +120,15 @@ def test_ratios_over_negative_equity_are_not_meaningful(metrics: pl.DataFrame) -
     for metric in ("roe", "roe_avg", "debt_to_equity", "liabilities_to_equity"):
         assert reason(metrics, metric, 2024, "FY", "N") == "total_equity is negative: not meaningful"
     assert value(metrics, "roa", 2024, "FY", "N") == pytest.approx(-40 / 400)  # equity plays no part
+
+
+def test_ratios_outside_their_domain_are_not_meaningful(metrics: pl.DataFrame) -> None:
+    """Net debt over negative EBITDA read as -5.60x (less leverage than none), and a loss-maker's operating cash
+    outflow over its loss as 0.85x cash conversion (a good one)."""
+    assert reason(metrics, "net_debt_to_ebitda", 2024, "FY", "N") == "ebitda is negative: not meaningful"
+    assert reason(metrics, "cash_conversion", 2024, "FY", "N") == "net_income is negative: not meaningful"
+    assert value(metrics, "cash_conversion") == 180 / 140
+    assert value(metrics, "net_debt_to_ebitda") == (300 - 100) / (200 + 30)
 
 
 def test_never_nan_or_inf(metrics: pl.DataFrame) -> None:

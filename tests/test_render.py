@@ -14,7 +14,7 @@ from generator.facts import build, write, write_entity
 from generator.metrics import compute_metrics
 from generator.narrator import formatting
 from generator.outputs import folder_names
-from generator.render import ProjectAssetsOnly, chart_data, chart_images, job, print_pdf
+from generator.render import ProjectAssetsOnly, change_text, chart_data, chart_images, job, print_pdf
 from generator.sample import ROLES, write_sample
 
 from builders import facts_frame
@@ -135,3 +135,16 @@ def test_a_chart_without_any_value_is_said_not_drawn() -> None:
     images = {i["title"]: i for i in chart_images(charts, "USD")}
     assert images["Cash flow by quarter"]["src"] is None
     assert images["Margins by quarter"]["src"].startswith("data:image/svg+xml")
+
+
+@pytest.mark.parametrize(("unit", "before", "now", "shown"), [
+    ("fraction", 0.253, 0.231, "-2.2 pp"),
+    ("multiple", -10.57, -5.72, "+4.85x"),        # interest coverage: +45.9% said the opposite of the move
+    ("score", -3.25, -6.50, "-3.25"),             # Altman Z'': -100.0% before
+    ("currency", 2.0e9, 2.5e9, "+25.0%"),
+    ("currency", -40e6, 25e6, "+$65.0m"),         # from a loss to a profit: no percentage of a loss
+    ("currency", -40e6, -60e6, "-$20.0m"),
+])
+def test_key_figure_changes_read_right_for_negative_and_sign_changing_figures(unit: str, before: float, now: float,
+                                                                               shown: str) -> None:
+    assert change_text(now - before, before, now, unit, "USD") == shown
