@@ -38,7 +38,10 @@ def _tolerance(*sides: pl.Expr, terms: tuple[str, ...] = ()) -> pl.Expr:
 
 
 def _fmt(e: pl.Expr) -> pl.Expr:
-    return e.round(0).cast(pl.Int64).cast(pl.String)
+    """A whole amount as a report prints it: 9,927,000,000, not 9927000000."""
+    digits = e.round(0).abs().cast(pl.Int64).cast(pl.String)
+    grouped = digits.str.reverse().str.replace_all(r"(\d{3})", "$1,").str.reverse().str.strip_chars_start(",")
+    return pl.when(e.round(0) < 0).then(pl.lit("-") + grouped).otherwise(grouped)
 
 
 def _finding(frame: pl.DataFrame, check: str, severity: str, failed: pl.Expr, message: pl.Expr,

@@ -33,7 +33,7 @@ def test_consistent_statements_raise_nothing() -> None:
     [
         ({"total_assets": 1100}, "balance_sheet_identity",
          "assets do not equal liabilities + equity + noncontrolling interest + temporary equity: "
-         "total_assets 1100 vs 1000 "
+         "total_assets 1,100 vs 1,000 "
          "(difference 100)"),
         ({"gross_profit": 210}, "gross_profit_identity",
          "gross profit is not revenue − cost of revenue: gross_profit 210 vs 200 (difference 10)"),
@@ -41,7 +41,7 @@ def test_consistent_statements_raise_nothing() -> None:
          "net change in cash is not operating + investing + financing cash flow: net_change_in_cash 25 vs 20 "
          "(difference 5)"),
         ({"current_assets": 1200}, "current_assets_within_total_assets",
-         "current_assets 1200 exceeds total_assets 1000"),
+         "current_assets 1,200 exceeds total_assets 1,000"),
         ({"current_liabilities": 700}, "current_liabilities_within_total_liabilities",
          "current_liabilities 700 exceeds total_liabilities 600"),
     ],
