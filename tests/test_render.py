@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +149,24 @@ def test_a_chart_without_any_value_is_said_not_drawn() -> None:
 def test_key_figure_changes_read_right_for_negative_and_sign_changing_figures(unit: str, before: float, now: float,
                                                                                shown: str) -> None:
     assert change_text(now - before, before, now, unit, "USD") == shown
+
+
+def test_a_real_filer_s_longest_findings_and_sources_stay_on_the_page(tmp_path: Path) -> None:
+    """Celsius's findings and provenance hold long unbroken tokens (accession/tag sources): the data-quality
+    table ran off the right edge and 49 of its 60 findings were cut. Every character must be on a page, which
+    pdftotext (poppler) reads only where it is inside the page."""
+    run = build([Path(__file__).parent / "fixtures" / "real-filings" / "celh_companyfacts.json"])
+    manifest = write(run, tmp_path, as_of="2026-11-30")
+    entity = run.entities[0]
+    report = write_entity(run, entity, tmp_path / entity, manifest["run_id"], "2026-11-30")
+    print_pdf(job(report, run.analysis, manifest, tmp_path / entity / "report.pdf"))
+    shown = re.sub(r"\s+", "", subprocess.run(["pdftotext", "-raw", str(tmp_path / entity / "report.pdf"), "-"],
+                                              capture_output=True, text=True, check=True).stdout)
+    findings = json.loads((tmp_path / entity / "findings.json").read_text())
+    assert len(findings) > 40
+    lost = [f["message"] for f in findings if re.sub(r"\s+", "", f["message"]) not in shown]
+    assert not lost, lost[:3]
+    sources = {s for r in json.loads((tmp_path / entity / "facts.json").read_text()) for s in r["sources"]
+               if r["fiscal_year"] == report.context.fiscal_year and r["fiscal_period"] == report.context.fiscal_period
+               and r["metric"] in ("revenue", "net_income", "roe")}
+    assert sources and all(re.sub(r"\s+", "", s) in shown for s in sources)
