@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -209,3 +210,22 @@ def test_the_reference_answer_leaves_out_moves_smaller_than_the_rounding() -> No
     text = ReferenceNarrator().answer(Q["what_changed"], MOVES).text
     assert text == ("The largest moves on a year earlier, by relative change: net income rose from $200.0m to "
                     "$300.0m; revenue rose from $1.6bn to $2.0bn; cash fell from $1.0bn to $900.0m.")
+
+
+def test_a_loss_is_not_said_to_be_kept() -> None:
+    """The shipped model wrote 'It kept -63.6% of revenue as net income' for the loss-making sample company."""
+    loss = Context(entity_id="VOLT", company="Voltaris Motors Inc.", sector="Industrials", currency="USD",
+                   fiscal_year=2025, fiscal_period="FY", metrics={"revenue": 682.5e6, "net_margin": -0.636}, prior={},
+                   flags=[])
+    assert not verify("It kept ⟨net_margin⟩ of revenue as net income.", Q["profitability"], loss, LABELS).ok
+    assert verify("It made a loss: its net margin was ⟨net_margin⟩.", Q["profitability"], loss, LABELS).ok
+    profit = replace(loss, metrics={"revenue": 682.5e6, "net_margin": 0.12})
+    assert verify("It kept ⟨net_margin⟩ of revenue as net income.", Q["profitability"], profit, LABELS).ok
+
+
+def test_an_answer_about_another_question_is_off_topic() -> None:
+    """A bank has no liquidity ratios; the model's liquidity answer was the data-quality one, and it passed."""
+    bank = replace(CTX, metrics={"revenue": 3.6e9}, prior={}, flags=[])
+    verdict = verify("The statements passed every accounting check.", Q["liquidity"], bank, LABELS)
+    assert not verdict.ok and verdict.reason.startswith("off-topic")
+    assert verify("Liquidity ratios cannot be computed for ⟨period⟩.", Q["liquidity"], bank, LABELS).ok

@@ -33,6 +33,7 @@ class Question:
     peers: bool = False  # the company's rank among its sector peers is a fact
     moves: bool = False  # the facts are given in order of their relative change on a year earlier
     summary: bool = False  # the executive summary: always asked, shown above the answers
+    topic: tuple[str, ...] = ()  # an answer uses one of these words: it is about its question
 
 
 @dataclass
@@ -83,7 +84,8 @@ class Narrator(Protocol):
 def catalogue() -> tuple[Question, ...]:
     data = tomllib.loads(resources.files("generator.narrator").joinpath("questions.toml").read_text("utf-8"))
     return tuple(Question(q["id"], q["question"], tuple(q["facts"]), tuple(q["flags"]), q["template"].strip(),
-                          q.get("findings"), q.get("peers", False), q.get("moves", False), q.get("summary", False))
+                          q.get("findings"), q.get("peers", False), q.get("moves", False), q.get("summary", False),
+                          tuple(q.get("topic", ())))
                  for q in data["question"])
 
 

@@ -43,6 +43,8 @@ UP = ("rose", "risen", "increased", "increase", "grew", "grown", "up", "higher",
 DOWN = ("fell", "fallen", "declined", "decline", "decreased", "decrease", "down", "lower", "dropped", "shrank",
         "contracted")
 BETTER, WORSE = ("improved", "improvement", "strengthened"), ("deteriorated", "worsened", "weakened")
+GAINS = ("kept", "earned", "retained", "generated")
+"""Words that say a figure was gained: "kept -63.6% of revenue as net income" says a loss was a profit."""
 _WORDS = re.compile(r"[a-z]+")
 _LEADS = re.compile(r"\s*(?:(?:from|to|by|at|of)\s+)?\(?")
 
@@ -245,7 +247,8 @@ def verify(text: str, question: Question, context: Context, flag_labels: Sequenc
             or _names(clause, refs)
         if problem:
             return Verdict(False, problem, checked)
-    problem = _flags(shown, question, context, flag_labels) or _largest(text, question, context)
+    problem = _flags(shown, question, context, flag_labels) or _largest(text, question, context) \
+        or _topic(shown, question)
     if problem:
         return Verdict(False, problem, checked)
     comparable = not question.moves or any(n.endswith("_prior") for n in facts)  # moves need a year earlier
@@ -279,6 +282,13 @@ def _data_words(text: str, context: Context, facts: dict[str, Fact]) -> str | No
         period = " ".join(m.group(0).replace("FY ", "FY").split())
         if not any(period in text_ for text_ in allowed):
             return f"names the period {period!r}, which is not {context.period} nor a period of its facts"
+    return None
+
+
+def _topic(text: str, question: Question) -> str | None:
+    lowered = text.lower()
+    if question.topic and not any(word in lowered for word in question.topic):
+        return f"off-topic: the answer says nothing of {', '.join(question.topic[:3])}"
     return None
 
 
@@ -444,6 +454,10 @@ def _directions(clause: str, refs: list[tuple[int, Fact]], facts: dict[str, Fact
                 return f"'{m.group(1)}' contradicts the figures ({a:g} vs {b:g})"
     for m in _WORDS.finditer(lowered):
         word = m.group(0)
+        following = [(pos, f) for pos, f in refs if pos > m.end()]
+        if word in GAINS and following and _LEADS.fullmatch(lowered[m.end():following[0][0]]) \
+                and following[0][1].value < 0 and following[0][1].unit not in ("count", "text"):
+            return f"'{word}' a negative figure (⟨{following[0][1].name}⟩): a loss is not a gain"
         if word not in UP + DOWN + BETTER + WORSE or not refs:
             continue
         before = [f for pos, f in refs if pos < m.start()]
