@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -223,10 +224,32 @@ class _ProgressBar:
         self._bar.update(self._task, advance=1, description=entity if ok else f"{entity} failed")
 
 
+class Stopped(KeyboardInterrupt):
+    """SIGTERM, raised where the run is, so that it unwinds as from Ctrl-C."""
+
+
+_SIGNALLED: list[int] = []
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    _SIGNALLED.append(signum)
+    raise Stopped
+
+
 def run() -> None:
-    """Project errors become one line and exit code 2; a crash one line and exit code 1, never a traceback."""
+    """Project errors become one line and exit code 2; a crash one line and exit code 1, never a traceback.
+
+    SIGTERM (a scheduler, a service manager, ``kill``) stops a run as Ctrl-C does: Python unwinds, so the
+    temporary Prefect server the run started is stopped with it rather than left running."""
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         app()
+    except (KeyboardInterrupt, SystemExit) as exc:
+        if not _SIGNALLED and not isinstance(exc, KeyboardInterrupt):
+            raise  # typer's own exit: a usage error or a command's exit code
+        typer.echo("finreport: stopped before the run finished (reports already written stay); run it again",
+                   err=True)
+        sys.exit(EXIT_FAILED)
     except JavaMissingError as exc:
         typer.echo(f"finreport: failed: {exc}", err=True)
         sys.exit(EXIT_FAILED)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,3 +156,26 @@ def test_run_refuses_a_bad_date_or_question_before_starting(sample: Path, tmp_pa
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("finreport: error: --as-of: Input should be a valid date")
     assert "--question: Value error, unknown question id(s) x; the catalogue has revenue_trend" in line
+
+
+def test_a_run_stopped_with_sigterm_stops_the_server_it_started(sample: Path, tmp_path: Path) -> None:
+    """A scheduler that stops a run with SIGTERM left Prefect's temporary server running for good."""
+    env = {**os.environ, "FINREPORT_OUTPUT_DIR": str(tmp_path / "output"), "PREFECT_API_URL": ""}
+    process = subprocess.Popen([sys.executable, "-m", "generator.cli", "run", "--narrator", "reference",
+                                "--input", str(sample / "long"), "--out", str(tmp_path / "out")],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = psutil.Process(process.pid)
+    deadline = time.monotonic() + 120
+    servers: list[psutil.Process] = []
+    while not servers and time.monotonic() < deadline and process.poll() is None:
+        servers = [c for c in run.children(recursive=True) if "uvicorn" in " ".join(c.cmdline())]
+        time.sleep(0.5)
+    assert servers, "the run never started its temporary server"
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1
+    assert stderr.strip().splitlines()[-1] == ("finreport: stopped before the run finished (reports already written "
+                                               "stay); run it again")
+    assert "Traceback" not in stderr
+    _, alive = psutil.wait_procs(servers, timeout=30)
+    assert not alive, [p.cmdline() for p in alive]
