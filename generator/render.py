@@ -85,7 +85,7 @@ def change_text(delta: float, before: float, now: float, unit: str, currency: st
     return f"{round(delta / abs(before) * 100, 1):+.1f}%"
 
 
-def _kpi_rows(ctx: Context) -> list[dict[str, Any]]:
+def kpi_rows(ctx: Context) -> list[dict[str, Any]]:
     rows = []
     for name in KPIS:
         m = definition(name)
@@ -154,15 +154,32 @@ def chart_images(charts_: list[Chart], currency: str) -> list[dict[str, str]]:
 
 
 def provenance_rows(report: Report) -> list[dict[str, Any]]:
-    """Each KPI figure of the report period with the source lines behind it."""
+    """Every figure the report prints, with the source lines behind it: the key figures and the facts of every
+    answer, for the report period and a year earlier (the changes are made of those two), and the figures
+    that fired each flag, in their own period."""
     ctx = report.context
-    wanted = {(ctx.fiscal_year, ctx.fiscal_period, k) for k in KPIS}
-    return [
-        {"figure": label(r["metric"]), "value": formatting.by_unit(r["value"], r["unit"], ctx.currency),
-         "sources": r["sources"]}
-        for r in report.facts
-        if (r["fiscal_year"], r["fiscal_period"], r["metric"]) in wanted and r["value"] is not None
-    ]
+    periods = [(ctx.fiscal_year, ctx.fiscal_period), (ctx.fiscal_year - 1, ctx.fiscal_period)]
+    metrics = list(dict.fromkeys([*KPIS, *(f["metric"] for a in report.answers for f in a.facts_used)]))
+    wanted = {(m, *p): (rank, k) for rank, p in enumerate(periods) for k, m in enumerate(metrics)}
+    for flag in ctx.flags:
+        for c in flag.get("conditions", []):
+            key = (c["metric"] + ("_ttm" if c["ttm"] else ""), *_period_of(c["period"]))
+            wanted.setdefault(key, (len(periods), len(wanted)))
+    rows = sorted((r for r in report.facts if r["value"] is not None
+                   and (r["metric"], r["fiscal_year"], r["fiscal_period"]) in wanted),
+                  key=lambda r: wanted[(r["metric"], r["fiscal_year"], r["fiscal_period"])])
+    return [{"figure": label(r["metric"]), "period": _period_label(r["fiscal_year"], r["fiscal_period"]),
+             "value": formatting.by_unit(r["value"], r["unit"], ctx.currency), "sources": r["sources"]} for r in rows]
+
+
+def _period_of(text: str) -> tuple[int, str]:
+    """(fiscal year, period) of "FY2025" or "Q3 FY2024", as flags name their periods."""
+    quarter, _, year = text.rpartition("FY")
+    return int(year), quarter.strip() or "FY"
+
+
+def _period_label(year: int, period: str) -> str:
+    return f"FY{year}" if period == "FY" else f"{period} FY{year}"
 
 
 def html(report: Report, charts_: list[dict[str, str]], manifest: dict[str, Any]) -> str:
@@ -171,7 +188,7 @@ def html(report: Report, charts_: list[dict[str, str]], manifest: dict[str, Any]
     summary = next((a for a in report.answers if a.question_id in summaries), None)
     definitions = sorted({r["metric"].removesuffix("_ttm") for r in report.facts if r["metric"] in KPIS})
     return _ENV.get_template("report.html.j2").render(
-        ctx=ctx, report=report, summary=summary, kpis=_kpi_rows(ctx), charts=charts_,
+        ctx=ctx, report=report, summary=summary, kpis=kpi_rows(ctx), charts=charts_,
         answers=[a for a in report.answers if a is not summary], flags=ctx.flags, findings=report.findings,
         definitions=[definition(d) for d in definitions], provenance=provenance_rows(report), manifest=manifest,
     )

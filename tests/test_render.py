@@ -12,10 +12,19 @@ import pytest
 from pypdf import PdfReader
 
 from generator.facts import build, write, write_entity
-from generator.metrics import compute_metrics
+from generator.metrics import compute_metrics, definition, label
 from generator.narrator import formatting
 from generator.outputs import folder_names
-from generator.render import ProjectAssetsOnly, change_text, chart_data, chart_images, job, print_pdf
+from generator.render import (
+    ProjectAssetsOnly,
+    change_text,
+    chart_data,
+    chart_images,
+    job,
+    kpi_rows,
+    print_pdf,
+    provenance_rows,
+)
 from generator.sample import ROLES, write_sample
 
 from builders import facts_frame
@@ -151,22 +160,53 @@ def test_key_figure_changes_read_right_for_negative_and_sign_changing_figures(un
     assert change_text(now - before, before, now, unit, "USD") == shown
 
 
-def test_a_real_filer_s_longest_findings_and_sources_stay_on_the_page(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def celsius(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, str]:
+    """Celsius's report as a reader gets it: (folder, what the report shows, pdftotext's text without spaces)."""
+    out = tmp_path_factory.mktemp("celsius")
+    run = build([Path(__file__).parent / "fixtures" / "real-filings" / "celh_companyfacts.json"])
+    manifest = write(run, out, as_of="2026-11-30")
+    entity = run.entities[0]
+    report = write_entity(run, entity, out / entity, manifest["run_id"], "2026-11-30")
+    print_pdf(job(report, run.analysis, manifest, out / entity / "report.pdf"))
+    text = subprocess.run(["pdftotext", "-raw", str(out / entity / "report.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    return out / entity, report, re.sub(r"\s+", "", text)
+
+
+def test_a_real_filer_s_longest_findings_and_sources_stay_on_the_page(celsius: tuple[Path, Any, str]) -> None:
     """Celsius's findings and provenance hold long unbroken tokens (accession/tag sources): the data-quality
     table ran off the right edge and 49 of its 60 findings were cut. Every character must be on a page, which
     pdftotext (poppler) reads only where it is inside the page."""
-    run = build([Path(__file__).parent / "fixtures" / "real-filings" / "celh_companyfacts.json"])
-    manifest = write(run, tmp_path, as_of="2026-11-30")
-    entity = run.entities[0]
-    report = write_entity(run, entity, tmp_path / entity, manifest["run_id"], "2026-11-30")
-    print_pdf(job(report, run.analysis, manifest, tmp_path / entity / "report.pdf"))
-    shown = re.sub(r"\s+", "", subprocess.run(["pdftotext", "-raw", str(tmp_path / entity / "report.pdf"), "-"],
-                                              capture_output=True, text=True, check=True).stdout)
-    findings = json.loads((tmp_path / entity / "findings.json").read_text())
+    folder, report, shown = celsius
+    findings = json.loads((folder / "findings.json").read_text())
     assert len(findings) > 40
     lost = [f["message"] for f in findings if re.sub(r"\s+", "", f["message"]) not in shown]
     assert not lost, lost[:3]
-    sources = {s for r in json.loads((tmp_path / entity / "facts.json").read_text()) for s in r["sources"]
+    sources = {s for r in json.loads((folder / "facts.json").read_text()) for s in r["sources"]
                if r["fiscal_year"] == report.context.fiscal_year and r["fiscal_period"] == report.context.fiscal_period
                and r["metric"] in ("revenue", "net_income", "roe")}
     assert sources and all(re.sub(r"\s+", "", s) in shown for s in sources)
+
+
+def test_every_figure_the_report_prints_has_its_source_in_the_pdf(celsius: tuple[Path, Any, str]) -> None:
+    """The appendix cited the key figures of the current period only (9 of 42 printed figures of a real filer):
+    now each key figure and each answer's facts, this period and a year earlier, and each flag's figures."""
+    _, report, shown = celsius
+    rows = {(p["figure"], p["period"], p["value"]): p for p in provenance_rows(report)}
+    ctx = report.context
+    now, then = f"FY{ctx.fiscal_year}", f"FY{ctx.fiscal_year - 1}"
+    printed = {(label(f["metric"]), now, f["display"]) for a in report.answers for f in a.facts_used}
+    printed |= {(r["label"], now, r["now"]) for r in kpi_rows(ctx)} | \
+        {(r["label"], then, r["before"]) for r in kpi_rows(ctx) if r["before"] != "n/a"}
+    printed |= {(label(c["metric"]), now if c["period"] == now else c["period"],
+                 formatting.by_unit(c["value"], definition(c["metric"]).unit, ctx.currency))
+                for f in ctx.flags for c in f["conditions"] if not c["ttm"]}
+    assert len(printed) > 30
+    lowered = {(figure.lower(), period, value): p for (figure, period, value), p in rows.items()}
+    missing = [p for p in printed if (p[0].lower(), p[1], p[2]) not in lowered]
+    assert not missing, missing[:5]
+    for figure, period, value in printed:
+        row = lowered[(figure.lower(), period, value)]
+        assert row["sources"]
+        assert re.sub(r"\s+", "", f"{row['figure']}{period}{value}") in shown, (figure, period, value)
