@@ -313,6 +313,7 @@ def summary(manifest: dict[str, Any], out: Path) -> str:
         if d["waiting"]:
             lines.append(f"e-mail waiting ({d['waiting'][0]['error']}): `finreport deliver --retry` sends it")
     for failure in manifest.get("failures", []):
-        lines.append(f"FAILED {failure['entity_id']} ({failure['stage']}): {failure['error']}")
+        shown = re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group(0))[1:-1], failure["entity_id"])  # one line
+        lines.append(f"FAILED {shown} ({failure['stage']}): {failure['error']}")
     lines.append(f"wrote {out}")
     return "\n".join(lines)

@@ -258,7 +258,7 @@ def test_quoted_newline_keeps_physical_line_numbers(tmp_path: Path, blank: bool)
     last = 6 if blank else 5
     assert rejected(ingested) == [reject(path, 4, "value", "unparseable number 'x'", item="net_income", value="x")]
     assert fact_lines(ingested) == [("revenue", 2), ("cost_of_revenue", last)]
-    assert ingested.facts["entity_name"].to_list() == ["Acme\nCorp", "Acme Corp"]
+    assert ingested.facts["entity_name"].to_list() == ["Acme Corp", "Acme Corp"]  # a line break in a name is a space
     assert ingested.facts["source"].to_list() == [f"{path}:2", f"{path}:{last}"]
 
 

@@ -327,7 +327,7 @@ def test_bad_entries_are_rejected_naming_their_json_path(tmp_path: Path) -> None
     ('{"cik": 1,\n "facts": {', 2, "not valid JSON: Expecting property name enclosed in double quotes (column 12)"),
     ("[1, 2]", None, NOT_COMPANYFACTS),
     ('{"cik": 1, "entityName": "Acme"}', None, NOT_COMPANYFACTS),
-    ('{"cik": "ACME", "entityName": "Acme", "facts": {}}', None, "cik 'ACME' is not a CIK number"),
+    ('{"cik": "ACME", "entityName": "Acme", "facts": {}}', None, "cik 'ACME' is not a CIK number (at most 10 digits)"),
 ], ids=["broken-json", "a-list", "no-facts", "bad-cik"])
 def test_a_file_that_is_not_companyfacts_is_refused(tmp_path: Path, text: str, line: int | None, reason: str) -> None:
     path = tmp_path / "x.json"

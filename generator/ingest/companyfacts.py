@@ -22,6 +22,8 @@ from generator.ingest.xbrl import Fact, Problem, Unusable, mapped_concepts, pars
 
 NOT_COMPANYFACTS = "not an SEC companyfacts file (expected a JSON object with cik, entityName and facts)"
 
+CIK_DIGITS = 10
+
 FINANCIAL_REPORTS = frozenset({"10-K", "10-Q", "20-F", "40-F", "6-K", "8-K", "10-KT", "10-QT"})
 """Forms whose facts are the company's financial statements (amendments included). A proxy statement's
 pay-versus-performance table tags net income too, often in thousands where the 10-K has dollars, and would
@@ -43,6 +45,8 @@ def _load(path: Path) -> dict[str, Any]:
         raise InputFileError(path, f"cannot read file: {exc.strerror or exc}") from exc
     except json.JSONDecodeError as exc:
         raise InputFileError(path, f"not valid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno) from exc
+    except ValueError as exc:  # an integer of thousands of digits: Python will not read it
+        raise InputFileError(path, "not valid JSON for this reader: a number has thousands of digits") from exc
     except RecursionError as exc:
         raise InputFileError(path, "not valid JSON: nested too deeply") from exc
     if not isinstance(data, dict) or not isinstance(data.get("facts"), dict):
@@ -52,8 +56,10 @@ def _load(path: Path) -> dict[str, Any]:
 
 def _entity(path: Path, data: dict[str, Any]) -> tuple[str, str]:
     cik, name = data.get("cik"), data.get("entityName")
-    if isinstance(cik, bool) or not (isinstance(cik, int) or (isinstance(cik, str) and cik.strip().isdigit())):
-        raise InputFileError(path, f"cik {cik!r} is not a CIK number", column="cik")
+    digits = str(cik).strip() if isinstance(cik, (int, str)) and not isinstance(cik, bool) else ""
+    if not digits.isdigit() or len(digits) > CIK_DIGITS:
+        shown = repr(cik) if len(repr(cik)) <= 40 else repr(cik)[:40] + "…"
+        raise InputFileError(path, f"cik {shown} is not a CIK number (at most {CIK_DIGITS} digits)", column="cik")
     if not isinstance(name, str) or not name.strip():
         raise InputFileError(path, "entityName is missing or empty", column="entityName")
     return f"CIK{int(cik):010d}", name.strip()
@@ -63,13 +69,23 @@ def _date(entry: dict[str, Any], key: str, where: str) -> date | None:
     return None if entry.get(key) is None else parse_date(entry[key], f"{where}.{key}")
 
 
+def _float(val: int | float) -> float:
+    try:
+        return float(val)
+    except OverflowError:  # an integer beyond any float
+        return math.inf
+
+
 def _fact(concept: str, unit: str, entry: object, where: str) -> Fact:
     """One entry of a unit's list; raises ``Unusable`` naming the field at fault."""
     if not isinstance(entry, dict):
         raise Unusable(where, "expected an object with end, val, accn and filed")
     val, accn = entry.get("val"), entry.get("accn")
-    if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val):
-        raise Unusable(f"{where}.val", f"not a number: {json.dumps(val)}")
+    number = not isinstance(val, bool) and isinstance(val, (int, float))
+    if not number or not math.isfinite(_float(val)):
+        text = json.dumps(val)
+        raise Unusable(f"{where}.val", f"not a {'finite ' if number else ''}number: "
+                                       f"{text if len(text) <= 40 else text[:40] + '…'}")
     if not isinstance(accn, str) or not accn.strip():
         raise Unusable(f"{where}.accn", "no accession number")
     form = entry.get("form")

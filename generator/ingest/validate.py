@@ -68,6 +68,12 @@ def _clean(values: pl.Series) -> pl.Series:
     return pl.select(pl.when(stripped != "").then(stripped)).to_series()
 
 
+def _printable(values: pl.Series) -> pl.Series:
+    """A name as one line: control characters (a quoted CR LF in a CSV cell) become spaces. A name with a line
+    break broke the graph's Turtle export and would break an e-mail header."""
+    return _clean(values.str.replace_all(r"[\x00-\x1f\x7f]+", " ").str.replace_all(r" {2,}", " "))
+
+
 def _date(values: pl.Series) -> pl.Series:
     return _clean(values).str.to_date("%Y-%m-%d", strict=False)
 
@@ -135,8 +141,8 @@ def parse(raw: pl.DataFrame) -> pl.DataFrame:
     value = raw.get_column("value").str.strip_chars()
     return pl.DataFrame({
         "entity_id": text("entity_id"),
-        "entity_name": text("entity_name"),
-        "sector": text("sector"),
+        "entity_name": text("entity_name", _printable),
+        "sector": text("sector", _printable),
         "fiscal_period": text("fiscal_period", lambda v: _clean(v).str.to_uppercase()),
         "currency": text("currency", lambda v: _clean(v).str.to_uppercase()),
         "__year_given": d["fiscal_year"].map(lambda v: _clean(v).is_not_null()),
@@ -200,6 +206,8 @@ def _checks() -> list[tuple[str, pl.Expr, Callable[[pl.DataFrame], pl.Expr]]]:
     checks: list[tuple[str, pl.Expr, pl.Expr]] = [("", c("__problem").is_not_null(), c("__problem"))]
     checks += [(col, ~given[col], empty) for col in REQUIRED_VALUES]
     checks += [
+        ("entity_id", c("entity_id").cast(pl.String).str.contains(r"[\x00-\x1f\x7f]"),
+         pl.lit("entity_id contains a control character (a line break or tab): an id is one line of text")),
         ("fiscal_year", c("__year").is_null(), pl.lit("not a fiscal year: ") + quoted("fiscal_year")),
         ("fiscal_period", ~c("__period_ok"),
          pl.lit("unknown fiscal period ") + quoted("fiscal_period") + pl.lit(" (expected FY, Q1, Q2, Q3 or Q4)")),
@@ -218,6 +226,8 @@ def _checks() -> list[tuple[str, pl.Expr, Callable[[pl.DataFrame], pl.Expr]]]:
          pl.lit("unknown currency ") + quoted("currency") + pl.lit(" (not an ISO 4217 code)")),
         ("scale", c("__scale").is_null(),
          pl.lit("unknown scale ") + quoted("scale") + pl.lit(" (expected units, thousands, millions or billions)")),
+        ("value", (c("__number") * _applied_scale()).is_infinite(),
+         pl.lit("out of range: ") + quoted("value") + pl.lit(" × ") + quoted("scale") + pl.lit(" is no finite number")),
         ("item", c("__item").is_null(), pl.lit("unmapped item ") + quoted("item")),
         ("statement", c("__statement_given") & ~c("__statement_known"),
          pl.lit("unknown statement ") + quoted("statement") + pl.lit(" (expected income, balance or cashflow)")),
@@ -226,6 +236,11 @@ def _checks() -> list[tuple[str, pl.Expr, Callable[[pl.DataFrame], pl.Expr]]]:
          + pl.lit("', which belongs to the ") + c("item_statement") + pl.lit(" statement")),
     ]
     return checks  # type: ignore[return-value]
+
+
+def _applied_scale() -> pl.Expr:
+    """Per-share amounts are never scaled, as statements print them ("in thousands, except per-share amounts")."""
+    return pl.when(pl.col("item_unit") == "currency_per_share").then(1.0).otherwise(pl.col("__scale"))
 
 
 def _texts(raw: pl.DataFrame, parsed: pl.DataFrame) -> pl.DataFrame:
@@ -282,7 +297,7 @@ def validate(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     )
     good = parsed.filter(~failed)
     sign = pl.when(pl.col("_printed").fill_null(False)).then(pl.col("printed_sign")).otherwise(1).cast(pl.Float64)
-    scale = pl.when(pl.col("item_unit") == "currency_per_share").then(1.0).otherwise(pl.col("__scale"))
+    scale = _applied_scale()
     accepted = good.select(
         entity_id=pl.col("entity_id"),
         entity_name=pl.col("entity_name"),

@@ -1,0 +1,101 @@
+"""Hostile inputs through the real CLI: one file's or one company's content never ends the run; each bad value
+is one rejected row with its reason, and the run's other files and companies are reported."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = "entity_id,entity_name,fiscal_year,fiscal_period,period_start,period_end,item,value,currency,scale"
+GOOD = ["ACME,Acme Corp,2024,FY,2024-01-01,2024-12-31,revenue,1000,USD,units",
+        "ACME,Acme Corp,2024,FY,2024-01-01,2024-12-31,net_income,100,USD,units"]
+
+
+def facts(tmp_path: Path, *inputs: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
+    out = tmp_path / "out"
+    args = [a for p in inputs for a in ("--input", str(p))]
+    result = subprocess.run([sys.executable, "-m", "generator.cli", "facts", *args, "--out", str(out)], cwd=ROOT,
+                            env=os.environ, capture_output=True, text=True, timeout=300, check=False)
+    return result, out
+
+
+def csv_file(path: Path, *lines: str) -> Path:
+    path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8", newline="")
+    return path
+
+
+def rejected(out: Path) -> list[dict[str, str]]:
+    with (out / "rejected.csv").open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def good_file(tmp_path: Path) -> Path:
+    return csv_file(tmp_path / "good.csv", *[line.replace("ACME", "GOOD").replace("Acme", "Good") for line in GOOD])
+
+
+def companyfacts(path: Path, cik: object, val: object) -> Path:
+    entry = {"start": "2024-01-01", "end": "2024-12-31", "val": val, "accn": "0000000001-25-000001", "fy": 2024,
+             "fp": "FY", "form": "10-K", "filed": "2025-02-01"}
+    ok = {**entry, "val": 1000, "start": "2023-01-01", "end": "2023-12-31"}
+    body = {"cik": cik, "entityName": "Acme", "facts": {"us-gaap": {"Revenues": {"label": "Revenues",
+                                                                                  "units": {"USD": [ok, entry]}}}}}
+    path.write_text(json.dumps(body), encoding="utf-8")
+    return path
+
+
+def test_a_value_that_overflows_once_scaled_is_one_rejected_row(tmp_path: Path) -> None:
+    """1e300 in billions ended the run: 'Out of range float values are not JSON compliant', no manifest."""
+    path = csv_file(tmp_path / "huge.csv", *GOOD, "ACME,Acme Corp,2024,FY,2024-01-01,2024-12-31,rnd_expense,1e300,"
+                                                   "USD,billions")
+    result, out = facts(tmp_path, path, good_file(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert [(r["line"], r["column"], r["item"], r["reason"]) for r in rejected(out)] == [
+        ("4", "value", "rnd_expense", "out of range: '1e300' × 'billions' is no finite number")]
+    assert json.loads((out / "manifest.json").read_text())["counts"]["entities"] == 2
+
+
+def test_a_companyfacts_integer_beyond_any_float_is_one_rejected_row(tmp_path: Path) -> None:
+    path = companyfacts(tmp_path / "big.json", 1, int("9" * 400))
+    result, out = facts(tmp_path, path, good_file(tmp_path))
+    assert result.returncode == 0, result.stderr
+    (row,) = [r for r in rejected(out) if r["file"].endswith("big.json")]
+    assert row["reason"] == "not a finite number: 9999999999999999999999999999999999999999…"
+    assert row["column"] == "facts.us-gaap.Revenues.units.USD[1].val"
+
+
+@pytest.mark.parametrize("cik", ["7" * 5000, 12345678901])
+def test_a_cik_of_more_than_ten_digits_refuses_its_file_alone(tmp_path: Path, cik: object) -> None:
+    path = companyfacts(tmp_path / "cik.json", cik, 500)
+    result, out = facts(tmp_path, path, good_file(tmp_path))
+    assert result.returncode == 0, result.stderr
+    refused = json.loads((out / "manifest.json").read_text())["refused_files"]
+    assert [r["file"] for r in refused] == [str(path)]
+    assert "is not a CIK number (at most 10 digits)" in refused[0]["reason"] and len(refused[0]["reason"]) < 120
+    assert (out / "GOOD" / "facts.json").exists()
+
+
+def test_a_line_break_in_a_company_name_is_a_space(tmp_path: Path) -> None:
+    """A quoted CR LF in the name broke the graph's Turtle export ('ParserError: Invalid line') for the run."""
+    path = csv_file(tmp_path / "name.csv", *[line.replace("Acme Corp", '"Acme\r\nCorp"') for line in GOOD])
+    result, out = facts(tmp_path, path, good_file(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "Acme Corp" in (out / "ACME" / "graph.ttl").read_text(encoding="utf-8")
+    assert json.loads((out / "ACME" / "facts.json").read_text())
+
+
+def test_a_line_break_in_an_id_rejects_its_rows_and_the_summary_stays_one_line_each(tmp_path: Path) -> None:
+    path = csv_file(tmp_path / "id.csv", *[line.replace("ACME,", '"AC\r\nME",', 1) for line in GOOD])
+    result, out = facts(tmp_path, path, good_file(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "FAILED AC\\r\\nME (ingest): none of its 2 rows is usable (see rejected.csv)" in result.stdout.splitlines()
+    assert [r["entity_id"] for r in rejected(out)] == ["AC\r\nME", "AC\r\nME"]
+    assert {r["reason"] for r in rejected(out)} == {
+        "entity_id contains a control character (a line break or tab): an id is one line of text"}
+    assert (out / "GOOD" / "facts.json").exists()
