@@ -99,3 +99,17 @@ def test_a_line_break_in_an_id_rejects_its_rows_and_the_summary_stays_one_line_e
     assert {r["reason"] for r in rejected(out)} == {
         "entity_id contains a control character (a line break or tab): an id is one line of text"}
     assert (out / "GOOD" / "facts.json").exists()
+
+
+def test_a_quote_never_closed_loses_one_line_not_the_rest_of_the_file(tmp_path: Path) -> None:
+    """A quote opened in line 4 and never closed swallowed every line after it ('9 rows read' of 570)."""
+    lines = [*GOOD, *(f"ACME,Acme Corp,{year},FY,{year}-01-01,{year}-12-31,revenue,{year},USD,units"
+                      for year in range(2000, 2020))]
+    lines[2] = lines[2].replace(",USD,", ',"USD,')
+    path = csv_file(tmp_path / "quote.csv", *lines)
+    result, out = facts(tmp_path, path)
+    assert result.returncode == 0, result.stderr
+    counts = json.loads((out / "manifest.json").read_text())["counts"]
+    assert counts["rows_in"] == len(lines) == counts["rows_accepted"] + counts["rows_rejected"]
+    assert [(r["line"], r["item"], r["reason"]) for r in rejected(out)] == [
+        ("4", "revenue", "a quote opened in this line is never closed (the rest of the file was one field)")]

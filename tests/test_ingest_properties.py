@@ -194,18 +194,37 @@ def record_lines(text: str) -> tuple[list[int], set[int]]:
     """Physical line on which each data record starts, as the csv module reads the file: (records, blank-ish).
 
     Empty lines are not records. A record whose fields are all blank (``""``, spaces) is blank-ish: polars' fast
-    path rejects it ("required value is empty") while the csv-module path skips it, so either is allowed.
+    path rejects it ("required value is empty") while the csv-module path skips it, so either is allowed. A
+    quote that is never closed would make the rest of the file one record: that record is its own line alone,
+    and reading goes on from the next line.
     """
-    reader = csv.reader(io.StringIO(text, newline=""))
-    next(reader, None)
-    starts, blankish, previous_end = [], set(), reader.line_num
-    for record in reader:
-        if record and any(field.strip() for field in record):
-            starts.append(previous_end + 1)
-        elif record:
-            blankish.add(previous_end + 1)
-        previous_end = reader.line_num
+    lines = text.splitlines(keepends=True)
+    starts: list[int] = []
+    blankish: set[int] = set()
+    first = 2
+    while first <= len(lines):
+        reader = csv.reader(io.StringIO("".join(lines[first - 1:]), newline=""))
+        previous_end, last = 0, None
+        for record in reader:
+            start = first + previous_end
+            if record and any(field.strip() for field in record):
+                starts.append(start)
+                last = (start, first + reader.line_num - 1)
+            elif record:
+                blankish.add(start)
+            previous_end = reader.line_num
+        if last is None or last[1] == last[0] or not _never_closed("".join(lines[last[0] - 1:])):
+            break
+        first = last[0] + 1
     return starts, blankish
+
+
+def _never_closed(rest: str) -> bool:
+    try:
+        list(csv.reader(io.StringIO(rest, newline=""), strict=True))
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
 
 
 def test_the_unmutated_file_is_accepted_whole(tmp_path: Path) -> None:

@@ -145,23 +145,56 @@ def _read_csv_module(path: Path, text: str, names: list[str]) -> tuple[pl.DataFr
     records: list[list[str | None]] = []
     starts: list[int] = []
     problems: list[str | None] = []
-    try:
-        reader = csv.reader(io.StringIO(text, newline=""))
-        next(reader)
-        previous_end = reader.line_num
-        for record in reader:
-            start = previous_end + 1
-            previous_end = reader.line_num
-            if all(not f.strip() for f in record):
-                continue
+    lines = text.splitlines(keepends=True)
+    first = 2  # the physical line the text still to read starts at (line 1 is the header)
+    while first <= len(lines):
+        read, unclosed = _records(path, "".join(lines[first - 1:]), first)
+        for start, record in read:
             starts.append(start)
             problems.append(None if len(record) == width else f"expected {width} fields, found {len(record)}")
-            record = (record + [""] * width)[:width]
-            records.append([f if f != "" else None for f in record])
-    except csv.Error as exc:
-        raise InputFileError(path, f"malformed CSV: {exc}", line=previous_end + 1) from exc
+            records.append([f if f != "" else None for f in (record + [""] * width)[:width]])
+        if unclosed is None:
+            break
+        # A quote opened and never closed made the rest of the file one field: that line is rejected as it
+        # stands, and reading goes on from the next one (561 rows of a 570-row file had vanished).
+        starts.append(unclosed)
+        problems.append("a quote opened in this line is never closed (the rest of the file was one field)")
+        fields = next(csv.reader([lines[unclosed - 1].rstrip("\r\n")], quoting=csv.QUOTE_NONE), [])
+        records.append([f or None for f in (fields + [""] * width)[:width]])
+        first = unclosed + 1
     frame = pl.DataFrame(
         {name: [r[i] for r in records] for i, name in enumerate(names)} | {"__problem": problems},
         schema={name: pl.String for name in [*names, "__problem"]},
     )
     return frame, pl.Series(starts, dtype=pl.Int64)
+
+
+def _records(path: Path, text: str, first: int) -> tuple[list[tuple[int, list[str]]], int | None]:
+    """(physical line, fields) of each non-blank record of ``text`` (which starts at line ``first``), and the line
+    of a record whose quote is never closed (read up to it, not into it)."""
+    out: list[tuple[int, list[str]]] = []
+    reader = csv.reader(io.StringIO(text, newline=""))
+    previous_end = 0
+    try:
+        for record in reader:
+            start = previous_end + 1
+            previous_end = reader.line_num
+            if all(not f.strip() for f in record):
+                continue
+            out.append((first + start - 1, record))
+    except csv.Error as exc:
+        raise InputFileError(path, f"malformed CSV: {exc}", line=first + previous_end) from exc
+    if out and previous_end > out[-1][0] - first + 1 and _unclosed(text, out[-1][0] - first):
+        return out[:-1], out[-1][0]
+    return out, None
+
+
+def _unclosed(text: str, skip: int) -> bool:
+    """Whether the record starting after ``skip`` lines of ``text`` opens a quote it never closes."""
+    rest = "".join(text.splitlines(keepends=True)[skip:])
+    try:
+        for _ in csv.reader(io.StringIO(rest, newline=""), strict=True):
+            pass
+    except csv.Error as exc:
+        return "unexpected end of data" in str(exc)
+    return False
