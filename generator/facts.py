@@ -57,7 +57,8 @@ def check_inputs(inputs: Sequence[Path]) -> list[Path]:
 
 def read_inputs(inputs: Sequence[Path]) -> Ingested:
     """Ingest and validate; a run goes on with the files it could read, and stops when it could read none."""
-    ingested = ingest(check_inputs(inputs))
+    check_inputs(inputs)
+    ingested = ingest(inputs)  # the folders as given: a link found in one must not lead out of it
     if not ingested.files:
         reasons = "; ".join(str(e) for e in ingested.refused)
         raise UsageError(f"every input file was refused ({reasons}); fix them and run again")

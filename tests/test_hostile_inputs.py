@@ -113,3 +113,40 @@ def test_a_quote_never_closed_loses_one_line_not_the_rest_of_the_file(tmp_path: 
     assert counts["rows_in"] == len(lines) == counts["rows_accepted"] + counts["rows_rejected"]
     assert [(r["line"], r["item"], r["reason"]) for r in rejected(out)] == [
         ("4", "revenue", "a quote opened in this line is never closed (the rest of the file was one field)")]
+
+
+def test_a_link_out_of_the_input_folder_is_not_followed(tmp_path: Path) -> None:
+    """passwd.csv → /etc/passwd in the input folder was read, and its first line copied into the error, the
+    rejected rows and the manifest."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    csv_file(folder / "good.csv", *GOOD)
+    secret = tmp_path / "secret.csv"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n", encoding="utf-8")
+    (folder / "passwd.csv").symlink_to(secret)
+    result, out = facts(tmp_path, folder)
+    assert result.returncode == 0, result.stderr
+    refused = json.loads((out / "manifest.json").read_text())["refused_files"]
+    assert refused == [{"file": str(folder / "passwd.csv"), "line": None,
+                        "reason": f"a link to {secret}, outside the input folder {folder}: not followed"}]
+    for written in (out / "manifest.json", out / "rejected.csv"):
+        assert "root:x" not in written.read_text(encoding="utf-8")
+    assert (out / "ACME" / "facts.json").exists()
+
+
+def test_a_fifo_among_the_inputs_is_refused_at_once(tmp_path: Path) -> None:
+    """Reading a FIFO waits for a writer for ever: the run hung."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    csv_file(folder / "good.csv", *GOOD)
+    os.mkfifo(folder / "pipe.csv")
+    result, out = facts(tmp_path, folder)
+    assert result.returncode == 0, result.stderr
+    refused = json.loads((out / "manifest.json").read_text())["refused_files"]
+    assert refused == [{"file": str(folder / "pipe.csv"), "line": None,
+                        "reason": "not a regular file (a FIFO, socket or device): not read"}]
+    alone, _ = facts(tmp_path / "alone", folder / "pipe.csv")
+    assert alone.returncode == 2
+    assert alone.stderr.strip().splitlines() == [
+        f"finreport: error: every input file was refused ({folder / 'pipe.csv'}: not a regular file (a FIFO, socket or "
+        "device): not read); fix them and run again"]

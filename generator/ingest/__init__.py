@@ -103,11 +103,31 @@ def expand_inputs(paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            out += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in INPUT_SUFFIXES
+            out += sorted(p for p in path.rglob("*") if not p.is_dir() and p.suffix.lower() in INPUT_SUFFIXES
                           and not statement.is_metadata(p))
         else:
             out.append(path)
     return out
+
+
+def _unsafe(path: Path, folders: Sequence[Path]) -> str | None:
+    """Why a file found as an input is not read: a link that leaves the folder it was found in (a
+    ``passwd.csv`` pointing at /etc/passwd had its first line copied into the error and the manifest), or no
+    regular file (reading a FIFO waits for ever)."""
+    for folder in folders:
+        if folder in path.parents and path.exists():
+            target, root = path.resolve(), folder.resolve()
+            if root not in target.parents:
+                return f"a link to {target}, outside the input folder {folder}: not followed"
+    if path.exists() and not path.is_file():
+        return "not a regular file (a FIFO, socket or device): not read"
+    return None
+
+
+def _refused_row(error: InputFileError) -> pl.DataFrame:
+    return pl.DataFrame([{"file": error.file, "line": error.line, "column": error.column, "entity_id": None,
+                          "item": None, "value": None, "reason": f"file refused: {error.reason}"}],
+                        schema=REJECTED_SCHEMA)
 
 
 def choose_adapter(path: Path) -> Adapter:
@@ -160,7 +180,12 @@ def ingest(paths: Sequence[Path]) -> Ingested:
     refused: list[InputFileError] = []
     accepted_parts: list[pl.DataFrame] = [empty_accepted()]
     rejected_parts: list[pl.DataFrame] = [empty_rejected()]
-    paths = expand_inputs(paths)
+    folders = [p for p in paths if p.is_dir()]
+    found = expand_inputs(paths)
+    unsafe = [InputFileError(p, why) for p in found if (why := _unsafe(p, folders))]
+    refused += unsafe
+    rejected_parts += [_refused_row(e) for e in unsafe]
+    paths = [p for p in found if str(p) not in {e.file for e in unsafe}]
     sector_files = [p for p in paths if sectors.accepts(p)]
     paths = [p for p in paths if p not in sector_files]
     declared = sectors.read_all(sector_files)
@@ -173,11 +198,7 @@ def ingest(paths: Sequence[Path]) -> Ingested:
     for path, digest, outcome in zip(paths, digests, outcomes, strict=True):
         if isinstance(outcome, InputFileError):
             refused.append(outcome)
-            rejected_parts.append(pl.DataFrame(
-                [{"file": outcome.file, "line": outcome.line, "column": outcome.column, "entity_id": None,
-                  "item": None, "value": None, "reason": f"file refused: {outcome.reason}"}],
-                schema=REJECTED_SCHEMA,
-            ))
+            rejected_parts.append(_refused_row(outcome))
             continue
         adapter, accepted, rejected = outcome
         files.append(InputFile(str(path), digest.result(), adapter.name, accepted.height + rejected.height))
