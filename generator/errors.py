@@ -31,10 +31,16 @@ class MissingColumnsError(InputFileError):
         self.found = found
         super().__init__(
             file,
-            f"missing required column(s) {', '.join(missing)}; found {', '.join(found) if found else 'no columns'}"
+            f"missing required column(s) {', '.join(missing)}; found {_listed(found) if found else 'no columns'}"
             + (f" ({hint})" if hint else ""),
             line=1,
         )
+
+
+def _listed(names: list[str], shown: int = 12) -> str:
+    """A header as an error line shows it: a dozen names, then how many in all (a refusal once listed 100,000)."""
+    head = ", ".join(n if len(n) <= 40 else n[:40] + "…" for n in names[:shown])
+    return head + (f", … ({len(names):,} columns in all)" if len(names) > shown else "")
 
 
 class UsageError(FinreportError):

@@ -150,3 +150,19 @@ def test_a_fifo_among_the_inputs_is_refused_at_once(tmp_path: Path) -> None:
     assert alone.stderr.strip().splitlines() == [
         f"finreport: error: every input file was refused ({folder / 'pipe.csv'}: not a regular file (a FIFO, socket or "
         "device): not read); fix them and run again"]
+
+
+def test_a_header_of_a_hundred_thousand_columns_is_refused_in_one_short_line(tmp_path: Path) -> None:
+    """Such a header took minutes (each name checked against a list of those seen) and its refusal listed every
+    column: 189 KB in one line."""
+    huge = tmp_path / "huge.csv"
+    huge.write_text(",".join(f"c{i}" for i in range(100_000)) + "\n" + ",".join("1" * 100_000) + "\n")
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"c{i}" for i in range(5_000)) + "\n" + ",".join("1" * 5_000) + "\n")
+    result, out = facts(tmp_path, huge, wide, good_file(tmp_path))
+    assert result.returncode == 0, result.stderr
+    reasons = {r["file"]: r["reason"] for r in json.loads((out / "manifest.json").read_text())["refused_files"]}
+    assert reasons[str(huge)] == "the header has 100,000 columns; an input has at most 10,000"
+    assert reasons[str(wide)].startswith("missing required column(s) entity_id, entity_name")
+    assert "c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, … (5,000 columns in all)" in reasons[str(wide)]
+    assert len(reasons[str(wide)]) < 600

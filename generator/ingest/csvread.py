@@ -127,16 +127,28 @@ def header_names(path: Path, header: list[str]) -> list[str]:
 
     Two headers that mean the same column refuse the file rather than silently keeping one.
     """
+    if len(header) > MAX_COLUMNS:
+        raise InputFileError(path, f"the header has {len(header):,} columns; an input has at most {MAX_COLUMNS:,}",
+                             line=1)
     known = set(RAW_COLUMNS)
-    names: list[str] = []
+    seen: dict[str, int] = {}
     for position, raw in enumerate(header, start=1):
         name = raw.strip()
         name = name.lower() if name.lower() in known else name or f"column {position}"
-        if name in names:
-            raise InputFileError(path, f"column {name!r} appears twice (columns {names.index(name) + 1} and "
-                                       f"{position})", line=1, column=name)
-        names.append(name)
-    return names
+        if name in seen:
+            raise InputFileError(path, f"column {_short(name)!r} appears twice (columns {seen[name]} and "
+                                       f"{position})", line=1, column=_short(name))
+        seen[name] = position
+    return list(seen)
+
+
+MAX_COLUMNS = 10_000
+"""More columns than any statement table has periods or a fact table fields: a header of 100,000 names is no
+input, and reading it as one took minutes."""
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _read_csv_module(path: Path, text: str, names: list[str]) -> tuple[pl.DataFrame, pl.Series]:
