@@ -39,7 +39,7 @@ class MissingColumnsError(InputFileError):
 
 def _listed(names: list[str], shown: int = 12) -> str:
     """A header as an error line shows it: a dozen names, then how many in all (a refusal once listed 100,000)."""
-    head = ", ".join(n if len(n) <= 40 else n[:40] + "…" for n in names[:shown])
+    head = ", ".join(n if len(n) <= 60 else n[:60] + "…" for n in names[:shown])
     return head + (f", … ({len(names):,} columns in all)" if len(names) > shown else "")
 
 
