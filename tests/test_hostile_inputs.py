@@ -166,3 +166,21 @@ def test_a_header_of_a_hundred_thousand_columns_is_refused_in_one_short_line(tmp
     assert reasons[str(wide)].startswith("missing required column(s) entity_id, entity_name")
     assert "c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, … (5,000 columns in all)" in reasons[str(wide)]
     assert len(reasons[str(wide)]) < 600
+
+
+def test_a_figure_in_another_currency_is_rejected_not_combined(tmp_path: Path) -> None:
+    """One JPY row in a USD company became USD net income; a EUR year beside USD years a growth rate across
+    currencies. Nothing is converted without an FX table."""
+    path = csv_file(tmp_path / "fx.csv", *GOOD,
+                    "ACME,Acme Corp,2024,FY,2024-01-01,2024-12-31,cost_of_revenue,90000,JPY,units",
+                    "ACME,Acme Corp,2023,FY,2023-01-01,2023-12-31,revenue,800,EUR,units")
+    result, out = facts(tmp_path, path)
+    assert result.returncode == 0, result.stderr
+    assert [(r["line"], r["column"], r["item"], r["reason"]) for r in rejected(out)] == [
+        ("4", "currency", "cost_of_revenue", "in JPY, but ACME reports in USD (50% of its rows): figures in another "
+                                             "currency are not converted (no FX table is read)"),
+        ("5", "currency", "revenue", "in EUR, but ACME reports in USD (50% of its rows): figures in another currency "
+                                     "are not converted (no FX table is read)")]
+    metrics = {(r["metric"], r["fiscal_year"]): r for r in json.loads((out / "ACME" / "facts.json").read_text())}
+    assert metrics[("revenue_growth_yoy", 2024)]["value"] is None
+    assert metrics[("gross_margin", 2024)]["value"] is None

@@ -204,11 +204,33 @@ def ingest(paths: Sequence[Path]) -> Ingested:
         files.append(InputFile(str(path), digest.result(), adapter.name, accepted.height + rejected.height))
         accepted_parts.append(accepted)
         rejected_parts.append(rejected)
-    accepted, events = on_one_basis(pl.concat(accepted_parts, how="vertical_relaxed"))
+    accepted, foreign = one_currency(pl.concat(accepted_parts, how="vertical_relaxed"))
+    rejected_parts.append(foreign)
+    accepted, events = on_one_basis(accepted)
     current, superseded, duplicates = resolve(accepted)
     rejected = pl.concat([*rejected_parts, duplicates]).sort("file", "line", nulls_last=True, maintain_order=True)
     current, declared_sectors = sectors.attach(current, declared.table)
     return Ingested(current, superseded, rejected, files, refused, events, declared_sectors)
+
+
+def one_currency(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows in the company's reporting currency, the others as rejected rows). The reporting currency is the one
+    most of a company's rows are in. A JPY revenue row in a USD company had become USD revenue, and a EUR year
+    beside USD years a growth rate across currencies: nothing is converted without an FX table."""
+    counted = accepted.group_by("entity_id", "currency").len()
+    reporting = counted.sort(["len", "currency"], descending=[True, False]).group_by(
+        "entity_id", maintain_order=True).agg(pl.col("currency").first().alias("__reporting"),
+                                              (pl.col("len").first() / pl.col("len").sum()).alias("__share"))
+    marked = accepted.join(reporting, on="entity_id", how="left", maintain_order="left")
+    other = pl.col("currency") != pl.col("__reporting")
+    foreign = marked.filter(other).select(
+        file=pl.col("_file"), line=pl.col("_line"), column=pl.lit("currency"), entity_id=pl.col("entity_id"),
+        item=pl.col("item"), value=pl.col("_raw"),
+        reason=pl.lit("in ") + pl.col("currency") + pl.lit(", but ") + pl.col("entity_id") + pl.lit(" reports in ")
+        + pl.col("__reporting") + pl.lit(" (") + (pl.col("__share") * 100).round(0).cast(pl.Int64).cast(pl.String)
+        + pl.lit("% of its rows): figures in another currency are not converted (no FX table is read)"),
+    ).cast(REJECTED_SCHEMA)  # type: ignore[arg-type]
+    return marked.filter(~other).drop("__reporting", "__share"), foreign
 
 
 def resolve(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
