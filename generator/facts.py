@@ -62,6 +62,9 @@ def read_inputs(inputs: Sequence[Path]) -> Ingested:
     if not ingested.files:
         reasons = "; ".join(str(e) for e in ingested.refused)
         raise UsageError(f"every input file was refused ({reasons}); fix them and run again")
+    if ingested.rows_in == len(ingested.refused):
+        names = ", ".join(f.path for f in ingested.files)
+        raise UsageError(f"the inputs hold no rows ({names}: a header only?); there is nothing to report")
     return ingested
 
 

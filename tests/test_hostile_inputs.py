@@ -184,3 +184,12 @@ def test_a_figure_in_another_currency_is_rejected_not_combined(tmp_path: Path) -
     metrics = {(r["metric"], r["fiscal_year"]): r for r in json.loads((out / "ACME" / "facts.json").read_text())}
     assert metrics[("revenue_growth_yoy", 2024)]["value"] is None
     assert metrics[("gross_margin", 2024)]["value"] is None
+
+
+def test_inputs_with_a_header_and_no_rows_are_a_one_line_usage_error(tmp_path: Path) -> None:
+    """A header-only input exited 1 with nothing on stderr."""
+    path = csv_file(tmp_path / "empty.csv")
+    result, _ = facts(tmp_path, path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"finreport: error: the inputs hold no rows ({path}: a header only?); there is nothing to report"]
