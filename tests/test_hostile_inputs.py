@@ -193,3 +193,15 @@ def test_inputs_with_a_header_and_no_rows_are_a_one_line_usage_error(tmp_path: P
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"finreport: error: the inputs hold no rows ({path}: a header only?); there is nothing to report"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_a_utf16_file_is_named_as_such(tmp_path: Path, encoding: str) -> None:
+    """Spreadsheets save "Unicode text" as UTF-16; the refusal said only "contains NUL bytes"."""
+    path = tmp_path / "unicode.csv"
+    path.write_bytes("\n".join([HEADER, *GOOD]).encode(encoding))
+    result, out = facts(tmp_path, path, good_file(tmp_path))
+    assert result.returncode == 0, result.stderr
+    refused = json.loads((out / "manifest.json").read_text())["refused_files"]
+    assert refused == [{"file": str(path), "line": None,
+                        "reason": "is UTF-16 text: save it as UTF-8 (CSV UTF-8) and run again"}]

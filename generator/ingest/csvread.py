@@ -36,7 +36,7 @@ def read_csv_strings(path: Path, categorical: Collection[str] = ()) -> tuple[pl.
     except OSError as exc:
         raise InputFileError(path, f"cannot read file: {exc.strerror or exc}") from exc
     if b"\x00" in data:
-        raise InputFileError(path, "contains NUL bytes: not a text CSV file")
+        raise InputFileError(path, _nul_reason(data))
     if not re.search(rb"\S", data):
         raise InputFileError(path, "file is empty")
     if b"\n" not in data:
@@ -52,6 +52,14 @@ def read_csv_strings(path: Path, categorical: Collection[str] = ()) -> tuple[pl.
     frame = frame.with_columns(__problem=_short_lines(frame, data, len(names)))
     blank = _blank_rows(frame, names)
     return frame.filter(~blank), lines.filter(~blank)
+
+
+def _nul_reason(data: bytes) -> str:
+    """UTF-16 (what spreadsheet programs write as "Unicode text") has a NUL in every other byte of ASCII text."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or data[1:200:2].count(0) > 40 \
+            or data[0:200:2].count(0) > 40:
+        return "is UTF-16 text: save it as UTF-8 (CSV UTF-8) and run again"
+    return "contains NUL bytes: not a text CSV file"
 
 
 def _text(path: Path, data: bytes) -> str:
