@@ -191,9 +191,22 @@ class Draft:
     message: EmailMessage
 
 
-def message_id(run_id: str, recipient: str, mails: Sequence[ReportMail]) -> str:
-    key = json.dumps([run_id, recipient.lower(), sorted(m.entity_id for m in mails)])
+def message_id(as_of: str, recipient: str, mails: Sequence[ReportMail]) -> str:
+    """What the message is, not which run made it: the as-of date, the reader and what each report says. The
+    run id made every rerun of a day's reports a new message, and every reader got them all again; the outbox
+    keeps a message it knows from being queued twice."""
+    key = json.dumps([as_of, recipient.lower(), sorted((m.entity_id, _content(m)) for m in mails)])
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
+
+
+def _content(mail: ReportMail) -> str:
+    """A report's figures and answers (``facts.json``, ``answers.json`` beside the PDF, which carry no run id);
+    the PDF's own bytes where they are missing."""
+    digest = hashlib.sha256()
+    parts = [mail.pdf.with_name(name) for name in ("facts.json", "answers.json")]
+    for part in parts if all(p.is_file() for p in parts) else [mail.pdf]:
+        digest.update(part.read_bytes())
+    return digest.hexdigest()
 
 
 def plan(run_id: str, as_of: str, mails: Sequence[ReportMail], subscriptions: Subscriptions,
@@ -208,7 +221,7 @@ def plan(run_id: str, as_of: str, mails: Sequence[ReportMail], subscriptions: Su
         groups = [[m] for m in chosen] if reader.mode == "per_company" else \
             _split(chosen, subscriptions.max_message_bytes)
         for i, group in enumerate(groups, 1):
-            mid = message_id(run_id, reader.address, group)
+            mid = message_id(as_of, reader.address, group)
             part = (i, len(groups)) if len(groups) > 1 else None
             drafts.append(Draft(mid, reader.address, [m.entity_id for m in group],
                                 compose(subscriptions.sender, reader, group, run_id, as_of, mid, part)))

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -131,8 +132,8 @@ def test_server_down_keeps_the_outbox_and_deliver_retry_sends_each_once(mails: l
     try:
         first = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
         again = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
-        for draft in deliver.plan("run2", "2026-11-28", mails, subscriptions()):
-            assert not outbox.put(draft)  # the same run planned again: already in the outbox
+        for draft in deliver.plan("rerun", "2026-11-28", mails, subscriptions()):
+            assert not outbox.put(draft)  # the same reports run again under a new run id: already in the outbox
         third = outbox.send(plain(port))
     finally:
         server.stop()
@@ -141,6 +142,23 @@ def test_server_down_keeps_the_outbox_and_deliver_retry_sends_each_once(mails: l
     assert "0 sent, 0 still waiting, 0 rejected" in again.stdout
     assert third.sent == []
     assert sorted(r[1][0] for r in inbox.received) == ["ana@example.com", "desk@example.com"]
+
+
+def test_a_message_is_what_it_says_not_which_run_made_it(mails: list[deliver.ReportMail], tmp_path: Path) -> None:
+    """Running the same day's reports again sent every message again: its id held the run id."""
+    first = deliver.plan("run-a", "2026-11-28", mails, subscriptions())
+    assert [d.message_id for d in deliver.plan("run-b", "2026-11-28", mails, subscriptions())] == \
+        [d.message_id for d in first]
+    assert not set(d.message_id for d in deliver.plan("run-b", "2026-11-29", mails, subscriptions())) & \
+        {d.message_id for d in first}  # another day's pack is another message
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    for name in ("report.pdf", "facts.json", "answers.json"):
+        (changed / name).write_bytes((mails[0].pdf.parent / name).read_bytes())
+    (changed / "answers.json").write_text("[]", encoding="utf-8")  # a corrected report is a new message
+    corrected = [replace(mails[0], pdf=changed / "report.pdf"), *mails[1:]]
+    assert {d.message_id for d in deliver.plan("run-c", "2026-11-28", corrected, subscriptions())} != \
+        {d.message_id for d in first}
 
 
 def test_a_refused_recipient_does_not_stop_the_others(mails: list[deliver.ReportMail], tmp_path: Path) -> None:
