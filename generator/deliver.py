@@ -222,7 +222,7 @@ def plan(run_id: str, as_of: str, mails: Sequence[ReportMail], subscriptions: Su
             _split(chosen, subscriptions.max_message_bytes)
         for i, group in enumerate(groups, 1):
             mid = message_id(as_of, reader.address, group)
-            part = (i, len(groups)) if len(groups) > 1 else None
+            part = (i, len(groups)) if reader.mode != "per_company" and len(groups) > 1 else None  # a split digest
             drafts.append(Draft(mid, reader.address, [m.entity_id for m in group],
                                 compose(subscriptions.sender, reader, group, run_id, as_of, mid, part)))
     return drafts

@@ -144,6 +144,15 @@ def test_server_down_keeps_the_outbox_and_deliver_retry_sends_each_once(mails: l
     assert sorted(r[1][0] for r in inbox.received) == ["ana@example.com", "desk@example.com"]
 
 
+def test_per_company_messages_are_no_parts_of_a_digest(mails: list[deliver.ReportMail]) -> None:
+    """A reader of two companies, one message each, got subjects ending '(1 of 2)' and '(2 of 2)'."""
+    both = deliver.Subscriptions(sender="reports@example.com", readers=[
+        {"address": "ana@example.com", "entities": [m.entity_id for m in mails], "mode": "per_company"}])
+    subjects = sorted(str(d.message["Subject"]) for d in deliver.plan("run7", "2026-11-28", mails, both))
+    assert subjects == ["Kola Beverages Co.: FY2025 report as of 2026-11-28",
+                        "Voltaris Motors Inc.: FY2025 report as of 2026-11-28"]
+
+
 def test_a_message_is_what_it_says_not_which_run_made_it(mails: list[deliver.ReportMail], tmp_path: Path) -> None:
     """Running the same day's reports again sent every message again: its id held the run id."""
     first = deliver.plan("run-a", "2026-11-28", mails, subscriptions())
