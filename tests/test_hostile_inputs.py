@@ -205,3 +205,14 @@ def test_a_utf16_file_is_named_as_such(tmp_path: Path, encoding: str) -> None:
     refused = json.loads((out / "manifest.json").read_text())["refused_files"]
     assert refused == [{"file": str(path), "line": None,
                         "reason": "is UTF-16 text: save it as UTF-8 (CSV UTF-8) and run again"}]
+
+
+def test_minus_zero_is_zero(tmp_path: Path) -> None:
+    """'-0' was stored as -0.0, which JSON and the report print as "-0"."""
+    path = csv_file(tmp_path / "zero.csv", *GOOD, "ACME,Acme Corp,2024,FY,2024-01-01,2024-12-31,rnd_expense,-0,USD,"
+                                                  "units")
+    result, out = facts(tmp_path, path)
+    assert result.returncode == 0, result.stderr
+    (row,) = [r for r in json.loads((out / "ACME" / "facts.json").read_text())
+              if r["metric"] == "rnd_expense" and r["fiscal_year"] == 2024]
+    assert row["value"] == 0 and str(row["value"]) == "0.0"

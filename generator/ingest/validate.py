@@ -307,7 +307,7 @@ def validate(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         period_end=pl.col("__end"),
         statement=pl.col("item_statement"),
         item=pl.col("__item"),
-        value=pl.col("__number") * scale * sign + 0.0,
+        value=pl.when(pl.col("__number") == 0).then(0.0).otherwise(pl.col("__number") * scale * sign),  # no -0.0
         currency=pl.col("currency"),
         filed=pl.col("__filed"),
         source=pl.coalesce(
