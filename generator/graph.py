@@ -36,6 +36,7 @@ from owlready2 import And, ConstrainedDatatype, Ontology, Restriction, ThingClas
 
 from generator.errors import FinreportError
 from generator.metrics import Analysis, metric_names
+from generator.periods import period_label
 
 ONTOLOGY = Path(__file__).resolve().parents[1] / "ontology" / "finance.owl"
 NAMESPACE = "https://finreport.dev/ontology/finance#"
@@ -138,10 +139,6 @@ def snapshot_table(analysis: Analysis, properties: list[str]) -> pl.DataFrame:
         "entity_id", "fiscal_year", "fiscal_period")
 
 
-def _label(year: int, period: str) -> str:
-    return f"FY{year}" if period == "FY" else f"{period} FY{year}"
-
-
 def load_ontology(ontology: Path = ONTOLOGY) -> tuple[World, Ontology]:
     """A fresh world holding the ontology, read from the local file only (imports are never fetched)."""
     world = World()
@@ -176,7 +173,7 @@ def populate(world: World, tbox: Ontology, table: pl.DataFrame) -> Graph:
         with onto:
             kind = fr.AnnualSnapshot if row["fiscal_period"] == "FY" else fr.QuarterlySnapshot
             snap = kind(f"{row['fiscal_period']}_{row['fiscal_year']}", namespace=onto,
-                        label=[_label(row["fiscal_year"], row["fiscal_period"])])
+                        label=[period_label(row["fiscal_year"], row["fiscal_period"])])
             snap.of_company = onto.company
             snap.fiscal_year = int(row["fiscal_year"])
             snap.fiscal_period = row["fiscal_period"]
@@ -355,7 +352,8 @@ def _inconsistency(graph: Graph, entity: str, year: int, period: str, snap: Any)
                 broken.append(f"{p} = {_number(value)} outside its range ({_facets(rng)})")
     reason = "; ".join(broken) or "the snapshot's values contradict the ontology's axioms"
     return {"entity_id": entity, "fiscal_year": year, "fiscal_period": period, "check": "ontology_inconsistency",
-            "severity": "error", "message": f"{_label(year, period)} was not classified: {reason}", "facts": facts}
+            "severity": "error", "message": f"{period_label(year, period)} was not classified: {reason}",
+            "facts": facts}
 
 
 _COMPARE = {"min_inclusive": operator.ge, "min_exclusive": operator.gt, "max_inclusive": operator.le,
@@ -427,14 +425,14 @@ def _conditions(expression: Any, snap: Any, here: str) -> list[dict[str, Any]]:
         previous = snap.previous_snapshot
         if previous is None:
             return []
-        return _conditions(expression.value, previous, _label(previous.fiscal_year, previous.fiscal_period))
+        return _conditions(expression.value, previous, period_label(previous.fiscal_year, previous.fiscal_period))
     return []
 
 
 def explain(cls: ThingClass, snap: Any) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
     """"current_ratio = 0.8794 < 1.0 (FY2022)": read from the class definition, with the snapshot's values;
     also the facts behind it and the conditions as data (a narrator words them for people)."""
-    conditions = _conditions(cls, snap, _label(snap.fiscal_year, snap.fiscal_period))
+    conditions = _conditions(cls, snap, period_label(snap.fiscal_year, snap.fiscal_period))
     parts, facts = [], {}
     for c in conditions:
         when = c["period"] + (", TTM" if c["ttm"] else "")

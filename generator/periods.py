@@ -8,6 +8,7 @@ value with no fact row was derived, by the formula in DERIVATIONS.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -16,6 +17,11 @@ from generator.schema import items
 KEYS = ["entity_id", "fiscal_year", "fiscal_period"]
 ATTRIBUTES = ["entity_name", "sector", "currency", "period_start", "period_end"]
 QUARTERS = {"Q1": 1, "Q2": 2, "Q3": 3, "Q4": 4}
+
+
+def period_label(year: int, period: str) -> str:
+    """How a report names a period: FY2025, Q3 FY2024."""
+    return f"FY{year}" if period == "FY" else f"{period} FY{year}"
 
 
 def fact(column: str) -> str:
@@ -51,6 +57,13 @@ class Derivation:
         for name in self.when_zero:
             ok = ok & (pl.col(name).fill_null(0.0) == 0.0)
         return ok
+
+    def held(self, row: dict[str, Any]) -> bool:
+        """Whether :meth:`applies` held for one period's figures once derived (its target then has a value):
+        which of two derivations of an item made it, for its sources."""
+        inputs = all(row.get(r) is not None for r in self.required) if self.required else \
+            any(row.get(o) is not None for o in self.optional)
+        return row.get(self.target) is not None and inputs and all(not row.get(n) for n in self.when_zero)
 
 
 DERIVATIONS: tuple[Derivation, ...] = (

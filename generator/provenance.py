@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 
 from generator.metrics import BY_NAME, Analysis, definition
-from generator.periods import DERIVATIONS, Derivation, additive_flows, fact
+from generator.periods import DERIVATIONS, additive_flows, fact
 
 _FLOWS = {*additive_flows(), "free_cash_flow"}
 _FREE_CASH = BY_NAME["free_cash_flow"]
@@ -67,17 +67,7 @@ class Provenance:
         fact_row = row.get(fact(item))
         if fact_row is not None:
             return [self.sources[fact_row]]
-        d = _derivation(row, item) if row.get(item) is not None else None
+        d = next((d for d in DERIVATIONS if d.target == item and d.held(row)), None)  # the first, as derive applies
         if d is None:
             return []
         return [f"derived: {d.formula}"] + [s for i in (*d.required, *d.optional) for s in self._item_sources(row, i)]
-
-
-def _derivation(row: dict[str, Any], item: str) -> Derivation | None:
-    """The first derivation of ``item`` whose conditions the period's figures meet (as ``derive`` applied them)."""
-    for d in DERIVATIONS:
-        if d.target == item and all(row.get(i) is not None for i in d.required) \
-                and all(not row.get(i) for i in d.when_zero) \
-                and (d.required or any(row.get(i) is not None for i in d.optional)):
-            return d
-    return None

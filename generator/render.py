@@ -27,6 +27,7 @@ from generator import charts
 from generator.metrics import Analysis, definition, label
 from generator.narrator import Answer, Context, catalogue, formatting
 from generator.outputs import write_atomic
+from generator.periods import period_label
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 
@@ -168,7 +169,7 @@ def provenance_rows(report: Report) -> list[dict[str, Any]]:
     rows = sorted((r for r in report.facts if r["value"] is not None
                    and (r["metric"], r["fiscal_year"], r["fiscal_period"]) in wanted),
                   key=lambda r: wanted[(r["metric"], r["fiscal_year"], r["fiscal_period"])])
-    return [{"figure": label(r["metric"]), "period": _period_label(r["fiscal_year"], r["fiscal_period"]),
+    return [{"figure": label(r["metric"]), "period": period_label(r["fiscal_year"], r["fiscal_period"]),
              "value": formatting.by_unit(r["value"], r["unit"], ctx.currency), "sources": r["sources"]} for r in rows]
 
 
@@ -176,10 +177,6 @@ def _period_of(text: str) -> tuple[int, str]:
     """(fiscal year, period) of "FY2025" or "Q3 FY2024", as flags name their periods."""
     quarter, _, year = text.rpartition("FY")
     return int(year), quarter.strip() or "FY"
-
-
-def _period_label(year: int, period: str) -> str:
-    return f"FY{year}" if period == "FY" else f"{period} FY{year}"
 
 
 def html(report: Report, charts_: list[dict[str, str]], manifest: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from generator.metrics import definition, label
 from generator.narrator import formatting
+from generator.periods import period_label
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Context:
 
     @property
     def period(self) -> str:
-        return f"FY{self.fiscal_year}" if self.fiscal_period == "FY" else f"{self.fiscal_period} FY{self.fiscal_year}"
+        return period_label(self.fiscal_year, self.fiscal_period)
 
 
 @dataclass
@@ -153,8 +154,7 @@ BOUND_WORDS = {"<": "below", "<=": "at most", ">": "above", ">=": "at least"}
 @pass_context
 def _because(ctx: Any, flag: dict[str, Any]) -> str:
     """A flag's conditions in words, with the report's formatting: "current ratio 0.41x, below 1.00x"."""
-    own = f"{flag['fiscal_period']} FY{flag['fiscal_year']}" if flag["fiscal_period"] != "FY" else \
-        f"FY{flag['fiscal_year']}"
+    own = period_label(flag["fiscal_year"], flag["fiscal_period"])
     parts = []
     for c in flag.get("conditions", []):
         unit = definition(c["metric"]).unit

@@ -28,6 +28,7 @@ from generator.narrator import (
     ranks,
     relevant_flags,
 )
+from generator.periods import period_label
 
 SLOT = re.compile(r"⟨([a-z0-9_]+)⟩")
 _IGNORED = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\S+\.(?:csv|parquet|jsonl|json)(?::\d+)?|\bFY\d{4}\b|\bQ[1-4]\b"
@@ -145,8 +146,7 @@ def prompt_facts(question: Question, context: Context) -> dict[str, Fact]:
         for i, finding in enumerate(chosen[:LISTED_FINDINGS]):
             facts[f"finding{i}"] = Fact(f"finding{i}", i, "text", text=finding["message"].rstrip("."),
                                         cue=finding["check"].replace("_", " "))
-            own = f"FY{finding['fiscal_year']}" if finding["fiscal_period"] == "FY" else \
-                f"{finding['fiscal_period']} FY{finding['fiscal_year']}"
+            own = period_label(finding["fiscal_year"], finding["fiscal_period"])
             facts[f"finding{i}_period"] = Fact(f"finding{i}_period", i, "text", text=own)
             for key, value in finding.get("facts", {}).items():
                 if isinstance(value, int | float) and math.isfinite(value):
