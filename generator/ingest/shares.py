@@ -19,7 +19,7 @@ from __future__ import annotations
 import polars as pl
 
 from generator.checks import FINDING_SCHEMA
-from generator.rounding import unit
+from generator.rounding import unit, within_rounding
 from generator.schema import items
 
 c = pl.col
@@ -31,12 +31,10 @@ MIN_EPS = 0.05
 """EPS below five cents is rounded too coarsely to say what share count it implies."""
 
 
-def share_items() -> list[str]:
-    return [n for n, i in items().items() if i.unit == "shares"]
-
-
-def per_share_items() -> list[str]:
-    return [n for n, i in items().items() if i.unit == "currency_per_share"]
+def _power() -> pl.Expr:
+    """How a split of ratio r moves an item's figure: share counts × r, per-share figures × r⁻¹, others not."""
+    powers = {n: {"shares": 1.0, "currency_per_share": -1.0}.get(i.unit, 0.0) for n, i in items().items()}
+    return c("item").replace_strict(powers, default=0.0, return_dtype=pl.Float64)
 
 
 def on_one_basis(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -85,23 +83,19 @@ def _scale_thousands(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame
 def _candidates(accepted: pl.DataFrame) -> pl.DataFrame:
     """Consecutive filings of one period's share or per-share figure whose values differ by an integer ratio:
     entity, ratio (post-split shares per pre-split share, < 1 for a reverse split), first filing that shows it."""
-    kinds = {**{i: "shares" for i in share_items()}, **{i: "per_share" for i in per_share_items()}}
-    versions = (accepted.filter(c("item").is_in(list(kinds)) & c("filed").is_not_null() & (c("value") != 0))
-                .sort("filed").with_columns(
-                    __before=c("value").shift(1).over([*PERIOD, "item"]),
-                    __kind=c("item").replace_strict(kinds, return_dtype=pl.String)))
+    versions = (accepted.with_columns(__power=_power())
+                .filter((c("__power") != 0) & c("filed").is_not_null() & (c("value") != 0))
+                .sort("filed").with_columns(__before=c("value").shift(1).over([*PERIOD, "item"])))
     pairs = versions.filter(c("__before").is_not_null() & (c("__before") != c("value")))
-    # Shares grow by the ratio; per-share figures shrink by it.
-    grown = pl.when(c("__kind") == "shares").then(c("value") / c("__before")).otherwise(c("__before") / c("value"))
+    old, new = c("__before"), c("value")
+    grown = (new / old).pow(c("__power"))  # the ratio itself: shares grow by it, per-share figures shrink
     whole = pl.when(grown >= 1).then(grown.round(0)).otherwise(-(1 / grown).round(0))
     ratio = pl.when(whole > 0).then(whole).otherwise(-1 / whole)
-    old, new = c("__before"), c("value")
-    expected_new = pl.when(c("__kind") == "shares").then(old * c("__ratio")).otherwise(old / c("__ratio"))
-    scaled_unit = pl.when(c("__kind") == "shares").then(unit(old) * c("__ratio")).otherwise(unit(old) / c("__ratio"))
+    moved = c("__ratio").pow(c("__power"))
     return (
         pairs.with_columns(__whole=whole, __ratio=ratio)
-        .filter((c("__whole").abs() >= 2) & ((expected_new - new).abs() <= (scaled_unit + unit(new)) / 2 * (1 + 1e-9)))
-        .select("entity_id", "fiscal_year", "fiscal_period", "period_end", "item", "__kind", "__ratio", "filed",
+        .filter((c("__whole").abs() >= 2) & within_rounding(old * moved, new, unit(old) * moved, unit(new)))
+        .select("entity_id", "fiscal_year", "fiscal_period", "period_end", "item", "__power", "__ratio", "filed",
                 "source")
     )
 
@@ -110,7 +104,7 @@ def _splits(accepted: pl.DataFrame) -> pl.DataFrame:
     """One row per split: entity, ratio, the first filing that shows it and the period it restated there."""
     found = _candidates(accepted)
     agreed = found.group_by("entity_id", "__ratio").agg(
-        c("__kind").n_unique().alias("__kinds"), c("filed").min().alias("__first"))
+        c("__power").n_unique().alias("__kinds"), c("filed").min().alias("__first"))
     first = found.join(agreed.filter(c("__kinds") == 2), on=["entity_id", "__ratio"])
     return (first.filter(c("filed") == c("__first")).sort("period_end")
             .group_by("entity_id", "__ratio").agg(c("fiscal_year", "fiscal_period", "source", "__first").last()))
@@ -120,8 +114,7 @@ def _apply_splits(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Splits one at a time, earliest first, each found again on the figures the earlier ones adjusted: a figure
     filed before two splits (NVIDIA's 4-for-1 and 10-for-1) moves by their product when it is next filed, and
     would otherwise read as a third, 40-for-1 split."""
-    kinds = {**{i: 1.0 for i in share_items()}, **{i: -1.0 for i in per_share_items()}}
-    power = c("item").replace_strict(kinds, default=0.0, return_dtype=pl.Float64)
+    power = _power()
     frame, notes = accepted, []
     for _ in range(MAX_SPLITS):
         splits = _splits(frame)
