@@ -224,16 +224,14 @@ class _ProgressBar:
         self._bar.update(self._task, advance=1, description=entity if ok else f"{entity} failed")
 
 
-class Stopped(KeyboardInterrupt):
-    """SIGTERM, raised where the run is, so that it unwinds as from Ctrl-C."""
-
-
 _SIGNALLED: list[int] = []
+"""SIGTERM received: Prefect may turn the interrupt into its own exit, so the handler leaves a mark."""
 
 
 def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM raised where the run is, so that it unwinds as from Ctrl-C."""
     _SIGNALLED.append(signum)
-    raise Stopped
+    raise KeyboardInterrupt
 
 
 def run() -> None:

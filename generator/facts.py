@@ -86,7 +86,7 @@ def build(inputs: Sequence[Path]) -> FactsRun:
 def analyse(ingested: Ingested) -> tuple[Analysis, pl.DataFrame]:
     """Accounting checks and restatements as findings, and every metric of every entity and period."""
     reported = pivot(ingested.facts)
-    findings = pl.concat([accounting_checks(reported), restatement_findings(ingested), ingested.basis_events()])
+    findings = pl.concat([accounting_checks(reported), restatement_findings(ingested), ingested.events])
     return compute_metrics(ingested.facts, reported, ingested.sectors), findings
 
 

@@ -45,7 +45,7 @@ class Ingested:
     rejected: pl.DataFrame
     files: list[InputFile] = field(default_factory=list)
     refused: list[InputFileError] = field(default_factory=list)
-    events: pl.DataFrame | None = None
+    events: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FINDING_SCHEMA))
     """Findings about how figures were put on one basis: stock splits, share counts tagged in thousands."""
     sectors: pl.DataFrame | None = None
     """What sectors files declared (``ingest.sectors``): each company's sector, SIC code and industry."""
@@ -79,10 +79,6 @@ class Ingested:
             .select(*PERIOD_KEYS, "period_end", "original_value", "original_filed", "original_source",
                     "restated_value", "restated_filed", "restated_source")
         )
-
-    def basis_events(self) -> pl.DataFrame:
-        """Stock splits and mis-scaled share counts found while putting share figures on one basis."""
-        return pl.DataFrame(schema=FINDING_SCHEMA) if self.events is None else self.events
 
     def unmapped(self) -> pl.DataFrame:
         """Labels and XBRL tags the mappings do not know: how often, and where first seen (file and line, or the
@@ -182,10 +178,10 @@ def ingest(paths: Sequence[Path]) -> Ingested:
     rejected_parts: list[pl.DataFrame] = [empty_rejected()]
     folders = [p for p in paths if p.is_dir()]
     found = expand_inputs(paths)
-    unsafe = [InputFileError(p, why) for p in found if (why := _unsafe(p, folders))]
-    refused += unsafe
-    rejected_parts += [_refused_row(e) for e in unsafe]
-    paths = [p for p in found if str(p) not in {e.file for e in unsafe}]
+    unsafe = {p: InputFileError(p, why) for p in found if (why := _unsafe(p, folders))}
+    refused += unsafe.values()
+    rejected_parts += [_refused_row(e) for e in unsafe.values()]
+    paths = [p for p in found if p not in unsafe]
     sector_files = [p for p in paths if sectors.accepts(p)]
     paths = [p for p in paths if p not in sector_files]
     declared = sectors.read_all(sector_files)
