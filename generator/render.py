@@ -55,6 +55,7 @@ class ProjectAssetsOnly(URLFetcher):
 _ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
                    trim_blocks=True, lstrip_blocks=True)
 _ENV.filters["label"] = label
+_ENV.globals["period_label"] = period_label
 
 
 @dataclass

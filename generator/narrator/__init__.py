@@ -172,7 +172,7 @@ def _environment() -> SandboxedEnvironment:
     env.filters |= {"money": _money, "pct": _absent_safe(formatting.percent), "x": _absent_safe(formatting.times),
                     "days": _absent_safe(formatting.days), "score": _absent_safe(formatting.score),
                     "because": _because}
-    env.globals |= {"change": _change}
+    env.globals |= {"change": _change, "period_label": period_label}
     return env
 
 
