@@ -14,7 +14,7 @@ from generator.facts import FactsRun, answer, build, write, write_entity
 from generator.graph import flag_labels
 from generator.narrator import ReferenceNarrator, catalogue
 from generator.narrator.model import ModelNarrator, prompt, scratch
-from generator.narrator.verify import Fact, prompt_facts, verify
+from generator.narrator.verify import SLOT, Fact, prompt_facts, verify
 from generator.render import job, print_pdf
 from generator.sample import ROLES, write_sample
 
@@ -100,6 +100,31 @@ def test_generation_is_deterministic(run: FactsRun, tmp_path: Path) -> None:
     prompts = [prompt(q, prompt_facts(q, ctx), ctx) for q in catalogue()[:4]]
     narrator = ModelNarrator(checkpoint(tmp_path / "m", prompts), labels(run), max_new_tokens=24)
     assert narrator.generate(prompts) == narrator.generate(prompts)
+
+
+def test_the_model_writes_only_slots_its_own_prompt_gives(run: FactsRun, tmp_path: Path) -> None:
+    """A real filer lacks facts the sample always has, and the model wrote ⟨free_cash_flow⟩ for a company that
+    reports no capex. Every slot is one token, and those of facts the prompt does not give are masked out while
+    the model generates, greedily and in beams, prompt by prompt within a batch. Without the mask the same
+    model writes foreign slots, so the test can tell."""
+    contexts = answer(run, run.entities)
+    jobs = [(q, ctx) for ctx, _ in contexts.values() for q in catalogue()]
+    prompts = [prompt(q, prompt_facts(q, ctx), ctx) for q, ctx in jobs]
+    every_slot = " ".join(sorted({f"⟨{name}⟩" for q, ctx in jobs for name in prompt_facts(q, ctx)}))
+    taught = checkpoint(tmp_path / "slots", [*prompts, every_slot], [f"answer: {every_slot}"], steps=40)
+    narrator = ModelNarrator(taught, labels(run), max_new_tokens=30, beams=2)  # it learned to write slots
+
+    def foreign(texts: list[list[str]]) -> int:
+        """Slots written that the answer's own prompt does not give."""
+        return sum(f"⟨{slot}⟩" not in given for given, drawn in zip(prompts, texts, strict=True)
+                   for text in drawn for slot in SLOT.findall(text))
+
+    greedy = [[text] for text in narrator.generate(prompts)]
+    beams = narrator.beam(prompts)
+    assert all(len(b) == 2 for b in beams)
+    assert foreign(greedy) == 0 and foreign(beams) == 0
+    narrator.slot_ids = []  # no mask: the same model writes the slots it learned, whatever its prompt gives
+    assert foreign([[text] for text in narrator.generate(prompts)]) > 0
 
 
 def test_a_model_that_learned_an_answer_gets_it_verified_and_filled(run: FactsRun, tmp_path: Path) -> None:

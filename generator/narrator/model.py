@@ -108,6 +108,8 @@ class ModelNarrator:
         self.positions: int | None = getattr(config, "n_positions", None) or \
             getattr(config, "max_position_embeddings", None)
         """How many tokens the model attends to: prompt and answer together must fit."""
+        self.slot_ids = sorted(i for token, i in self.tokenizer.get_added_vocab().items() if SLOT.fullmatch(token))
+        """The tokens that are whole slots (a checkpoint trained from nothing has one per slot of its corpus)."""
 
     def generate(self, prompts: Sequence[str]) -> list[str | Exception]:
         """Greedy continuations, one line each, in batches of prompts of similar length (less padding); a prompt
@@ -150,14 +152,38 @@ class ModelNarrator:
 
     def _batch(self, prompts: list[str], beams: int) -> list[list[str]]:
         import torch
+        from transformers import LogitsProcessorList
 
         batch = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.device)
         with torch.inference_mode():
             ids = self.model.generate(**batch, do_sample=False, num_beams=beams, num_return_sequences=beams,
-                                      max_new_tokens=self.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id)
+                                      max_new_tokens=self.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
+                                      logits_processor=LogitsProcessorList(self._own_slots(batch["input_ids"], beams)))
         texts = self.tokenizer.batch_decode(ids[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
         lines = [text.strip().split("\n")[0].strip() for text in texts]
         return [lines[k * beams:(k + 1) * beams] for k in range(len(prompts))]
+
+    def _own_slots(self, prompts: Any, beams: int) -> list[Any]:
+        """A logits processor that lets each answer write only the slots its own prompt gives: a slot of a fact
+        the filing lacks (⟨free_cash_flow⟩ of a bank) cannot be written, so the model says what it has instead.
+        None when the tokenizer has no whole-slot tokens (a pretrained base spells slots in pieces)."""
+        if not self.slot_ids:
+            return []
+        import torch
+        from transformers import LogitsProcessor
+
+        slots = torch.tensor(self.slot_ids, device=prompts.device)
+        absent = ~(slots[None, :, None] == prompts[:, None, :]).any(-1)  # (prompts, slots)
+        # generate() expands each prompt into its beams in place: row k of the scores is prompt k // beams
+        rows, columns = torch.nonzero(absent.repeat_interleave(beams, dim=0), as_tuple=True)
+        columns = slots[columns]
+
+        class OwnSlots(LogitsProcessor):
+            def __call__(self, input_ids: Any, scores: Any) -> Any:
+                scores[rows, columns] = float("-inf")
+                return scores
+
+        return [OwnSlots()]
 
     def draft(self, jobs: Sequence[tuple[Question, Context]], facts: Sequence[dict[str, Fact]]) -> list[Draft]:
         """Greedy answers, each verified; those that fail are drawn again by beam search, and the best-scored
