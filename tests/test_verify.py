@@ -12,6 +12,7 @@ from generator.answers import context
 from generator.facts import build, finding_records
 from generator.graph import flag_labels, load_ontology
 from generator.narrator import Context, ReferenceNarrator, catalogue
+from generator.narrator.training import delexicalise
 from generator.narrator.verify import fill, literals, prompt_facts, verify
 from generator.sample import write_sample
 
@@ -229,3 +230,67 @@ def test_an_answer_about_another_question_is_off_topic() -> None:
     verdict = verify("The statements passed every accounting check.", Q["liquidity"], bank, LABELS)
     assert not verdict.ok and verdict.reason.startswith("off-topic")
     assert verify("Liquidity ratios cannot be computed for ⟨period⟩.", Q["liquidity"], bank, LABELS).ok
+
+
+RESTATED = replace(CTX, metrics={}, prior={}, flags=[], findings=[{
+    "entity_id": "VOLT", "fiscal_year": 2020, "fiscal_period": "FY", "check": "restatement", "severity": "info",
+    "message": "current_liabilities restated from 217,395 (filed 2021-05-24, 0001213900-21-028778/us-gaap:"
+               "LiabilitiesCurrent) to 48,419,000 (filed 2021-11-15, 0001193125-21-330184/us-gaap:LiabilitiesCurrent)",
+    "facts": {"original_value": 217395.0, "restated_value": 48419000.0}}])
+
+
+def test_a_finding_s_own_words_are_data_and_a_figure_beside_them_is_still_checked() -> None:
+    """A real filer's restatement names its filings by accession number: the shipped model's answer and even
+    the reference answer failed on "0001213900 is not a figure of the facts given"."""
+    question = Q["restatements"]
+    assert verify("⟨finding_count⟩ figure was restated: ⟨finding0_period⟩: ⟨finding0⟩.", question, RESTATED,
+                  LABELS).ok
+    assert verify("⟨finding_count⟩ figure was restated: ⟨finding0_period⟩: ⟨finding0⟩ (from ⟨finding0_original_value⟩)."
+                  , question, RESTATED, LABELS).ok
+    verdict = verify("⟨finding_count⟩ figure was restated: ⟨finding0⟩, by 48,201,605.", question, RESTATED, LABELS)
+    assert not verdict.ok and verdict.reason.startswith("48,201,605 is not a figure")
+    reference = ReferenceNarrator().answer(question, RESTATED).text
+    assert "0001213900-21-028778" in reference
+    assert delexicalise(reference, question, RESTATED, prompt_facts(question, RESTATED), LABELS) == \
+        "⟨finding_count⟩ figure was restated: ⟨finding0_period⟩: ⟨finding0⟩."
+
+
+def test_with_facts_missing_the_reference_answer_still_says_what_there_is_and_verifies() -> None:
+    """Real filers: no sector peers, no debt-to-equity. The reference answers said only what was missing, used
+    none of the question's facts, and failed the verifier, so the model had nothing to learn for them."""
+    alone = replace(PEERS, peers={}, sector=None)
+    peers = ReferenceNarrator().answer(Q["peer_position"], alone).text
+    assert peers == "No sector peers are in this run to compare with; on its own, its net margin was 12.0% and its " \
+        "revenue growth 8.0%."
+    assert verify(peers, Q["peer_position"], alone, LABELS).ok
+    unlevered = replace(CTX, metrics={"total_debt": 120e6, "interest_coverage": -3.5}, prior={}, flags=[])
+    leverage = ReferenceNarrator().answer(Q["leverage"], unlevered).text
+    assert "Total debt stood at $120.0m" in leverage and "(coverage of -3.50x)" in leverage
+    assert verify(leverage, Q["leverage"], unlevered, LABELS).ok
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    # the issue's beam answer: a move with no verb to move it, before a true clause
+    ("The largest moves on a year earlier to ⟨revenue⟩; revenue rose from ⟨revenue_prior⟩ to ⟨revenue⟩.",
+     "a figure moves to or from with no verb"),
+    # the shipped model on real filers
+    ("Altman Z'' distress zone, cash burn (up ⟨period⟩: the revenue rose.", "unbalanced parentheses"),
+    ("Among  companies, its revenue of ⟨revenue⟩ ranks  of ⟨revenue⟩.", "a gap where words are missing"),
+    ("Revenue was ⟨revenue⟩ . It rose.", "a gap where words are missing"),
+    ("Revenue was ⟨revenue⟩. rose from ⟨revenue_prior⟩.", "it starts in lower case"),
+    ("Revenue rose from ⟨revenue_prior⟩ to ⟨revenue⟩ in the.", "it ends mid-phrase"),
+])
+def test_every_sentence_is_a_sentence(text: str, why: str) -> None:
+    verdict = verify(text, Q["revenue_trend"], CTX, LABELS)
+    assert not verdict.ok and verdict.reason.startswith(f"not a sentence ({why})")
+
+
+@pytest.mark.parametrize("text", [
+    "The largest moves on a year earlier, by relative change: revenue ⟨revenue_prior⟩ to ⟨revenue⟩.",
+    "Revenue came to ⟨revenue⟩, up from ⟨revenue_prior⟩.",
+    "Revenue was ⟨revenue⟩; there is nothing a year earlier to compare with.",
+    "Revenue rose ⟨revenue_growth_yoy⟩ to ⟨revenue⟩ (from ⟨revenue_prior⟩).",
+])
+def test_list_headings_short_forms_and_asides_are_sentences(text: str) -> None:
+    verdict = verify(text, Q["revenue_trend"], CTX, LABELS)
+    assert verdict.ok, verdict.reason

@@ -141,16 +141,16 @@ def render(template: Template, question: Question, context: Context, facts: dict
 
 def delexicalise(text: str, question: Question, context: Context, facts: dict[str, Fact],
                  flag_labels: Sequence[str]) -> str | None:
-    """An answer written with numbers (a reference answer, an analyst's edit) turned into slots: each figure
-    becomes the slot of the fact it states, the period and the findings' texts theirs. None unless the text
-    passes the verifier before and after."""
-    if not verify(text, question, context, flag_labels, facts).ok:
-        return None
+    """An answer written with numbers (a reference answer, an analyst's edit) turned into slots: the period and
+    the findings' texts become theirs, then each figure the slot of the fact it states. None unless the text
+    passes the verifier before and after its figures become slots."""
     texts = sorted(((f.text, n) for n, f in facts.items() if f.unit == "text" and f.text), key=lambda t: -len(t[0]))
     if question.findings:  # a finding's own period before the report's, when both read the same
         texts.sort(key=lambda t: (-len(t[0]), t[1] == "period"))
     for shown, name in texts:
         text = re.sub(rf"(?<![\w⟨]){re.escape(shown)}(?![\w⟩])", f"⟨{name}⟩", text)
+    if not verify(text, question, context, flag_labels, facts).ok:  # a finding's own words are data, unchecked
+        return None
     out, end, used = [], 0, set()  # a second "9" in "9 of 9" is the other fact that reads 9
     masked = SLOT.sub(lambda m: " " * len(m.group(0)), text)
     for literal in literals(masked):

@@ -318,6 +318,34 @@ def _shape(text: str) -> str | None:
     grams = [" ".join(tokens[i:i + 6]) for i in range(len(tokens) - 5)]
     if grams and max(grams.count(g) for g in set(grams)) >= 3:
         return "repeated: the same words over and over"
+    return next((f"not a sentence ({why}): {sentence[:80]!r}" for sentence in re.split(r"(?<=[.!?])\s+", text.strip())
+                 if (why := _broken(sentence))), None)
+
+
+_MOVED = re.compile(r"\b(?:rose|fell|grew|declined|increased|decreased|climbed|dropped|slipped|moved|up|down|changed|"
+                    r"restated|unchanged|went|improved|worsened|slowed|accelerated|swung|turned|eased|narrowed|widened|"
+                    r"shrank|came|held|amounted|totalled|ran)\b", re.IGNORECASE)
+_DANGLING = re.compile(r"\b(?:the|a|an|of|to|from|in|on|at|by|for|and|or|but|than|as|its|their|was|were|is|are)"
+                       r"\s*[.!?]$", re.IGNORECASE)
+
+
+def _broken(sentence: str) -> str | None:
+    """What makes a sentence no sentence: words a model left half-written ("cash burn (up ⟨period⟩: …",
+    "Among  companies in", "ranks ⟨net_margin⟩ of."), or a figure a move goes to or from with no verb to move it
+    ("The largest moves on a year earlier to €8.2bn"; a list under a heading that names the moves may)."""
+    if sentence.count("(") != sentence.count(")"):
+        return "unbalanced parentheses"
+    if re.search(r"\S\s{2,}\S|\s[.,;:)]", sentence):
+        return "a gap where words are missing"
+    if sentence[:1].islower():
+        return "it starts in lower case"
+    if _DANGLING.search(sentence):
+        return "it ends mid-phrase"
+    head, colon, _ = sentence.partition(": ")
+    clauses = re.split(r";\s+", head if colon and re.search(r"\b(?:moves|changes)\b", head, re.IGNORECASE)
+                       else sentence)
+    if any(re.search(r"\b(?:from|to)\s+⟨", c) and not _MOVED.search(c) for c in clauses):
+        return "a figure moves to or from with no verb"
     return None
 
 
@@ -391,6 +419,8 @@ def _references(clause: str, offset: int, spans: list[tuple[int, int, Fact]], fa
     for literal in literals(clause):
         at = offset + literal.start
         slot = next((f for start, end, f in spans if start <= at < end), None)
+        if slot is not None and slot.unit == "text":  # a finding's own words, filled from the data verbatim
+            continue
         if slot is not None and _matches(literal, slot):
             found = [slot]
         elif literal.kind == "pp":
