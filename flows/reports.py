@@ -307,13 +307,19 @@ def _deliver(manifest: dict[str, Any], mails: list[deliver.ReportMail], request:
     if not queued.is_completed():
         error = str(queued.result(raise_on_failure=False))
         logger.warning("e-mail not queued: %s", error)
-        return {"queued": 0, "sent": [], "rejected": [], "waiting": [], "error": error}
+        return {"queued": 0, "sent": [], "rejected": [], "waiting": [], "unconfirmed": [], "error": error}
     sent = send_mail(return_state=True)
     outcome = sent.result(raise_on_failure=False)
     record = outcome.result.record() if isinstance(outcome, deliver.DeliveryPending) else outcome
     record["queued"] = queued.result()["new"]
+    record["unconfirmed"] = [{"id": m["id"], "recipient": m["recipient"], "error": m["attempts"][-1]["unanswered"]}
+                             for m in deliver.Outbox(get_settings().outbox_dir).maybe_sent()]
     for item in record["rejected"]:
         logger.warning("e-mail to %s rejected: %s", item["recipient"], item["error"])
+    for item in record["unconfirmed"]:
+        logger.warning("e-mail %s to %s may have arrived (the server did not answer after it was sent): check with "
+                       "the recipient; `finreport deliver --resend %s` sends it again", item["id"], item["recipient"],
+                       item["id"])
     if record["waiting"]:
         logger.warning("%s waiting in the outbox (%s); `finreport deliver --retry` sends them",
                        deliver.emails(len(record["waiting"])), record["waiting"][0]["error"])
@@ -409,7 +415,8 @@ def _artifacts(kind: str, run: FactsRun, manifest: dict[str, Any], selected: lis
         d = manifest["delivery"]
         lines += ["", f"E-mail: {len(d['sent'])} sent, {len(d['waiting'])} waiting in the outbox, "
                       f"{len(d['rejected'])} rejected" + (f" ({_md(d['error'])})" if d.get("error") else "")]
-        lines += [f"- {_md(r['recipient'])}: {_md(r['error'])}" for r in d["rejected"] + d["waiting"]]
+        lines += [f"- {_md(r['recipient'])}: {_md(r['error'])}"
+                  for r in d["rejected"] + d["waiting"] + d.get("unconfirmed", [])]
     if manifest["counts"]["rows_rejected"]:
         lines += ["", f"{manifest['counts']['rows_rejected']:,} input rows rejected: "
                       f"`{_md(str((out / 'rejected.csv').resolve()))}`"]

@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -14,6 +14,9 @@ from generator import facts as facts_stage
 from generator.errors import FinreportError
 from generator.graph import JavaMissingError
 from generator.settings import get_settings
+
+if TYPE_CHECKING:
+    from generator.deliver import Outbox
 
 app = typer.Typer(
     add_completion=False,
@@ -130,7 +133,8 @@ def finetune(
     steps: Annotated[int, typer.Option(help="Optimiser steps")] = 4000,
     seed_company: Annotated[list[int] | None, typer.Option("--seed-company", help="Sample-generator seed of "
                                                            "training companies (repeatable)")] = None,
-    companies: Annotated[int, typer.Option(help="Companies per seed")] = 56,
+    companies: Annotated[int, typer.Option(help="Sample companies per seed")] = 28,
+    real_like: Annotated[int, typer.Option(help="Companies per seed filed as real filers file")] = 56,
     corrections: Annotated[Path | None, typer.Option(help="Analysts' edited answers (JSONL), used if verified")]
     = None,
     input: Annotated[list[Path] | None, typer.Option("--input", "-i", help="Statements the corrections refer to "
@@ -148,7 +152,7 @@ def finetune(
     from flows.finetune import FinetuneRequest, finetune_narrator
 
     fields: dict[str, object] = {"out": str(out), "mode": mode, "family": family, "steps": steps,
-                                 "companies": companies, "seed": seed, "resume": resume,
+                                 "companies": companies, "real_like": real_like, "seed": seed, "resume": resume,
                                  "checked_weight": checked_weight,
                                  "progress": sys.stderr.isatty()}
     if base:
@@ -163,37 +167,53 @@ def finetune(
         raise fail("; ".join(f"--{'-'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
     if mode == "lora" and not (base and (base / "config.json").is_file()):
         raise fail("--base: LoRA mode needs a local base checkpoint folder with config.json")
-    result = finetune_narrator(request)
-    typer.echo(f"verified {result['verified_rate']:.1%} (greedy {result['greedy_verified_rate']:.1%}), "
-               f"number accuracy {result['number_accuracy']:.1%}, "
-               f"flag accuracy {result['flag_accuracy']:.1%}, {result['tokens_per_s']:.0f} tokens/s; "
-               f"model card: {out / 'README.md'}")
+    for name, result in finetune_narrator(request).items():
+        typer.echo(f"held-out {name}: verified {result['verified_rate']:.1%} (greedy "
+                   f"{result['greedy_verified_rate']:.1%}), number accuracy {result['number_accuracy']:.1%}, "
+                   f"flag accuracy {result['flag_accuracy']:.1%}, {result['tokens_per_s']:.0f} tokens/s")
+    typer.echo(f"model card: {out / 'README.md'}")
 
 
 @app.command()
 def deliver(
     retry: Annotated[bool, typer.Option("--retry", help="Send what waits in the outbox (else: list it)")] = False,
+    resend: Annotated[list[str] | None, typer.Option("--resend", help="Send again a message that may have "
+                                                     "arrived (listed as unconfirmed), once you know it did not "
+                                                     "(repeatable)")] = None,
 ) -> None:
-    """The e-mail outbox: what waits, and with --retry, send it (each message once, however often you retry)."""
+    """The e-mail outbox: what waits, and with --retry, send it (each message once, however often you retry).
+    A message the server may have stored before the connection broke is not sent again unless --resend says so."""
     from generator.deliver import Outbox, emails, smtp_settings
 
     settings = get_settings()
     outbox = Outbox(settings.outbox_dir)
-    if not retry:
+    for mid in resend or []:
+        outbox.resend(mid)
+    if not retry and not resend:
         waiting = outbox.waiting()
         for meta in waiting:
             last = meta["attempts"][-1]["error"] if meta["attempts"] else "not tried yet"
             typer.echo(f"{meta['id']}  {meta['recipient']}  {meta['subject']}  ({last})")
         typer.echo(f"{emails(len(waiting))} waiting in {outbox.pending}")
+        _maybe_sent(outbox)
         return
     result = outbox.send(smtp_settings(settings))
     typer.echo(f"e-mail via {result.server}: {len(result.sent)} sent, {len(result.waiting)} still waiting, "
                f"{len(result.rejected)} rejected")
     for item in result.rejected:
         typer.echo(f"rejected {item['recipient']}: {item['error']}")
+    _maybe_sent(outbox)
     if result.waiting:
         raise fail(f"{emails(len(result.waiting))} still waiting in {outbox.pending}: {result.waiting[0]['error']}",
                    EXIT_FAILED)
+
+
+def _maybe_sent(outbox: Outbox) -> None:
+    """Each message that may have arrived, and what to do about it."""
+    for meta in outbox.maybe_sent():
+        typer.echo(f"maybe sent {meta['id']}  {meta['recipient']}  {meta['subject']}: the server did not answer "
+                   f"after it was sent; check with the recipient, then `finreport deliver --resend {meta['id']}` "
+                   "if it did not arrive")
 
 
 class _ProgressBar:

@@ -3,9 +3,12 @@
 Every message is written to ``outbox/pending/`` before anything is sent. When the server accepts it, it moves
 to ``outbox/sent/`` with the server's reply; when the server refuses the recipient for good (5xx), to
 ``outbox/rejected/`` with the refusal; when the server cannot be reached or answers "try later" (4xx), it
-stays pending with the error, for the flow's retries and then ``finreport deliver --retry``. A message's id is
-derived from the run, the recipient and the reports it carries: planning the same run again, or retrying,
-finds the id already in the outbox and sends nothing twice.
+stays pending with the error, for the flow's retries and then ``finreport deliver --retry``. When the
+connection breaks after the message itself went out and before the server answered, the server may have
+stored it: it moves to ``outbox/unconfirmed/`` and is not sent again by a retry, only when someone who checked
+with the recipient says so (``finreport deliver --resend ID``). A message's id is derived from the as-of date,
+the recipient and the reports' contents: planning the same reports again, or retrying, finds the id already
+in the outbox and sends nothing twice.
 
 SMTP is STARTTLS by default (or implicit TLS); plain SMTP only when configured as ``insecure``. The password
 is a ``SecretStr`` from the settings or a prefect-email ``EmailServerCredentials`` block, and goes nowhere but
@@ -277,6 +280,8 @@ class Delivery:
     sent: list[str] = field(default_factory=list)
     rejected: list[dict[str, str]] = field(default_factory=list)
     waiting: list[dict[str, str]] = field(default_factory=list)
+    unconfirmed: list[dict[str, str]] = field(default_factory=list)
+    """Sent, but the server never answered: maybe delivered, never sent again without a person's word."""
 
     def record(self) -> dict[str, Any]:
         return asdict(self)
@@ -295,9 +300,11 @@ class Outbox:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.pending, self.sent, self.rejected = root / "pending", root / "sent", root / "rejected"
+        self.unconfirmed = root / "unconfirmed"
 
     def _known(self, mid: str) -> bool:
-        return any((folder / f"{mid}.eml").exists() for folder in (self.pending, self.sent, self.rejected))
+        return any((folder / f"{mid}.eml").exists()
+                   for folder in (self.pending, self.sent, self.rejected, self.unconfirmed))
 
     def put(self, draft: Draft) -> bool:
         """Write the message before any attempt to send it; False when the outbox already has it."""
@@ -312,6 +319,20 @@ class Outbox:
 
     def waiting(self) -> list[dict[str, Any]]:
         return [json.loads(p.read_text()) for p in sorted(self.pending.glob("*.json"))]
+
+    def maybe_sent(self) -> list[dict[str, Any]]:
+        """Messages the server may have stored: the connection broke before it answered."""
+        return [json.loads(p.read_text()) for p in sorted(self.unconfirmed.glob("*.json"))]
+
+    def resend(self, mid: str) -> None:
+        """An unconfirmed message back to pending, once a person has checked it did not arrive."""
+        if not (self.unconfirmed / f"{mid}.eml").is_file():
+            raise UsageError(f"no unconfirmed message {mid!r} in {self.unconfirmed}")
+        meta = json.loads((self.unconfirmed / f"{mid}.json").read_text())
+        meta["attempts"].append({"at": _now(), "resend": "a person said it did not arrive"})
+        write_atomic(self.pending / f"{mid}.json", json.dumps(meta, indent=2) + "\n")
+        (self.unconfirmed / f"{mid}.eml").replace(self.pending / f"{mid}.eml")
+        (self.unconfirmed / f"{mid}.json").unlink()
 
     def send(self, smtp: SmtpSettings) -> Delivery:
         """Send every pending message over one connection. A refused recipient is reported and kept out of
@@ -341,7 +362,9 @@ class Outbox:
         if code == 250:
             code, reply = server.rcpt(meta["recipient"])
         if code in (250, 251):
-            code, reply = server.data(raw)
+            code, reply = server.docmd("DATA")
+        if code == 354:
+            code, reply = self._content(server, raw, meta, result)
         answer = f"{code} {reply.decode('utf-8', 'replace')}"
         if code == 250:
             self._move(meta, self.sent, {"reply": answer})
@@ -354,6 +377,22 @@ class Outbox:
         else:
             self._attempt(self.pending, meta, answer)
             result.waiting.append({"id": mid, "recipient": meta["recipient"], "error": answer})
+
+    def _content(self, server: smtplib.SMTP, raw: bytes, meta: dict[str, Any], result: Delivery
+                 ) -> tuple[int, bytes]:
+        """The message after the server's 354, as ``SMTP.data`` sends it, and the server's answer. A break from
+        here on leaves it unknown whether the server stored the message: it is moved to ``unconfirmed`` and
+        the break goes on to end the connection (the others stay pending)."""
+        text = smtplib.quotedata(raw.decode("ascii", "surrogateescape"))
+        payload = (text if text.endswith("\r\n") else text + "\r\n") + ".\r\n"
+        try:
+            server.send(payload.encode("ascii", "surrogateescape"))
+            return server.getreply()
+        except (OSError, smtplib.SMTPException) as exc:
+            error = f"no answer after the message was sent ({_error(exc)}): it may have arrived"
+            self._move(meta, self.unconfirmed, {"unanswered": error})
+            result.unconfirmed.append({"id": meta["id"], "recipient": meta["recipient"], "error": error})
+            raise
 
     def _attempt(self, folder: Path, meta: dict[str, Any], error: str) -> None:
         meta["attempts"].append({"at": _now(), "error": error})

@@ -34,3 +34,19 @@ class Inbox:
 
     def messages(self) -> list[EmailMessage]:
         return [email.message_from_bytes(raw, policy=policy.default) for _, _, raw in self.received]
+
+
+class DropsAfterData(Inbox):
+    """Stores the first message it is sent, then drops the connection before answering: the sender cannot
+    know whether it arrived. Later messages are answered as usual."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped = False
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        reply = await super().handle_DATA(server, session, envelope)
+        if not self.dropped:
+            self.dropped = True
+            server.transport.abort()
+        return reply

@@ -24,7 +24,7 @@ from generator.outputs import folder_names
 from generator.render import job, print_pdf
 from generator.sample import ROLES, write_sample
 
-from loopback import Inbox, free_port
+from loopback import DropsAfterData, Inbox, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 VOLT = ROLES["loss_maker"]
@@ -142,6 +142,43 @@ def test_server_down_keeps_the_outbox_and_deliver_retry_sends_each_once(mails: l
     assert "0 sent, 0 still waiting, 0 rejected" in again.stdout
     assert third.sent == []
     assert sorted(r[1][0] for r in inbox.received) == ["ana@example.com", "desk@example.com"]
+
+
+def test_a_message_the_server_may_have_stored_is_not_sent_again_blindly(mails: list[deliver.ReportMail],
+                                                                         tmp_path: Path) -> None:
+    """The server stored a message and died before answering 250; `deliver --retry` sent it again. Now it is
+    'maybe sent': listed with what to do, never sent by a retry, sent again only with --resend."""
+    inbox, port = DropsAfterData(), free_port()
+    server = smtp_server(inbox, port)
+    outbox = deliver.Outbox(tmp_path / "outbox")
+    try:
+        for draft in deliver.plan("run4", "2026-11-28", mails, subscriptions()):
+            outbox.put(draft)
+        broken = outbox.send(plain(port))
+        first = inbox.received[0][1][0]
+        assert [u["recipient"] for u in broken.unconfirmed] == [first]
+        assert "it may have arrived" in broken.unconfirmed[0]["error"]
+        assert broken.sent == [] and len(broken.waiting) == 1  # the connection is gone: the other one waits
+        env = {**os.environ, "FINREPORT_OUTBOX_DIR": str(tmp_path / "outbox"), "FINREPORT_SMTP_HOST": "127.0.0.1",
+               "FINREPORT_SMTP_PORT": str(port), "FINREPORT_SMTP_SECURITY": "insecure"}
+        command = [sys.executable, "-m", "generator.cli", "deliver"]
+        retried = subprocess.run([*command, "--retry"], env=env, cwd=ROOT, capture_output=True, text=True,
+                                 timeout=120, check=False)
+        assert retried.returncode == 0, retried.stderr
+        assert "1 sent, 0 still waiting, 0 rejected" in retried.stdout
+        mid = broken.unconfirmed[0]["id"]
+        assert f"maybe sent {mid}  {first}" in retried.stdout and f"finreport deliver --resend {mid}" in retried.stdout
+        assert sorted(r[1][0] for r in inbox.received) == ["ana@example.com", "desk@example.com"]  # each once
+        unknown = subprocess.run([*command, "--resend", "nope"], env=env, cwd=ROOT, capture_output=True, text=True,
+                                 timeout=120, check=False)
+        assert unknown.returncode == 2 and "no unconfirmed message 'nope'" in unknown.stderr
+        resent = subprocess.run([*command, "--resend", mid], env=env, cwd=ROOT, capture_output=True, text=True,
+                                timeout=120, check=False)
+        assert resent.returncode == 0 and "1 sent" in resent.stdout and "maybe sent" not in resent.stdout
+    finally:
+        server.stop()
+    assert [r[1][0] for r in inbox.received].count(first) == 2  # the second time because a person said so
+    assert outbox.maybe_sent() == [] and outbox.waiting() == []
 
 
 def test_per_company_messages_are_no_parts_of_a_digest(mails: list[deliver.ReportMail]) -> None:
