@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from generator import facts as facts_stage
+from generator import lifecycle
 from generator.errors import FinreportError
 from generator.graph import JavaMissingError
 from generator.settings import get_settings
@@ -85,6 +86,7 @@ def run_reports(
 ) -> None:
     """Everything `facts` does, plus one PDF report per company: the nightly flow (or, with --entity, the
     on-demand flow) run here, on Prefect's local ephemeral server unless PREFECT_API_URL names one."""
+    lifecycle.guard()  # before anything starts: what the run starts is stopped even if it is killed
     if input:
         facts_stage.check_inputs(input)  # before Prefect starts: a wrong path is a one-line error at once
     # The progress bar and the summary are this command's output; Prefect's logs of the run, tracebacks of

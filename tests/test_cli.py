@@ -158,6 +158,40 @@ def test_run_refuses_a_bad_date_or_question_before_starting(sample: Path, tmp_pa
     assert "--question: Value error, unknown question id(s) x; the catalogue has revenue_trend" in line
 
 
+def test_a_killed_run_leaves_nothing_running(sample: Path, tmp_path: Path) -> None:
+    """After SIGKILL of a run (no Python left to unwind) its temporary Prefect server and its printing
+    processes ran on for good. The run's watchdog sees it gone and stops everything it started."""
+    env = {**os.environ, "FINREPORT_OUTPUT_DIR": str(tmp_path / "output"), "PREFECT_API_URL": ""}
+    process = subprocess.Popen([sys.executable, "-m", "generator.cli", "run", "--narrator", "reference",
+                                "--input", str(sample / "long"), "--out", str(tmp_path / "out")],
+                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = psutil.Process(process.pid)
+    deadline = time.monotonic() + 180
+    started: dict[int, psutil.Process] = {}
+    printing = False
+    while not printing and time.monotonic() < deadline and process.poll() is None:
+        for child in run.children(recursive=True):
+            started.setdefault(child.pid, child)
+        commands = [_command(c) for c in started.values()]
+        printing = any("uvicorn" in c for c in commands) and any("multiprocessing" in c for c in commands)
+        time.sleep(0.2)
+    assert printing, "the run never started its server and printing processes"
+    watchdog = [c for c in started.values() if _command(c) == _command(run)]
+    process.kill()
+    process.wait(timeout=30)
+    _, alive = psutil.wait_procs([c for c in started.values() if c.is_running()], timeout=30)
+    assert not alive, [_command(p) for p in alive]
+    assert watchdog and not any(w.is_running() for w in watchdog)  # the watchdog is gone too
+
+
+def _command(process: psutil.Process) -> str:
+    """A process's command line; empty once it has ended."""
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def test_a_run_stopped_with_sigterm_stops_the_server_it_started(sample: Path, tmp_path: Path) -> None:
     """A scheduler that stops a run with SIGTERM left Prefect's temporary server running for good."""
     env = {**os.environ, "FINREPORT_OUTPUT_DIR": str(tmp_path / "output"), "PREFECT_API_URL": ""}
