@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_facts.py
 	$(BIN)/python bench/bench_graph.py
 	$(BIN)/python bench/bench_run.py
+	$(BIN)/python bench/bench_files.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check generator flows tests bench

@@ -163,15 +163,35 @@ def read_file(path: Path) -> tuple[Adapter, pl.DataFrame, pl.DataFrame]:
     return adapter, accepted, rejected
 
 
-def _read_or_refuse(path: Path) -> tuple[Adapter, pl.DataFrame, pl.DataFrame] | InputFileError:
+def _read_or_refuse(path: Path) -> tuple[Adapter, pl.DataFrame] | InputFileError:
+    """The file through its adapter (validation comes later, for many files at once), or why it is refused."""
     try:
-        return read_file(path)
+        adapter = choose_adapter(path)
+        return adapter, adapter.read(path)
     except InputFileError as exc:
         return exc
 
 
+BATCH_ROWS = 1_000_000
+"""Rows validated together. Validation costs a few hundred small frame operations whatever the rows: done per
+file, 10,000 small files took 334 s (33 ms each); done per batch of files, a fraction of that."""
+
+
+def _batches(frames: Sequence[pl.DataFrame]) -> list[list[pl.DataFrame]]:
+    out: list[list[pl.DataFrame]] = [[]]
+    rows = 0
+    for frame in frames:
+        if out[-1] and rows + frame.height > BATCH_ROWS:
+            out.append([])
+            rows = 0
+        out[-1].append(frame)
+        rows += frame.height
+    return [batch for batch in out if batch]
+
+
 def ingest(paths: Sequence[Path]) -> Ingested:
-    """Every file read and validated in turn (its SHA-256 computed alongside); then duplicates resolved."""
+    """Every file read in turn (its SHA-256 computed alongside), the rows validated in batches of files; then
+    duplicates resolved."""
     files: list[InputFile] = []
     refused: list[InputFileError] = []
     accepted_parts: list[pl.DataFrame] = [empty_accepted()]
@@ -188,6 +208,7 @@ def ingest(paths: Sequence[Path]) -> Ingested:
     files += [InputFile(str(p), _sha256(p), "sectors", n) for p, n in declared.rows.items()]
     refused += declared.refused
     rejected_parts.append(declared.rejected)
+    raws: list[pl.DataFrame] = []
     with ThreadPoolExecutor(max_workers=1) as hasher:
         digests = [hasher.submit(_sha256, p) for p in paths]
         outcomes = [_read_or_refuse(p) for p in paths]
@@ -196,8 +217,11 @@ def ingest(paths: Sequence[Path]) -> Ingested:
             refused.append(outcome)
             rejected_parts.append(_refused_row(outcome))
             continue
-        adapter, accepted, rejected = outcome
-        files.append(InputFile(str(path), digest.result(), adapter.name, accepted.height + rejected.height))
+        adapter, raw = outcome
+        files.append(InputFile(str(path), digest.result(), adapter.name, raw.height))  # each row: used or rejected
+        raws.append(raw)
+    for batch in _batches(raws):
+        accepted, rejected = validate(pl.concat(batch, how="vertical_relaxed"))
         accepted_parts.append(accepted)
         rejected_parts.append(rejected)
     accepted, foreign = one_currency(pl.concat(accepted_parts, how="vertical_relaxed"))
