@@ -45,3 +45,13 @@ def _listed(names: list[str], shown: int = 12) -> str:
 
 class UsageError(FinreportError):
     """A run cannot start as asked (no such input, nothing readable): the message says what to change."""
+
+
+def not_utf8(file: Path | str, data: bytes, exc: UnicodeDecodeError) -> InputFileError:
+    """Where a file stops being UTF-8: its line, column and byte, and the likely fix (a spreadsheet's
+    "CSV" or a Windows export writes Latin-1 or Windows-1252)."""
+    before = data[:exc.start]
+    line = before.count(b"\n") + 1
+    column = len(before[before.rfind(b"\n") + 1:].decode("utf-8", "replace")) + 1
+    return InputFileError(file, f"not UTF-8 text: byte {data[exc.start:exc.start + 1]!r} at column {column} (Latin-1 "
+                                "or Windows-1252? save the file as UTF-8)", line=line)

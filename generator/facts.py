@@ -314,10 +314,14 @@ def summary(manifest: dict[str, Any], out: Path) -> str:
         lines.append(f"e-mail: {len(d['sent'])} sent, {len(d['waiting'])} waiting in the outbox, "
                      f"{len(d['rejected'])} rejected" + (f" ({d['error']})" if d.get("error") else ""))
         lines += [f"e-mail to {r['recipient']} rejected: {r['error']}" for r in d["rejected"]]
+        lines += [f"e-mail {u['id']} to {u['recipient']} maybe sent ({u['error']}): check with the recipient, then "
+                  f"`finreport deliver --resend {u['id']}` if it did not arrive" for u in d.get("unconfirmed", [])]
         if d["waiting"]:
             lines.append(f"e-mail waiting ({d['waiting'][0]['error']}): `finreport deliver --retry` sends it")
     for failure in manifest.get("failures", []):
-        shown = re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group(0))[1:-1], failure["entity_id"])  # one line
+        entity = failure["entity_id"]
+        shown = re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group(0))[1:-1], entity[:60])  # one short line
+        shown += f"… ({len(entity):,} characters)" if len(entity) > 60 else ""
         lines.append(f"FAILED {shown} ({failure['stage']}): {failure['error']}")
     lines.append(f"wrote {out}")
     return "\n".join(lines)

@@ -4,10 +4,12 @@ is one rejected row with its reason, and the run's other files and companies are
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -97,7 +99,8 @@ def test_a_line_break_in_an_id_rejects_its_rows_and_the_summary_stays_one_line_e
     assert "FAILED AC\\r\\nME (ingest): none of its 2 rows is usable (see rejected.csv)" in result.stdout.splitlines()
     assert [r["entity_id"] for r in rejected(out)] == ["AC\r\nME", "AC\r\nME"]
     assert {r["reason"] for r in rejected(out)} == {
-        "entity_id contains a control character (a line break or tab): an id is one line of text"}
+        "entity_id contains a control or invisible character (a line break, tab, zero-width or right-to-left "
+        "mark): an id is one line of visible text"}
     assert (out / "GOOD" / "facts.json").exists()
 
 
@@ -216,3 +219,202 @@ def test_minus_zero_is_zero(tmp_path: Path) -> None:
     (row,) = [r for r in json.loads((out / "ACME" / "facts.json").read_text())
               if r["metric"] == "rnd_expense" and r["fiscal_year"] == 2024]
     assert row["value"] == 0 and str(row["value"]) == "0.0"
+
+
+# One hostile cell per line, each line a case, all in one file read by one real CLI run: (case, line, column and
+# reason of its rejected row; None: the row is accepted). Lines 2 and 3 are good rows.
+ROWS: list[tuple[str, str, tuple[str, str] | None]] = [
+    ("number with a space", "revenue,12 345,USD,units", ("value", "unparseable number '12 345'")),
+    ("spreadsheet error", "revenue,#REF!,USD,units", ("value", "unparseable number '#REF!'")),
+    ("NaN", "revenue,NaN,USD,units", ("value", "not a finite number: 'NaN'")),
+    ("minus infinity", "revenue,-inf,USD,units", ("value", "not a finite number: '-inf'")),
+    ("beyond a float", "revenue,1e400,USD,units", ("value", "not a finite number: '1e400'")),
+    ("misplaced thousands separators", 'revenue,"1,23,4",USD,units', ("value", "unparseable number '1,23,4'")),
+    ("two minus signs", "revenue,--5,USD,units", ("value", "unparseable number '--5'")),
+    ("hexadecimal", "revenue,0x10,USD,units", ("value", "unparseable number '0x10'")),
+    ("underscore digits", "revenue,1_000,USD,units", ("value", "unparseable number '1_000'")),
+    ("empty value", "revenue,,USD,units", ("value", "required value is empty")),
+    ("accounting negative", 'net_income,"(1,234)",USD,units', None),
+    ("dollar sign and separators", 'cash,"$1,234.50",USD,units', None),
+    ("padded number", "total_assets, 1000 ,USD,units", None),
+    ("lower-case currency", "total_equity,500,usd,units", None),
+    ("no scale", "operating_cash_flow,70,USD,", None),
+    ("unknown currency", "revenue,1,US$,units", ("currency", "unknown currency 'US$' (not an ISO 4217 code)")),
+    ("no currency", "revenue,1,,units", ("currency", "required value is empty")),
+    ("unknown scale", "revenue,1,USD,lakhs",
+     ("scale", "unknown scale 'lakhs' (expected units, thousands, millions or billions)")),
+    ("unmapped item", "synergy_potential,1,USD,units", ("item", "unmapped item 'synergy_potential'")),
+    ("no item", ",1,USD,units", ("item", "required value is empty")),
+]
+# Cells before the item: (case, id, name, year, period, start, end, expected).
+HEADS: list[tuple[str, str, tuple[str, str] | None]] = [
+    ("half a year", "ACME,Acme Corp,2024.5,FY,2024-01-01,2024-12-31", ("fiscal_year", "not a fiscal year: '2024.5'")),
+    ("year 1800", "ACME,Acme Corp,1800,FY,1800-01-01,1800-12-31", ("fiscal_year", "not a fiscal year: '1800'")),
+    ("year in words", "ACME,Acme Corp,twenty,FY,2024-01-01,2024-12-31", ("fiscal_year", "not a fiscal year: 'twenty'")),
+    ("year as a float", "ACME,Acme Corp,2023.0,FY,2023-01-01,2023-12-31", None),
+    ("fifth quarter", "ACME,Acme Corp,2024,Q5,2024-01-01,2024-03-31",
+     ("fiscal_period", "unknown fiscal period 'Q5' (expected FY, Q1, Q2, Q3 or Q4)")),
+    ("half year", "ACME,Acme Corp,2024,H1,2024-01-01,2024-06-30",
+     ("fiscal_period", "unknown fiscal period 'H1' (expected FY, Q1, Q2, Q3 or Q4)")),
+    ("lower-case period", "ACME,Acme Corp,2022,fy,2022-01-01,2022-12-31", None),
+    ("thirteenth month", "ACME,Acme Corp,2024,Q1,2024-01-01,2024-13-01",
+     ("period_end", "unparseable date '2024-13-01' (expected YYYY-MM-DD)")),
+    ("day first", "ACME,Acme Corp,2024,Q2,2024-04-01,30/06/2024",
+     ("period_end", "unparseable date '30/06/2024' (expected YYYY-MM-DD)")),
+    ("30 February", "ACME,Acme Corp,2024,Q1,2024-01-01,2024-02-30",
+     ("period_end", "unparseable date '2024-02-30' (expected YYYY-MM-DD)")),
+    ("start after end", "ACME,Acme Corp,2024,Q3,2024-12-01,2024-09-30",
+     ("period_start", "period_start 2024-12-01 is after period_end 2024-09-30")),
+    ("no id", ",Acme Corp,2024,FY,2024-01-01,2024-12-31", ("entity_id", "required value is empty")),
+    ("no name", "ACME,,2024,FY,2024-01-01,2024-12-31", ("entity_name", "required value is empty")),
+    ("tab in an id", '"AC\tME",Acme Corp,2024,FY,2024-01-01,2024-12-31',
+     ("entity_id", "entity_id contains a control or invisible character (a line break, tab, zero-width or "
+                   "right-to-left mark): an id is one line of visible text")),
+    ("zero-width space in an id", "AC\u200bME,Acme Corp,2024,FY,2024-01-01,2024-12-31",
+     ("entity_id", "entity_id contains a control or invisible character (a line break, tab, zero-width or "
+                   "right-to-left mark): an id is one line of visible text")),
+    ("right-to-left override in an id", "AC\u202eME,Acme Corp,2024,FY,2024-01-01,2024-12-31",
+     ("entity_id", "entity_id contains a control or invisible character (a line break, tab, zero-width or "
+                   "right-to-left mark): an id is one line of visible text")),
+]
+SHAPES: list[tuple[str, str, tuple[str, str] | None]] = [
+    ("too few fields", "ACME,Acme Corp,2024,FY", ("", "expected 10 fields, found 4")),
+    ("too many fields", "ACME,Acme Corp,2024,FY,2024-01-01,2024-12-31,revenue,1,USD,units,extra,more",
+     ("", "expected 10 fields, found 12")),
+    ("conflicting refiling", "ACME,Acme Corp,2024,FY,2024-01-01,2024-12-31,revenue,999,USD,units",
+     ("value", "conflicting values for the same entity, period, item and filed date: {file}:2 = 1000; "
+               "{file}:{line} = 999")),
+]
+YEAR = "ACME,Acme Corp,2021,FY,2021-01-01,2021-12-31"
+CASES = [(name, f"{YEAR},{rest}", outcome) for name, rest, outcome in ROWS] + \
+    [(name, f"{head},revenue,1,USD,units", outcome) for name, head, outcome in HEADS] + SHAPES
+
+
+@pytest.fixture(scope="module")
+def hostile_rows(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
+    tmp = tmp_path_factory.mktemp("rows")
+    path = csv_file(tmp / "cells.csv", *GOOD, *[line for _, line, _ in CASES])
+    result, out = facts(tmp, path)
+    return path, out, result
+
+
+@pytest.mark.parametrize(("case", "line", "outcome"), [(n, i, o) for i, (n, _, o) in enumerate(CASES, start=4)],
+                         ids=[name for name, _, _ in CASES])
+def test_each_hostile_cell_is_used_or_rejected_with_its_line_column_and_reason(
+        hostile_rows: tuple[Path, Path, subprocess.CompletedProcess[str]], case: str, line: int,
+        outcome: tuple[str, str] | None) -> None:
+    path, out, result = hostile_rows
+    assert result.returncode == 0, result.stderr
+    mine = [(r["column"], r["reason"]) for r in rejected(out) if r["line"] == str(line)]
+    expected = [] if outcome is None else [(outcome[0], outcome[1].format(file=path, line=line))]
+    assert mine == expected, case  # not rejected: used (every row is one or the other, see the count below)
+
+
+def test_hostile_rows_are_counted_from_the_file_itself(
+        hostile_rows: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
+    path, out, result = hostile_rows
+    lines = len(path.read_text(encoding="utf-8").splitlines()) - 1
+    manifest = json.loads((out / "manifest.json").read_text())
+    counts = manifest["counts"]
+    assert counts["rows_in"] == lines == counts["rows_accepted"] + counts["rows_rejected"]
+    assert counts["rows_rejected"] == len(rejected(out)) == sum(o is not None for _, _, o in CASES) + 1  # line 2
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+
+
+def _zip_bytes() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    return buffer.getvalue()
+
+
+def _parquet_of_bytes(path: Path) -> None:
+    import polars as pl
+
+    pl.DataFrame({"entity_id": ["A"], "entity_name": [b"raw bytes"], "fiscal_year": [2024], "fiscal_period": ["FY"],
+                  "period_end": ["2024-12-31"], "item": ["revenue"], "value": [1.0], "currency": ["USD"]}
+                 ).write_parquet(path)
+
+
+GOOD_TEXT = "\n".join([HEADER, *GOOD]) + "\n"
+# Whole files, each a case, all in one folder read by one real CLI run: (file, how to write it, the refusal
+# without the file's path, or None when its rows are used).
+FILES: list[tuple[str, Callable[[Path], object], str | None]] = [
+    ("empty.csv", lambda p: p.write_bytes(b""), "file is empty"),
+    ("spaces.csv", lambda p: p.write_text(" \n\n \n"), "file is empty"),
+    ("gzipped.csv", lambda p: p.write_bytes(gzip.compress(GOOD_TEXT.encode())),
+     "is gzip-compressed: decompress it (gunzip) and give the CSV inside"),
+    ("workbook.csv", lambda p: p.write_bytes(_zip_bytes()),
+     "is a ZIP archive (an Excel workbook is one): export the sheet as CSV UTF-8"),
+    ("latin1.csv", lambda p: p.write_bytes(GOOD_TEXT.replace("Acme Corp", "Société").encode("latin-1")),
+     ":2: not UTF-8 text: byte b'\\xe9' at column 10 (Latin-1 or Windows-1252? save the file as UTF-8)"),
+    ("semicolon.csv", lambda p: p.write_text(GOOD_TEXT.replace(",", ";")),
+     ":1: missing required column(s) entity_id, entity_name, fiscal_year, fiscal_period, period_end, item, value, "
+     "currency; found entity_id;entity_name;fiscal_year;fiscal_period;period_start… (the columns are separated by "
+     "';': a long table separates them by commas)"),
+    ("tabs.csv", lambda p: p.write_text(GOOD_TEXT.replace(",", "\t")),
+     ":1: missing required column(s) entity_id, entity_name, fiscal_year, fiscal_period, period_end, item, value, "
+     "currency; found entity_id\tentity_name\tfiscal_year\tfiscal_period\tperiod_start… (the columns are separated "
+     "by '\\t': a long table separates them by commas)"),
+    ("twice.csv", lambda p: p.write_text(HEADER + ",value\n" + GOOD[0] + ",5\n"),
+     ":1: column 'value': column 'value' appears twice (columns 8 and 11)"),
+    ("deep.json", lambda p: p.write_text("[" * 100_000 + "]" * 100_000), "not valid JSON: nested too deeply"),
+    ("object.json", lambda p: p.write_text('{"hello": "world"}'),
+     "not an SEC companyfacts file (expected a JSON object with cik, entityName and facts)"),
+    ("list.json", lambda p: p.write_text("[1, 2, 3]"),
+     "not an SEC companyfacts file (expected a JSON object with cik, entityName and facts)"),
+    ("truncated.json", lambda p: p.write_text('{"cik": 1, "entityName": "A", "facts": {"us-gaap": {'),
+     ":1: not valid JSON: Expecting property name enclosed in double quotes (column 53)"),
+    ("lines.jsonl", lambda p: p.write_text('{"entity_id": "A"\nnot json\n'),
+     ":1: no line is a JSON object (not valid JSON: Expecting ',' delimiter)"),
+    ("bytes.parquet", _parquet_of_bytes,
+     "column(s) entity_name (Binary) hold nested or binary values; expected text, numbers or dates"),
+    ("fake.parquet", lambda p: p.write_bytes(b"PAR1 not really"), "not a readable Parquet file: "),
+    ("bom.csv", lambda p: p.write_bytes(b"\xef\xbb\xbf" + GOOD_TEXT.replace("ACME", "BOMC").encode()), None),
+    ("crlf.csv", lambda p: p.write_bytes(GOOD_TEXT.replace("ACME", "CRLF").replace("\n", "\r\n").encode()), None),
+    ("cr.csv", lambda p: p.write_bytes(GOOD_TEXT.replace("ACME", "MACC").replace("\n", "\r").encode()), None),
+]
+
+
+@pytest.fixture(scope="module")
+def hostile_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, subprocess.CompletedProcess[str]]:
+    tmp = tmp_path_factory.mktemp("files")
+    folder = tmp / "inputs"
+    folder.mkdir()
+    for name, write, _ in FILES:
+        write(folder / name)
+    (folder / "long-line.csv").write_text(f"{HEADER}\n{'A' * 100_000}\n", encoding="utf-8")
+    good_file(folder)
+    result, out = facts(tmp, folder)
+    return folder, out, result
+
+
+@pytest.mark.parametrize(("name", "refusal"), [(n, r) for n, _, r in FILES], ids=[n for n, _, _ in FILES])
+def test_each_hostile_file_is_refused_in_one_line_or_read(
+        hostile_files: tuple[Path, Path, subprocess.CompletedProcess[str]], name: str, refusal: str | None) -> None:
+    folder, out, result = hostile_files
+    assert result.returncode == 0, result.stderr
+    path = folder / name
+    mine = [line for line in result.stderr.splitlines() if line.startswith(f"finreport: refused {path}")]
+    rows = [r for r in rejected(out) if r["file"] == str(path)]
+    if refusal is None:
+        assert mine == [] and rows == []
+        return
+    where = "" if refusal.startswith(":") else ": "
+    assert len(mine) == 1 and mine[0].startswith(f"finreport: refused {path}{where}{refusal}"), mine
+    assert len(rows) == 1 and rows[0]["reason"].startswith("file refused: ")
+
+
+def test_good_files_beside_hostile_ones_are_reported_and_a_huge_id_is_shortened(
+        hostile_files: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
+    _, out, result = hostile_files
+    assert sorted(p.name for p in out.iterdir() if (p / "facts.json").exists()) == ["BOMC", "CRLF", "GOOD", "MACC"]
+    assert f"FAILED {'A' * 60}… (100,000 characters) (ingest): none of its 1 rows is usable (see rejected.csv)" \
+        in result.stdout.splitlines()
+    assert max(len(line) for line in result.stdout.splitlines()) < 300
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["counts"]["rows_in"] == manifest["counts"]["rows_accepted"] + manifest["counts"]["rows_rejected"]

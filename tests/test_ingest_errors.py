@@ -99,12 +99,13 @@ def test_non_utf8_bytes_refuse_the_file_naming_the_byte(tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
     data = (",".join(HEADER) + "\n" + row(entity_name="Société Générale") + "\n").encode("latin-1")
     path.write_bytes(data)
-    offset = data.index(b"\xe9")
-    reason = f"not UTF-8 text (byte {offset}: b'\\xe9')"
+    line = data.splitlines()[1]
+    column = len(line[:line.index(b"\xe9")].decode()) + 1
+    reason = f"not UTF-8 text: byte b'\\xe9' at column {column} (Latin-1 or Windows-1252? save the file as UTF-8)"
     with pytest.raises(InputFileError) as raised:
         read_file(path)
-    assert raised.value.reason == reason
-    assert rejected(checked([path])) == [refusal(path, reason)]
+    assert (raised.value.reason, raised.value.line) == (reason, 2)
+    assert rejected(checked([path])) == [refusal(path, reason, line=2)]
 
 
 def test_nul_bytes_refuse_a_csv(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import polars as pl
 
-from generator.errors import InputFileError
+from generator.errors import InputFileError, not_utf8
 from generator.ingest.base import Adapter
 from generator.ingest.xbrl import Fact, Problem, Unusable, mapped_concepts, parse_date, to_raw, unmapped
 
@@ -36,11 +36,12 @@ def _accepts(path: Path, header: list[str]) -> bool:
 
 def _load(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
+        raw = path.read_bytes()
+        data = json.loads(raw.decode("utf-8-sig"))
     except FileNotFoundError as exc:
         raise InputFileError(path, "no such file") from exc
     except UnicodeDecodeError as exc:
-        raise InputFileError(path, f"not UTF-8 text (byte {exc.start})") from exc
+        raise not_utf8(path, raw, exc) from exc
     except OSError as exc:
         raise InputFileError(path, f"cannot read file: {exc.strerror or exc}") from exc
     except json.JSONDecodeError as exc:

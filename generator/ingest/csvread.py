@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from generator.errors import InputFileError
+from generator.errors import InputFileError, not_utf8
 from generator.ingest.base import RAW_COLUMNS
 
 csv.field_size_limit(2**31 - 1)
@@ -59,6 +59,10 @@ def _nul_reason(data: bytes) -> str:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or data[1:200:2].count(0) > 40 \
             or data[0:200:2].count(0) > 40:
         return "is UTF-16 text: save it as UTF-8 (CSV UTF-8) and run again"
+    if data.startswith(b"\x1f\x8b"):
+        return "is gzip-compressed: decompress it (gunzip) and give the CSV inside"
+    if data.startswith(b"PK\x03\x04"):
+        return "is a ZIP archive (an Excel workbook is one): export the sheet as CSV UTF-8"
     return "contains NUL bytes: not a text CSV file"
 
 
@@ -66,7 +70,7 @@ def _text(path: Path, data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputFileError(path, f"not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r})") from exc
+        raise not_utf8(path, data, exc) from exc
 
 
 def _header(path: Path, data: bytes) -> list[str]:

@@ -10,7 +10,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from generator.errors import InputFileError, MissingColumnsError
+from generator.errors import InputFileError, MissingColumnsError, not_utf8
 from generator.ingest.base import RAW_COLUMNS, TEXT_COLUMNS, Adapter, raw_frame
 from generator.ingest.csvread import header_names, read_csv_strings
 from generator.schema import REQUIRED_COLUMNS
@@ -32,9 +32,11 @@ def _check_columns(path: Path, columns: list[str]) -> None:
     others that are not period ends, is most likely a statement table finreport does not read, and says so."""
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
-        raise MissingColumnsError(path, missing, columns,
-                                  _NOT_A_STATEMENT if len(missing) == len(REQUIRED_COLUMNS) and len(columns) > 1
-                                  else "")
+        separator = next((s for s in (";", "\t", "|") if len(columns) == 1 and s in columns[0]
+                          and set(REQUIRED_COLUMNS) <= {c.strip().lower() for c in columns[0].split(s)}), None)
+        hint = f"the columns are separated by {separator!r}: a long table separates them by commas" if separator \
+            else _NOT_A_STATEMENT if len(missing) == len(REQUIRED_COLUMNS) and len(columns) > 1 else ""
+        raise MissingColumnsError(path, missing, columns, hint)
 
 
 def _to_raw(path: Path, frame: pl.DataFrame, lines: pl.Series) -> pl.DataFrame:
@@ -76,10 +78,11 @@ def read_long_parquet(path: Path) -> pl.DataFrame:
 
 def read_long_jsonl(path: Path) -> pl.DataFrame:
     """One JSON object per line; a line that is not an object is rejected by name, not the whole file."""
+    data = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InputFileError(path, f"not UTF-8 text (byte {exc.start})") from exc
+        raise not_utf8(path, data, exc) from exc
     records: list[dict[str, str | None]] = []
     lines: list[int] = []
     broken: list[str | None] = []

@@ -68,10 +68,16 @@ def _clean(values: pl.Series) -> pl.Series:
     return pl.select(pl.when(stripped != "").then(stripped)).to_series()
 
 
+_INVISIBLE = "\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+"""Zero-width and bidirectional marks: text that reads as something else ("Trojan Source")."""
+
+
 def _printable(values: pl.Series) -> pl.Series:
-    """A name as one line: control characters (a quoted CR LF in a CSV cell) become spaces. A name with a line
-    break broke the graph's Turtle export and would break an e-mail header."""
-    return _clean(values.str.replace_all(r"[\x00-\x1f\x7f]+", " ").str.replace_all(r" {2,}", " "))
+    """A name as one line of what it shows: control characters (a quoted CR LF in a CSV cell) become spaces, and
+    invisible marks go. A name with a line break broke the graph's Turtle export and would break an e-mail header;
+    one with a right-to-left override prints reversed."""
+    return _clean(values.str.replace_all(r"[\x00-\x1f\x7f]+", " ").str.replace_all(f"[{_INVISIBLE}]+", "")
+                  .str.replace_all(r" {2,}", " "))
 
 
 def _date(values: pl.Series) -> pl.Series:
@@ -206,8 +212,9 @@ def _checks() -> list[tuple[str, pl.Expr, Callable[[pl.DataFrame], pl.Expr]]]:
     checks: list[tuple[str, pl.Expr, pl.Expr]] = [("", c("__problem").is_not_null(), c("__problem"))]
     checks += [(col, ~given[col], empty) for col in REQUIRED_VALUES]
     checks += [
-        ("entity_id", c("entity_id").cast(pl.String).str.contains(r"[\x00-\x1f\x7f]"),
-         pl.lit("entity_id contains a control character (a line break or tab): an id is one line of text")),
+        ("entity_id", c("entity_id").cast(pl.String).str.contains(f"[\\x00-\\x1f\\x7f{_INVISIBLE}]"),
+         pl.lit("entity_id contains a control or invisible character (a line break, tab, zero-width or "
+                "right-to-left mark): an id is one line of visible text")),
         ("fiscal_year", c("__year").is_null(), pl.lit("not a fiscal year: ") + quoted("fiscal_year")),
         ("fiscal_period", ~c("__period_ok"),
          pl.lit("unknown fiscal period ") + quoted("fiscal_period") + pl.lit(" (expected FY, Q1, Q2, Q3 or Q4)")),
