@@ -50,3 +50,27 @@ class DropsAfterData(Inbox):
             self.dropped = True
             server.transport.abort()
         return reply
+
+
+class AnswersAt(Inbox):
+    """Answers ``reply`` at one step of the dialogue (MAIL, RCPT or DATA) instead of accepting."""
+
+    def __init__(self, step: str, reply: str) -> None:
+        super().__init__()
+        self.step, self.reply = step, reply
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if self.step == "MAIL":
+            return self.reply
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if self.step == "RCPT":
+            return self.reply
+        return await super().handle_RCPT(server, session, envelope, address, options)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.step == "DATA":
+            return self.reply
+        return await super().handle_DATA(server, session, envelope)

@@ -24,7 +24,7 @@ from generator.outputs import folder_names
 from generator.render import job, print_pdf
 from generator.sample import ROLES, write_sample
 
-from loopback import DropsAfterData, Inbox, free_port
+from loopback import AnswersAt, DropsAfterData, Inbox, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 VOLT = ROLES["loss_maker"]
@@ -179,6 +179,29 @@ def test_a_message_the_server_may_have_stored_is_not_sent_again_blindly(mails: l
         server.stop()
     assert [r[1][0] for r in inbox.received].count(first) == 2  # the second time because a person said so
     assert outbox.maybe_sent() == [] and outbox.waiting() == []
+
+
+@pytest.mark.parametrize("step", ["MAIL", "RCPT", "DATA"])
+@pytest.mark.parametrize(("reply", "outcome"), [("451 4.3.0 try again later", "waiting"),
+                                                 ("550 5.7.1 refused by policy", "rejected")])
+def test_a_refusal_at_any_step_waits_or_is_final_by_its_code(mails: list[deliver.ReportMail], tmp_path: Path,
+                                                             step: str, reply: str, outcome: str) -> None:
+    """The server may refuse at MAIL, RCPT or after the message: 4xx keeps it pending for a retry, 5xx moves it to
+    rejected with the server's words; nothing arrives, and the outbox says which."""
+    inbox, port = AnswersAt(step, reply), free_port()
+    server = smtp_server(inbox, port)
+    try:
+        outbox = deliver.Outbox(tmp_path / "outbox")
+        for draft in deliver.plan("run5", "2026-11-28", mails, subscriptions()):
+            outbox.put(draft)
+        result = outbox.send(plain(port))
+    finally:
+        server.stop()
+    assert inbox.received == [] and result.sent == [] and result.unconfirmed == []
+    other = "rejected" if outcome == "waiting" else "waiting"
+    assert [r["error"] for r in getattr(result, outcome)] == [reply, reply] and getattr(result, other) == []
+    folder = tmp_path / "outbox" / ("pending" if outcome == "waiting" else "rejected")
+    assert len(list(folder.glob("*.eml"))) == 2
 
 
 def test_per_company_messages_are_no_parts_of_a_digest(mails: list[deliver.ReportMail]) -> None:
