@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from math import prod
@@ -288,7 +288,7 @@ class SampleSummary:
 
 
 @dataclass(frozen=True)
-class _Report:
+class Report:
     """One filed set of figures for one period: a wide-file row, many long rows.
 
     Values are integers: thousands for money and shares, cents for per-share amounts.
@@ -303,9 +303,9 @@ class _Report:
 
 
 @dataclass(frozen=True)
-class _Company:
+class Company:
     profile: Profile
-    reports: list[_Report]
+    reports: list[Report]
 
 
 def _add_months(first_of_month: date, months: int) -> date:
@@ -433,10 +433,10 @@ def _fiscal_year(quarters: list[dict[str, int]]) -> dict[str, int]:
     return year
 
 
-def _company(p: Profile, rng: random.Random) -> _Company:
+def simulate(p: Profile, rng: random.Random) -> Company:
     """Quarter and year reports with filing dates, minus the missing quarter, plus the restated original."""
     quarters = _simulate(p, rng)
-    reports: list[_Report] = []
+    reports: list[Report] = []
     for y, fiscal_year in enumerate(FISCAL_YEARS):
         year_quarters = quarters[4 * y: 4 * y + 4]
         for q, (period, values) in enumerate(zip(QUARTERS, year_quarters, strict=True)):
@@ -447,13 +447,13 @@ def _company(p: Profile, rng: random.Random) -> _Company:
             if p.restated and p.restated[:2] == (fiscal_year, period):
                 item, factor = p.restated[2], p.restated[3]
                 original = {item: round(values[item] * factor)}
-                reports.append(_Report(fiscal_year, period, start, end, filed - timedelta(days=16), original))
-            reports.append(_Report(fiscal_year, period, start, end, filed, values))
+                reports.append(Report(fiscal_year, period, start, end, filed - timedelta(days=16), original))
+            reports.append(Report(fiscal_year, period, start, end, filed, values))
         start = _quarter_dates(fiscal_year, p.fy_end_month, 0)[0]
         end = _quarter_dates(fiscal_year, p.fy_end_month, 3)[1]
-        reports.append(_Report(fiscal_year, "FY", start, end, end + timedelta(days=60 + rng.randint(-3, 3)),
+        reports.append(Report(fiscal_year, "FY", start, end, end + timedelta(days=60 + rng.randint(-3, 3)),
                                _fiscal_year(year_quarters)))
-    return _Company(p, reports)
+    return Company(p, reports)
 
 
 def _profiles(n_companies: int, rng: random.Random) -> list[Profile]:
@@ -469,10 +469,10 @@ def _profiles(n_companies: int, rng: random.Random) -> list[Profile]:
     return out
 
 
-def _companies(seed: int, n_companies: int) -> list[_Company]:
+def _companies(seed: int, n_companies: int) -> list[Company]:
     """Each company draws from its own stream, so adding companies never changes the earlier ones."""
     profiles = _profiles(n_companies, random.Random(f"{seed}/profiles"))
-    return [_company(p, random.Random(f"{seed}/{i}")) for i, p in enumerate(profiles)]
+    return [simulate(p, random.Random(f"{seed}/{i}")) for i, p in enumerate(profiles)]
 
 
 def _is_per_share(item: str) -> bool:
@@ -486,7 +486,7 @@ def _text(value: int, per_share: bool, thousands: bool) -> str:
     return str(value if thousands else value * 1000)
 
 
-def _facts(companies: list[_Company]) -> Iterator[tuple[Profile, _Report, str, int]]:
+def _facts(companies: list[Company]) -> Iterator[tuple[Profile, Report, str, int]]:
     for company in companies:
         for report in company.reports:
             for item in LABELS:
@@ -517,22 +517,12 @@ def generate(seed: int = 7, n_companies: int = 14) -> list[dict[str, Any]]:
     ]
 
 
-def write_sample(out: Path, seed: int = 7, n_companies: int = 14) -> SampleSummary:
-    """Write ``long/facts.csv`` and ``wide/<entity_id>.csv`` under ``out``.
-
-    Wide files left over from an earlier, larger sample are removed: both formats must hold the
-    same facts, and an ingest of ``out`` would otherwise pick up companies the long file lacks.
-    """
-    companies = _companies(seed, n_companies)
-    long_dir, wide_dir = out / "long", out / "wide"
-    long_dir.mkdir(parents=True, exist_ok=True)
-    wide_dir.mkdir(parents=True, exist_ok=True)
-
+def write_long(companies: Sequence[Company], path: Path) -> int:
+    """The companies' reports as the canonical long CSV (amounts in units); returns the rows written."""
     statements = {item: items()[item].statement for item in LABELS}
     per_share = {item: _is_per_share(item) for item in LABELS}
-    long_csv = long_dir / "facts.csv"
     rows = 0
-    with long_csv.open("w", newline="", encoding="utf-8") as f:
+    with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(LONG_COLUMNS)
         for company in companies:
@@ -548,6 +538,23 @@ def write_sample(out: Path, seed: int = 7, n_companies: int = 14) -> SampleSumma
                 ]
                 writer.writerows(lines)
                 rows += len(lines)
+    return rows
+
+
+def write_sample(out: Path, seed: int = 7, n_companies: int = 14) -> SampleSummary:
+    """Write ``long/facts.csv`` and ``wide/<entity_id>.csv`` under ``out``.
+
+    Wide files left over from an earlier, larger sample are removed: both formats must hold the
+    same facts, and an ingest of ``out`` would otherwise pick up companies the long file lacks.
+    """
+    companies = _companies(seed, n_companies)
+    long_dir, wide_dir = out / "long", out / "wide"
+    long_dir.mkdir(parents=True, exist_ok=True)
+    wide_dir.mkdir(parents=True, exist_ok=True)
+
+    per_share = {item: _is_per_share(item) for item in LABELS}
+    long_csv = long_dir / "facts.csv"
+    rows = write_long(companies, long_csv)
 
     wide_files = []
     for company in companies:

@@ -1,0 +1,120 @@
+"""Training companies that look like real filings, not like the sample.
+
+The sample's companies report every line item, every quarter and year, carry a sector, earn money more often
+than not and restate one figure. A narrator trained on them alone met real filers as strangers: it wrote
+slots for facts the filing lacks, listed flags in a loop for a company with seven of them, and lost its way
+in a restatements list of dozens. Each company here is one of the sample's economies redrawn (margins,
+growth, leverage, size from thousands to hundreds of billions, currency) and then filed the way real
+companies file: some items never reported (a services firm has no inventory or cost of sales, a bank no
+current assets), gaps in others, annual reports only or quarters only, no sector, a bank's SIC code, and late
+refilings that restate earlier figures (a fraction of them by the factor of a unit error or a sign). The
+figures still come from the simulation, so every fact, flag and finding is computed by the real pipeline.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+from generator.sample import PROFILES, Company, Profile, Report, simulate, write_long
+
+CURRENCIES = ("USD",) * 6 + ("EUR", "GBP", "JPY", "CHF", "CAD", "TWD")
+SECTORS = ("Technology", "Industrials", "Consumer", "Healthcare", "Energy", "Financials", "Utilities")
+
+OMITTED: dict[str, tuple[str, ...]] = {
+    "complete": (),
+    "services": ("inventory", "cost_of_revenue", "gross_profit"),
+    "no capex": ("capex", "depreciation_amortization"),
+    "bank": ("current_assets", "current_liabilities", "inventory", "receivables", "payables", "cost_of_revenue",
+             "gross_profit", "short_term_investments"),
+    "no split": ("current_assets", "current_liabilities"),
+    "lean": ("inventory", "short_term_investments", "goodwill", "dividends_paid", "share_repurchases",
+             "noncontrolling_interest", "rnd_expense", "retained_earnings"),
+}
+"""Line items a kind of filer never reports."""
+
+BANK_SIC = "6022"
+"""State commercial banks: a sectors file with this code makes the company a bank (``generator.industry``)."""
+
+
+def economy(base: Profile, index: int, rng: random.Random) -> Profile:
+    """One of the sample's companies redrawn: margins, growth, leverage and cash anywhere from thriving to
+    insolvent (about a third lose money), and a size from a shell's to a giant's."""
+    losing = rng.random() < 0.35
+    gross = rng.uniform(0.02, 0.45) if losing else rng.uniform(0.2, 0.85)
+    sga = rng.uniform(0.1, 0.6) if losing else rng.uniform(0.05, max(0.06, gross - 0.08))
+    size = 10 ** rng.uniform(-3.3, 2.3)
+    return replace(
+        base, entity_id=f"C{index:04d}", entity_name=f"{base.entity_name.split()[0]} {index} Holdings", roles=(),
+        sector=rng.choice(SECTORS), currency=rng.choice(CURRENCIES), size=size,
+        growth=tuple(rng.uniform(-0.35, 1.2) if rng.random() < 0.3 else rng.uniform(-0.1, 0.35)
+                     for _ in range(3)),  # type: ignore[arg-type]
+        gross_margin=gross, sga=sga, rnd=rng.choice((0.0, 0.0, rng.uniform(0.0, 0.5 if losing else 0.15))),
+        interest_rate=rng.uniform(0.0, 0.12), ltd=base.ltd * rng.choice((0.0, rng.uniform(0.1, 4.0))),
+        ltd_drift=rng.uniform(-0.05, 0.08), retained=-abs(base.retained) * rng.uniform(0.5, 4.0)
+        if losing and rng.random() < 0.5 else base.retained, cash=base.cash * rng.uniform(0.1, 2.0),
+        sti_drift=rng.uniform(-0.3, 0.05), payout=0.0 if losing else base.payout,
+        buyback=0.0 if losing else base.buyback, missing_quarter=None, restated=None,
+    )
+
+
+def filed_like_real(company: Company, rng: random.Random) -> tuple[Company, str | None]:
+    """The company's reports as a real filer would leave them: items it never reports, gaps, only years or
+    only quarters, no sector, late restatements. Returns the company and the SIC code a sectors file would
+    give it (a bank's, or none)."""
+    kind = rng.choice(tuple(OMITTED))
+    never = set(OMITTED[kind]) | {item for item in company.reports[0].values if rng.random() < 0.08}
+    periods = rng.choice(("both", "both", "years", "quarters"))
+    reports = []
+    for report in company.reports:
+        annual = report.fiscal_period == "FY"
+        if (periods == "years" and not annual) or (periods == "quarters" and annual):
+            continue
+        values = {k: v for k, v in report.values.items() if k not in never and rng.random() > 0.03}
+        if values:
+            reports.append(replace(report, values=values))
+    reports += restated_originals(reports, rng)
+    profile = company.profile
+    if rng.random() < 0.45:
+        profile = replace(profile, sector="")
+    return Company(profile, reports), BANK_SIC if kind == "bank" and rng.random() < 0.7 else None
+
+
+def restated_originals(reports: Sequence[Report], rng: random.Random) -> list[Report]:
+    """Earlier-filed originals of some figures, which the later report restates: none for half the filers,
+    up to dozens for the others; most by a few percent to half, some by a unit error or a sign."""
+    if rng.random() < 0.5 or not reports:
+        return []
+    count = rng.choice((1, 2, 3, 6, 12, 30, 60))
+    out = []
+    for report in rng.sample(list(reports), min(len(reports), max(1, count // 3))):
+        items = rng.sample(sorted(report.values), min(len(report.values), rng.randint(1, 4)))
+        factor = rng.choice((rng.uniform(0.5, 1.5), rng.uniform(0.9, 1.1), 0.001, -1.0))
+        original = {item: round(report.values[item] * factor) for item in items
+                    if round(report.values[item] * factor) != report.values[item]}
+        if original:
+            out.append(replace(report, filed=report.filed - timedelta(days=rng.randint(30, 400)), values=original))
+    return out
+
+
+def write_companies(seed: int, companies: int, folder: Path) -> list[Path]:
+    """``companies`` redrawn and filed like real ones, as a long CSV plus a sectors file; returns the inputs."""
+    rng = random.Random(f"{seed}/real-like")
+    out, sics = [], {}
+    for index in range(companies):
+        profile = economy(PROFILES[index % len(PROFILES)], index, rng)
+        company, sic = filed_like_real(simulate(profile, random.Random(f"{seed}/{index}")), rng)
+        out.append(company)
+        if sic:
+            sics[profile.entity_id] = sic
+    folder.mkdir(parents=True, exist_ok=True)
+    write_long(out, folder / "facts.csv")
+    inputs = [folder / "facts.csv"]
+    if sics:
+        (folder / "sectors.csv").write_text("entity_id,sic\n" + "".join(f"{e},{s}\n" for e, s in sics.items()),
+                                           encoding="utf-8")
+        inputs.append(folder / "sectors.csv")
+    return inputs
