@@ -30,6 +30,19 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 
+def writable(folder: Path) -> None:
+    """The output folder exists (or is made) and takes a file, before any work: a run that read, computed and
+    reasoned for minutes must not fail on where to write."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".finreport-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise fail(f"output folder {folder}: cannot write there ({exc.strerror or exc}); give one you can write to") \
+            from None
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     typer.echo(f"finreport: error: {message}", err=True)
     return typer.Exit(code)
@@ -57,6 +70,7 @@ def facts(
     """Ingest and validate the inputs, compute every metric, classify each period with HermiT, answer the
     analyst questions, and write facts.json, findings.json, flags.json, answers.json and graph.ttl per entity."""
     out = out or get_settings().output_dir
+    writable(out)
     run = facts_stage.build(input)
     for refused in run.ingested.refused:
         typer.echo(f"finreport: refused {refused}", err=True)
@@ -111,6 +125,7 @@ def run_reports(
         raise fail(problems.replace("--as_of", "--as-of").replace("--entities", "--entity")
                    .replace("--questions", "--question")
                    .replace("--recipients", "--to")) from None
+    writable(request.folder())
     with _ProgressBar() as bar, listening(bar):
         flow = on_demand_report if entity else nightly_reports
         state = flow(request, return_state=True)

@@ -418,3 +418,21 @@ def test_good_files_beside_hostile_ones_are_reported_and_a_huge_id_is_shortened(
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["rows_in"] == manifest["counts"]["rows_accepted"] + manifest["counts"]["rows_rejected"]
+
+
+@pytest.mark.parametrize("command", ["facts", "run"])
+@pytest.mark.parametrize(("where", "why"), [("a-file", "File exists"),
+                                           ("/proc/finreport-out", "No such file or directory")])
+def test_an_output_folder_that_cannot_be_written_is_a_usage_error_before_any_work(
+        tmp_path: Path, command: str, where: str, why: str) -> None:
+    """The run read, computed and reasoned, then failed with 'FileNotFoundError: …/proc/…' or 'NotADirectoryError'."""
+    out = tmp_path / where if not where.startswith("/") else Path(where)
+    if where == "a-file":
+        out.write_text("not a folder")
+    args = ["--narrator", "reference"] if command == "run" else []
+    result = subprocess.run([sys.executable, "-m", "generator.cli", command, "--input", str(good_file(tmp_path)),
+                             "--out", str(out), *args], cwd=ROOT, env=os.environ, capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"finreport: error: output folder {out}: cannot write there ({why}); give "
+                                          "one you can write to"]
