@@ -59,7 +59,7 @@ def test_an_untrained_model_never_reaches_the_report(run: FactsRun, tmp_path: Pa
         assert [a.text for a in answers] == reference
         assert {a.origin for a in answers} == {"reference"}
         assert all(a.verification["status"] == "fallback" and "model_text" in a.verification for a in answers)
-        assert {a.verification["decoding"] for a in answers} == {"greedy; none of 8 beams nor 16 samples passed"}
+        assert {a.verification["decoding"] for a in answers} == {"greedy; none of 8 beams nor 48 samples passed"}
         folder = tmp_path / "out" / entity
         report = write_entity(run, entity, folder, manifest["run_id"], "2026-11-28", None, (ctx, answers))
         print_pdf(job(report, run.analysis, manifest, folder / "report.pdf"))

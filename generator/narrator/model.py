@@ -79,7 +79,7 @@ class ModelNarrator:
     """Any local causal LM; CUDA with bf16 when a GPU is present, the CPU in float32 otherwise."""
 
     def __init__(self, path: Path, flag_labels: Sequence[str], batch_size: int = 32, max_new_tokens: int = 160,
-                 beams: int = 8, samples: int = 16) -> None:
+                 beams: int = 8, samples: int = 48) -> None:
         """``path`` holds a full checkpoint, or a PEFT adapter whose ``adapter_config.json`` names its base.
         ``beams``: how many beams draw an answer again when its greedy text fails the verifier (1: none);
         ``samples``: how many sampled answers are drawn, seeded, when no beam passes either (0: none)."""
