@@ -73,6 +73,14 @@ def subscriptions(**extra: Any) -> deliver.Subscriptions:
     })
 
 
+def queued(mails: list[deliver.ReportMail], tmp_path: Path, run_id: str) -> deliver.Outbox:
+    """An outbox holding the messages the two readers are owed for the run."""
+    outbox = deliver.Outbox(tmp_path / "outbox")
+    for draft in deliver.plan(run_id, "2026-11-28", mails, subscriptions()):
+        outbox.put(draft)
+    return outbox
+
+
 def test_each_reader_gets_their_reports_with_both_bodies_and_the_pdf(mails: list[deliver.ReportMail],
                                                                      tmp_path: Path) -> None:
     inbox, port = Inbox(), free_port()
@@ -111,9 +119,7 @@ def test_each_reader_gets_their_reports_with_both_bodies_and_the_pdf(mails: list
 def test_server_down_keeps_the_outbox_and_deliver_retry_sends_each_once(mails: list[deliver.ReportMail],
                                                                       tmp_path: Path) -> None:
     port = free_port()
-    outbox = deliver.Outbox(tmp_path / "outbox")
-    for draft in deliver.plan("run2", "2026-11-28", mails, subscriptions()):
-        outbox.put(draft)
+    outbox = queued(mails, tmp_path, "run2")
     down = outbox.send(plain(port))
     assert down.sent == [] and len(down.waiting) == 2
     assert "ConnectionRefusedError" in down.waiting[0]["error"]
@@ -150,10 +156,8 @@ def test_a_message_the_server_may_have_stored_is_not_sent_again_blindly(mails: l
     'maybe sent': listed with what to do, never sent by a retry, sent again only with --resend."""
     inbox, port = DropsAfterData(), free_port()
     server = smtp_server(inbox, port)
-    outbox = deliver.Outbox(tmp_path / "outbox")
+    outbox = queued(mails, tmp_path, "run4")
     try:
-        for draft in deliver.plan("run4", "2026-11-28", mails, subscriptions()):
-            outbox.put(draft)
         broken = outbox.send(plain(port))
         first = inbox.received[0][1][0]
         assert [u["recipient"] for u in broken.unconfirmed] == [first]
@@ -191,9 +195,7 @@ def test_a_refusal_at_any_step_waits_or_is_final_by_its_code(mails: list[deliver
     inbox, port = AnswersAt(step, reply), free_port()
     server = smtp_server(inbox, port)
     try:
-        outbox = deliver.Outbox(tmp_path / "outbox")
-        for draft in deliver.plan("run5", "2026-11-28", mails, subscriptions()):
-            outbox.put(draft)
+        outbox = queued(mails, tmp_path, "run5")
         result = outbox.send(plain(port))
     finally:
         server.stop()
@@ -234,9 +236,7 @@ def test_a_refused_recipient_does_not_stop_the_others(mails: list[deliver.Report
     inbox, port = Inbox(refuse=("ana@example.com",)), free_port()
     server = smtp_server(inbox, port)
     try:
-        outbox = deliver.Outbox(tmp_path / "outbox")
-        for draft in deliver.plan("run3", "2026-11-28", mails, subscriptions()):
-            outbox.put(draft)
+        outbox = queued(mails, tmp_path, "run3")
         result = outbox.send(plain(port))
         retried = outbox.send(plain(port))
     finally:
@@ -267,9 +267,7 @@ def test_the_password_goes_to_the_server_and_nowhere_else(mails: list[deliver.Re
     server = smtp_server(inbox, port, auth=True)
     settings = plain(port, username="finreport", password=PASSWORD)
     try:
-        outbox = deliver.Outbox(tmp_path / "outbox")
-        for draft in deliver.plan("run5", "2026-11-28", mails, subscriptions()):
-            outbox.put(draft)
+        outbox = queued(mails, tmp_path, "run5")
         wrong = outbox.send(plain(port, username="finreport", password="wrong"))
         result = outbox.send(settings)
     finally:
