@@ -279,6 +279,14 @@ def test_with_facts_missing_the_reference_answer_still_says_what_there_is_and_ve
     ("Revenue was ⟨revenue⟩ . It rose.", "a gap where words are missing"),
     ("Revenue was ⟨revenue⟩. rose from ⟨revenue_prior⟩.", "it starts in lower case"),
     ("Revenue rose from ⟨revenue_prior⟩ to ⟨revenue⟩ in the.", "it ends mid-phrase"),
+    # what beams and samples of the shipped model wrote for real filers, every figure a fact
+    ("⟨revenue⟩ Piotroski- ⟨revenue⟩ revenue: ⟨revenue⟩ zone.", "a word broken off"),
+    ("⟨revenue⟩ zone: ⟨revenue⟩ zone: ⟨revenue⟩ revenue.", "one heading after another"),
+    ("Revenue rose from ⟨revenue_prior⟩ to ⟨revenue⟩; revenue rose from ⟨revenue_prior⟩ to ⟨revenue⟩.",
+     "the same words twice"),
+    ("Revenue made a loss, a loss, a revenue of ⟨revenue⟩.", "the same words twice"),
+    ("Revenue: ⟨revenue⟩ rank: ⟨revenue⟩ in revenue.", "one heading after another"),
+    ("Revenue was ⟨revenue⟩. In ⟨revenue⟩.", "no word of its own"),
 ])
 def test_every_sentence_is_a_sentence(text: str, why: str) -> None:
     verdict = verify(text, Q["revenue_trend"], CTX, LABELS)

@@ -228,7 +228,7 @@ def verify(text: str, question: Question, context: Context, flag_labels: Sequenc
     """Check a narrator's text (slots not yet filled) for one question; the first failure is the reason."""
     facts = prompt_facts(question, context) if facts is None else facts
     checked: list[dict[str, Any]] = []
-    problem = _shape(text)
+    problem = _shape(_as_slots(text, facts))
     if problem:
         return Verdict(False, problem)
     unknown = [s for s in SLOT.findall(text) if s not in facts]
@@ -305,6 +305,15 @@ def _largest(text: str, question: Question, context: Context) -> str | None:
     return None
 
 
+def _as_slots(text: str, facts: dict[str, Fact]) -> str:
+    """A finding's words written out (a reference answer, an analyst's edit) as the slot they fill: their own
+    colons and repeats are data, not the answer's shape."""
+    for fact in sorted((f for f in facts.values() if f.unit == "text" and f.text and f.name.startswith("finding")),
+                       key=lambda f: -len(f.text or "")):
+        text = text.replace(fact.text or "", f"⟨{fact.name}⟩")
+    return text
+
+
 def _shape(text: str) -> str | None:
     words = _WORDS.findall(text.lower())
     if len(words) < 3:
@@ -331,8 +340,10 @@ _DANGLING = re.compile(r"\b(?:the|a|an|of|to|from|in|on|at|by|for|and|or|but|tha
 
 def _broken(sentence: str) -> str | None:
     """What makes a sentence no sentence: words a model left half-written ("cash burn (up ⟨period⟩: …",
-    "Among  companies in", "ranks ⟨net_margin⟩ of."), or a figure a move goes to or from with no verb to move it
-    ("The largest moves on a year earlier to €8.2bn"; a list under a heading that names the moves may)."""
+    "Among  companies in", "ranks ⟨net_margin⟩ of.", "Piotroski- "), no word of its own, the same words twice
+    ("a loss, a loss"), one heading after another ("⟨finding_count⟩ zone: ⟨finding_count⟩ finding: …"), or a
+    figure a move goes to or from with no verb to move it ("The largest moves on a year earlier to €8.2bn"; a
+    list under a heading that names the moves may). Beams and samples found each of these."""
     if sentence.count("(") != sentence.count(")"):
         return "unbalanced parentheses"
     if re.search(r"\S\s{2,}\S|\s[.,;:)]", sentence):
@@ -341,6 +352,17 @@ def _broken(sentence: str) -> str | None:
         return "it starts in lower case"
     if _DANGLING.search(sentence):
         return "it ends mid-phrase"
+    if re.search(r"\w- ", sentence):
+        return "a word broken off"
+    if not re.search(r"[A-Za-z]{3,}|⟨finding\d+⟩", SLOT.sub(lambda m: m.group(0) if re.fullmatch(
+            r"finding\d+", m.group(1)) else " ", sentence)):
+        return "no word of its own"  # a finding's text is words
+    parts = [c.strip(" .").lower() for c in re.split(r"[;,:]\s+", sentence) if len(c.split()) >= 3]
+    if len(parts) != len(set(parts)) or re.search(r"\b(\w+(?: \w+)+), \1\b", sentence):
+        return "the same words twice"
+    listed = re.sub(r"⟨finding\d+_period⟩: ⟨finding\d+⟩", "F", sentence)  # a finding under its period
+    if any(c.count(": ") > 1 for c in re.split(r";\s+", listed)) or re.search(r"_period⟩: ⟨\w+_period⟩", sentence):
+        return "one heading after another"
     head, colon, _ = sentence.partition(": ")
     clauses = re.split(r";\s+", head if colon and re.search(r"\b(?:moves|changes)\b", head, re.IGNORECASE)
                        else sentence)
