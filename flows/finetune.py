@@ -192,8 +192,7 @@ def results(name: str, result: Evaluation) -> list[str]:
         "| measure | value |", "|---|---|",
         f"| answers | {result.answers} |",
         f"| verified rate, greedy (the first answer passes the verifier) | {result.greedy_verified_rate:.1%} |",
-        f"| verified rate (an answer passes, greedy or drawn again by beam or sample; no fallback) | "
-        f"{result.verified_rate:.1%} |",
+        f"| verified rate (an answer passes, greedy or a beam drawn again; no fallback) | {result.verified_rate:.1%} |",
         f"| number accuracy (figures written that are facts of the prompt) | {result.number_accuracy:.1%} |",
         f"| flag accuracy (answers naming exactly the flags they should) | {result.flag_accuracy:.1%} |",
         f"| generation, redraws included | {result.tokens_per_s:.0f} tokens/s, {result.answers_per_s:.1f} answers/s |",
@@ -233,8 +232,7 @@ def card(request: FinetuneRequest, about: dict[str, Any], history: list[dict[str
         "Writes the answers of finreport's analyst questions in slots (`⟨revenue⟩`), which the report fills from "
         "the facts; every answer is verified before it reaches a PDF. It may only write the slots its prompt "
         "gives (the others are masked out while it generates). An answer whose greedy text fails is drawn again "
-        f"by beam search ({first.beams} beams) and the best-scored beam that passes is used; if none passes, "
-        f"{first.samples} seeded samples are drawn and the first that passes is used; the reference answer "
+        f"by beam search ({first.beams} beams) and the best-scored beam that passes is used; the reference answer "
         f"replaces any that still fails. Prompt format `{PROMPT_FORMAT}`.", "",
         "## Data", "",
         f"- Training: for each of the seeds {request.seeds}, {request.companies} of the sample generator's "

@@ -173,16 +173,13 @@ def answer_questions(run: FactsRun, entities: list[str], narrator: str, model_pa
         from generator.narrator.model import PROMPT_FORMAT, ModelNarrator
 
         chosen = ModelNarrator(Path(model_path), flag_labels(run.graph.tbox))
-        about |= {"model": model_path, "prompt_format": PROMPT_FORMAT, "beams": chosen.beams,
-                  "samples": chosen.samples}
+        about |= {"model": model_path, "prompt_format": PROMPT_FORMAT, "beams": chosen.beams}
     answered = stages.answer(run, entities, chosen, questions)
     answers = [a for _, of_entity in answered.values() for a in of_entity]
     origins = [a.verification.get("status", a.origin) for a in answers]
     about |= {status: origins.count(status) for status in sorted(set(origins))}
-    if chosen is not None:  # verified answers drawn again after the greedy text failed; prompts never generated
-        decodings = [a.verification["decoding"] for a in answers if a.origin == "model"]
-        about["verified_by_beam"] = sum(d.startswith("beam ") for d in decodings)
-        about["verified_by_sample"] = sum(d.startswith("sample ") for d in decodings)
+    if chosen is not None:  # verified answers a beam wrote after the greedy text failed; prompts never generated
+        about["verified_by_beam"] = sum(a.origin == "model" and a.verification["decoding"] != "greedy" for a in answers)
         about["not_generated"] = sum(a.verification.get("decoding") == "not generated" for a in answers)
     return answered, about
 

@@ -79,16 +79,15 @@ class ModelNarrator:
     """Any local causal LM; CUDA with bf16 when a GPU is present, the CPU in float32 otherwise."""
 
     def __init__(self, path: Path, flag_labels: Sequence[str], batch_size: int = 32, max_new_tokens: int = 160,
-                 beams: int = 8, samples: int = 48) -> None:
+                 beams: int = 8) -> None:
         """``path`` holds a full checkpoint, or a PEFT adapter whose ``adapter_config.json`` names its base.
-        ``beams``: how many beams draw an answer again when its greedy text fails the verifier (1: none);
-        ``samples``: how many sampled answers are drawn, seeded, when no beam passes either (0: none)."""
+        ``beams``: how many beams draw an answer again when its greedy text fails the verifier (1: none)."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         quiet()
-        self.path, self.flag_labels, self.batch_size, self.max_new_tokens, self.beams, self.samples = path, \
-            flag_labels, batch_size, max_new_tokens, beams, samples
+        self.path, self.flag_labels, self.batch_size, self.max_new_tokens, self.beams = path, flag_labels, \
+            batch_size, max_new_tokens, beams
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         self.tokenizer.padding_side = "left"  # generation continues each prompt where it ends
@@ -122,11 +121,6 @@ class ModelNarrator:
         as greedy batches do."""
         return self._decode(prompts, self.beams)
 
-    def sample(self, prompts: Sequence[str]) -> list[list[str] | Exception]:
-        """Each prompt's ``samples`` sampled continuations (temperature 0.8, nucleus 0.95), seeded per batch so
-        that a run draws the same answers again."""
-        return self._decode(prompts, self.samples, sampled=True)
-
     def too_long(self, prompts: Sequence[str]) -> list[str | None]:
         """Why a prompt cannot be answered by this model (prompt and answer would not fit its positions)."""
         lengths = [len(ids) for ids in self.tokenizer(list(prompts))["input_ids"]]
@@ -134,7 +128,7 @@ class ModelNarrator:
                 f"prompt of {n:,} tokens leaves no room for a {self.max_new_tokens}-token answer in the model's "
                 f"{self.positions:,} positions" for n in lengths]
 
-    def _decode(self, prompts: Sequence[str], beams: int, sampled: bool = False) -> list[list[str] | Exception]:
+    def _decode(self, prompts: Sequence[str], beams: int) -> list[list[str] | Exception]:
         """A batch the model fails on is decoded again one prompt at a time, so that a failure stays with the
         prompt that caused it and every other answer is still written."""
         lengths = [len(ids) for ids in self.tokenizer(list(prompts))["input_ids"]]
@@ -144,30 +138,25 @@ class ModelNarrator:
         for start in range(0, len(order), size):
             chunk = order[start:start + size]
             try:
-                out |= dict(zip(chunk, self._batch([prompts[i] for i in chunk], beams, sampled), strict=True))
+                out |= dict(zip(chunk, self._batch([prompts[i] for i in chunk], beams), strict=True))
             except Exception as exc:  # whatever the model raises: one answer's failure is that answer's alone
                 if len(chunk) == 1:
                     out[chunk[0]] = exc
                     continue
                 for i in chunk:
                     try:
-                        out[i] = self._batch([prompts[i]], beams, sampled)[0]
+                        out[i] = self._batch([prompts[i]], beams)[0]
                     except Exception as alone:  # the prompt that causes it
                         out[i] = alone
         return [out[i] for i in range(len(prompts))]
 
-    def _batch(self, prompts: list[str], beams: int, sampled: bool = False) -> list[list[str]]:
-        """``beams`` continuations of each prompt: beam search, or with ``sampled`` as many seeded samples."""
+    def _batch(self, prompts: list[str], beams: int) -> list[list[str]]:
         import torch
         from transformers import LogitsProcessorList
 
         batch = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.device)
-        decoding: dict[str, Any] = {"do_sample": True, "num_beams": 1, "temperature": 0.8, "top_p": 0.95} \
-            if sampled else {"do_sample": False, "num_beams": beams}
-        if sampled:
-            torch.manual_seed(0)
         with torch.inference_mode():
-            ids = self.model.generate(**batch, **decoding, num_return_sequences=beams,
+            ids = self.model.generate(**batch, do_sample=False, num_beams=beams, num_return_sequences=beams,
                                       max_new_tokens=self.max_new_tokens, pad_token_id=self.tokenizer.pad_token_id,
                                       logits_processor=LogitsProcessorList(self._own_slots(batch["input_ids"], beams)))
         texts = self.tokenizer.batch_decode(ids[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
@@ -214,30 +203,17 @@ class ModelNarrator:
                 why = skipped[i] or f"the model failed: {type(text).__name__}: {text}"
                 drafts.append(Draft("", Verdict(False, why), "not generated"))
         failed = [i for i, d in enumerate(drafts) if not d.verdict.ok and d.decoding == "greedy"]
-        if self.beams > 1 and failed:
-            self._redraw(drafts, failed, self.beam([prompts[i] for i in failed]), jobs, facts, "beam", self.beams)
-        failed = [i for i, d in enumerate(drafts) if not d.verdict.ok and d.decoding != "not generated"]
-        if self.samples > 0 and failed:
-            self._redraw(drafts, failed, self.sample([prompts[i] for i in failed]), jobs, facts, "sample",
-                         self.samples)
-        return drafts
-
-    def _redraw(self, drafts: list[Draft], failed: list[int], drawn: list[list[str] | Exception],
-                jobs: Sequence[tuple[Question, Context]], facts: Sequence[dict[str, Fact]], kind: str, n: int) -> None:
-        """The first of each failed answer's new drafts that passes the verifier replaces it; none passing, the
-        greedy text stays and the decoding says what was tried."""
-        for i, texts in zip(failed, drawn, strict=True):
+        if self.beams < 2 or not failed:
+            return drafts
+        for i, beams in zip(failed, self.beam([prompts[i] for i in failed]), strict=True):
             (question, context), first = jobs[i], drafts[i]
-            greedy = first.greedy or (first.text, first.verdict.reason)
-            tried = first.decoding.split("; ", 1)[1].removesuffix(" passed") + " nor " if "; " in first.decoding \
-                else ""
-            drafts[i] = Draft(first.text, first.verdict, f"greedy; {tried or 'none of '}{n} {kind}s passed",
-                              first.greedy)
-            for rank, text in enumerate([] if isinstance(texts, Exception) else texts, start=1):
+            drafts[i] = Draft(first.text, first.verdict, f"greedy; none of {self.beams} beams passed")
+            for rank, text in enumerate([] if isinstance(beams, Exception) else beams, start=1):
                 verdict = verify(text, question, context, self.flag_labels, facts[i])
                 if verdict.ok:
-                    drafts[i] = Draft(text, verdict, f"{kind} {rank} of {n}", greedy)
+                    drafts[i] = Draft(text, verdict, f"beam {rank} of {self.beams}", (first.text, first.verdict.reason))
                     break
+        return drafts
 
     def answer_all(self, jobs: Sequence[tuple[Question, Context]]) -> list[Answer]:
         facts = [prompt_facts(q, c) for q, c in jobs]

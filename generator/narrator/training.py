@@ -301,7 +301,6 @@ class Evaluation:
     parameters: int
     answers: int
     beams: int
-    samples: int
     greedy_verified_rate: float
     verified_rate: float
     number_accuracy: float
@@ -318,8 +317,7 @@ class Evaluation:
 
 def evaluate(narrator: ModelNarrator, jobs: Sequence[tuple[Question, Context]], flag_labels: Sequence[str]
              ) -> Evaluation:
-    """The held-out figures, from the narrator's own drafts (greedy, the failures drawn again by beam search,
-    then by seeded sampling):
+    """The held-out figures, from the narrator's own drafts (greedy, the failures drawn again by beam search):
     the share of greedy answers that pass the verifier, and of answers that pass at all (no fallback); of the
     figures the final texts write (slots and literal numbers), the share that are facts of the prompt; of the
     answers that may name flags, the share naming exactly what they should (the risk questions: every inferred
@@ -355,7 +353,6 @@ def evaluate(narrator: ModelNarrator, jobs: Sequence[tuple[Question, Context]], 
     n = max(1, len(jobs))
     return Evaluation(
         parameters=sum(p.numel() for p in narrator.model.parameters()), answers=len(jobs), beams=narrator.beams,
-        samples=narrator.samples,
         greedy_verified_rate=sum(d.decoding == "greedy" and d.verdict.ok for d in drafts) / n,
         verified_rate=sum(d.verdict.ok for d in drafts) / n, number_accuracy=right / max(1, figures),
         flag_accuracy=flags_right / max(1, flagged), tokens_per_s=tokens / seconds, answers_per_s=len(jobs) / seconds,
