@@ -364,7 +364,7 @@ class Outbox:
         if code in (250, 251):
             code, reply = server.docmd("DATA")
         if code == 354:
-            code, reply = self._content(server, raw, meta, result)
+            code, reply = self._send_data(server, raw, meta, result)
         answer = f"{code} {reply.decode('utf-8', 'replace')}"
         if code == 250:
             self._move(meta, self.sent, {"reply": answer})
@@ -378,7 +378,7 @@ class Outbox:
             self._attempt(self.pending, meta, answer)
             result.waiting.append({"id": mid, "recipient": meta["recipient"], "error": answer})
 
-    def _content(self, server: smtplib.SMTP, raw: bytes, meta: dict[str, Any], result: Delivery
+    def _send_data(self, server: smtplib.SMTP, raw: bytes, meta: dict[str, Any], result: Delivery
                  ) -> tuple[int, bytes]:
         """The message after the server's 354, as ``SMTP.data`` sends it, and the server's answer. A break from
         here on leaves it unknown whether the server stored the message: it is moved to ``unconfirmed`` and

@@ -21,6 +21,9 @@ import psutil
 TOKEN = "FINREPORT_RUN_TOKEN"
 """The environment variable that marks the processes one run started."""
 
+_KEPT: list[int] = []
+"""The writing end of each watchdog's pipe, open until this process ends."""
+
 
 def guard() -> None:
     """Fork the watchdog of this process's children; call it before the run starts anything."""
@@ -36,10 +39,7 @@ def guard() -> None:
         stop(token)
         os._exit(0)
     os.close(read)
-    _KEPT.append(write)  # open until this process ends: its end is what the watchdog waits for
-
-
-_KEPT: list[int] = []
+    _KEPT.append(write)  # its end is what the watchdog waits for
 
 
 def stop(token: str, grace: float = 5.0) -> list[int]:

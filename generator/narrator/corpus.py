@@ -93,8 +93,8 @@ def restated_originals(reports: Sequence[Report], rng: random.Random) -> list[Re
     for report in rng.sample(list(reports), min(len(reports), max(1, count // 3))):
         items = rng.sample(sorted(report.values), min(len(report.values), rng.randint(1, 4)))
         factor = rng.choice((rng.uniform(0.5, 1.5), rng.uniform(0.9, 1.1), 0.001, -1.0))
-        original = {item: round(report.values[item] * factor) for item in items
-                    if round(report.values[item] * factor) != report.values[item]}
+        original = {item: changed for item in items
+                    if (changed := round(report.values[item] * factor)) != report.values[item]}
         if original:
             out.append(replace(report, filed=report.filed - timedelta(days=rng.randint(30, 400)), values=original))
     return out

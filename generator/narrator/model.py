@@ -166,7 +166,7 @@ class ModelNarrator:
     def _own_slots(self, prompts: Any, beams: int) -> list[Any]:
         """A logits processor that lets each answer write only the slots its own prompt gives: a slot of a fact
         the filing lacks (⟨free_cash_flow⟩ of a bank) cannot be written, so the model says what it has instead.
-        None when the tokenizer has no whole-slot tokens (a pretrained base spells slots in pieces)."""
+        No processor when the tokenizer has no whole-slot tokens (a pretrained base spells slots in pieces)."""
         if not self.slot_ids:
             return []
         import torch
