@@ -9,7 +9,14 @@ OUT    ?= output
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup report test test-fast bench lint clean
+.PHONY: setup system-deps test-system-deps report test test-fast bench lint clean
+
+## system-deps: Java, Pango, HarfBuzz and a font (installed with apt-get as root; otherwise the command to run)
+system-deps:
+	@bash scripts/system-deps.sh
+
+test-system-deps:
+	@bash scripts/system-deps.sh --tests
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,20 +26,20 @@ $(STAMP): pyproject.toml
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/prefect server database upgrade -y >/dev/null
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: system-deps $(STAMP)
 
 ## report: sample data → the nightly flow → facts, flags, answers and one PDF per company in $(OUT)/<today>/
-report: $(STAMP)
+report: system-deps $(STAMP)
 	$(BIN)/finreport sample --out $(SAMPLE)
 	FINREPORT_OUTPUT_DIR=$(OUT) $(BIN)/finreport run --input $(SAMPLE)/long
 
 ## test: the whole test suite
-test: $(STAMP)
+test: test-system-deps $(STAMP)
 	$(BIN)/python -m pytest -q
 
 ## test-fast: the inner loop: ingest, checks, metrics, rounding, shares, industries and real filings (no flows,
 ## no PDFs, no model training)
-test-fast: $(STAMP)
+test-fast: test-system-deps $(STAMP)
 	$(BIN)/python -m pytest -q tests/test_rounding.py tests/test_shares.py tests/test_sec_companyfacts.py \
 		tests/test_real_filings.py tests/test_industry.py tests/test_sectors.py tests/test_checks.py \
 		tests/test_metrics.py tests/test_ingest_errors.py tests/test_xbrl_facts.py tests/test_statement_tables.py

@@ -2,7 +2,8 @@
 
 Run ``python bench/bench_narrator.py [--prompts 182] [--batch 32] [--model DIR]``. The prompts are the real ones
 of the sample's companies (every catalogue question, the current prompt format); the model is the shipped
-narrator checkpoint (``models/narrator``, or ``--model``). Both runs go through ``ModelNarrator.generate`` with
+narrator checkpoint (``generator/narrator/checkpoint``, or ``--model``). Both runs go through
+``ModelNarrator.generate`` with
 the same greedy settings; the trained model stops at its end-of-answer token, so a batch runs as long as its
 longest answer. Nothing is asserted; the target (batched at least 3× one-at-a-time) is printed with the share of
 identical answers both ways.
@@ -22,10 +23,10 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from generator.facts import answer, build  # noqa: E402
 from generator.narrator import catalogue  # noqa: E402
 from generator.narrator.model import ModelNarrator, prompt  # noqa: E402
-from generator.narrator.verify import prompt_facts  # noqa: E402
+from generator.narrator.slots import prompt_facts  # noqa: E402
+from generator.pipeline import answer, build  # noqa: E402
 from generator.sample import write_sample  # noqa: E402
 from generator.settings import get_settings  # noqa: E402
 

@@ -32,10 +32,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from flows.reports import ReportRequest, nightly_reports  # noqa: E402
-from generator import facts as stages  # noqa: E402
-from generator import render  # noqa: E402
+from flows.reports import nightly_reports  # noqa: E402
+from generator import manifest as manifests  # noqa: E402
+from generator import (  # noqa: E402
+    pack,
+    pipeline,
+    render,
+)
+from generator.graph import ontology_graph  # noqa: E402
 from generator.outputs import folder_names  # noqa: E402
+from generator.reports import ReportRequest  # noqa: E402
 from generator.sample import write_sample  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
@@ -53,7 +59,7 @@ def data(name: str, seed: int, companies: int) -> Path:
 def cli_run(inputs: Path) -> float:
     out = OUT / "cli_run"
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "generator.cli", "run", "--input", str(inputs), "--out", str(out)],
+    subprocess.run([sys.executable, "-m", "flows.cli", "run", "--input", str(inputs), "--out", str(out)],
                    cwd=ROOT, check=True, capture_output=True)
     return time.perf_counter() - t0
 
@@ -74,14 +80,14 @@ def baseline(inputs: Path, name: str) -> float:
     t0 = time.perf_counter()
     with render.printing_pool() as pool:
         render.warm_up(pool)
-        run = stages.build([inputs])
-        manifest = stages.write(run, out)
-        tbox = stages.ontology_graph(run.graph)
-        answered = stages.answer(run, run.entities)
+        run = pipeline.build([inputs])
+        manifest = manifests.write_run(run, out)
+        tbox = ontology_graph(run.graph)
+        answered = pipeline.answer(run, run.entities)
         futures = []
         for entity, folder in folder_names(run.entities).items():
-            report = stages.write_entity(run, entity, out / folder, manifest["run_id"], manifest["as_of"], tbox,
-                                         answered[entity])
+            report = pack.write_entity(run, entity, out / folder, manifest["run_id"], manifest["as_of"],
+                                       answered[entity], tbox)
             futures.append(pool.submit(render.print_pdf, render.job(report, run.analysis, manifest,
                                                                     out / folder / "report.pdf")))
         for future in futures:

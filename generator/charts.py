@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.ticker import FuncFormatter
 
-from generator.narrator import formatting
+from generator import present
 
 PALETTE = ("#1f4e79", "#c55a11", "#548235", "#7f6000")
 # Text stays text ("svg.fonttype": "none"): WeasyPrint sets it in DejaVu Sans, which the report embeds anyway,
@@ -40,7 +40,7 @@ def line_chart(title: str, periods: Sequence[str], series: dict[str, Sequence[fl
         ax.plot(x, [float("nan") if v is None else v for v in values], marker="o", markersize=3, linewidth=1.6,
                 color=colour, label=label)
     ax.set_xticks(x, periods, rotation=45, ha="right")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: formatting.by_unit(v, unit, currency)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: present.by_unit(v, unit, currency)))
     if unit in ("currency", "fraction"):
         ax.axhline(0, color="#808080", linewidth=0.8)
     ax.set_title(title, loc="left", fontsize=9, fontweight="bold")

@@ -11,16 +11,7 @@ import polars as pl
 
 from generator.periods import KEYS, QUARTERS, with_prior
 from generator.rounding import unit
-
-FINDING_SCHEMA: dict[str, pl.DataType] = {
-    "entity_id": pl.String(),
-    "fiscal_year": pl.Int32(),
-    "fiscal_period": pl.String(),
-    "check": pl.String(),
-    "severity": pl.String(),
-    "message": pl.String(),
-    "facts": pl.List(pl.Struct({"name": pl.String, "value": pl.Float64})),
-}
+from generator.schema import FINDING_SCHEMA
 
 RELATIVE_TOLERANCE = 1e-4
 """Statements round each line; a difference under 0.01% of the larger side (or one unit) is rounding."""
@@ -129,20 +120,22 @@ def _not_above(frame: pl.DataFrame, part: str, whole: str) -> pl.DataFrame:
                     [part, whole])
 
 
-ADDITIVE_FLOWS = (
+QUARTER_CHECKED_FLOWS = (
     "revenue", "cost_of_revenue", "gross_profit", "operating_income", "net_income", "operating_cash_flow", "capex",
 )
+"""The flows whose four quarters are checked against their fiscal year: the headline ones (every additive flow,
+``schema.additive_flows``, is summed into trailing twelve months; these are the ones a filer must reconcile)."""
 
 
 def _quarters_add_up(reported: pl.DataFrame) -> pl.DataFrame:
     """Q1 + Q2 + Q3 + Q4 of a flow must equal the fiscal year's figure."""
     quarters = reported.filter(c("fiscal_period").is_in(list(QUARTERS)))
     sums = quarters.group_by("entity_id", "fiscal_year").agg(
-        [pl.when(c(i).count() == 4).then(c(i).sum()).alias(f"{i}_quarters") for i in ADDITIVE_FLOWS]
+        [pl.when(c(i).count() == 4).then(c(i).sum()).alias(f"{i}_quarters") for i in QUARTER_CHECKED_FLOWS]
     )
     years = reported.filter(c("fiscal_period") == "FY").join(sums, on=["entity_id", "fiscal_year"])
     parts = []
-    for item in ADDITIVE_FLOWS:
+    for item in QUARTER_CHECKED_FLOWS:
         total = c(f"{item}_quarters")
         message = (pl.lit(f"{item} of the four quarters adds up to ") + _fmt(total)
                    + pl.lit(", the fiscal year reports ") + _fmt(c(item)))

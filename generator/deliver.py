@@ -34,19 +34,15 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
+from generator import present
 from generator.errors import UsageError
 from generator.metrics import definition, label
-from generator.narrator import formatting
 from generator.outputs import write_atomic
 from generator.settings import Settings
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-_ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html.j2"]),
-                   undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-MAIL_KPIS = ("revenue", "net_margin", "current_ratio", "debt_to_equity", "free_cash_flow")
+_ENV = present.templates(html_only=True)
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
 
@@ -174,8 +170,8 @@ class ReportMail:
 
 
 def report_mail(context: Any, answers: Sequence[Any], findings: Sequence[dict[str, Any]], pdf: Path) -> ReportMail:
-    kpis = tuple((label(m)[:1].upper() + label(m)[1:],
-                  formatting.by_unit(context.metrics.get(m), definition(m).unit, context.currency)) for m in MAIL_KPIS)
+    kpis = tuple((present.capitalised(label(m)), present.by_unit(context.metrics.get(m), definition(m).unit,
+                                                                 context.currency)) for m in present.MAIL_KPIS)
     origins = [a.origin for a in answers]
     verification = (f"All {len(origins)} answers are reference text: every number in them is rendered from the facts."
                     if set(origins) <= {"reference"} else
@@ -187,7 +183,10 @@ def report_mail(context: Any, answers: Sequence[Any], findings: Sequence[dict[st
 
 
 @dataclass
-class Draft:
+class OutboxMail:
+    """One message the outbox is to send: its id (what it is, so the same message is never queued twice), its
+    reader, the companies whose reports it carries, and the message itself."""
+
     message_id: str
     recipient: str
     entities: list[str]
@@ -213,7 +212,7 @@ def _content(mail: ReportMail) -> str:
 
 
 def plan(run_id: str, as_of: str, mails: Sequence[ReportMail], subscriptions: Subscriptions,
-         recipients: Sequence[str] = ()) -> list[Draft]:
+         recipients: Sequence[str] = ()) -> list[OutboxMail]:
     """Every message the run owes its readers; extra ``recipients`` (an on-demand run's form) get a digest."""
     readers = list(subscriptions.readers) + [Reader(address=r) for r in recipients]
     drafts = []
@@ -226,7 +225,7 @@ def plan(run_id: str, as_of: str, mails: Sequence[ReportMail], subscriptions: Su
         for i, group in enumerate(groups, 1):
             mid = message_id(as_of, reader.address, group)
             part = (i, len(groups)) if reader.mode != "per_company" and len(groups) > 1 else None  # a split digest
-            drafts.append(Draft(mid, reader.address, [m.entity_id for m in group],
+            drafts.append(OutboxMail(mid, reader.address, [m.entity_id for m in group],
                                 compose(subscriptions.sender, reader, group, run_id, as_of, mid, part)))
     return drafts
 
@@ -306,7 +305,7 @@ class Outbox:
         return any((folder / f"{mid}.eml").exists()
                    for folder in (self.pending, self.sent, self.rejected, self.unconfirmed))
 
-    def put(self, draft: Draft) -> bool:
+    def put(self, draft: OutboxMail) -> bool:
         """Write the message before any attempt to send it; False when the outbox already has it."""
         if self._known(draft.message_id):
             return False
@@ -404,6 +403,23 @@ class Outbox:
         folder.mkdir(parents=True, exist_ok=True)
         (self.pending / f"{meta['id']}.eml").replace(folder / f"{meta['id']}.eml")
         (self.pending / f"{meta['id']}.json").unlink()
+
+
+def queue(run_id: str, as_of: str, mails: Sequence[ReportMail], email: bool, recipients: Sequence[str],
+          settings: Settings) -> int:
+    """Every message a run owes (to the subscribers when ``email``, and one digest to ``recipients``), written to
+    the outbox before anything is sent; returns how many are new to it (a rerun queues nothing twice)."""
+    subscriptions = load_subscriptions(settings.subscriptions) if email else Subscriptions()
+    outbox = Outbox(settings.outbox_dir)
+    return sum(outbox.put(d) for d in plan(run_id, as_of, mails, subscriptions, recipients))
+
+
+def send_waiting(settings: Settings) -> dict[str, Any]:
+    """Send what the outbox holds; raises :class:`DeliveryPending` while the server is away and messages wait."""
+    result = Outbox(settings.outbox_dir).send(smtp_settings(settings))
+    if result.waiting:
+        raise DeliveryPending(result)
+    return result.record()
 
 
 def emails(n: int) -> str:

@@ -1,6 +1,6 @@
 """The knowledge graph: period snapshots as OWL individuals, classified by HermiT, explained from the ontology.
 
-One Owlready2 world per run holds the ontology (``ontology/finance.owl``) and one ontology of
+One Owlready2 world per run holds the ontology (``generator/ontology/finance.owl``) and one ontology of
 individuals per company. HermiT (Java) classifies each company's snapshots in its own partition:
 classification cost grows with the square of the individuals reasoned together, while companies never
 share individuals, so partitions keep it linear. All partitions go to a few JVMs (one per two cores), each
@@ -36,9 +36,9 @@ from owlready2 import And, ConstrainedDatatype, Ontology, Restriction, ThingClas
 
 from generator.errors import FinreportError
 from generator.metrics import Analysis, metric_names
-from generator.periods import period_label
+from generator.present import period_label
 
-ONTOLOGY = Path(__file__).resolve().parents[1] / "ontology" / "finance.owl"
+ONTOLOGY = Path(__file__).resolve().parent / "ontology" / "finance.owl"
 NAMESPACE = "https://finreport.dev/ontology/finance#"
 DATA = "https://finreport.dev/data/"
 _TYPE_LINE = re.compile(r"^Type\( <([^>]+)> <([^>]+)> \)$", re.MULTILINE)

@@ -12,16 +12,11 @@ from typing import Any
 
 import polars as pl
 
-from generator.schema import items
+from generator.schema import additive_flows, items
 
 KEYS = ["entity_id", "fiscal_year", "fiscal_period"]
 ATTRIBUTES = ["entity_name", "sector", "currency", "period_start", "period_end"]
 QUARTERS = {"Q1": 1, "Q2": 2, "Q3": 3, "Q4": 4}
-
-
-def period_label(year: int, period: str) -> str:
-    """How a report names a period: FY2025, Q3 FY2024."""
-    return f"FY{year}" if period == "FY" else f"{period} FY{year}"
 
 
 def fact(column: str) -> str:
@@ -136,10 +131,6 @@ def with_prior(periods: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     return periods.join(year, on=["entity_id", "fiscal_period", "fiscal_year"], how="left").join(
         quarter, on=["entity_id", "__qidx"], how="left"
     )
-
-
-def additive_flows() -> list[str]:
-    return [name for name, item in items().items() if item.kind == "flow" and item.unit == "currency"]
 
 
 def trailing_twelve_months(periods: pl.DataFrame) -> pl.DataFrame:

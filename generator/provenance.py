@@ -12,7 +12,8 @@ from typing import Any
 import polars as pl
 
 from generator.metrics import BY_NAME, Analysis, definition
-from generator.periods import DERIVATIONS, additive_flows, fact
+from generator.periods import DERIVATIONS, fact
+from generator.schema import additive_flows
 
 _FLOWS = {*additive_flows(), "free_cash_flow"}
 _FREE_CASH = BY_NAME["free_cash_flow"]

@@ -1,4 +1,4 @@
-"""The PDF report: Jinja2 templates (``templates/``) and SVG charts rendered by WeasyPrint, PDF/A-3u.
+"""The PDF report: Jinja2 templates (``generator/templates/``) and SVG charts rendered by WeasyPrint, PDF/A-3u.
 
 Everything that comes from data or the model is escaped (autoescaping), and WeasyPrint fetches nothing
 but the project's own template assets and ``data:`` URIs: a company called
@@ -14,61 +14,39 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher
 
-from generator import charts
+from generator import charts, present
 from generator.metrics import Analysis, definition, label
-from generator.narrator import Answer, Context, catalogue, formatting
+from generator.narrator import Context, catalogue
 from generator.outputs import write_atomic
-from generator.periods import period_label
-
-TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-
-KPIS = ("revenue", "net_income", "gross_margin", "operating_margin", "net_margin", "current_ratio", "quick_ratio",
-        "debt_to_equity", "interest_coverage", "free_cash_flow", "roe", "altman_z_double_prime",
-        "piotroski_f_score", "net_interest_margin_proxy", "loans_to_deposits", "equity_to_assets", "efficiency_ratio",
-        "cost_of_risk", "loss_ratio", "expense_ratio", "combined_ratio", "ffo", "ffo_per_share")
-"""The key figures a report shows where the company has them: a bank's, insurer's or REIT's own ratios are last
-(other companies have no values for them, and theirs are absent with the reason the industrial ones do not fit)."""
+from generator.pack import Report
+from generator.present import period_label
 
 
 class ProjectAssetsOnly(URLFetcher):
-    """``data:`` URIs and files under ``templates/``; every other URL (local files, http, redirects) refused."""
+    """``data:`` URIs and files under the package's ``templates/``; every other URL (local files, http, redirects)
+    refused."""
 
     def fetch(self, url: str, headers: Any = None) -> Any:
         if url.startswith("data:"):
             return super().fetch(url, headers)
         if url.startswith("file://"):
             path = Path(url.removeprefix("file://").split("?")[0]).resolve()
-            if path.is_relative_to(TEMPLATES) and path.is_file():
+            if path.is_relative_to(present.assets()) and path.is_file():
                 return super().fetch(url, headers)
         raise ValueError(f"finreport renders no external resources: {url[:80]}")
 
 
-_ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
-                   trim_blocks=True, lstrip_blocks=True)
+_ENV = present.templates()
 _ENV.filters["label"] = label
 _ENV.globals["period_label"] = period_label
-
-
-@dataclass
-class Report:
-    """Everything one company's report shows."""
-
-    context: Context
-    answers: list[Answer]
-    findings: list[dict[str, Any]]
-    facts: list[dict[str, Any]]
-    run_id: str
-    as_of: str
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 def _data_uri(svg: str) -> str:
@@ -82,14 +60,14 @@ def change_text(delta: float, before: float, now: float, unit: str, currency: st
     if unit == "fraction":
         return f"{round(delta * 100, 1):+.1f} pp"
     if unit in ("multiple", "score", "days") or before < 0 or (now < 0) != (before < 0):
-        shown = formatting.by_unit(abs(delta), unit, currency)
+        shown = present.by_unit(abs(delta), unit, currency)
         return ("+" if delta >= 0 else "-") + shown
     return f"{round(delta / abs(before) * 100, 1):+.1f}%"
 
 
 def kpi_rows(ctx: Context) -> list[dict[str, Any]]:
     rows = []
-    for name in KPIS:
+    for name in present.REPORT_KPIS:
         m = definition(name)
         now, before = ctx.metrics.get(name), ctx.prior.get(name)
         if now is None:
@@ -105,9 +83,9 @@ def kpi_rows(ctx: Context) -> list[dict[str, Any]]:
                 if m.favourable != "neutral":
                     tone = "good" if (delta > 0) == (m.favourable == "higher") else "bad"
         text = label(name)
-        rows.append({"label": text[:1].upper() + text[1:], "direction": direction, "change": change, "tone": tone,
-                     "now": formatting.by_unit(now, m.unit, ctx.currency),
-                     "before": formatting.by_unit(before, m.unit, ctx.currency)})
+        rows.append({"label": present.capitalised(text), "direction": direction, "change": change, "tone": tone,
+                     "now": present.by_unit(now, m.unit, ctx.currency),
+                     "before": present.by_unit(before, m.unit, ctx.currency)})
     return rows
 
 
@@ -161,7 +139,7 @@ def provenance_rows(report: Report) -> list[dict[str, Any]]:
     that fired each flag, in their own period."""
     ctx = report.context
     periods = [(ctx.fiscal_year, ctx.fiscal_period), (ctx.fiscal_year - 1, ctx.fiscal_period)]
-    metrics = list(dict.fromkeys([*KPIS, *(f["metric"] for a in report.answers for f in a.facts_used)]))
+    metrics = list(dict.fromkeys([*present.REPORT_KPIS, *(f["metric"] for a in report.answers for f in a.facts_used)]))
     wanted = {(m, *p): (rank, k) for rank, p in enumerate(periods) for k, m in enumerate(metrics)}
     for flag in ctx.flags:
         for c in flag.get("conditions", []):
@@ -171,7 +149,7 @@ def provenance_rows(report: Report) -> list[dict[str, Any]]:
                    and (r["metric"], r["fiscal_year"], r["fiscal_period"]) in wanted),
                   key=lambda r: wanted[(r["metric"], r["fiscal_year"], r["fiscal_period"])])
     return [{"figure": label(r["metric"]), "period": period_label(r["fiscal_year"], r["fiscal_period"]),
-             "value": formatting.by_unit(r["value"], r["unit"], ctx.currency), "sources": r["sources"]} for r in rows]
+             "value": present.by_unit(r["value"], r["unit"], ctx.currency), "sources": r["sources"]} for r in rows]
 
 
 def _period_of(text: str) -> tuple[int, str]:
@@ -184,7 +162,7 @@ def html(report: Report, charts_: list[dict[str, str]], manifest: dict[str, Any]
     ctx = report.context
     summaries = {q.id for q in catalogue() if q.summary}
     summary = next((a for a in report.answers if a.question_id in summaries), None)
-    definitions = sorted({r["metric"].removesuffix("_ttm") for r in report.facts if r["metric"] in KPIS})
+    definitions = sorted({r["metric"].removesuffix("_ttm") for r in report.facts if r["metric"] in present.REPORT_KPIS})
     return _ENV.get_template("report.html.j2").render(
         ctx=ctx, report=report, summary=summary, kpis=kpi_rows(ctx), charts=charts_,
         answers=[a for a in report.answers if a is not summary], flags=ctx.flags, findings=report.findings,
@@ -212,7 +190,7 @@ def print_pdf(job: PrintJob) -> dict[str, float]:
     t0 = time.perf_counter()
     images = chart_images(job.charts, job.report.context.currency)
     t1 = time.perf_counter()
-    document = HTML(string=html(job.report, images, job.manifest), base_url=str(TEMPLATES) + "/",
+    document = HTML(string=html(job.report, images, job.manifest), base_url=str(present.assets()) + "/",
                     url_fetcher=ProjectAssetsOnly())
     facts = json.dumps(job.report.facts, ensure_ascii=False, default=str).encode("utf-8")
     attachment = Attachment(file_obj=io.BytesIO(facts), name="facts.json", relationship="Data",

@@ -135,3 +135,22 @@ def item_statements() -> pl.DataFrame:
         schema={"item": pl.String, "item_statement": pl.String, "allowed_statements": pl.List(pl.String),
                 "item_unit": pl.String},
     )
+
+
+def additive_flows() -> list[str]:
+    """Every item that flows over a period in currency (revenue, capex, ...): four quarters of one add up to a
+    trailing twelve months."""
+    return [name for name, item in items().items() if item.kind == "flow" and item.unit == "currency"]
+
+
+FINDING_SCHEMA: dict[str, pl.DataType] = {
+    "entity_id": pl.String(),
+    "fiscal_year": pl.Int32(),
+    "fiscal_period": pl.String(),
+    "check": pl.String(),
+    "severity": pl.String(),
+    "message": pl.String(),
+    "facts": pl.List(pl.Struct({"name": pl.String, "value": pl.Float64})),
+}
+"""A finding of a check or of ingest (a restatement, a stock split): where, which check, how serious, what it says,
+and the facts behind it."""

@@ -8,7 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT = Path(__file__).resolve().parents[1]
+SHIPPED_NARRATOR = Path(__file__).resolve().parent / "narrator" / "checkpoint"
+"""The narrator checkpoint installed with the package (trained by ``finreport finetune``; its card is its README)."""
 
 
 class Settings(BaseSettings):
@@ -18,8 +19,8 @@ class Settings(BaseSettings):
     inputs: list[Path] = Field([Path("data/sample/long")], description="What scheduled runs read (JSON list)")
     timezone: str = Field("UTC", description="Time zone of the as-of date when a run does not give one")
     io_retry_delays: list[float] = Field([2.0, 10.0], description="Seconds before each retry of a failed write")
-    model_dir: Path = Field(PROJECT / "models" / "narrator", description="The narrator checkpoint a model run loads "
-                                                                      "(default: the one shipped with the project)")
+    model_dir: Path = Field(SHIPPED_NARRATOR, description="The narrator checkpoint a model run loads "
+                                                           "(default: the one shipped with the package)")
     subscriptions: Path = Field(Path("config/subscriptions.toml"), description="Who receives which reports (TOML)")
     outbox_dir: Path = Field(Path("output/outbox"), description="E-mails waiting, sent and rejected")
     mail_retry_delays: list[float] = Field([30.0, 120.0, 600.0],

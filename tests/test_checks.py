@@ -6,8 +6,8 @@ import polars as pl
 import pytest
 
 from generator.checks import accounting_checks
-from generator.facts import build
 from generator.periods import pivot
+from generator.pipeline import build
 from generator.sample import ROLES, write_sample
 
 from builders import facts_frame

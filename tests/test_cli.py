@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def finreport(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "FINREPORT_OUTPUT_DIR": str(cwd / "output")}
     return subprocess.run(
-        [sys.executable, "-m", "generator.cli", *map(str, args)],
+        [sys.executable, "-m", "flows.cli", *map(str, args)],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
     )
 
@@ -107,7 +107,7 @@ def test_help_lists_the_commands() -> None:
 
 def test_missing_java_fails_in_one_line(sample: Path, tmp_path: Path) -> None:
     env = {**os.environ, "PATH": str(tmp_path)}
-    command = [sys.executable, "-m", "generator.cli", "facts", "--input", str(sample / "wide" / "KOLA.csv"),
+    command = [sys.executable, "-m", "flows.cli", "facts", "--input", str(sample / "wide" / "KOLA.csv"),
                "--out", str(tmp_path / "out")]
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 1
@@ -162,7 +162,7 @@ def test_a_killed_run_leaves_nothing_running(sample: Path, tmp_path: Path) -> No
     """After SIGKILL of a run (no Python left to unwind) its temporary Prefect server and its printing
     processes ran on for good. The run's watchdog sees it gone and stops everything it started."""
     env = {**os.environ, "FINREPORT_OUTPUT_DIR": str(tmp_path / "output"), "PREFECT_API_URL": ""}
-    process = subprocess.Popen([sys.executable, "-m", "generator.cli", "run", "--narrator", "reference",
+    process = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--narrator", "reference",
                                 "--input", str(sample / "long"), "--out", str(tmp_path / "out")],
                                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run = psutil.Process(process.pid)
@@ -195,7 +195,7 @@ def _command(process: psutil.Process) -> str:
 def test_a_run_stopped_with_sigterm_stops_the_server_it_started(sample: Path, tmp_path: Path) -> None:
     """A scheduler that stops a run with SIGTERM left Prefect's temporary server running for good."""
     env = {**os.environ, "FINREPORT_OUTPUT_DIR": str(tmp_path / "output"), "PREFECT_API_URL": ""}
-    process = subprocess.Popen([sys.executable, "-m", "generator.cli", "run", "--narrator", "reference",
+    process = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--narrator", "reference",
                                 "--input", str(sample / "long"), "--out", str(tmp_path / "out")],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     run = psutil.Process(process.pid)

@@ -10,9 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from generator.facts import FactsRun, build
-from generator.narrator.corpus import write_companies
-from generator.narrator.training import company_periods
+from generator.corpus import company_periods, write_companies
+from generator.pipeline import FactsRun, build
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from generator import deliver
-from generator.facts import build, write, write_entity
+from generator.manifest import write_run
 from generator.outputs import folder_names
+from generator.pack import write_entity
+from generator.pipeline import answer, build
 from generator.render import job, print_pdf
 from generator.sample import ROLES, write_sample
 
@@ -52,10 +54,12 @@ def mails(tmp_path_factory: pytest.TempPathFactory) -> list[deliver.ReportMail]:
     root = tmp_path_factory.mktemp("mail")
     write_sample(root / "sample")
     run = build([root / "sample" / "wide" / "KOLA.csv", root / "sample" / "wide" / f"{VOLT}.csv"])
-    manifest = write(run, root / "out", as_of="2026-11-28")
+    manifest = write_run(run, root / "out", as_of="2026-11-28")
+    answered = answer(run, run.entities)
     out = []
     for entity, folder in folder_names(run.entities).items():
-        report = write_entity(run, entity, root / "out" / folder, manifest["run_id"], "2026-11-28")
+        report = write_entity(run, entity, root / "out" / folder, manifest["run_id"], "2026-11-28",
+                              answered[entity])
         pdf = root / "out" / folder / "report.pdf"
         print_pdf(job(report, run.analysis, manifest, pdf))
         out.append(deliver.report_mail(report.context, report.answers, report.findings, pdf))
@@ -128,7 +132,7 @@ def test_server_down_keeps_the_outbox_and_deliver_retry_sends_each_once(mails: l
 
     env = {**os.environ, "FINREPORT_OUTBOX_DIR": str(tmp_path / "outbox"), "FINREPORT_SMTP_HOST": "127.0.0.1",
            "FINREPORT_SMTP_PORT": str(port), "FINREPORT_SMTP_SECURITY": "insecure"}
-    command = [sys.executable, "-m", "generator.cli", "deliver", "--retry"]
+    command = [sys.executable, "-m", "flows.cli", "deliver", "--retry"]
     still_down = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert still_down.returncode == 1
     assert still_down.stderr.strip().startswith("finreport: error: 2 e-mails still waiting in")
@@ -165,7 +169,7 @@ def test_a_message_the_server_may_have_stored_is_not_sent_again_blindly(mails: l
         assert broken.sent == [] and len(broken.waiting) == 1  # the connection is gone: the other one waits
         env = {**os.environ, "FINREPORT_OUTBOX_DIR": str(tmp_path / "outbox"), "FINREPORT_SMTP_HOST": "127.0.0.1",
                "FINREPORT_SMTP_PORT": str(port), "FINREPORT_SMTP_SECURITY": "insecure"}
-        command = [sys.executable, "-m", "generator.cli", "deliver"]
+        command = [sys.executable, "-m", "flows.cli", "deliver"]
         retried = subprocess.run([*command, "--retry"], env=env, cwd=ROOT, capture_output=True, text=True,
                                  timeout=120, check=False)
         assert retried.returncode == 0, retried.stderr

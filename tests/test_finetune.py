@@ -12,24 +12,26 @@ import pytest
 import torch
 from prefect.testing.utilities import prefect_test_harness
 
-from generator.facts import FactsRun, answer, build
+from generator.corpus import company_periods
 from generator.graph import flag_labels
 from generator.narrator import ReferenceNarrator, catalogue
-from generator.narrator.model import PROMPT_FORMAT, ModelNarrator, scratch
+from generator.narrator.model import PROMPT_FORMAT, ModelNarrator
+from generator.narrator.slots import SLOT, fill, prompt_facts
 from generator.narrator.training import (
     Example,
     collate,
-    company_periods,
     corrections,
     delexicalise,
     encode,
     examples_for,
+    phrase,
     phrasings,
-    render,
+    scratch,
     train,
     weighted_loss,
 )
-from generator.narrator.verify import SLOT, fill, prompt_facts, verify
+from generator.narrator.verify import verify
+from generator.pipeline import FactsRun, answer, build
 from generator.sample import ROLES, write_sample
 
 
@@ -62,7 +64,7 @@ def test_every_question_has_five_phrasings_that_verify_on_the_sample(run: FactsR
         for ctx in report_periods:
             facts = prompt_facts(question, ctx)
             for i, template in enumerate(templates):
-                text = render(template, question, ctx, facts)
+                text = phrase(template, question, ctx, facts)
                 verdict = verify(text, question, ctx, labels, facts)
                 assert verdict.ok, (question.id, i, ctx.entity_id, text, verdict.reason)
                 assert "None" not in text and "  " not in text
@@ -228,7 +230,8 @@ def _generate(model, tokenizer, prompts: list[str], new: int) -> list[str]:
 
 
 def test_the_flow_trains_resumes_evaluates_and_writes_a_model_card(tmp_path: Path) -> None:
-    from flows.finetune import FinetuneRequest, finetune_narrator
+    from flows.finetune import finetune_narrator
+    from generator.finetune import FinetuneRequest
 
     real = Path(__file__).parent / "fixtures" / "sec-companyfacts" / "snow_facts.json"
     settings = {"out": str(tmp_path / "narrator"), "seeds": [5], "companies": 3, "real_like": 3, "eval_companies": 2,

@@ -24,20 +24,16 @@ from prefect.testing.utilities import prefect_test_harness
 from pydantic import ValidationError
 from pypdf import PdfReader
 
-from flows.reports import (
-    NIGHTLY_CRON,
-    NIGHTLY_TIMEZONE,
-    OnDemandRequest,
-    ReportRequest,
-    nightly_reports,
-    on_demand_report,
-)
-from generator.facts import answer, build
+from flows.reports import NIGHTLY_CRON, NIGHTLY_TIMEZONE, nightly_reports, on_demand_report
+from generator import present
 from generator.graph import flag_labels
-from generator.narrator import catalogue, formatting
+from generator.narrator import catalogue
 from generator.narrator.model import PROMPT_FORMAT
-from generator.narrator.verify import fill, prompt_facts, verify
-from generator.render import KPIS
+from generator.narrator.slots import fill, prompt_facts
+from generator.narrator.verify import verify
+from generator.pipeline import answer, build
+from generator.present import REPORT_KPIS
+from generator.reports import OnDemandRequest, ReportRequest
 from generator.sample import ROLES, write_sample
 
 from loopback import free_port
@@ -87,7 +83,7 @@ def test_a_broken_company_fails_alone(nightly: tuple[State, Path]) -> None:
     failures = {f["entity_id"]: f for f in json.loads((out / "manifest.json").read_text())["failures"]}
     assert failures["BRKN"] == {"entity_id": "BRKN", "stage": "ingest",
                                 "error": "none of its 3 rows is usable (see rejected.csv)"}
-    assert failures[ROLES["non_usd"]]["stage"] == "facts-and-answers"
+    assert failures[ROLES["non_usd"]]["stage"] == "write_entity"
     assert "FileExistsError" in failures[ROLES["non_usd"]]["error"]
     rejected = (out / "rejected.csv").read_text()
     assert rejected.count("BRKN") == 3
@@ -99,9 +95,9 @@ def test_a_broken_company_fails_alone(nightly: tuple[State, Path]) -> None:
 def test_only_io_errors_are_retried(nightly: tuple[State, Path]) -> None:
     with get_client(sync_client=True) as client:
         runs = client.read_task_runs(task_run_filter=TaskRunFilter(name=TaskRunFilterName(
-            any_=[f"facts-and-answers-{ROLES['non_usd']}", "facts-and-answers-KOLA"])))
+            any_=[f"write-entity-{ROLES['non_usd']}", "write-entity-KOLA"])))
     attempts = {r.name: r.run_count for r in runs}
-    assert attempts == {f"facts-and-answers-{ROLES['non_usd']}": 3, "facts-and-answers-KOLA": 1}
+    assert attempts == {f"write-entity-{ROLES['non_usd']}": 3, "write-entity-KOLA": 1}
 
 
 def test_pdf_answers_and_facts_agree(nightly: tuple[State, Path]) -> None:
@@ -116,11 +112,11 @@ def test_pdf_answers_and_facts_agree(nightly: tuple[State, Path]) -> None:
         (period,) = {(r["fiscal_year"], r["fiscal_period"]) for r in facts
                      if r["metric"] == "revenue" and r["value"] == revenue}
         current = {r["metric"]: r for r in facts if (r["fiscal_year"], r["fiscal_period"]) == period}
-        shown = [m for m in KPIS if m in current and current[m]["value"] is not None]
+        shown = [m for m in REPORT_KPIS if m in current and current[m]["value"] is not None]
         assert len(shown) >= 8, entity
         for metric in shown:
             fact = current[metric]
-            assert formatting.by_unit(fact["value"], fact["unit"], fact["currency"] or "USD") in text, (entity, metric)
+            assert present.by_unit(fact["value"], fact["unit"], fact["currency"] or "USD") in text, (entity, metric)
         for given in answers:
             assert " ".join(given["text"].split()) in text, (entity, given["question_id"])
             for used in given["facts_used"]:

@@ -17,7 +17,7 @@ import rdflib
 
 from generator import graph as kg
 from generator import graph_queries as q
-from generator.facts import build as build_facts
+from generator.pipeline import build as build_facts
 from generator.sample import ROLES, write_sample
 
 QUARTER = {"Q1": 0, "Q2": 1, "Q3": 2, "Q4": 3}

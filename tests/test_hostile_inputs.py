@@ -23,7 +23,7 @@ GOOD = ["ACME,Acme Corp,2024,FY,2024-01-01,2024-12-31,revenue,1000,USD,units",
 def facts(tmp_path: Path, *inputs: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
     out = tmp_path / "out"
     args = [a for p in inputs for a in ("--input", str(p))]
-    result = subprocess.run([sys.executable, "-m", "generator.cli", "facts", *args, "--out", str(out)], cwd=ROOT,
+    result = subprocess.run([sys.executable, "-m", "flows.cli", "facts", *args, "--out", str(out)], cwd=ROOT,
                             env=os.environ, capture_output=True, text=True, timeout=300, check=False)
     return result, out
 
@@ -430,7 +430,7 @@ def test_an_output_folder_that_cannot_be_written_is_a_usage_error_before_any_wor
     if where == "a-file":
         out.write_text("not a folder")
     args = ["--narrator", "reference"] if command == "run" else []
-    result = subprocess.run([sys.executable, "-m", "generator.cli", command, "--input", str(good_file(tmp_path)),
+    result = subprocess.run([sys.executable, "-m", "flows.cli", command, "--input", str(good_file(tmp_path)),
                              "--out", str(out), *args], cwd=ROOT, env=os.environ, capture_output=True, text=True,
                             timeout=300, check=False)
     assert result.returncode == 2

@@ -10,11 +10,15 @@ import pytest
 import torch
 from pypdf import PdfReader
 
-from generator.facts import FactsRun, answer, build, write, write_entity
 from generator.graph import flag_labels
+from generator.manifest import write_run
 from generator.narrator import ReferenceNarrator, catalogue
-from generator.narrator.model import ModelNarrator, prompt, scratch
-from generator.narrator.verify import SLOT, Fact, prompt_facts, verify
+from generator.narrator.model import ModelNarrator, prompt
+from generator.narrator.slots import SLOT, Slot, prompt_facts
+from generator.narrator.training import scratch
+from generator.narrator.verify import verify
+from generator.pack import write_entity
+from generator.pipeline import FactsRun, answer, build
 from generator.render import job, print_pdf
 from generator.sample import ROLES, write_sample
 
@@ -53,7 +57,7 @@ def test_an_untrained_model_never_reaches_the_report(run: FactsRun, tmp_path: Pa
     corpus = [prompt(q, prompt_facts(q, ctx), ctx) for ctx, _ in contexts.values() for q in catalogue()]
     narrator = ModelNarrator(checkpoint(tmp_path / "untrained", corpus), labels(run), max_new_tokens=40)
     answered = answer(run, run.entities, narrator)
-    manifest = write(run, tmp_path / "out", as_of="2026-11-28")
+    manifest = write_run(run, tmp_path / "out", as_of="2026-11-28")
     for entity, (ctx, answers) in answered.items():
         reference = [a.text for a in ReferenceNarrator().answer_all([(q, ctx) for q in catalogue()])]
         assert [a.text for a in answers] == reference
@@ -61,7 +65,7 @@ def test_an_untrained_model_never_reaches_the_report(run: FactsRun, tmp_path: Pa
         assert all(a.verification["status"] == "fallback" and "model_text" in a.verification for a in answers)
         assert {a.verification["decoding"] for a in answers} == {"greedy; none of 8 beams passed"}
         folder = tmp_path / "out" / entity
-        report = write_entity(run, entity, folder, manifest["run_id"], "2026-11-28", None, (ctx, answers))
+        report = write_entity(run, entity, folder, manifest["run_id"], "2026-11-28", (ctx, answers))
         print_pdf(job(report, run.analysis, manifest, folder / "report.pdf"))
         text = " ".join(" ".join(p.extract_text() or "" for p in PdfReader(folder / "report.pdf").pages).split())
         for line in reference:
@@ -79,11 +83,11 @@ def test_the_prompt_writes_each_direction_beside_the_slot_it_leads(run: FactsRun
     trend = next(q for q in catalogue() if q.id == "revenue_trend")
     growth = "revenue_growth_yoy"
     facts = {"period": prompt_facts(trend, ctx)["period"],
-             growth: Fact(growth, 0.018, "fraction", growth), f"{growth}_prior": Fact(f"{growth}_prior", 0.076,
+             growth: Slot(growth, 0.018, "fraction", growth), f"{growth}_prior": Slot(f"{growth}_prior", 0.076,
                                                                                       "fraction", growth),
-             f"{growth}_abs": Fact(f"{growth}_abs", 0.018, "fraction", growth),
-             "revenue": Fact("revenue", 2.1e9, "currency", "revenue"),
-             "revenue_prior": Fact("revenue_prior", 2.3e9, "currency", "revenue")}
+             f"{growth}_abs": Slot(f"{growth}_abs", 0.018, "fraction", growth),
+             "revenue": Slot("revenue", 2.1e9, "currency", "revenue"),
+             "revenue_prior": Slot("revenue_prior", 2.3e9, "currency", "revenue")}
     lines = prompt(trend, facts, ctx).splitlines()
     assert f"⟨{growth}⟩ 1.8% up by ⟨{growth}_abs⟩, a year earlier ⟨{growth}_prior⟩ 7.6%" in lines
     assert any(line.startswith("⟨revenue⟩ ") and line.endswith(" down from ⟨revenue_prior⟩ $2.3bn") for line in lines)

@@ -9,11 +9,12 @@ from typing import Any
 import jinja2.exceptions
 import pytest
 
+from generator import present
 from generator.answers import narrate, report_period
-from generator.facts import build, entity_findings
 from generator.metrics import definition
-from generator.narrator import LISTED_FINDINGS, Context, Question, ReferenceNarrator, catalogue, formatting
-from generator.narrator.verify import prompt_facts
+from generator.narrator import LISTED_FINDINGS, Context, Question, ReferenceNarrator, catalogue
+from generator.narrator.slots import prompt_facts
+from generator.pipeline import build
 from generator.sample import ROLES, write_sample
 
 
@@ -34,12 +35,12 @@ from generator.sample import ROLES, write_sample
     ],
 )
 def test_numbers_are_formatted_for_people(value: float | None, unit: str, shown: str) -> None:
-    assert formatting.by_unit(value, unit) == shown
+    assert present.by_unit(value, unit) == shown
 
 
 def test_money_in_other_currencies() -> None:
-    assert formatting.money(1_234_000_000, "EUR") == "€1.2bn"
-    assert formatting.money(5_000_000, "SEK") == "SEK 5.0m"
+    assert present.money(1_234_000_000, "EUR") == "€1.2bn"
+    assert present.money(5_000_000, "SEK") == "SEK 5.0m"
 
 
 def test_catalogue_covers_the_analyst_questions() -> None:
@@ -68,13 +69,13 @@ def answers(run: Any, role: str) -> tuple[Context, dict[str, str]]:
 def test_loss_maker_answers_read_like_an_analyst(run: Any) -> None:
     ctx, text = answers(run, "loss_maker")
     assert (ctx.fiscal_year, ctx.fiscal_period) == (2025, "FY")
-    cr = formatting.times(ctx.metrics["current_ratio"])
+    cr = present.times(ctx.metrics["current_ratio"])
     assert text["liquidity"].startswith(f"The current ratio was {cr} against ")
     assert "severe liquidity concern" in text["liquidity"]
     assert "burning cash" in text["cash_flow"]
     assert "distress zone" in text["solvency_scores"]
-    assert text["revenue_trend"] == (f"Revenue was {formatting.money(ctx.metrics['revenue'])} in FY2025, up "
-                                     f"{formatting.percent(ctx.metrics['revenue_growth_yoy'])} on a year earlier.")
+    assert text["revenue_trend"] == (f"Revenue was {present.money(ctx.metrics['revenue'])} in FY2025, up "
+                                     f"{present.percent(ctx.metrics['revenue_growth_yoy'])} on a year earlier.")
 
 
 def test_risk_answer_names_exactly_the_inferred_concerns(run: Any) -> None:
@@ -95,7 +96,7 @@ def test_every_number_in_an_answer_is_a_formatted_fact(run: Any) -> None:
         for name, value in values.items():
             if value is not None:
                 unit = definition(name).unit
-                allowed |= {formatting.by_unit(value, unit, ctx.currency), formatting.by_unit(abs(value), unit)}
+                allowed |= {present.by_unit(value, unit, ctx.currency), present.by_unit(abs(value), unit)}
     for a in found:
         if a.question_id in ("risk_flags", "restatements", "data_quality", "peer_position"):
             continue
@@ -156,7 +157,7 @@ def test_a_real_filer_s_many_restatements_are_counted_and_the_largest_listed() -
     restated = real.ingested.restatements().filter(entity_id=entity).height
     assert restated > LISTED_FINDINGS
     question = next(q for q in catalogue() if q.id == "restatements")
-    findings = [f for part in entity_findings(real, entity) for f in part]
+    findings = [f for part in real.entity_findings(entity) for f in part]
     ctx, answers = narrate(real.analysis, real.graph, {entity: findings}, [entity], ReferenceNarrator(),
                            ["restatements"])[entity]
     text = next(a.text for a in answers if a.question_id == "restatements")

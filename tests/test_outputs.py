@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 from generator.checks import accounting_checks
-from generator.facts import FactsRun, write
 from generator.graph import build as build_graph
 from generator.graph import reason
 from generator.ingest import Ingested
 from generator.ingest.validate import empty_rejected
+from generator.manifest import write_run
 from generator.metrics import compute_metrics
 from generator.outputs import safe_name, write_atomic, write_json
 from generator.periods import pivot
+from generator.pipeline import FactsRun
 
 from builders import facts_frame
 
@@ -55,7 +56,7 @@ def test_hostile_entity_gets_a_safe_folder_listed_in_the_manifest(tmp_path: Path
     ingested = Ingested(facts=facts, superseded=facts.clear(), rejected=empty_rejected())
     analysis = compute_metrics(facts)
     run = FactsRun(ingested, analysis, accounting_checks(pivot(facts)), reason(build_graph(analysis)))
-    manifest = write(run, tmp_path / "out")
+    manifest = write_run(run, tmp_path / "out")
     folder = manifest["entity_folders"]["../../etc"]
     assert (tmp_path / "out" / folder / "facts.json").exists()
     assert not (tmp_path / "etc").exists()

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import polars as pl
 import pytest
 
-from generator import facts as facts_stage
+from generator import pipeline
 from generator.ingest import Ingested, ingest
 
 CORPUS = Path(__file__).parent / "fixtures" / "real-filings"
@@ -62,7 +62,7 @@ def ingested(file: str) -> Ingested:
 
 @functools.cache
 def metrics(file: str) -> pl.DataFrame:
-    analysis, _findings = facts_stage.analyse(ingested(file))
+    analysis, _findings = pipeline.analyse(ingested(file))
     return analysis.metrics
 
 

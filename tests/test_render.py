@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from generator.facts import build, write, write_entity
+from generator import present
+from generator.manifest import write_run
 from generator.metrics import compute_metrics, definition, label
-from generator.narrator import formatting
 from generator.outputs import folder_names
+from generator.pack import write_entity
+from generator.pipeline import answer, build
 from generator.render import (
     ProjectAssetsOnly,
     change_text,
@@ -44,9 +46,11 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, A
     inputs = [root / "sample" / "wide" / f"{ROLES['loss_maker']}.csv", root / "sample" / "wide" / "KOLA.csv",
               root / "hostile.csv"]
     run = build(inputs)
-    manifest = write(run, root / "out", as_of="2026-11-28")
+    manifest = write_run(run, root / "out", as_of="2026-11-28")
+    answered = answer(run, run.entities)
     for entity, folder in folder_names(run.entities).items():
-        report = write_entity(run, entity, root / "out" / folder, manifest["run_id"], "2026-11-28")
+        report = write_entity(run, entity, root / "out" / folder, manifest["run_id"], "2026-11-28",
+                              answered[entity])
         print_pdf(job(report, run.analysis, manifest, root / "out" / folder / "report.pdf"))
     return root / "out", manifest
 
@@ -72,7 +76,7 @@ def test_pdf_shows_the_kpis_as_the_facts_say(reports: tuple[Path, dict[str, Any]
              json.loads((out / volt / "facts.json").read_text())}
     for metric, unit in (("revenue", "currency"), ("current_ratio", "multiple"), ("net_margin", "fraction")):
         value = facts[(2025, "FY", metric)]["value"]
-        assert formatting.by_unit(value, unit) in text, metric
+        assert present.by_unit(value, unit) in text, metric
     answers = json.loads((out / volt / "answers.json").read_text())
     liquidity = next(a for a in answers if a["question_id"] == "liquidity")["text"]
     assert liquidity.split(",")[0] in " ".join(text.split())
@@ -112,7 +116,7 @@ def test_fetcher_refuses_everything_but_project_assets(url: str) -> None:
 
 
 def test_fetcher_serves_the_stylesheet_and_data_uris() -> None:
-    css = Path(__file__).resolve().parents[1] / "templates" / "report.css"
+    css = present.assets() / "report.css"
     assert ProjectAssetsOnly().fetch(css.as_uri())
     assert ProjectAssetsOnly().fetch("data:text/plain;base64,aGk=")
 
@@ -165,9 +169,10 @@ def celsius(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, str]:
     """Celsius's report as a reader gets it: (folder, what the report shows, pdftotext's text without spaces)."""
     out = tmp_path_factory.mktemp("celsius")
     run = build([Path(__file__).parent / "fixtures" / "real-filings" / "celh_companyfacts.json"])
-    manifest = write(run, out, as_of="2026-11-30")
+    manifest = write_run(run, out, as_of="2026-11-30")
     entity = run.entities[0]
-    report = write_entity(run, entity, out / entity, manifest["run_id"], "2026-11-30")
+    report = write_entity(run, entity, out / entity, manifest["run_id"], "2026-11-30",
+                          answer(run, [entity])[entity])
     print_pdf(job(report, run.analysis, manifest, out / entity / "report.pdf"))
     text = subprocess.run(["pdftotext", "-raw", str(out / entity / "report.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout
@@ -200,7 +205,7 @@ def test_every_figure_the_report_prints_has_its_source_in_the_pdf(celsius: tuple
     printed |= {(r["label"], now, r["now"]) for r in kpi_rows(ctx)} | \
         {(r["label"], then, r["before"]) for r in kpi_rows(ctx) if r["before"] != "n/a"}
     printed |= {(label(c["metric"]), now if c["period"] == now else c["period"],
-                 formatting.by_unit(c["value"], definition(c["metric"]).unit, ctx.currency))
+                 present.by_unit(c["value"], definition(c["metric"]).unit, ctx.currency))
                 for f in ctx.flags for c in f["conditions"] if not c["ttm"]}
     assert len(printed) > 30
     lowered = {(figure.lower(), period, value): p for (figure, period, value), p in rows.items()}

@@ -10,10 +10,11 @@ from typing import Any
 import polars as pl
 import pytest
 
-from generator import facts as facts_stage
+from generator import pipeline
 from generator.checks import accounting_checks
 from generator.ingest import Ingested, choose_adapter, ingest
 from generator.ingest.companyfacts import NOT_COMPANYFACTS
+from generator.manifest import summary
 from generator.periods import derive, pivot
 from generator.provenance import Provenance
 
@@ -84,7 +85,7 @@ def test_snowflake_balance_sheet_identity_holds_exactly_with_noncontrolling_inte
 
 
 def test_snowflake_negative_equity_is_held_by_temporary_equity_not_an_identity_error() -> None:
-    run = facts_stage.build([SNOWFLAKE])
+    run = pipeline.build([SNOWFLAKE])
     facts = run.ingested.facts
     equity = fact(facts, "total_equity", 2020, "FY")
     assert (equity["period_end"], equity["value"]) == (date(2020, 1, 31), -544_757_000)
@@ -129,7 +130,7 @@ def test_snowflake_share_counts_rounded_to_the_thousand_by_a_later_filing_are_no
     assert (current["value"], current["source"]) == (300_273_000, f"0001640147-23-000030/{tag}")
     assert snowflake.superseded.height == 4
     assert snowflake.restatements().is_empty()
-    assert facts_stage.restatement_findings(snowflake).is_empty()
+    assert pipeline.restatement_findings(snowflake).is_empty()
 
 
 def test_snowflake_sga_is_the_sum_of_its_two_reported_lines(snowflake: Ingested) -> None:
@@ -243,7 +244,7 @@ def test_the_latest_filing_wins_and_an_unchanged_repeat_is_no_restatement(tmp_pa
     assert fact(ingested.facts, "revenue", 2023, "FY")["value"] == 880
     assert fact(ingested.facts, "revenue", 2024, "FY")["source"] == "0000000001-25-000001/us-gaap:Revenues"
     assert ingested.superseded.select("value", "source").rows() == [(900, "0000000001-24-000001/us-gaap:Revenues")]
-    assert facts_stage.restatement_findings(ingested)["message"].to_list() == [
+    assert pipeline.restatement_findings(ingested)["message"].to_list() == [
         "revenue restated from 900 (filed 2024-02-01, 0000000001-24-000001/us-gaap:Revenues) "
         "to 880 (filed 2025-02-01, 0000000001-25-000001/us-gaap:Revenues)"]
 
@@ -279,7 +280,7 @@ def test_total_liabilities_is_derived_when_not_reported_and_the_derivation_is_re
     assert reported["total_liabilities"].to_list() == [None]
     assert derive(reported)["total_liabilities"].to_list() == [500 - 150 - 20 - 30]
     assert accounting_checks(reported).height == 0
-    analysis, _ = facts_stage.analyse(ingested)
+    analysis, _ = pipeline.analyse(ingested)
     _, sources = Provenance(analysis, ingested.facts, "CIK0000000001").of("liabilities_to_equity", 2024, "FY")
     assert sources[0] == ("derived: total_liabilities = total_liabilities_and_equity − total_equity − "
                           "noncontrolling_interest − temporary_equity")
@@ -382,7 +383,7 @@ def test_long_term_debt_includes_its_current_portion_as_the_taxonomy_defines_it(
     assert row["value"] == 345_392_000 - 12_045_000
     assert row["source"] == ("derived: 0001819994-26-000013/us-gaap:LongTermDebt − "
                              "0001819994-26-000013/us-gaap:LongTermDebtCurrent")
-    base = facts_stage.analyse(ingested)[0].base.filter(fiscal_year=2024, fiscal_period="FY")
+    base = pipeline.analyse(ingested)[0].base.filter(fiscal_year=2024, fiscal_period="FY")
     assert base["total_debt"].item() == 345_392_000
 
 
@@ -392,7 +393,7 @@ def test_long_term_debt_alone_is_the_debt_of_a_filer_that_tags_no_short_term_bor
         "us-gaap:LiabilitiesCurrent": {"USD": [balance(400, B, "2025-02-15")]},
         "us-gaap:StockholdersEquity": {"USD": [balance(3000, B, "2025-02-15")]},
     }))
-    analysis = facts_stage.analyse(checked([path]))[0]
+    analysis = pipeline.analyse(checked([path]))[0]
     row = analysis.metrics.filter(metric="debt_to_equity", fiscal_year=2024, fiscal_period="FY").row(0, named=True)
     assert row["value"] == 0.3
     _, sources = Provenance(analysis, checked([path]).facts, "CIK0000000001").of("total_debt", 2024, "FY")
@@ -405,7 +406,7 @@ def test_reported_short_term_borrowings_are_added_to_long_term_debt(tmp_path: Pa
         "us-gaap:LongTermDebt": {"USD": [balance(900, B, "2025-02-15")]},
         "us-gaap:CommercialPaper": {"USD": [balance(50, B, "2025-02-15")]},
     }))
-    base = facts_stage.analyse(checked([path]))[0].base
+    base = pipeline.analyse(checked([path]))[0].base
     assert (base["long_term_debt"].item(), base["total_debt"].item()) == (900, 950)
 
 
@@ -429,7 +430,7 @@ def test_ifrs_equity_alone_is_the_equity_of_a_filer_without_noncontrolling_inter
     })
     ingested = checked([path])
     assert fact(ingested.facts, "total_equity", 2024, "FY")["value"] == 5000
-    roe = facts_stage.analyse(ingested)[0].metrics.filter(metric="roe", fiscal_year=2024, fiscal_period="FY")
+    roe = pipeline.analyse(ingested)[0].metrics.filter(metric="roe", fiscal_year=2024, fiscal_period="FY")
     assert roe["value"].item() == 120 / 5000
 
 
@@ -452,14 +453,14 @@ def test_redeemable_noncontrolling_interest_sits_between_liabilities_and_equity(
         "us-gaap:StockholdersEquity": {"USD": [balance(3_500, B, "2025-02-15")]},
         "us-gaap:RedeemableNoncontrollingInterestEquityCarryingAmount": {"USD": [balance(500, B, "2025-02-15")]},
     }))
-    findings = facts_stage.analyse(checked([path]))[1]
+    findings = pipeline.analyse(checked([path]))[1]
     assert findings.filter(pl.col("check").str.starts_with("balance_sheet")).is_empty()
 
 
 def test_a_balanced_statement_with_an_untagged_mezzanine_line_is_a_warning_not_an_error() -> None:
     """Celsius's FY2025 10-K: assets 5,119,621,000 = liabilities and equity; liabilities 2,178,179,000 and equity
     1,181,467,000 leave 1,759,975,000 between them under a company-specific tag."""
-    findings = facts_stage.analyse(checked([REAL / "celh_companyfacts.json"]))[1]
+    findings = pipeline.analyse(checked([REAL / "celh_companyfacts.json"]))[1]
     assert findings.filter(check="balance_sheet_identity").is_empty()
     fy2025 = findings.filter(check="balance_sheet_components", fiscal_year=2025, fiscal_period="FY")
     assert fy2025["severity"].to_list() == ["warning"]
@@ -469,7 +470,7 @@ def test_a_balanced_statement_with_an_untagged_mezzanine_line_is_a_warning_not_a
 def test_the_exchange_rate_effect_of_a_filer_with_discontinued_operations_reconciles_its_cash() -> None:
     """Celsius tags its FX effect with the concept that includes disposal groups (FY2025: 3,271,000); without it
     every period from 2022 on read as a cash-flow statement that does not add up."""
-    findings = facts_stage.analyse(checked([REAL / "celh_companyfacts.json"]))[1]
+    findings = pipeline.analyse(checked([REAL / "celh_companyfacts.json"]))[1]
     failing = findings.filter(check="cash_flow_reconciliation")
     assert failing.filter(pl.col("fiscal_year") >= 2019).is_empty(), failing
 
@@ -484,7 +485,7 @@ def test_the_run_summary_says_how_many_rejected_rows_are_unmapped_tags_and_names
         "ontology": {"flags": 0, "version": "1.0.0", "inconsistent_snapshots": 0}, "timings": {},
         "unmapped_items": unmapped,
     }
-    lines = facts_stage.summary(manifest, Path("out")).splitlines()
+    lines = summary(manifest, Path("out")).splitlines()
     unread = sum(u["rows"] for u in unmapped)
     assert lines[0].endswith(f"{ingested.rejected.height:,} rejected ({unread:,} of them facts of unmapped items)")
     top = unmapped[0]

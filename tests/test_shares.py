@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from generator import facts as facts_stage
+from generator import pipeline
 from generator.ingest import Ingested, ingest
 
 REAL = Path(__file__).parent / "fixtures" / "real-filings"
@@ -21,7 +21,7 @@ CELSIUS, ONDAS = "CIK0001341766", "CIK0001646188"
 @cache
 def read(name: str) -> tuple[Ingested, pl.DataFrame]:
     ingested = ingest([REAL / f"{name}_companyfacts.json"])
-    return ingested, facts_stage.analyse(ingested)[1]
+    return ingested, pipeline.analyse(ingested)[1]
 
 
 def value(ingested: Ingested, item: str, year: int) -> float:
@@ -105,7 +105,7 @@ def test_two_splits_apply_one_after_the_other_and_their_product_is_no_third(tmp_
     path = tmp_path / "twice.json"
     path.write_text(json.dumps({"cik": 1, "entityName": "Twice Split Inc.", "facts": facts}), encoding="utf-8")
     ingested = ingest([path])
-    findings = facts_stage.analyse(ingested)[1]
+    findings = pipeline.analyse(ingested)[1]
     assert sorted(r["value"] for f in findings.filter(check="stock_split")["facts"] for r in f) == [4.0, 10.0]
     assert value(ingested, "shares_diluted", 2020) == 600 * 10      # filed once, between the two splits
     assert value(ingested, "eps_diluted", 2019) == 0.1

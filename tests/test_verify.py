@@ -9,11 +9,12 @@ import polars as pl
 import pytest
 
 from generator.answers import context
-from generator.facts import build, finding_records
 from generator.graph import flag_labels, load_ontology
 from generator.narrator import Context, ReferenceNarrator, catalogue
+from generator.narrator.slots import fill, prompt_facts
 from generator.narrator.training import delexicalise
-from generator.narrator.verify import fill, literals, prompt_facts, verify
+from generator.narrator.verify import figures, verify
+from generator.pipeline import build, finding_records
 from generator.sample import write_sample
 
 Q = {q.id: q for q in catalogue()}
@@ -123,7 +124,7 @@ def test_slots_are_filled_with_the_report_format() -> None:
 
 def test_numbers_are_read_with_kind_scale_and_rounding() -> None:
     found = {(n.text.strip(), n.kind, round(n.value, 6), float(f"{n.tolerance:.6g}"))
-             for n in literals("Revenue $1.2 billion (FY2025, Q3), margin 25.3%, 0.88x, 1,234.5 and (12.0%) "
+             for n in figures("Revenue $1.2 billion (FY2025, Q3), margin 25.3%, 0.88x, 1,234.5 and (12.0%) "
                                "filed 2024-05-09 in facts.csv:5284")}
     assert found == {("$1.2 billion", "currency", 1.2e9, 0.05e9), ("25.3%", "percent", 0.253, 0.0005),
                      ("0.88x", "multiple", 0.88, 0.005), ("1,234.5", "plain", 1234.5, 0.05),

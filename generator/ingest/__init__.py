@@ -7,7 +7,6 @@ at all is refused with one rejected row naming it; the other files go on.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -16,16 +15,18 @@ from pathlib import Path
 
 import polars as pl
 
-from generator.checks import FINDING_SCHEMA
 from generator.errors import InputFileError
 from generator.ingest import companyfacts, long, sectors, statement, wide, xbrl_csv
-from generator.ingest.base import REJECTED_SCHEMA, Adapter
+from generator.ingest.base import REJECTED_SCHEMA, Adapter, Probe
 from generator.ingest.shares import on_one_basis
 from generator.ingest.validate import empty_accepted, empty_rejected, validate
 from generator.rounding import reported_unit, unit, within_rounding
+from generator.schema import FINDING_SCHEMA
 
-ADAPTERS: tuple[Adapter, ...] = (long.ADAPTER, wide.ADAPTER, statement.ADAPTER, companyfacts.ADAPTER,
-                                  xbrl_csv.ADAPTER)
+ADAPTERS: tuple[Adapter, ...] = (companyfacts.ADAPTER, xbrl_csv.ADAPTER, long.ADAPTER, wide.ADAPTER,
+                                  statement.ADAPTER)
+"""Asked in this order whether a file is theirs: the more particular formats first (an XBRL facts table has a
+value column too). A file none accepts is read as a long table, whose reader says which columns it lacks."""
 INPUT_SUFFIXES = (".csv", ".parquet", ".pq", ".jsonl", ".ndjson", ".json")
 PERIOD_KEYS = ["entity_id", "fiscal_year", "fiscal_period", "item"]
 
@@ -127,32 +128,9 @@ def _refused_row(error: InputFileError) -> pl.DataFrame:
 
 
 def choose_adapter(path: Path) -> Adapter:
-    if companyfacts.ADAPTER.accepts(path, []):
-        return companyfacts.ADAPTER
-    if path.suffix.lower() in (".parquet", ".pq", ".jsonl", ".ndjson"):
-        return long.ADAPTER
-    header = _csv_header(path)
-    lowered = [h.strip().lower() for h in header]
-    if xbrl_csv.ADAPTER.accepts(path, lowered):
-        return xbrl_csv.ADAPTER
-    if "item" in lowered or "value" in lowered:
-        return long.ADAPTER
-    for adapter in (wide.ADAPTER, statement.ADAPTER):
-        if adapter.accepts(path, lowered if adapter is wide.ADAPTER else header):
-            return adapter
-    return long.ADAPTER
-
-
-def _csv_header(path: Path) -> list[str]:
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            return next(csv.reader(handle), [])
-    except FileNotFoundError as exc:
-        raise InputFileError(path, "no such file") from exc
-    except IsADirectoryError as exc:
-        raise InputFileError(path, "is a directory") from exc
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return []
+    """The first adapter of :data:`ADAPTERS` that accepts the file; the long table's when none does."""
+    probe = Probe(path)
+    return next((adapter for adapter in ADAPTERS if adapter.accepts(probe)), long.ADAPTER)
 
 
 def read_file(path: Path) -> tuple[Adapter, pl.DataFrame, pl.DataFrame]:

@@ -7,11 +7,15 @@ format gets the same checks and the same error messages.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
+
+from generator.errors import InputFileError
 
 RAW_COLUMNS: tuple[str, ...] = (
     "entity_id",
@@ -58,12 +62,48 @@ REJECTED_SCHEMA: dict[str, pl.DataType] = {
     "reason": pl.String(),
 }
 
+NOT_CSV = (".parquet", ".pq", ".jsonl", ".ndjson", ".json")
+"""Input suffixes whose first line is no CSV header."""
+
+
+class Probe:
+    """What an adapter looks at to say whether a file is its format: the path, its suffix, and a CSV's first
+    line, as written and as column names (stripped, lower-case). The first line is read once, when an adapter
+    first asks for it; a file that has none (binary, not UTF-8, not CSV) has an empty header."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.suffix = path.suffix.lower()
+
+    @cached_property
+    def header(self) -> list[str]:
+        """The first line's fields as written (a statement table's period headers keep their case)."""
+        if self.suffix in NOT_CSV:
+            return []
+        try:
+            with self.path.open(encoding="utf-8-sig", newline="") as handle:
+                return next(csv.reader(handle), [])
+        except FileNotFoundError as exc:
+            raise InputFileError(self.path, "no such file") from exc
+        except IsADirectoryError as exc:
+            raise InputFileError(self.path, "is a directory") from exc
+        except (OSError, UnicodeDecodeError, csv.Error):
+            return []
+
+    @cached_property
+    def columns(self) -> set[str]:
+        """The header's column names, stripped and lower-case."""
+        return {h.strip().lower() for h in self.header}
+
+
 @dataclass(frozen=True)
 class Adapter:
-    """One input format: ``accepts`` looks at the path and header, ``read`` maps the file onto RAW_COLUMNS."""
+    """One input format. ``accepts`` says from a :class:`Probe` whether a file is in it; ``read`` maps the file
+    onto RAW_COLUMNS (validation comes after, the same for every format). Ingest asks the adapters in turn
+    (``generator.ingest.ADAPTERS``); the first that accepts a file reads it."""
 
     name: str
-    accepts: Callable[[Path, list[str]], bool]
+    accepts: Callable[[Probe], bool]
     read: Callable[[Path], pl.DataFrame]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from generator.errors import InputFileError, not_utf8
-from generator.ingest.base import Adapter
+from generator.ingest.base import Adapter, Probe
 from generator.ingest.xbrl import Fact, Problem, Unusable, mapped_concepts, parse_date, to_raw, unmapped
 
 NOT_COMPANYFACTS = "not an SEC companyfacts file (expected a JSON object with cik, entityName and facts)"
@@ -30,8 +30,8 @@ pay-versus-performance table tags net income too, often in thousands where the 1
 otherwise win as the latest filing (SoundHound's FY2025 net loss read as −$14,006)."""
 
 
-def _accepts(path: Path, header: list[str]) -> bool:
-    return path.suffix.lower() == ".json"
+def _accepts(probe: Probe) -> bool:
+    return probe.suffix == ".json"
 
 
 def _load(path: Path) -> dict[str, Any]:

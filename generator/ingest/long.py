@@ -11,15 +11,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from generator.errors import InputFileError, MissingColumnsError, not_utf8
-from generator.ingest.base import RAW_COLUMNS, TEXT_COLUMNS, Adapter, raw_frame
+from generator.ingest.base import RAW_COLUMNS, TEXT_COLUMNS, Adapter, Probe, raw_frame
 from generator.ingest.csvread import header_names, read_csv_strings
 from generator.schema import REQUIRED_COLUMNS
 
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
-def _accepts(path: Path, header: list[str]) -> bool:
-    return {"item", "value"} <= set(header)
+def _accepts(probe: Probe) -> bool:
+    """Parquet and JSON Lines files, and a CSV that names an item or a value column (a long table missing the
+    other is still one, and its reader says what is missing)."""
+    return probe.suffix in (".parquet", ".pq", ".jsonl", ".ndjson") or bool({"item", "value"} & probe.columns)
 
 
 _NOT_A_STATEMENT = ("none of them a column of a long table; a statement table would have a label column, then one "

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from generator.checks import FINDING_SCHEMA
 from generator.rounding import unit, within_rounding
-from generator.schema import items
+from generator.schema import FINDING_SCHEMA, items
 
 c = pl.col
 PERIOD = ["entity_id", "fiscal_year", "fiscal_period", "period_end"]

@@ -16,7 +16,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from generator.errors import InputFileError
-from generator.ingest.base import Adapter, raw_frame
+from generator.ingest.base import Adapter, Probe, raw_frame
 from generator.ingest.csvread import read_csv_strings
 from generator.ingest.fiscal import fiscal_year_of
 from generator.ingest.validate import SCALES
@@ -59,8 +59,8 @@ def parse_period_header(text: str) -> date | None:
     return None
 
 
-def _accepts(path: Path, header: list[str]) -> bool:
-    periods = [h for h in header[1:] if h.strip()]
+def _accepts(probe: Probe) -> bool:
+    periods = [h for h in probe.header[1:] if h.strip()]
     return bool(periods) and all(parse_period_header(h) is not None for h in periods)
 
 

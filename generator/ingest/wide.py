@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from generator.errors import MissingColumnsError
-from generator.ingest.base import RAW_COLUMNS, Adapter, raw_frame
+from generator.ingest.base import RAW_COLUMNS, Adapter, Probe, raw_frame
 from generator.ingest.csvread import read_csv_strings
 from generator.schema import REQUIRED_COLUMNS
 
@@ -15,8 +15,8 @@ ID_COLUMNS: tuple[str, ...] = tuple(c for c in RAW_COLUMNS if c not in ("item", 
 REQUIRED_IDS: tuple[str, ...] = tuple(c for c in REQUIRED_COLUMNS if c not in ("item", "value"))
 
 
-def _accepts(path: Path, header: list[str]) -> bool:
-    return "item" not in header and {"entity_id", "fiscal_period"} <= set(header)
+def _accepts(probe: Probe) -> bool:
+    return "item" not in probe.columns and {"entity_id", "fiscal_period"} <= probe.columns
 
 
 def read_wide(path: Path) -> pl.DataFrame:

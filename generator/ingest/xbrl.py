@@ -29,8 +29,7 @@ import polars as pl
 
 from generator.ingest.base import raw_records
 from generator.ingest.fiscal import ONE_DAY, Calendar
-from generator.periods import additive_flows
-from generator.schema import currencies, items
+from generator.schema import additive_flows, currencies, items
 
 Term = tuple[int, str]
 """(sign, concept) of one term of a candidate."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from generator.errors import InputFileError, MissingColumnsError
-from generator.ingest.base import Adapter
+from generator.ingest.base import Adapter, Probe
 from generator.ingest.csvread import read_csv_strings
 from generator.ingest.xbrl import SEGMENT, Fact, Problem, Unusable, mapped_concepts, parse_date, to_raw, unmapped
 
@@ -24,8 +24,8 @@ IDENTITY = ("dei:EntityCentralIndexKey", "dei:EntityRegistrantName")
 """Facts that name the filer: used for the entity, not as figures."""
 
 
-def _accepts(path: Path, header: list[str]) -> bool:
-    return {"namespace", "fact", "value"} <= set(header)
+def _accepts(probe: Probe) -> bool:
+    return {"namespace", "fact", "value"} <= probe.columns
 
 
 def _entity(path: Path, rows: list[dict[str, str | None]]) -> tuple[str, str]:

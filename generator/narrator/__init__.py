@@ -15,12 +15,12 @@ from functools import cache
 from importlib import resources
 from typing import Any, Protocol
 
-from jinja2 import StrictUndefined, pass_context
+from jinja2 import pass_context
 from jinja2.sandbox import SandboxedEnvironment
 
+from generator import present
 from generator.metrics import definition, label
-from generator.narrator import formatting
-from generator.periods import period_label
+from generator.present import period_label
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def facts_used(question: Question, context: Context) -> list[dict[str, Any]]:
         if value is not None:
             unit = definition(name).unit
             out.append({"metric": name, "value": value, "unit": unit,
-                        "display": formatting.by_unit(value, unit, context.currency)})
+                        "display": present.by_unit(value, unit, context.currency)})
     return out
 
 
@@ -145,7 +145,7 @@ def _absent_safe(fn: Callable[[float], str]) -> Callable[[float | None], str]:
 
 @pass_context
 def _money(ctx: Any, value: float | None) -> str:
-    return "n/a" if value is None else formatting.money(value, ctx["currency"])
+    return "n/a" if value is None else present.money(value, ctx["currency"])
 
 
 BOUND_WORDS = {"<": "below", "<=": "at most", ">": "above", ">=": "at least"}
@@ -158,8 +158,8 @@ def _because(ctx: Any, flag: dict[str, Any]) -> str:
     parts = []
     for c in flag.get("conditions", []):
         unit = definition(c["metric"]).unit
-        value = formatting.by_unit(c["value"], unit, ctx["currency"])
-        bounds = " and ".join(f"{BOUND_WORDS[op]} {formatting.by_unit(t, unit, ctx['currency'])}"
+        value = present.by_unit(c["value"], unit, ctx["currency"])
+        bounds = " and ".join(f"{BOUND_WORDS[op]} {present.by_unit(t, unit, ctx['currency'])}"
                               for op, t in c["bounds"])
         name = label(c["metric"]) + (" over the last twelve months" if c["ttm"] else "")
         parts.append(f"{name} {value}, {bounds}" + (f", in {c['period']}" if c["period"] != own else ""))
@@ -168,9 +168,9 @@ def _because(ctx: Any, flag: dict[str, Any]) -> str:
 
 def _environment() -> SandboxedEnvironment:
     """Sandboxed: templates are data and must not reach Python objects beyond the facts."""
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-    env.filters |= {"money": _money, "pct": _absent_safe(formatting.percent), "x": _absent_safe(formatting.times),
-                    "days": _absent_safe(formatting.days), "score": _absent_safe(formatting.score),
+    env = present.sandbox()
+    env.filters |= {"money": _money, "pct": _absent_safe(present.percent), "x": _absent_safe(present.times),
+                    "days": _absent_safe(present.days), "score": _absent_safe(present.score),
                     "because": _because}
     env.globals |= {"change": _change, "period_label": period_label}
     return env
@@ -202,7 +202,7 @@ def changes(question: Question, context: Context) -> list[dict[str, Any]]:
         if after is None or before is None or before == 0 or after == before:
             continue
         unit = definition(name).unit
-        if formatting.by_unit(after, unit, context.currency) == formatting.by_unit(before, unit, context.currency):
+        if present.by_unit(after, unit, context.currency) == present.by_unit(before, unit, context.currency):
             continue
         moves.append({"metric": name, "label": name.replace("_", " "), "before": before, "after": after,
                       "delta": after - before, "relative": abs(after - before) / abs(before)})
@@ -227,7 +227,7 @@ class ReferenceNarrator:
             has=lambda flag: flag in names,
         )
         sentence = " ".join(text.split())
-        return Answer(question.id, question.question, sentence[:1].upper() + sentence[1:], "reference",
+        return Answer(question.id, question.question, present.capitalised(sentence), "reference",
                       {"status": "reference", "detail": "every number is rendered from the facts"},
                       facts_used(question, context))
 

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from generator.narrator import Answer, Context, Question, ReferenceNarrator, facts_used, relevant_flags
-from generator.narrator.verify import SLOT, Fact, Verdict, fill, move, prompt_facts, verify
+from generator.narrator.slots import SLOT, Slot, fill, move, prompt_facts
+from generator.narrator.verify import Verdict, verify
 
 PROMPT_FORMAT = "finreport-slots-4"
 """Recorded in the manifest and the model card: a checkpoint is trained for one prompt format."""
@@ -33,7 +34,7 @@ def quiet() -> None:
     logging.set_verbosity_error()
 
 
-def prompt(question: Question, facts: dict[str, Fact], context: Context) -> str:
+def prompt(question: Question, facts: dict[str, Slot], context: Context) -> str:
     """One line per fact: its slot and its value as the report writes it (a finding: its check); where the
     answer may give it a direction, the direction beside the slot the answer writes with it (``⟨current_ratio⟩
     0.41x down from ⟨current_ratio_prior⟩ 0.52x``, a growth rate ``⟨revenue_growth_yoy⟩ -3.1% down by
@@ -185,7 +186,7 @@ class ModelNarrator:
 
         return [OwnSlots()]
 
-    def draft(self, jobs: Sequence[tuple[Question, Context]], facts: Sequence[dict[str, Fact]]) -> list[Draft]:
+    def draft(self, jobs: Sequence[tuple[Question, Context]], facts: Sequence[dict[str, Slot]]) -> list[Draft]:
         """Greedy answers, each verified; those that fail are drawn again by beam search, and the best-scored
         beam that passes replaces the greedy text (none passing: the greedy text and its verdict stay, and the
         decoding says the beams were tried). A prompt too long for the model is not generated, and one the model
@@ -222,48 +223,10 @@ class ModelNarrator:
     def answer(self, question: Question, context: Context) -> Answer:
         return self.answer_all([(question, context)])[0]
 
-    def _checked(self, question: Question, context: Context, facts: dict[str, Fact], draft: Draft) -> Answer:
+    def _checked(self, question: Question, context: Context, facts: dict[str, Slot], draft: Draft) -> Answer:
         if draft.verdict.ok:
             return Answer(question.id, question.question, fill(draft.text, facts, context.currency), "model",
                           draft.record(), facts_used(question, context))
         reference = ReferenceNarrator().answer(question, context)
         reference.verification = draft.record() | {"status": "fallback"}
         return reference
-
-
-def scratch(path: Path, corpus: Sequence[str], *, vocab_size: int, width: int, layers: int, heads: int,
-            seed: int = 0, family: str = "gpt2") -> tuple[Any, Any]:
-    """A narrator to train from nothing, saved in ``path``: a byte-level BPE tokenizer trained on ``corpus``
-    (digits one per token, so numbers never become opaque words) and a GPT-2 or Llama of the given size, seeded.
-    Returns (model, tokenizer)."""
-    import torch
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
-                                                 pre_tokenizers.ByteLevel(add_prefix_space=False)])
-    tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=vocab_size,
-                                                        special_tokens=["<pad>", "<eos>", "<unk>"],
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    # Every slot of the corpus is one token: the model copies ⟨free_cash_flow⟩ from its prompt as a whole
-    # instead of spelling it from pieces (and inventing ⟨free_flow⟩).
-    tok.add_tokens([AddedToken(slot, normalized=False) for slot in sorted({m.group(0) for text in corpus
-                                                                            for m in SLOT.finditer(text)})])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<pad>",
-                                        unk_token="<unk>")
-    torch.manual_seed(seed)
-    ids = {"bos_token_id": tokenizer.eos_token_id, "eos_token_id": tokenizer.eos_token_id,
-           "pad_token_id": tokenizer.pad_token_id}
-    if family == "llama":
-        model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=width,
-                                             intermediate_size=width * 8 // 3, num_hidden_layers=layers,
-                                             num_attention_heads=heads, max_position_embeddings=2048,
-                                             tie_word_embeddings=True, **ids))
-    else:
-        model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=2048, n_embd=width,
-                                           n_layer=layers, n_head=heads, **ids))
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return model, tokenizer

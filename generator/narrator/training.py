@@ -23,15 +23,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, Template
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import Template
 
+from generator import present
 from generator.metrics import label
 from generator.narrator import (
     BOUND_WORDS,
     LISTED_FINDINGS,
     Context,
     Question,
+    ReferenceNarrator,
     Values,
     catalogue,
     changes,
@@ -39,22 +40,8 @@ from generator.narrator import (
     relevant_flags,
 )
 from generator.narrator.model import ModelNarrator, prompt
-from generator.narrator.verify import (
-    BETTER,
-    DOWN,
-    SLOT,
-    UP,
-    WORSE,
-    Fact,
-    _matches,
-    condition_slot,
-    literals,
-    move,
-    named_flags,
-    prompt_facts,
-    trend,
-    verify,
-)
+from generator.narrator.slots import SLOT, Slot, condition_slot, move, prompt_facts, trend
+from generator.narrator.verify import BETTER, DOWN, UP, WORSE, figures, matches, named_flags, verify
 
 
 @dataclass(frozen=True)
@@ -70,7 +57,7 @@ class Example:
 class _Slots:
     """``s.revenue`` / ``s["revenue"]`` in a phrasing: ``⟨revenue⟩`` when the prompt gives that fact, else None."""
 
-    def __init__(self, facts: dict[str, Fact]) -> None:
+    def __init__(self, facts: dict[str, Slot]) -> None:
         self._facts = facts
 
     def __getattr__(self, name: str) -> str | None:
@@ -83,7 +70,7 @@ class _Slots:
     __getitem__ = __getattr__
 
 
-def _why(facts: dict[str, Fact], context: Context) -> Callable[[dict[str, Any], str], str]:
+def _why(facts: dict[str, Slot], context: Context) -> Callable[[dict[str, Any], str], str]:
     def why(flag: dict[str, Any], style: str) -> str:
         """A flag's conditions with slots; conditions on the same figure in several periods said once."""
         groups: dict[tuple[str, bool, str], list[str]] = {}
@@ -112,7 +99,7 @@ def _why(facts: dict[str, Fact], context: Context) -> Callable[[dict[str, Any], 
 @cache
 def phrasings() -> dict[str, tuple[Template, ...]]:
     """The slot templates of ``phrasings.toml`` by question id, compiled once."""
-    env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    env = present.sandbox()
     data = tomllib.loads(resources.files("generator.narrator").joinpath("phrasings.toml").read_text("utf-8"))
     out: dict[str, list[Template]] = {}
     for p in data["phrasing"]:
@@ -120,7 +107,7 @@ def phrasings() -> dict[str, tuple[Template, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
-def render(template: Template, question: Question, context: Context, facts: dict[str, Fact]) -> str:
+def phrase(template: Template, question: Question, context: Context, facts: dict[str, Slot]) -> str:
     flags = relevant_flags(question, context)
     names = {f["flag"] for f in flags}
     findings = question_findings(question, context)[:LISTED_FINDINGS]
@@ -136,10 +123,10 @@ def render(template: Template, question: Question, context: Context, facts: dict
         why=_why(facts, context), dir=direction, lbl=label, moved=moved, sector=context.sector,
     )
     sentence = " ".join(text.split())
-    return sentence[:1].upper() + sentence[1:]
+    return present.capitalised(sentence)
 
 
-def delexicalise(text: str, question: Question, context: Context, facts: dict[str, Fact],
+def delexicalise(text: str, question: Question, context: Context, facts: dict[str, Slot],
                  flag_labels: Sequence[str]) -> str | None:
     """An answer written with numbers (a reference answer, an analyst's edit) turned into slots: the period and
     the findings' texts become theirs, then each figure the slot of the fact it states. None unless the text
@@ -153,13 +140,13 @@ def delexicalise(text: str, question: Question, context: Context, facts: dict[st
         return None
     out, end, used = [], 0, set()  # a second "9" in "9 of 9" is the other fact that reads 9
     masked = SLOT.sub(lambda m: " " * len(m.group(0)), text)
-    for literal in literals(masked):
-        found = [f for f in facts.values() if f.unit != "text" and _matches(literal, f)]
+    for figure in figures(masked):
+        found = [f for f in facts.values() if f.unit != "text" and matches(figure, f)]
         if not found:
             return None
-        start = literal.start + (len(literal.text) - len(literal.text.lstrip()))
-        stop = literal.start + len(literal.text)
-        if text[start] == "(" and not literal.text.rstrip().endswith(")"):  # "(71 days a year earlier)"
+        start = figure.start + (len(figure.text) - len(figure.text.lstrip()))
+        stop = figure.start + len(figure.text)
+        if text[start] == "(" and not figure.text.rstrip().endswith(")"):  # "(71 days a year earlier)"
             start += 1
         before = text[:start].lower()
         then = before.rstrip().endswith("from")  # a move starts from the year-earlier figure
@@ -185,8 +172,6 @@ def examples_for(contexts: Iterable[Context], flag_labels: Sequence[str], rng: r
     """One training example per company-period and question. Its target is drawn at random from the phrasings
     and the reference answer in slots; a candidate that fails the verifier is counted in ``stats`` and the
     next one is drawn."""
-    from generator.narrator import ReferenceNarrator
-
     stats = Counter() if stats is None else stats
     reference = ReferenceNarrator()
     out = []
@@ -201,7 +186,7 @@ def examples_for(contexts: Iterable[Context], flag_labels: Sequence[str], rng: r
                                         flag_labels)
                     reason = None if text is not None else "its figures do not map to slots"
                 else:
-                    text = render(phrasings()[question.id][int(source.split("-")[1])], question, context, facts)
+                    text = phrase(phrasings()[question.id][int(source.split("-")[1])], question, context, facts)
                     verdict = verify(text, question, context, flag_labels, facts)
                     reason = None if verdict.ok and "None" not in text else verdict.reason or "an absent slot"
                 if reason is None:
@@ -319,7 +304,7 @@ def evaluate(narrator: ModelNarrator, jobs: Sequence[tuple[Question, Context]], 
              ) -> Evaluation:
     """The held-out figures, from the narrator's own drafts (greedy, the failures drawn again by beam search):
     the share of greedy answers that pass the verifier, and of answers that pass at all (no fallback); of the
-    figures the final texts write (slots and literal numbers), the share that are facts of the prompt; of the
+    figures the final texts write (slots and figure numbers), the share that are facts of the prompt; of the
     answers that may name flags, the share naming exactly what they should (the risk questions: every inferred
     flag; the others: none the reasoner did not infer); tokens of the final texts and answers per second of the
     whole drafting, the redraws included. The reasons are those of the answers that fall back."""
@@ -329,7 +314,7 @@ def evaluate(narrator: ModelNarrator, jobs: Sequence[tuple[Question, Context]], 
     seconds = time.perf_counter() - t0
     texts = [d.text for d in drafts]
     tokens = sum(len(ids) + 1 for ids in narrator.tokenizer(texts, add_special_tokens=False)["input_ids"])
-    figures, right, flagged, flags_right = 0, 0, 0, 0
+    written, right, flagged, flags_right = 0, 0, 0, 0
     per_question: dict[str, list[bool]] = {}
     reasons: Counter[str] = Counter()
     for (question, context), fact, draft in zip(jobs, facts, drafts, strict=True):
@@ -338,11 +323,11 @@ def evaluate(narrator: ModelNarrator, jobs: Sequence[tuple[Question, Context]], 
         if not verdict.ok:
             reasons[re.sub(r"[-+(]*[$€£¥]?\d[\d.,]*(?:%|x\b|bn|m\b|k\b)?\)?", "#", verdict.reason)[:80]] += 1
         slots = SLOT.findall(text)
-        figures += len(slots)
+        written += len(slots)
         right += sum(s in fact for s in slots)
-        for literal in literals(SLOT.sub(" ", text)):
-            figures += 1
-            right += any(f.unit != "text" and _matches(literal, f) for f in fact.values())
+        for figure in figures(SLOT.sub(" ", text)):
+            written += 1
+            right += any(f.unit != "text" and matches(figure, f) for f in fact.values())
         if question.flags:
             flagged += 1
             named = named_flags(text, flag_labels)
@@ -354,7 +339,7 @@ def evaluate(narrator: ModelNarrator, jobs: Sequence[tuple[Question, Context]], 
     return Evaluation(
         parameters=sum(p.numel() for p in narrator.model.parameters()), answers=len(jobs), beams=narrator.beams,
         greedy_verified_rate=sum(d.decoding == "greedy" and d.verdict.ok for d in drafts) / n,
-        verified_rate=sum(d.verdict.ok for d in drafts) / n, number_accuracy=right / max(1, figures),
+        verified_rate=sum(d.verdict.ok for d in drafts) / n, number_accuracy=right / max(1, written),
         flag_accuracy=flags_right / max(1, flagged), tokens_per_s=tokens / seconds, answers_per_s=len(jobs) / seconds,
         seconds=seconds, by_question={q: sum(v) / len(v) for q, v in per_question.items()},
         reasons=dict(reasons.most_common(12)))
@@ -363,31 +348,6 @@ def evaluate(narrator: ModelNarrator, jobs: Sequence[tuple[Question, Context]], 
 def loss_curve(history: Sequence[dict[str, Any]]) -> list[tuple[int, float]]:
     """(step, training loss) from a trainer's log history."""
     return [(int(h["step"]), float(h["loss"])) for h in history if "loss" in h and math.isfinite(h["loss"])]
-
-
-def company_periods(run: Any) -> list[Context]:
-    """A narrator's context for every company and period of a facts run (not only the report period)."""
-    import polars as pl
-
-    from generator.answers import context
-    from generator.facts import entity_findings
-
-    out = []
-    periods = run.analysis.base.select("entity_id", "fiscal_year", "fiscal_period").unique().sort(pl.all())
-    for entity, rows in periods.group_by("entity_id", maintain_order=True):
-        findings = [f for part in entity_findings(run, entity[0]) for f in part]
-        for _, year, period in rows.iter_rows():
-            out.append(context(run.analysis, run.graph, findings, entity[0], (year, str(period))))
-    return out
-
-
-def generated_run(seed: int, companies: int, folder: Path) -> Any:
-    """The sample generator's companies for one seed, through ingest, metrics and the reasoner."""
-    from generator.facts import build
-    from generator.sample import write_sample
-
-    write_sample(folder, seed=seed, n_companies=companies)
-    return build([folder / "long"])
 
 
 def train(model: Any, tokenizer: Any, examples: Sequence[Example], work: Path, *, steps: int, batch_size: int,
@@ -423,3 +383,55 @@ def train(model: Any, tokenizer: Any, examples: Sequence[Example], work: Path, *
     last = get_last_checkpoint(str(checkpoints)) if resume and checkpoints.is_dir() else None
     trainer.train(resume_from_checkpoint=last)
     return trainer.state.log_history
+
+
+def scratch(path: Path, corpus: Sequence[str], *, vocab_size: int, width: int, layers: int, heads: int,
+            seed: int = 0, family: str = "gpt2") -> tuple[Any, Any]:
+    """A narrator to train from nothing, saved in ``path``: a byte-level BPE tokenizer trained on ``corpus``
+    (digits one per token, so numbers never become opaque words) and a GPT-2 or Llama of the given size, seeded.
+    Returns (model, tokenizer)."""
+    import torch
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True),
+                                                 pre_tokenizers.ByteLevel(add_prefix_space=False)])
+    tok.decoder = decoders.ByteLevel()
+    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=vocab_size,
+                                                        special_tokens=["<pad>", "<eos>", "<unk>"],
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    # Every slot of the corpus is one token: the model copies ⟨free_cash_flow⟩ from its prompt as a whole
+    # instead of spelling it from pieces (and inventing ⟨free_flow⟩).
+    tok.add_tokens([AddedToken(slot, normalized=False) for slot in sorted({m.group(0) for text in corpus
+                                                                            for m in SLOT.finditer(text)})])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<pad>",
+                                        unk_token="<unk>")
+    torch.manual_seed(seed)
+    ids = {"bos_token_id": tokenizer.eos_token_id, "eos_token_id": tokenizer.eos_token_id,
+           "pad_token_id": tokenizer.pad_token_id}
+    if family == "llama":
+        model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=width,
+                                             intermediate_size=width * 8 // 3, num_hidden_layers=layers,
+                                             num_attention_heads=heads, max_position_embeddings=2048,
+                                             tie_word_embeddings=True, **ids))
+    else:
+        model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=2048, n_embd=width,
+                                           n_layer=layers, n_head=heads, **ids))
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return model, tokenizer
+
+
+def lora(base: Path, *, r: int, alpha: int) -> tuple[Any, Any]:
+    """A local base checkpoint with a fresh LoRA adapter of rank ``r`` (dropout 0.05) to train; its tokenizer
+    pads with its end token where it has no pad token. Returns (model, tokenizer)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base, local_files_only=True)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(base, local_files_only=True)
+    return get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=r, lora_alpha=alpha, lora_dropout=0.05)), \
+        tokenizer

@@ -9,7 +9,6 @@ in the same kind (a fraction written as ``25.3%``, not ``0.253``; ``$1.2bn``, no
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,18 +18,13 @@ from typing import Any
 
 from generator.metrics import BY_NAME, definition, label
 from generator.narrator import (
-    LISTED_FINDINGS,
     Context,
     Question,
     changes,
-    formatting,
-    question_findings,
-    ranks,
     relevant_flags,
 )
-from generator.periods import period_label
+from generator.narrator.slots import SLOT, Slot, filled, is_change, prompt_facts, trend
 
-SLOT = re.compile(r"⟨([a-z0-9_]+)⟩")
 _IGNORED = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\S+\.(?:csv|parquet|jsonl|json)(?::\d+)?|\bFY\d{4}\b|\bQ[1-4]\b"
                       r"|(?<![\d.,$€£¥-])\b(?:19|20)\d{2}\b(?![\d.,%x])|Z''")
 _NUMBER = re.compile(
@@ -51,125 +45,10 @@ _LEADS = re.compile(r"\s*(?:(?:from|to|by|at|of)\s+)?\(?")
 
 
 @dataclass(frozen=True)
-class Fact:
-    """One fact a narrator is given: a slot name, its value and its unit (a registry unit, ``count``, ``amount``,
-    or ``text`` for the period and the findings' messages, which are written as they are)."""
+class Figure:
+    """A number written in an answer: as written, its value in base units, its kind (percent, multiple, currency,
+    plain), the rounding it was written with, whether it carries a sign, and where it starts."""
 
-    name: str
-    value: float
-    unit: str
-    metric: str | None = None
-    text: str | None = None
-    cue: str | None = None  # what the prompt shows for a text fact (a finding's check), instead of the text
-
-    def display(self, currency: str) -> str:
-        if self.unit == "text":
-            return self.text or ""
-        if self.unit in ("count", "amount"):
-            return f"{self.value:,.0f}"
-        return formatting.by_unit(self.value, self.unit, currency)
-
-
-def trend(facts: dict[str, Fact], name: str, currency: str) -> str | None:
-    """up, down or flat: how a fact moved on a year earlier as the report shows it (two figures that read the
-    same are flat); None without the earlier figure."""
-    now, before = facts.get(name), facts.get(f"{name}_prior")
-    if now is None or before is None:
-        return None
-    if now.display(currency) == before.display(currency) or now.value == before.value:
-        return "flat"
-    return "up" if now.value > before.value else "down"
-
-
-def is_change(fact: Fact) -> bool:
-    """A growth rate or a change: the direction an answer gives it is its own sign."""
-    return bool(fact.metric) and ("growth" in fact.metric or fact.metric.endswith("_change"))
-
-
-def move(facts: dict[str, Fact], name: str, currency: str) -> str | None:
-    """The direction an answer gives a fact: a growth rate's (or a change's) own sign, flat where it reads as
-    zero; any other figure's :func:`trend` on a year earlier."""
-    fact = facts.get(name)
-    if fact is not None and is_change(fact):
-        if fact.display(currency).lstrip("-+").rstrip("%x").strip("0.") == "":
-            return "flat"
-        return "up" if fact.value > 0 else "down"
-    return trend(facts, name, currency)
-
-
-def prompt_facts(question: Question, context: Context) -> dict[str, Fact]:
-    """The facts of one question for one company: the period, each metric and its value a year earlier
-    (``_prior``), the values and thresholds behind the flags the question looks at, the counts an answer may
-    state, and, where the question asks for them, the sector ranks and the data-quality findings."""
-    facts: dict[str, Fact] = {"period": Fact("period", context.fiscal_year, "text", text=context.period)}
-
-    def add(name: str, metric: str) -> None:
-        unit = definition(metric).unit
-        for slot, values in ((name, context.metrics), (f"{name}_prior", context.prior)):
-            value = values.get(metric)
-            if value is not None and math.isfinite(value) and slot not in facts:
-                facts[slot] = Fact(slot, value, unit, metric)
-
-    metrics = list(question.facts)
-    if question.moves:  # largest relative move first, then the facts that did not move or lack a year earlier
-        moved = [c["metric"] for c in changes(question, context)]
-        metrics = moved + [m for m in metrics if m not in moved]
-    for metric in metrics:
-        add(metric, metric)
-        if "growth" in metric and metric in facts:  # "down ⟨revenue_growth_yoy_abs⟩": the size of a change
-            facts[f"{metric}_abs"] = Fact(f"{metric}_abs", abs(facts[metric].value), "fraction", metric)
-    flags = relevant_flags(question, context)
-    for flag in flags:
-        for condition in flag.get("conditions", []):
-            metric = condition["metric"]
-            add(metric, metric)
-            name = condition_slot(condition, context)
-            if name not in facts and math.isfinite(condition["value"]):  # a trailing or another period's figure
-                facts[name] = Fact(name, condition["value"], definition(metric).unit, metric)
-            for op, threshold in condition["bounds"]:
-                name = f"{metric}_{'min' if op.startswith('>') else 'max'}_threshold"
-                facts[name] = Fact(name, threshold, definition(metric).unit, None)
-    if question.flags:
-        facts["flag_count"] = Fact("flag_count", len(flags), "count")
-    if "piotroski_f_score" in facts:
-        facts["piotroski_f_score_max"] = Fact("piotroski_f_score_max", 9, "score")
-    if question.peers and context.peers:  # the company's rank among its sector, not every peer's value
-        facts["sector_companies"] = Fact("sector_companies", len(context.peers) + 1, "count")
-        for metric, rank in ranks(question, context).items():
-            if rank is not None:
-                facts[f"{metric}_rank"] = Fact(f"{metric}_rank", rank, "count")
-    if question.peers and context.sector:
-        facts["sector"] = Fact("sector", 0, "text", text=context.sector)
-    if question.findings:
-        chosen = question_findings(question, context)
-        facts["finding_count"] = Fact("finding_count", len(chosen), "count")
-        for i, finding in enumerate(chosen[:LISTED_FINDINGS]):
-            facts[f"finding{i}"] = Fact(f"finding{i}", i, "text", text=finding["message"].rstrip("."),
-                                        cue=finding["check"].replace("_", " "))
-            own = period_label(finding["fiscal_year"], finding["fiscal_period"])
-            facts[f"finding{i}_period"] = Fact(f"finding{i}_period", i, "text", text=own)
-            for key, value in finding.get("facts", {}).items():
-                if isinstance(value, int | float) and math.isfinite(value):
-                    facts[f"finding{i}_{key}"] = Fact(f"finding{i}_{key}", value, "amount", None)
-    return facts
-
-
-def condition_slot(condition: dict[str, Any], context: Context) -> str:
-    """The slot of the figure a flag's condition tested: the metric, its trailing-twelve-month value
-    (``_ttm``), or its value in another period (``_q3_fy2024``)."""
-    name = condition["metric"] + ("_ttm" if condition["ttm"] else "")
-    if condition["period"] != context.period:
-        name += "_" + condition["period"].lower().replace(" ", "_")
-    return name
-
-
-def fill(text: str, facts: dict[str, Fact], currency: str) -> str:
-    """Each slot written as its fact's value, formatted as everywhere else in the report."""
-    return _filled(text, facts, currency)[0]
-
-
-@dataclass(frozen=True)
-class Literal:
     text: str
     value: float
     kind: str
@@ -178,7 +57,7 @@ class Literal:
     start: int
 
 
-def literals(text: str) -> list[Literal]:
+def figures(text: str) -> list[Figure]:
     """The numbers of a text, each with its kind, value in base units and the rounding it was written with;
     dates, years, quarters and file references are not figures and are skipped."""
     masked = _IGNORED.sub(lambda m: " " * len(m.group(0)), text)
@@ -201,16 +80,16 @@ def literals(text: str) -> list[Literal]:
             kind = "currency"
         else:
             kind = "plain"
-        out.append(Literal(m.group(0), -value if signed else value, kind, step * 1.0000001, signed, m.start()))
+        out.append(Figure(m.group(0), -value if signed else value, kind, step * 1.0000001, signed, m.start()))
     return out
 
 
-def _matches(literal: Literal, fact: Fact) -> bool:
-    if _KINDS.get(fact.unit) != literal.kind:
+def matches(figure: Figure, fact: Slot) -> bool:
+    if _KINDS.get(fact.unit) != figure.kind:
         return False
-    if literal.signed:
-        return abs(literal.value - fact.value) <= literal.tolerance
-    return abs(abs(literal.value) - abs(fact.value)) <= literal.tolerance
+    if figure.signed:
+        return abs(figure.value - fact.value) <= figure.tolerance
+    return abs(abs(figure.value) - abs(fact.value)) <= figure.tolerance
 
 
 @dataclass
@@ -224,7 +103,7 @@ class Verdict:
 
 
 def verify(text: str, question: Question, context: Context, flag_labels: Sequence[str],
-           facts: dict[str, Fact] | None = None) -> Verdict:
+           facts: dict[str, Slot] | None = None) -> Verdict:
     """Check a narrator's text (slots not yet filled) for one question; the first failure is the reason."""
     facts = prompt_facts(question, context) if facts is None else facts
     checked: list[dict[str, Any]] = []
@@ -238,7 +117,7 @@ def verify(text: str, question: Question, context: Context, flag_labels: Sequenc
         or _data_words(text, context, facts)
     if problem:
         return Verdict(False, problem)
-    shown, spans = _filled(text, facts, context.currency)
+    shown, spans = filled(text, facts, context.currency)
     for start, clause in _clauses(shown):
         refs, problem = _references(clause, start, spans, facts, checked)
         if problem:
@@ -269,7 +148,7 @@ def sector_names() -> frozenset[str]:
     return frozenset({r.sector for r in sic_table()} | {p.sector for p in PROFILES})
 
 
-def _data_words(text: str, context: Context, facts: dict[str, Fact]) -> str | None:
+def _data_words(text: str, context: Context, facts: dict[str, Slot]) -> str | None:
     """Sectors and periods a text states in its own words, outside the slots the data fills, must be the
     company's own: the model wrote "Among 2 companies in Healthcare" for a Technology company, and the
     numbers around it were all true."""
@@ -305,7 +184,7 @@ def _largest(text: str, question: Question, context: Context) -> str | None:
     return None
 
 
-def _as_slots(text: str, facts: dict[str, Fact]) -> str:
+def _as_slots(text: str, facts: dict[str, Slot]) -> str:
     """A finding's words written out (a reference answer, an analyst's edit) as the slot they fill: their own
     colons and repeats are data, not the answer's shape."""
     for fact in sorted((f for f in facts.values() if f.unit == "text" and f.text and f.name.startswith("finding")),
@@ -371,24 +250,6 @@ def _broken(sentence: str) -> str | None:
     return None
 
 
-def _filled(text: str, facts: dict[str, Fact], currency: str) -> tuple[str, list[tuple[int, int, Fact]]]:
-    """The text with its slots filled, and where each slot's value stands: a figure written through a slot
-    is that fact, even where another fact reads the same."""
-    parts, spans, at, end = [], [], 0, 0
-    for m in SLOT.finditer(text):
-        fact = facts.get(m.group(1))
-        shown = m.group(0) if fact is None else fact.display(currency)  # an unknown slot stays as written
-        parts.append(text[end:m.start()])
-        at += m.start() - end
-        if fact is not None:
-            spans.append((at, at + len(shown), fact))
-        parts.append(shown)
-        at += len(shown)
-        end = m.end()
-    parts.append(text[end:])
-    return "".join(parts), spans
-
-
 _CLAUSE_BREAK = re.compile(r"(?<=[.;:!?])\s+|,\s+(?=(?:and|but|while|whereas)\b)")
 
 
@@ -405,7 +266,7 @@ _FROM = re.compile(r"\bfrom\s+⟨([a-z0-9_]+)⟩")
 _TO = re.compile(rf"(?:\b(?:{'|'.join(UP + DOWN)})|\bfrom\s+⟨[a-z0-9_]+⟩)\s+to\s+⟨([a-z0-9_]+)_prior⟩")
 
 
-def _now_and_then(text: str, facts: dict[str, Fact]) -> str | None:
+def _now_and_then(text: str, facts: dict[str, Slot]) -> str | None:
     """A move runs from the year-earlier figure to the current one: "total debt rose from ⟨total_debt⟩" (or
     "fell to ⟨cash_prior⟩") gives the current figure as where it started, and is wrong whatever its direction."""
     for m in _FROM.finditer(text):
@@ -417,7 +278,7 @@ def _now_and_then(text: str, facts: dict[str, Fact]) -> str | None:
     return None
 
 
-def _repeated_slot(text: str, facts: dict[str, Fact], currency: str) -> str | None:
+def _repeated_slot(text: str, facts: dict[str, Slot], currency: str) -> str | None:
     """A figure stated three times in one sentence is a loop; twice within a few words, where its year-earlier
     twin reads differently, a confusion of now and then ("rose from ⟨cash_prior⟩ to ⟨cash_prior⟩"). Counts
     (ranks, the sector's size) may repeat: "ranks 2 of 5 … among 5 companies"."""
@@ -433,28 +294,28 @@ def _repeated_slot(text: str, facts: dict[str, Fact], currency: str) -> str | No
     return None
 
 
-def _references(clause: str, offset: int, spans: list[tuple[int, int, Fact]], facts: dict[str, Fact],
-                checked: list[dict[str, Any]]) -> tuple[list[tuple[int, list[Fact]]], str | None]:
+def _references(clause: str, offset: int, spans: list[tuple[int, int, Slot]], facts: dict[str, Slot],
+                checked: list[dict[str, Any]]) -> tuple[list[tuple[int, list[Slot]]], str | None]:
     """(position, facts it may be) for every figure of the clause, the likeliest first; or the first figure
     that is no fact of the prompt."""
     refs = []
-    for literal in literals(clause):
-        at = offset + literal.start
+    for figure in figures(clause):
+        at = offset + figure.start
         slot = next((f for start, end, f in spans if start <= at < end), None)
         if slot is not None and slot.unit == "text":  # a finding's own words, filled from the data verbatim
             continue
-        if slot is not None and _matches(literal, slot):
+        if slot is not None and matches(figure, slot):
             found = [slot]
-        elif literal.kind == "pp":
+        elif figure.kind == "pp":
             found = [f for f in facts.values() if f.unit == "fraction" and f"{f.name}_prior" in facts
-                     and abs(abs(f.value - facts[f"{f.name}_prior"].value) - abs(literal.value)) <= literal.tolerance]
+                     and abs(abs(f.value - facts[f"{f.name}_prior"].value) - abs(figure.value)) <= figure.tolerance]
         else:
-            found = [f for f in facts.values() if _matches(literal, f)]
+            found = [f for f in facts.values() if matches(figure, f)]
         if not found:
-            return refs, f"{literal.text.strip()} is not a figure of the facts given (nor within its rounding)"
+            return refs, f"{figure.text.strip()} is not a figure of the facts given (nor within its rounding)"
         found.sort(key=lambda f: (f.name.endswith("_prior"), "threshold" in f.name, f.name))
-        checked.append({"text": literal.text.strip(), "fact": found[0].name, "value": found[0].value})
-        refs.append((literal.start, found))
+        checked.append({"text": figure.text.strip(), "fact": found[0].name, "value": found[0].value})
+        refs.append((figure.start, found))
     return refs, None
 
 
@@ -467,7 +328,7 @@ def _mentions() -> tuple[re.Pattern[str], dict[str, str]]:
     return re.compile(rf"(?<![\w&-])(?:{pattern})(?![\w&-])"), names
 
 
-def _names(clause: str, refs: list[tuple[int, list[Fact]]]) -> str | None:
+def _names(clause: str, refs: list[tuple[int, list[Slot]]]) -> str | None:
     """A figure must be the one the words before it name: the metric named last between the previous figure
     and this one is the figure's own metric, an item it is computed from ("receivables took ⟨dso⟩", "operating
     income covered interest ⟨interest_coverage⟩") or part of its name ("net debt was ⟨net_debt_to_ebitda⟩
@@ -492,7 +353,7 @@ def _sources(metric: str) -> set[str]:
     return {i.split("_prior_")[0] for i in definition(base).inputs} if base in BY_NAME else {base}
 
 
-def _directions(clause: str, refs: list[tuple[int, Fact]], facts: dict[str, Fact], currency: str) -> str | None:
+def _directions(clause: str, refs: list[tuple[int, Slot]], facts: dict[str, Slot], currency: str) -> str | None:
     """A direction word must agree with the sign of the change it describes, and a figure that reads the same as
     a year earlier did not move ("total debt rose from $3.8bn to $3.8bn"); above and below with the order of the
     two figures around them."""
@@ -533,7 +394,7 @@ def _directions(clause: str, refs: list[tuple[int, Fact]], facts: dict[str, Fact
     return None
 
 
-def _change(fact: Fact, facts: dict[str, Fact]) -> float | None:
+def _change(fact: Slot, facts: dict[str, Slot]) -> float | None:
     """The change a direction word may describe: a growth rate's own sign, or now minus a year earlier (from
     either figure: "rose from ⟨cash_prior⟩ to ⟨cash⟩" is about cash)."""
     if is_change(fact):

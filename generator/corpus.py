@@ -1,4 +1,6 @@
-"""Training companies that look like real filings, not like the sample.
+"""The narrator's training corpus and held-out questions: companies through the real pipeline, every period.
+
+Two kinds of companies: the sample generator's, and those that look like real filings, not like the sample.
 
 The sample's companies report every line item, every quarter and year, carry a sector, earn money more often
 than not and restate one figure. A narrator trained on them alone met real filers as strangers: it wrote
@@ -14,12 +16,21 @@ figures still come from the simulation, so every fact, flag and finding is compu
 from __future__ import annotations
 
 import random
+import tempfile
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from generator.sample import PROFILES, Company, Profile, Report, simulate, write_long
+import polars as pl
+
+from generator.answers import context
+from generator.narrator import Context, Question, catalogue
+from generator.narrator.training import Example, corrections, examples_for
+from generator.pipeline import FactsRun, build
+from generator.sample import PROFILES, Company, Profile, Report, simulate, write_long, write_sample
 
 CURRENCIES = ("USD",) * 6 + ("EUR", "GBP", "JPY", "CHF", "CAD", "TWD")
 SECTORS = ("Technology", "Industrials", "Consumer", "Healthcare", "Energy", "Financials", "Utilities")
@@ -118,3 +129,85 @@ def write_companies(seed: int, companies: int, folder: Path) -> list[Path]:
                                            encoding="utf-8")
         inputs.append(folder / "sectors.csv")
     return inputs
+
+
+def company_periods(run: FactsRun) -> list[Context]:
+    """A narrator's context for every company and period of a run (not only the report period)."""
+    out = []
+    periods = run.analysis.base.select("entity_id", "fiscal_year", "fiscal_period").unique().sort(pl.all())
+    for entity, rows in periods.group_by("entity_id", maintain_order=True):
+        findings = [f for part in run.entity_findings(entity[0]) for f in part]
+        for _, year, period in rows.iter_rows():
+            out.append(context(run.analysis, run.graph, findings, entity[0], (year, str(period))))
+    return out
+
+
+def generated_run(seed: int, companies: int, folder: Path) -> FactsRun:
+    """The sample generator's companies for one seed, through ingest, metrics and the reasoner."""
+    write_sample(folder, seed=seed, n_companies=companies)
+    return build([folder / "long"])
+
+
+def real_inputs(patterns: Sequence[str]) -> list[Path]:
+    """The held-out real filings: each pattern a file, a folder or a glob pattern, in order, once each."""
+    found: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(Path().glob(pattern)) if any(c in pattern for c in "*?[") else [Path(pattern)]
+        found += [m for m in matches if m.exists() and m not in found]
+    return found
+
+
+def sampled(contexts: Sequence[Context], seed: int, answers: int) -> list[tuple[Question, Context]]:
+    """A seeded sample of every question of every company-period."""
+    jobs = [(q, c) for c in contexts for q in catalogue()]
+    return random.Random(seed).sample(jobs, min(answers, len(jobs)))
+
+
+@dataclass
+class Corpus:
+    """Training examples, the held-out questions by set ("synthetic", "real"), and what the card says of both."""
+
+    examples: list[Example]
+    held_out: dict[str, list[tuple[Question, Context]]]
+    about: dict[str, Any] = field(default_factory=dict)
+
+
+def build_corpus(*, seeds: Sequence[int], companies: int, real_like: int, labels: Sequence[str], seed: int,
+                 eval_seed: int, eval_companies: int, eval_answers: int, real: Sequence[str] = (),
+                 corrected: Path | None = None, inputs: Sequence[Path] = (), log: Any = None) -> Corpus:
+    """Training examples from the seeds' companies (every period): the sample's and those filed like real
+    ones; the analysts' accepted corrections (``corrected``, about the statements in ``inputs``); and the
+    held-out questions: the evaluation seed's companies (both kinds) and the real filings, apart. ``log``
+    (a logger) hears of each seed and of each refused correction."""
+    rng = random.Random(seed)
+    stats: Counter[str] = Counter()
+    examples: list[Example] = []
+    refused: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for s in seeds:
+            examples += examples_for(company_periods(generated_run(s, companies, Path(tmp) / f"seed{s}")), labels,
+                                     rng, stats)
+            examples += examples_for(company_periods(build(write_companies(s, real_like, Path(tmp) / f"real-like{s}"))),
+                                     labels, rng, stats)
+            if log:
+                log.info("seed %s: %s sample and %s real-like companies, %s examples so far", s, companies,
+                         real_like, len(examples))
+        if corrected:
+            contexts = {(c.entity_id, c.period): c for c in company_periods(build(list(inputs)))}
+            accepted, refused = corrections(corrected, contexts, labels)
+            examples += accepted * 4  # an analyst's edit outweighs one generated phrasing
+            stats["corrections accepted"] = len(accepted)
+            for line in refused:
+                if log:
+                    log.warning(line)
+        held_out = company_periods(generated_run(eval_seed, eval_companies, Path(tmp) / "eval")) + \
+            company_periods(build(write_companies(eval_seed, eval_companies, Path(tmp) / "eval-real")))
+    jobs = {"synthetic": sampled(held_out, eval_seed, eval_answers)}
+    filings = real_inputs(real)
+    if filings:
+        jobs["real"] = sampled(company_periods(build(filings)), eval_seed, eval_answers)
+    about = {"examples": len(examples), "by_source": {k: v for k, v in stats.items() if not k.startswith("refused")},
+             "refused_targets": sum(v for k, v in stats.items() if k.startswith("refused")),
+             "refused_corrections": refused, "held_out_answers": {k: len(v) for k, v in jobs.items()},
+             "real_inputs": [str(p) for p in filings]}
+    return Corpus(examples, jobs, about)

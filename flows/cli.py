@@ -1,4 +1,5 @@
-"""``finreport``: the command line over the same stage functions the flows call."""
+"""``finreport``: the command line. ``facts`` calls the pipeline as it is; ``run`` and ``finetune`` run the Prefect
+flows (on Prefect's local ephemeral server unless PREFECT_API_URL names one); ``deliver`` works the outbox."""
 
 from __future__ import annotations
 
@@ -10,11 +11,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from generator import facts as facts_stage
-from generator import lifecycle
+from generator import lifecycle, manifest, pipeline
 from generator.errors import FinreportError
 from generator.graph import JavaMissingError
-from generator.settings import get_settings
+from generator.settings import SHIPPED_NARRATOR, get_settings
 
 if TYPE_CHECKING:
     from generator.deliver import Outbox
@@ -71,11 +71,10 @@ def facts(
     analyst questions, and write facts.json, findings.json, flags.json, answers.json and graph.ttl per entity."""
     out = out or get_settings().output_dir
     writable(out)
-    run = facts_stage.build(input)
+    run = pipeline.build(input)
     for refused in run.ingested.refused:
         typer.echo(f"finreport: refused {refused}", err=True)
-    manifest = facts_stage.write(run, out)
-    typer.echo(facts_stage.summary(manifest, out))
+    typer.echo(manifest.summary(manifest.write_run(run, out), out))
 
 
 @app.command("run")
@@ -102,13 +101,14 @@ def run_reports(
     on-demand flow) run here, on Prefect's local ephemeral server unless PREFECT_API_URL names one."""
     lifecycle.guard()  # before anything starts: what the run starts is stopped even if it is killed
     if input:
-        facts_stage.check_inputs(input)  # before Prefect starts: a wrong path is a one-line error at once
+        pipeline.check_inputs(input)  # before Prefect starts: a wrong path is a one-line error at once
     # The progress bar and the summary are this command's output; Prefect's logs of the run, tracebacks of
     # failed tasks included, stay with the run on the server (`prefect flow-run logs RUN_ID`).
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     from pydantic import ValidationError
 
-    from flows.reports import OnDemandRequest, ReportRequest, listening, nightly_reports, on_demand_report
+    from flows.reports import listening, nightly_reports, on_demand_report
+    from generator.reports import OnDemandRequest, ReportRequest
 
     fields: dict[str, object] = {"as_of": as_of, "entities": entity or [], "questions": question or [],
                                  "email": email, "recipients": to or [], "narrator": narrator}
@@ -132,7 +132,7 @@ def run_reports(
     result = state.result(raise_on_failure=False)
     if isinstance(result, BaseException):
         raise result
-    typer.echo(facts_stage.summary(result, request.folder()))
+    typer.echo(manifest.summary(result, request.folder()))
     if result["failures"]:
         typer.echo(f"details of the failures: prefect flow-run logs {result['run_id']}")
     if not result["reports"]:
@@ -141,8 +141,8 @@ def run_reports(
 
 @app.command()
 def finetune(
-    out: Annotated[Path, typer.Option(help="Folder of the trained checkpoint and its model card")]
-    = Path("models/narrator"),
+    out: Annotated[Path, typer.Option(help="Folder of the trained checkpoint and its model card (default: the "
+                                      "package's shipped narrator, which this replaces)")] = SHIPPED_NARRATOR,
     mode: Annotated[str, typer.Option(help="scratch (a small model from a config) or lora (adapt --base)")]
     = "scratch",
     base: Annotated[Path | None, typer.Option(help="LoRA mode: local base checkpoint folder")] = None,
@@ -166,7 +166,8 @@ def finetune(
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     from pydantic import ValidationError
 
-    from flows.finetune import FinetuneRequest, finetune_narrator
+    from flows.finetune import finetune_narrator
+    from generator.finetune import FinetuneRequest
 
     fields: dict[str, object] = {"out": str(out), "mode": mode, "family": family, "steps": steps,
                                  "companies": companies, "real_like": real_like, "seed": seed, "resume": resume,

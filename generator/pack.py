@@ -1,0 +1,97 @@
+"""One company's pack: facts.json, findings.json, flags.json, answers.json and graph.ttl, and what its report
+shows (:class:`Report`), which :mod:`generator.render` prints."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import rdflib
+
+from generator.graph import flag_records, ontology_graph, turtle
+from generator.metrics import definition
+from generator.narrator import Answer, Context
+from generator.outputs import folder_names, write_atomic, write_json
+from generator.pipeline import FactsRun, answer
+from generator.provenance import Provenance
+
+
+@dataclass
+class Report:
+    """Everything one company's report shows: its report period's context, the answers, the findings and every
+    facts.json row (the provenance of each printed figure), with the run it belongs to and the seconds its
+    files took."""
+
+    context: Context
+    answers: list[Answer]
+    findings: list[dict[str, Any]]
+    facts: list[dict[str, Any]]
+    run_id: str
+    as_of: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def metric_records(run: FactsRun, entity_id: str) -> list[dict[str, Any]]:
+    """facts.json rows: the figure, how it is defined, the inputs it used and where each came from."""
+    provenance = Provenance(run.analysis, run.ingested.facts, entity_id)
+    out = []
+    for row in run.analysis.metrics.filter(pl.col("entity_id") == entity_id).iter_rows(named=True):
+        m = definition(row["metric"])
+        if row["value"] is None and m.category.startswith("line_item"):
+            continue
+        period = provenance.period(row["fiscal_year"], row["fiscal_period"])
+        inputs, sources = provenance.of(row["metric"], row["fiscal_year"], row["fiscal_period"])
+        record: dict[str, Any] = {
+            "entity_id": entity_id,
+            "fiscal_year": row["fiscal_year"],
+            "fiscal_period": row["fiscal_period"],
+            "period_end": period["period_end"],
+            "metric": row["metric"],
+            "value": row["value"],
+            "unit": m.unit,
+            "currency": period["currency"] if m.unit in ("currency", "currency_per_share") else None,
+            "category": m.category,
+            "favourable": m.favourable,
+            "formula": m.formula + (" (trailing twelve months)" if row["metric"].endswith("_ttm") else ""),
+            "inputs": inputs,
+            "sources": sources,
+        }
+        if row["value"] is None:
+            record["reason"] = row["reason"]
+        out.append(record)
+    return out
+
+
+def write_entity(run: FactsRun, entity: str, folder: Path, run_id: str, as_of: str,
+                 answered: tuple[Context, list[Answer]], tbox: rdflib.Graph | None = None) -> Report:
+    """One company's facts, findings, flags, answers and graph files; returns what its report shows."""
+    t0 = time.perf_counter()
+    findings, consistency = run.entity_findings(entity)
+    facts = metric_records(run, entity)
+    write_json(folder / "facts.json", facts)
+    write_json(folder / "findings.json", findings)
+    write_json(folder / "flags.json", flag_records(run.graph, entity) + consistency)
+    context, answers = answered
+    write_json(folder / "answers.json", [a.record() for a in answers])
+    t1 = time.perf_counter()
+    write_atomic(folder / "graph.ttl", turtle(run.graph, entity, tbox))
+    timings = {"facts_s": t1 - t0, "graph_export_s": time.perf_counter() - t1}
+    return Report(context, answers, findings + consistency, facts, run_id, as_of, timings)
+
+
+def write_all(run: FactsRun, out: Path, run_id: str, as_of: str) -> dict[str, str]:
+    """Every company's pack, answered by the reference narrator, and rejected.csv (``finreport facts``: no
+    model, no PDF); returns the folder of each company."""
+    t0 = time.perf_counter()
+    folders = folder_names(run.entities)
+    answered = answer(run, run.entities)
+    run.timings["answers_s"] = time.perf_counter() - t0
+    tbox = ontology_graph(run.graph)
+    for entity, folder in folders.items():
+        write_entity(run, entity, out / folder, run_id, as_of, answered[entity], tbox)
+    write_atomic(out / "rejected.csv", run.ingested.rejected.write_csv())
+    run.timings["write_s"] = time.perf_counter() - t0
+    return folders

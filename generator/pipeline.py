@@ -1,0 +1,176 @@
+"""The run, stage by stage: inputs → ingest → checks and metrics → HermiT → answers.
+
+The whole-run stages are vectorised over every company: one ingest, one Polars pass for the metrics, one
+reasoner batch, one narrator call for every question of every company. The CLI calls :func:`build` as it is;
+the Prefect flows call it with their tasks as the stages (:class:`Stages`), so both run the same sequence, time
+it under the same names and report progress through the same callback.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import polars as pl
+
+from generator.answers import narrate
+from generator.checks import accounting_checks
+from generator.errors import UsageError
+from generator.graph import Graph, reason
+from generator.graph import build as build_graph
+from generator.ingest import Ingested, expand_inputs, ingest
+from generator.metrics import Analysis, compute_metrics
+from generator.narrator import Answer, Context, Narrator
+from generator.periods import pivot
+from generator.present import amount
+from generator.schema import FINDING_SCHEMA
+
+Findings = tuple[list[dict[str, Any]], list[dict[str, Any]]]
+
+
+class Progress(Protocol):
+    """Told each stage as it starts, how many companies the run reports on, then each company as its report is
+    done or has failed (the CLI's progress bar; a served flow has none)."""
+
+    def stage(self, name: str) -> None: ...
+
+    def start(self, total: int) -> None: ...
+
+    def done(self, entity: str, ok: bool) -> None: ...
+
+
+@dataclass
+class FactsRun:
+    """What the whole-run stages produced: the ingested rows, every metric, the findings of the accounting
+    checks and restatements, the reasoned graph, and how long each stage took."""
+
+    ingested: Ingested
+    analysis: Analysis
+    findings: pl.DataFrame
+    graph: Graph
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def entities(self) -> list[str]:
+        """Every company with at least one usable row, sorted."""
+        return sorted(self.ingested.facts["entity_id"].unique().to_list())
+
+    def entity_findings(self, entity: str) -> Findings:
+        """(accounting checks and restatements, snapshots the reasoner found contradictory) of one company."""
+        return (finding_records(self.findings.filter(pl.col("entity_id") == entity)),
+                [f for f in self.graph.findings if f["entity_id"] == entity])
+
+    def stage_timings(self) -> dict[str, float]:
+        """The run's stage timings with the reasoner's own (``graph_reason_s``, ...)."""
+        return self.timings | {f"graph_{k}": v for k, v in self.graph.timings.items()}
+
+
+def check_inputs(inputs: Sequence[Path]) -> list[Path]:
+    """The input files a run will read; a path that does not exist, or no input file at all, stops it."""
+    missing = [str(p) for p in inputs if not p.exists()]
+    if missing:
+        raise UsageError(f"no such input: {', '.join(missing)}")
+    files = expand_inputs(inputs)
+    if not files:
+        raise UsageError(f"no input files (.csv, .parquet, .jsonl, .json) under {', '.join(map(str, inputs))}")
+    return files
+
+
+def read_inputs(inputs: Sequence[Path]) -> Ingested:
+    """Ingest and validate; a run goes on with the files it could read, and stops when it could read none."""
+    check_inputs(inputs)
+    ingested = ingest(inputs)  # the folders as given: a link found in one must not lead out of it
+    if not ingested.files:
+        reasons = "; ".join(str(e) for e in ingested.refused)
+        raise UsageError(f"every input file was refused ({reasons}); fix them and run again")
+    if ingested.rows_in == len(ingested.refused):
+        names = ", ".join(f.path for f in ingested.files)
+        raise UsageError(f"the inputs hold no rows ({names}: a header only?); there is nothing to report")
+    return ingested
+
+
+def analyse(ingested: Ingested) -> tuple[Analysis, pl.DataFrame]:
+    """Accounting checks and restatements as findings, and every metric of every entity and period."""
+    reported = pivot(ingested.facts)
+    findings = pl.concat([accounting_checks(reported), restatement_findings(ingested), ingested.events])
+    return compute_metrics(ingested.facts, reported, ingested.sectors), findings
+
+
+def classify(analysis: Analysis) -> Graph:
+    """The snapshots as OWL individuals, classified by HermiT."""
+    return reason(build_graph(analysis))
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The whole-run stage functions :func:`build` calls: these, or Prefect tasks wrapping them."""
+
+    read: Callable[[Sequence[Path]], Ingested] = read_inputs
+    analyse: Callable[[Ingested], tuple[Analysis, pl.DataFrame]] = analyse
+    classify: Callable[[Analysis], Graph] = classify
+
+
+def build(inputs: Sequence[Path], progress: Progress | None = None, stages: Stages = Stages()) -> FactsRun:
+    """Every whole-run stage in order: ingest, checks and metrics, reasoning; each one timed."""
+    timings: dict[str, float] = {}
+
+    def timed(key: str, name: str, call: Callable[[], Any]) -> Any:
+        if progress:
+            progress.stage(name)
+        start = time.perf_counter()
+        result = call()
+        timings[key] = time.perf_counter() - start
+        return result
+
+    ingested = timed("ingest_s", "reading inputs", lambda: stages.read(list(inputs)))
+    analysis, findings = timed("metrics_s", "computing metrics", lambda: stages.analyse(ingested))
+    graph = timed("graph_s", "reasoning (HermiT)", lambda: stages.classify(analysis))
+    return FactsRun(ingested, analysis, findings, graph, timings)
+
+
+def answer(run: FactsRun, entities: Sequence[str], narrator: Narrator | None = None,
+           questions: Sequence[str] = ()) -> dict[str, tuple[Context, list[Answer]]]:
+    """The answers stage for the whole run: one narrator (the reference one by default), every company's
+    questions in one call."""
+    findings = {e: [f for part in run.entity_findings(e) for f in part] for e in entities}
+    return narrate(run.analysis, run.graph, findings, entities, narrator, questions)
+
+
+def restatement_findings(ingested: Ingested) -> pl.DataFrame:
+    """Each restated value as an informational finding on its entity, with both values, dates and sources."""
+    rows = [
+        {
+            "entity_id": r["entity_id"], "fiscal_year": r["fiscal_year"], "fiscal_period": r["fiscal_period"],
+            "check": "restatement", "severity": "info",
+            "message": f"{r['item']} restated from {amount(r['original_value'])} ({_filing(r, 'original')})"
+                       f" to {amount(r['restated_value'])} ({_filing(r, 'restated')})",
+            "facts": [{"name": "original_value", "value": r["original_value"]},
+                      {"name": "restated_value", "value": r["restated_value"]}],
+        }
+        for r in ingested.restatements().iter_rows(named=True)
+    ]
+    return pl.DataFrame(rows, schema=FINDING_SCHEMA)
+
+
+def _filing(row: dict[str, Any], which: str) -> str:
+    """Filing date and source: an accession number and tag as they are, a file by its name (the manifest lists
+    the inputs with their full paths)."""
+    source = row[f"{which}_source"]
+    return f"filed {row[f'{which}_filed'] or 'unknown'}, {source if ACCESSION.match(source) else Path(source).name}"
+
+
+ACCESSION = re.compile(r"\d{10}-\d{2}-\d{6}/")
+"""An SEC accession number (filer, year, sequence) opening a source: ``0001640147-24-000101/us-gaap:Assets``."""
+
+
+def finding_records(findings: pl.DataFrame) -> list[dict[str, Any]]:
+    """findings.json rows: each finding with its facts as a name → value mapping."""
+    return [
+        {**{k: row[k] for k in ("entity_id", "fiscal_year", "fiscal_period", "check", "severity", "message")},
+         "facts": {f["name"]: f["value"] for f in row["facts"]}}
+        for row in findings.iter_rows(named=True)
+    ]

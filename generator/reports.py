@@ -1,0 +1,183 @@
+"""The rules of a report run, apart from how it is orchestrated: what a run is asked for (the Prefect UI's form),
+which companies it reports on and which it fails, the narrator it loads and what it says of it, the message
+that ends the run, and the content of the run's artifacts (the overview table and the page of PDFs).
+
+:mod:`flows.reports` calls these from its tasks; none of them needs Prefect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field, field_validator
+
+from generator import deliver
+from generator.errors import UsageError
+from generator.graph import flag_labels
+from generator.manifest import key_figures
+from generator.narrator import Answer, Narrator, catalogue
+from generator.pipeline import FactsRun
+from generator.settings import get_settings
+
+
+class ReportRequest(BaseModel):
+    """What a run reports on. The Prefect UI shows these fields, with their descriptions, as the run's form."""
+
+    inputs: list[str] = Field(default_factory=lambda: [str(p) for p in get_settings().inputs],
+                              description="Input files or folders (.csv, .parquet, .jsonl; folders are searched)")
+    as_of: date | None = Field(None, description="Date printed on the reports and naming their folder; "
+                                                 "empty: today in FINREPORT_TIMEZONE")
+    entities: list[str] = Field(default_factory=list, description="Entity ids to report on; empty: every company")
+    questions: list[str] = Field(default_factory=list,
+                                 description="Question ids of the catalogue to answer; empty: all of them")
+    output_dir: str = Field(default_factory=lambda: str(get_settings().output_dir),
+                            description="Folder the run writes to")
+    dated_folder: bool = Field(True, description="Write into OUTPUT_DIR/<as-of date>/ rather than OUTPUT_DIR")
+    narrator: Literal["reference", "model"] = Field(
+        "model", description="Who writes the answers: the reference templates, or the language model "
+                                 "(every model answer verified against the facts, else the reference text)")
+    model_path: str = Field(default_factory=lambda: str(get_settings().model_dir),
+                            description="Folder of the narrator checkpoint (Hugging Face format)")
+    email: bool = Field(False, description="E-mail the reports to their subscribers (FINREPORT_SUBSCRIPTIONS)")
+    recipients: list[str] = Field(default_factory=list,
+                                  description="Also e-mail one digest of this run's reports to these addresses")
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        return [deliver.check_address(v) for v in value]
+
+    @field_validator("questions")
+    @classmethod
+    def _known_questions(cls, value: list[str]) -> list[str]:
+        unknown = [q for q in value if q not in {q.id for q in catalogue()}]
+        if unknown:
+            choices = ", ".join(q.id for q in catalogue() if not q.summary)  # the summary is always written
+            raise ValueError(f"unknown question id(s) {', '.join(unknown)}; the catalogue has {choices}")
+        return value
+
+    def day(self) -> str:
+        """The as-of date: the one asked for, or today in the configured time zone."""
+        return (self.as_of or datetime.now(ZoneInfo(get_settings().timezone)).date()).isoformat()
+
+    def folder(self) -> Path:
+        """Where the run writes: OUTPUT_DIR/<as-of date>/, or OUTPUT_DIR itself."""
+        return Path(self.output_dir) / self.day() if self.dated_folder else Path(self.output_dir)
+
+
+class OnDemandRequest(ReportRequest):
+    """A run started by a person for chosen companies."""
+
+    entities: list[str] = Field(..., min_length=1, description="Entity ids to report on (at least one)")
+
+
+def missing_model(request: ReportRequest) -> UsageError | None:
+    """Why the run cannot use the model it asks for (checked before any work), or None."""
+    if request.narrator == "model" and not (Path(request.model_path) / "config.json").is_file():
+        return UsageError(f"no narrator checkpoint in {request.model_path} (a Hugging Face model folder with "
+                          "config.json); give its folder, or use the reference narrator")
+    return None
+
+
+def select(run: FactsRun, request: ReportRequest, failures: list[dict[str, str]]
+           ) -> tuple[list[str], list[dict[str, str]]]:
+    """(the companies the run reports on, the failures that concern the request): the companies asked for that
+    the inputs have, and each company whose rows were all unusable or that is not in the inputs at all."""
+    wanted = set(request.entities or run.entities)
+    selected = [e for e in run.entities if e in wanted]
+    failed = [f for f in failures if not request.entities or f["entity_id"] in wanted]
+    failed += [{"entity_id": e, "stage": "ingest", "error": "not in the inputs"}
+               for e in sorted(wanted - set(run.entities) - {f["entity_id"] for f in failed})]
+    return selected, failed
+
+
+def narrator_for(run: FactsRun, request: ReportRequest) -> tuple[Narrator | None, dict[str, Any]]:
+    """The narrator the request asks for (None: the reference one) and what the manifest says of it."""
+    if request.narrator != "model":
+        return None, {"narrator": request.narrator}
+    from generator.narrator.model import PROMPT_FORMAT, ModelNarrator
+
+    model = ModelNarrator(Path(request.model_path), flag_labels(run.graph.tbox))
+    return model, {"narrator": "model", "model": request.model_path, "prompt_format": PROMPT_FORMAT,
+                   "beams": model.beams}
+
+
+def narrator_counts(answers: Sequence[Answer], model: bool) -> dict[str, int]:
+    """How many answers each origin wrote (model, reference, fallback); with a model, how many a beam wrote after
+    the greedy text failed, and how many prompts were never generated (too long, or the model failed)."""
+    origins = [a.verification.get("status", a.origin) for a in answers]
+    counts = {status: origins.count(status) for status in sorted(set(origins))}
+    if model:
+        counts["verified_by_beam"] = sum(a.origin == "model" and a.verification["decoding"] != "greedy"
+                                         for a in answers)
+        counts["not_generated"] = sum(a.verification.get("decoding") == "not generated" for a in answers)
+    return counts
+
+
+def add_timings(run: FactsRun, reports: dict[str, dict[str, Any]]) -> None:
+    """Each per-company stage's seconds summed over the companies (``sum_pdf_s``, ...), into the run's timings."""
+    for result in reports.values():
+        for stage, seconds in result["timings"].items():
+            run.timings[f"sum_{stage}"] = run.timings.get(f"sum_{stage}", 0.0) + seconds
+
+
+def outcome(manifest: dict[str, Any], planned: int, out: Path) -> str:
+    """The one line that ends a run: how many reports, which companies failed, what waits in the outbox."""
+    message = f"{len(manifest['reports'])} of {planned} reports written to {out}"
+    if manifest["failures"]:
+        message += "; failed: " + ", ".join(f["entity_id"] for f in manifest["failures"])
+    if manifest.get("delivery", {}).get("waiting"):
+        message += f"; {deliver.emails(len(manifest['delivery']['waiting']))} waiting in the outbox"
+    return message
+
+
+def unconfirmed(outbox: deliver.Outbox) -> list[dict[str, str]]:
+    """The messages that may have arrived (the server did not answer after their data), for the manifest."""
+    return [{"id": m["id"], "recipient": m["recipient"], "error": m["attempts"][-1]["unanswered"]}
+            for m in outbox.maybe_sent()]
+
+
+def overview(run: FactsRun, manifest: dict[str, Any], selected: Sequence[str], folders: dict[str, str]
+             ) -> list[dict[str, Any]]:
+    """The overview table: each company's key figures and flags, and its PDF or why it has none."""
+    failed = {f["entity_id"]: f for f in manifest["failures"]}
+    written = {Path(p).parent.name: Path(p) for p in manifest["reports"]}
+    rows = []
+    for entity in sorted(set(selected) | set(failed)):
+        row = key_figures(run, entity) if entity in selected else {"entity": entity}
+        pdf = written.get(folders.get(entity, ""))
+        row["report"] = str(pdf.resolve()) if pdf else f"failed ({failed[entity]['stage']}): {failed[entity]['error']}"
+        rows.append(row)
+    return rows
+
+
+def pdf_page(manifest: dict[str, Any], selected: Sequence[str], folders: dict[str, str], out: Path) -> str:
+    """The Markdown page of a run: a link to each PDF, each failure, the e-mail and the rejected rows."""
+    failed = {f["entity_id"]: f for f in manifest["failures"]}
+    written = {Path(p).parent.name: Path(p) for p in manifest["reports"]}
+    lines = [f"# Reports as of {manifest['as_of']}", "",
+             f"{len(manifest['reports'])} written, {len(failed)} failed, in `{markdown_text(str(out.resolve()))}`; "
+             f"run `{manifest['run_id']}`.", ""]
+    lines += [f"- [{markdown_text(entity)}]({pdf.resolve().as_uri()})" for entity in selected
+              if (pdf := written.get(folders[entity]))]
+    lines += [f"- **{markdown_text(e)}** failed at {f['stage']}: {markdown_text(f['error'])}"
+              for e, f in sorted(failed.items())]
+    if "delivery" in manifest:
+        d = manifest["delivery"]
+        lines += ["", f"E-mail: {len(d['sent'])} sent, {len(d['waiting'])} waiting in the outbox, "
+                      f"{len(d['rejected'])} rejected" + (f" ({markdown_text(d['error'])})" if d.get("error") else "")]
+        lines += [f"- {markdown_text(r['recipient'])}: {markdown_text(r['error'])}"
+                  for r in d["rejected"] + d["waiting"] + d.get("unconfirmed", [])]
+    if manifest["counts"]["rows_rejected"]:
+        lines += ["", f"{manifest['counts']['rows_rejected']:,} input rows rejected: "
+                      f"`{markdown_text(str((out / 'rejected.csv').resolve()))}`"]
+    return "\n".join(lines)
+
+
+def markdown_text(text: str) -> str:
+    """Data shown in a Markdown artifact stays text: no HTML, no links, no emphasis."""
+    return "".join(f"\\{c}" if c in "\\`*_{}[]()<>#+-.!|" else c for c in text)
