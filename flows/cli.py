@@ -44,6 +44,8 @@ def writable(folder: Path) -> None:
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    """One line on stderr saying what to fix, and the exit to raise with it (``raise fail(...)``): code 2, a usage
+    error, unless told otherwise."""
     typer.echo(f"finreport: error: {message}", err=True)
     return typer.Exit(code)
 
@@ -273,7 +275,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def run() -> None:
-    """Project errors become one line and exit code 2; a crash one line and exit code 1, never a traceback.
+    """Project errors become one line and exit code 2 (no Java for the reasoner: 1, the run could not be done);
+    a crash one line and exit code 1, never a traceback.
 
     SIGTERM (a scheduler, a service manager, ``kill``) stops a run as Ctrl-C does: Python unwinds, so the
     temporary Prefect server the run started is stopped with it rather than left running."""

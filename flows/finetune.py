@@ -15,6 +15,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # offline ma
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")  # a busy machine starts slowly
 
 from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from generator import finetune
 from generator.corpus import Corpus
@@ -24,25 +25,30 @@ from generator.narrator.model import quiet
 from generator.narrator.training import Evaluation, Example
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def corpus(request: FinetuneRequest, labels: list[str]) -> Corpus:
+    """The corpus as a task run of its own; its notes (each seed, each refused correction) go to the flow run's log."""
     return finetune.corpus(request, labels, get_run_logger())
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def model(request: FinetuneRequest, examples: list[Example]) -> tuple[Any, Any]:
+    """The model to train as a task run of its own: the UI shows how long making or loading it took."""
     return finetune.model(request, examples)
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def fit(request: FinetuneRequest, model: Any, tokenizer: Any, examples: list[Example], labels: list[str]
         ) -> list[dict[str, Any]]:
+    """Training as a task run of its own, with its state and time in the UI; a run that fails is continued by running
+    the flow again, from the last checkpoint."""
     return finetune.fit(request, model, tokenizer, examples, labels)
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def held_out(request: FinetuneRequest, jobs: dict[str, list[tuple[Any, Any]]], labels: list[str]
              ) -> dict[str, Evaluation]:
+    """The held-out evaluation as a task run of its own, after training: its figures and time apart from training's."""
     return finetune.held_out(request, jobs, labels)
 
 

@@ -98,6 +98,8 @@ _GRAPH = threading.Lock()
 
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
 def read_inputs(inputs: list[Path]) -> Ingested | State:
+    """The reading stage as a task: an I/O error is retried; inputs that cannot be used fail it with their one-line
+    reason, which becomes the run's."""
     try:
         return pipeline.read_inputs(inputs)
     except FinreportError as exc:  # says what to change: a failed state with that line, not a traceback
@@ -106,11 +108,14 @@ def read_inputs(inputs: list[Path]) -> Ingested | State:
 
 @task(cache_policy=NO_CACHE)
 def analyse(ingested: Ingested) -> tuple[Analysis, Any]:
+    """The checks-and-metrics stage as a task: computation on data already read, so nothing is retried."""
     return pipeline.analyse(ingested)
 
 
 @task(cache_policy=NO_CACHE)
 def classify(analysis: Analysis) -> Graph | State:
+    """The reasoning stage as a task: no Java, or HermiT refusing the ontology, fails it with the one-line reason rather
+    than a traceback, and ends the run."""
     try:
         return pipeline.classify(analysis)
     except FinreportError as exc:  # no Java, or HermiT refused the ontology
@@ -129,6 +134,8 @@ def answer(run: FactsRun, entities: list[str], request: ReportRequest) -> tuple[
 @task(task_run_name="write-entity-{entity}", cache_policy=NO_CACHE, **IO_RETRIES)
 def write_entity(run: FactsRun, entity: str, folder: Path, run_id: str, as_of: str, answered: Any,
                  tbox: Any) -> pack.Report:
+    """One company's files as its own task run, named after it and retried on I/O errors: a company that fails leaves
+    the others. The graph lock is held, as Owlready2 and rdflib take one thread at a time."""
     with _GRAPH:
         return pack.write_entity(run, entity, folder, run_id, as_of, answered, tbox)
 
@@ -168,11 +175,13 @@ def send_mail() -> dict[str, Any]:
 
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
 def write_rejected(ingested: Ingested, out: Path) -> None:
+    """rejected.csv, as a task of its own so that it is written while the companies are; retried on I/O errors."""
     write_atomic(out / "rejected.csv", ingested.rejected.write_csv())
 
 
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
 def write_manifest(record: dict[str, Any], out: Path) -> None:
+    """manifest.json, written last, once everything it records is known; retried on I/O errors."""
     write_json(out / "manifest.json", record)
 
 
@@ -252,7 +261,15 @@ def _deliver(record: dict[str, Any], mails: list[deliver.ReportMail], request: R
         return {"queued": 0, "sent": [], "rejected": [], "waiting": [], "unconfirmed": [], "error": error}
     sent = send_mail(return_state=True)
     outcome = sent.result(raise_on_failure=False)
-    delivery = outcome.result.record() if isinstance(outcome, deliver.DeliveryPending) else outcome
+    if isinstance(outcome, deliver.DeliveryPending):
+        delivery = outcome.result.record()
+    elif isinstance(outcome, BaseException):  # no server to try (a missing credentials block): all of it waits
+        error = f"{type(outcome).__name__}: {outcome}"
+        delivery = {"sent": [], "rejected": [], "error": error, "waiting": [
+            {"id": m["id"], "recipient": m["recipient"], "error": error}
+            for m in deliver.Outbox(get_settings().outbox_dir).waiting()]}
+    else:
+        delivery = outcome
     delivery["queued"] = queued.result()["new"]
     delivery["unconfirmed"] = reports.unconfirmed(deliver.Outbox(get_settings().outbox_dir))
     for item in delivery["rejected"]:
@@ -311,12 +328,15 @@ _RUNNER = ThreadPoolTaskRunner(max_workers=(os.cpu_count() or 1) + 2)
 @flow(name="nightly-reports", task_runner=_RUNNER, log_prints=True,
       description="Every company in the configured inputs: facts, flags, answers and a PDF report each.")
 def nightly_reports(request: ReportRequest = ReportRequest()) -> State:  # noqa: B008 - the UI shows this default
+    """The scheduled run over every company of the configured inputs (the deployment turns e-mail on); its final state
+    says how many reports were written."""
     return report_pack(request, "nightly")
 
 
 @flow(name="on-demand-report", task_runner=_RUNNER, log_prints=True,
       description="Reports for the companies a person picks, as of the date they pick.")
 def on_demand_report(request: OnDemandRequest) -> State:
+    """A run a person starts from the UI, for the companies they pick (at least one) as of the date they pick."""
     return report_pack(request, "on-demand")
 
 

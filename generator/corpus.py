@@ -30,7 +30,7 @@ from generator.answers import context
 from generator.narrator import Context, Question, catalogue
 from generator.narrator.training import Example, corrections, examples_for
 from generator.pipeline import FactsRun, build
-from generator.sample import PROFILES, Company, Profile, Report, simulate, write_long, write_sample
+from generator.sample import PROFILES, Company, Filing, Profile, simulate, write_long, write_sample
 
 CURRENCIES = ("USD",) * 6 + ("EUR", "GBP", "JPY", "CHF", "CAD", "TWD")
 SECTORS = ("Technology", "Industrials", "Consumer", "Healthcare", "Energy", "Financials", "Utilities")
@@ -94,7 +94,7 @@ def filed_like_real(company: Company, rng: random.Random) -> tuple[Company, str 
     return Company(profile, reports), BANK_SIC if kind == "bank" and rng.random() < 0.7 else None
 
 
-def restated_originals(reports: Sequence[Report], rng: random.Random) -> list[Report]:
+def restated_originals(reports: Sequence[Filing], rng: random.Random) -> list[Filing]:
     """Earlier-filed originals of some figures, which the later report restates: none for half the filers,
     up to dozens for the others; most by a few percent to half, some by a unit error or a sign."""
     if rng.random() < 0.5 or not reports:

@@ -69,12 +69,16 @@ class Reader(BaseModel):
         return check_address(value)
 
     def follows(self, mail: ReportMail) -> bool:
+        """Whether this reader gets the report: it is one of their companies or sectors (or they follow everything), and
+        its findings do not keep it from them."""
         chosen = (not self.entities and not self.sectors) or mail.entity_id in self.entities or \
             mail.sector in self.sectors
         return chosen and (self.with_findings or not mail.findings)
 
 
 class Subscriptions(BaseModel):
+    """The subscriptions file (TOML): who the e-mails come from, how large one may grow, and who reads what."""
+
     sender: str = Field("finreport <reports@localhost>", description="From header")
     max_message_bytes: int = Field(10_000_000, gt=0, description="Larger digests are split into several e-mails")
     readers: list[Reader] = Field(default_factory=list)
@@ -95,6 +99,9 @@ def load_subscriptions(path: Path) -> Subscriptions:
 
 
 class SmtpSettings(BaseModel):
+    """The server a run sends through and how it logs in, from the settings or a prefect-email block; the password stays
+    a ``SecretStr`` until the AUTH command needs it."""
+
     host: str = "localhost"
     port: int | None = None
     security: Literal["starttls", "ssl", "insecure"] = "starttls"
@@ -108,6 +115,7 @@ class SmtpSettings(BaseModel):
         return f"{self.host}:{self.real_port()} ({self.security}{', as ' + self.username if self.username else ''})"
 
     def real_port(self) -> int:
+        """The port asked for, or the usual one of the security chosen (587 STARTTLS, 465 implicit TLS, 25 plain)."""
         return self.port or {"starttls": 587, "ssl": 465, "insecure": 25}[self.security]
 
 
@@ -133,6 +141,8 @@ def smtp_from_block(name: str) -> SmtpSettings:
 
 @contextmanager
 def connect(smtp: SmtpSettings) -> Iterator[smtplib.SMTP]:
+    """A connection secured and logged in as configured, ended however the block ends: ``QUIT``, or a plain close when
+    the server no longer answers."""
     context = ssl.create_default_context()
     if not smtp.verify:
         context.check_hostname = False
@@ -141,16 +151,16 @@ def connect(smtp: SmtpSettings) -> Iterator[smtplib.SMTP]:
         server: smtplib.SMTP = smtplib.SMTP_SSL(smtp.host, smtp.real_port(), timeout=smtp.timeout, context=context)
     else:
         server = smtplib.SMTP(smtp.host, smtp.real_port(), timeout=smtp.timeout)
+    try:
         if smtp.security == "starttls":
             server.starttls(context=context)
-    try:
         if smtp.username:
             server.login(smtp.username, smtp.password.get_secret_value() if smtp.password else "")
         yield server
     finally:
         try:
             server.quit()
-        except smtplib.SMTPException:
+        except (smtplib.SMTPException, OSError):  # the server is gone, or TLS broke: nothing to say goodbye to
             server.close()
 
 
@@ -170,6 +180,8 @@ class ReportMail:
 
 
 def report_mail(context: Any, answers: Sequence[Any], findings: Sequence[dict[str, Any]], pdf: Path) -> ReportMail:
+    """What an e-mail says of one written report: its key figures as the report shows them, its concern flags, how many
+    warnings and errors its findings hold, and how its answers were verified."""
     kpis = tuple((present.capitalised(label(m)), present.by_unit(context.metrics.get(m), definition(m).unit,
                                                                  context.currency)) for m in present.MAIL_KPIS)
     origins = [a.origin for a in answers]
@@ -254,6 +266,8 @@ def _filename(mail: ReportMail) -> str:
 
 def compose(sender: str, reader: Reader, mails: Sequence[ReportMail], run_id: str, as_of: str, mid: str,
             part: tuple[int, int] | None = None) -> EmailMessage:
+    """The e-mail itself: a plain-text and an HTML part from the same values, each report's PDF attached under a
+    readable name, the outbox id as its Message-ID; ``part`` numbers the pieces of a split digest."""
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = sender
     message["To"] = Address(display_name=reader.name, addr_spec=reader.address) if reader.name else reader.address
@@ -283,6 +297,7 @@ class Delivery:
     """Sent, but the server never answered: maybe delivered, never sent again without a person's word."""
 
     def record(self) -> dict[str, Any]:
+        """The attempt as plain data, for the manifest, the flow's result and the artifacts."""
         return asdict(self)
 
 
@@ -296,6 +311,9 @@ class DeliveryPending(Exception):
 
 
 class Outbox:
+    """Every run's e-mails on disk, one folder per state (pending, sent, rejected, unconfirmed): a message is written
+    before it is sent and moved once the server has answered, so neither a crash nor a retry sends it twice."""
+
     def __init__(self, root: Path) -> None:
         self.root = root
         self.pending, self.sent, self.rejected = root / "pending", root / "sent", root / "rejected"
@@ -317,6 +335,7 @@ class Outbox:
         return True
 
     def waiting(self) -> list[dict[str, Any]]:
+        """The records of the messages still to send: recipient, subject and every attempt so far, with its error."""
         return [json.loads(p.read_text()) for p in sorted(self.pending.glob("*.json"))]
 
     def maybe_sent(self) -> list[dict[str, Any]]:
@@ -423,6 +442,7 @@ def send_waiting(settings: Settings) -> dict[str, Any]:
 
 
 def emails(n: int) -> str:
+    """A count of e-mails as the summaries and log lines write it: 1 e-mail, 3 e-mails."""
     return f"{n} e-mail{'' if n == 1 else 's'}"
 
 

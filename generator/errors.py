@@ -26,6 +26,9 @@ class InputFileError(FinreportError):
 
 
 class MissingColumnsError(InputFileError):
+    """A file without the columns its format needs, reported on its header line: the missing ones, those it has (a dozen
+    at most) and, where the reader can tell, why (a file separated by semicolons, a statement table)."""
+
     def __init__(self, file: Path | str, missing: list[str], found: list[str], hint: str = "") -> None:
         self.missing = missing
         self.found = found

@@ -49,6 +49,8 @@ _TTM = {name for name in metric_names() if name.endswith("_ttm")}
 
 
 class JavaMissingError(FinreportError):
+    """HermiT runs on Java: without it a run stops at once, saying how to install it, rather than report no flags."""
+
     def __init__(self) -> None:
         super().__init__("Java is needed for HermiT reasoning and was not found on PATH: install a Java runtime "
                          "(Debian: apt-get install default-jre-headless)")
@@ -60,6 +62,9 @@ class ReasonerError(FinreportError):
 
 @dataclass
 class Flag:
+    """One category HermiT put a snapshot in (a liquidity concern in FY2022): its severity, the sentence that explains
+    it, and the facts and conditions behind it. A row of flags.json."""
+
     entity_id: str
     fiscal_year: int
     fiscal_period: str
@@ -73,6 +78,9 @@ class Flag:
 
 @dataclass
 class Graph:
+    """One run's knowledge graph: the Owlready2 world with the ontology and each company's individuals, the snapshots by
+    (entity, year, period), and what reasoning added: flags, contradictory snapshots, timings."""
+
     world: World
     tbox: Ontology
     companies: dict[str, Ontology]
@@ -86,6 +94,7 @@ class Graph:
 
     @property
     def version(self) -> str:
+        """The ontology's ``owl:versionInfo``, kept in the manifest: a flag traces back to the axioms that fired it."""
         return str(self.tbox.metadata.versionInfo[0]) if self.tbox.metadata.versionInfo else "unversioned"
 
 
@@ -462,11 +471,13 @@ def turtle(graph: Graph, entity: str, tbox: rdflib.Graph | None = None) -> str:
 
 
 def ontology_graph(graph: Graph) -> rdflib.Graph:
+    """The ontology alone as an rdflib graph: parsed once per run and handed to :func:`turtle` for every company."""
     data = io.BytesIO()
     graph.tbox.save(data, format="ntriples")
     return rdflib.Graph().parse(data=data.getvalue().decode("utf-8"), format="nt")
 
 
 def flag_records(graph: Graph, entity: str) -> list[dict[str, Any]]:
+    """flags.json rows of one company, by period, then category: the same flags give the same file from run to run."""
     flags = [vars(f) for f in graph.flags if f.entity_id == entity]
     return sorted(flags, key=lambda f: (f["fiscal_year"], f["fiscal_period"], f["flag"]))

@@ -70,16 +70,21 @@ def _plain(value: Any) -> Any:
 
 
 def flags_of(graph: Graph, entity_id: str) -> list[tuple[int, str, str, str]]:
+    """Every flag of one company as the graph itself holds it (:data:`FLAGS_OF_ENTITY`): what the reasoner asserted,
+    whatever the report layer recorded."""
     return _rows(graph, FLAGS_OF_ENTITY, entity_id)  # type: ignore[return-value]
 
 
 def facts_of(graph: Graph, entity_id: str, fiscal_year: int, fiscal_period: str) -> dict[str, float]:
+    """The metric values one snapshot carries in the graph (:data:`FACTS_OF_SNAPSHOT`): what HermiT judged it on."""
     return dict(_rows(graph, FACTS_OF_SNAPSHOT, entity_id, fiscal_year, fiscal_period))
 
 
 def peers_of(graph: Graph, entity_id: str) -> list[str]:
+    """The entity ids of the company's sector peers (:data:`PEERS_IN_SECTOR`): whom its answers rank it against."""
     return [row[0] for row in _rows(graph, PEERS_IN_SECTOR, entity_id)]
 
 
 def snapshots_with(graph: Graph, flag: str) -> list[tuple[str, int, str]]:
+    """Every snapshot in one category across companies (:data:`SNAPSHOTS_WITH_FLAG`); ``flag`` names its class."""
     return _rows(graph, SNAPSHOTS_WITH_FLAG, graph.tbox[flag])  # type: ignore[return-value]

@@ -54,6 +54,9 @@ EVIDENCE: tuple[Evidence, ...] = (
 
 @dataclass(frozen=True)
 class NotMeaningful:
+    """Standard ratios that say nothing of one industry, and why: each is absent for its companies with that reason
+    rather than shown as a misleading figure."""
+
     industry: Industry
     why: str
     metrics: tuple[str, ...]

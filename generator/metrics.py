@@ -294,10 +294,13 @@ BY_NAME: dict[str, Metric] = {m.name: m for m in REGISTRY}
 
 
 def metric_names() -> list[str]:
+    """Every metric of the output contract, trailing-twelve-month variants included: the names facts.json, the
+    ontology's snapshot properties and the narrators use."""
     return [m.name for m in REGISTRY] + [f"{m.name}_ttm" for m in REGISTRY if m.ttm]
 
 
 def definition(name: str) -> Metric:
+    """The registry entry of a metric; a ``_ttm`` variant is defined by its base metric."""
     return BY_NAME[name.removesuffix("_ttm")] if name not in BY_NAME else BY_NAME[name]
 
 

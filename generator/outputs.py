@@ -31,6 +31,7 @@ def safe_name(entity_id: str) -> str:
 
 
 def folder_names(entity_ids: Iterable[str]) -> dict[str, str]:
+    """Entity id → folder name (:func:`safe_name`) for every company of a run; the manifest lists those that differ."""
     return {e: safe_name(e) for e in entity_ids}
 
 
@@ -58,4 +59,6 @@ def _default(value: object) -> Any:
 
 
 def write_json(path: Path, payload: object) -> None:
+    """A JSON file, written atomically: text as it is (UTF-8), dates as ISO strings; NaN or infinity is an error, as
+    JSON has neither."""
     write_atomic(path, json.dumps(payload, indent=2, ensure_ascii=False, default=_default, allow_nan=False) + "\n")

@@ -20,6 +20,7 @@ QUARTERS = {"Q1": 1, "Q2": 2, "Q3": 3, "Q4": 4}
 
 
 def fact(column: str) -> str:
+    """The column beside ``column`` that holds the row of the facts table its value came from."""
     return f"{column}__fact"
 
 
@@ -35,6 +36,7 @@ class Derivation:
     when_zero: tuple[str, ...] = ()
 
     def expr(self) -> pl.Expr:
+        """The target from its inputs with their signs; an absent optional input counts as zero."""
         terms = [*self.required, *self.optional]
         signs = self.sign or (1,) * len(terms)
         total = pl.lit(0.0)
@@ -44,6 +46,8 @@ class Derivation:
         return total
 
     def applies(self) -> pl.Expr:
+        """Where the derivation fills the target: the target is missing, its inputs are there (with no required ones,
+        any optional one) and every ``when_zero`` item is zero or absent."""
         ok = pl.col(self.target).is_null()
         if self.required:
             ok = ok & pl.all_horizontal([pl.col(r).is_not_null() for r in self.required])

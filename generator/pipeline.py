@@ -36,11 +36,17 @@ class Progress(Protocol):
     """Told each stage as it starts, how many companies the run reports on, then each company as its report is
     done or has failed (the CLI's progress bar; a served flow has none)."""
 
-    def stage(self, name: str) -> None: ...
+    def stage(self, name: str) -> None:
+        """A whole-run stage starts; ``name`` is what the bar shows (reading inputs, computing metrics, ...)."""
+        ...
 
-    def start(self, total: int) -> None: ...
+    def start(self, total: int) -> None:
+        """The per-company stages start: ``total`` reports are planned, including companies that already failed."""
+        ...
 
-    def done(self, entity: str, ok: bool) -> None: ...
+    def done(self, entity: str, ok: bool) -> None:
+        """One company is finished: its report was written (``ok``) or it failed."""
+        ...
 
 
 @dataclass

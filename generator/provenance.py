@@ -20,6 +20,9 @@ _FREE_CASH = BY_NAME["free_cash_flow"]
 
 
 class Provenance:
+    """One company's sources, ready to answer for any of its metric values: its period rows, its quarters in order for
+    lags and trailing sums, and the facts table's source column."""
+
     def __init__(self, analysis: Analysis, facts: pl.DataFrame, entity_id: str) -> None:
         def rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
             return frame.filter(pl.col("entity_id") == entity_id).to_dicts()
@@ -31,6 +34,7 @@ class Provenance:
         self.sources = facts.get_column("source")
 
     def period(self, fiscal_year: int, fiscal_period: str) -> dict[str, Any]:
+        """One period's row of the base table, whose period end and currency facts.json records beside each value."""
         return self.base[(fiscal_year, fiscal_period)]
 
     def of(self, metric: str, fiscal_year: int, fiscal_period: str) -> tuple[dict[str, float | None], list[str]]:

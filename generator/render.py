@@ -17,6 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import polars as pl
 from weasyprint import HTML, Attachment
@@ -35,11 +36,13 @@ class ProjectAssetsOnly(URLFetcher):
     refused."""
 
     def fetch(self, url: str, headers: Any = None) -> Any:
+        """WeasyPrint's fetch of a URL the document names: anything but the project's assets or a ``data:`` URI raises,
+        so a report never reads a local file or the network."""
         if url.startswith("data:"):
             return super().fetch(url, headers)
         if url.startswith("file://"):
-            path = Path(url.removeprefix("file://").split("?")[0]).resolve()
-            if path.is_relative_to(present.assets()) and path.is_file():
+            path = Path(unquote(url.removeprefix("file://").split("?")[0])).resolve()
+            if path.is_relative_to(present.assets().resolve()) and path.is_file():
                 return super().fetch(url, headers)
         raise ValueError(f"finreport renders no external resources: {url[:80]}")
 
@@ -66,6 +69,8 @@ def change_text(delta: float, before: float, now: float, unit: str, currency: st
 
 
 def kpi_rows(ctx: Context) -> list[dict[str, Any]]:
+    """The report's key-figure table: each figure the company has, its change on a year earlier, the direction and
+    whether that is good news; a change that rounds to nothing shows neither."""
     rows = []
     for name in present.REPORT_KPIS:
         m = definition(name)
@@ -109,6 +114,8 @@ class Chart:
 
 
 def chart_data(analysis: Analysis, entity: str) -> list[Chart]:
+    """One company's charts as data: its last twelve quarters, a gap where a value is absent, and the reason when a
+    chart has nothing to draw."""
     base = analysis.base.filter((pl.col("entity_id") == entity) & pl.col("__qidx").is_not_null()).sort("__qidx")
     base = base.tail(12)
     keys = list(zip(base["fiscal_year"].to_list(), base["fiscal_period"].cast(pl.String).to_list(), strict=True))
@@ -159,6 +166,8 @@ def _period_of(text: str) -> tuple[int, str]:
 
 
 def html(report: Report, charts_: list[dict[str, str]], manifest: dict[str, Any]) -> str:
+    """The report as HTML for WeasyPrint: the summary above the other answers, key figures, charts, flags, findings, the
+    definitions of the figures shown and the sources of every figure printed."""
     ctx = report.context
     summaries = {q.id for q in catalogue() if q.summary}
     summary = next((a for a in report.answers if a.question_id in summaries), None)
@@ -181,6 +190,7 @@ class PrintJob:
 
 
 def job(report: Report, analysis: Analysis, manifest: dict[str, Any], target: Path) -> PrintJob:
+    """What printing one report needs, gathered here: the printing process gets data, not the run."""
     return PrintJob(report, chart_data(analysis, report.context.entity_id), manifest, target)
 
 

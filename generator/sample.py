@@ -281,6 +281,8 @@ ROLES: dict[str, str] = {role: p.entity_id for p in PROFILES for role in p.roles
 
 @dataclass(frozen=True)
 class SampleSummary:
+    """What ``finreport sample`` wrote: the companies, the long file and its row count, the wide files."""
+
     entities: list[str]
     long_csv: Path
     wide_files: list[Path]
@@ -288,7 +290,7 @@ class SampleSummary:
 
 
 @dataclass(frozen=True)
-class Report:
+class Filing:
     """One filed set of figures for one period: a wide-file row, many long rows.
 
     Values are integers: thousands for money and shares, cents for per-share amounts.
@@ -304,8 +306,10 @@ class Report:
 
 @dataclass(frozen=True)
 class Company:
+    """One sample company: its profile and every report it filed, first publications of restated figures included."""
+
     profile: Profile
-    reports: list[Report]
+    reports: list[Filing]
 
 
 def _add_months(first_of_month: date, months: int) -> date:
@@ -436,7 +440,7 @@ def _fiscal_year(quarters: list[dict[str, int]]) -> dict[str, int]:
 def simulate(p: Profile, rng: random.Random) -> Company:
     """Quarter and year reports with filing dates, minus the missing quarter, plus the restated original."""
     quarters = _simulate(p, rng)
-    reports: list[Report] = []
+    reports: list[Filing] = []
     for y, fiscal_year in enumerate(FISCAL_YEARS):
         year_quarters = quarters[4 * y: 4 * y + 4]
         for q, (period, values) in enumerate(zip(QUARTERS, year_quarters, strict=True)):
@@ -447,11 +451,11 @@ def simulate(p: Profile, rng: random.Random) -> Company:
             if p.restated and p.restated[:2] == (fiscal_year, period):
                 item, factor = p.restated[2], p.restated[3]
                 original = {item: round(values[item] * factor)}
-                reports.append(Report(fiscal_year, period, start, end, filed - timedelta(days=16), original))
-            reports.append(Report(fiscal_year, period, start, end, filed, values))
+                reports.append(Filing(fiscal_year, period, start, end, filed - timedelta(days=16), original))
+            reports.append(Filing(fiscal_year, period, start, end, filed, values))
         start = _quarter_dates(fiscal_year, p.fy_end_month, 0)[0]
         end = _quarter_dates(fiscal_year, p.fy_end_month, 3)[1]
-        reports.append(Report(fiscal_year, "FY", start, end, end + timedelta(days=60 + rng.randint(-3, 3)),
+        reports.append(Filing(fiscal_year, "FY", start, end, end + timedelta(days=60 + rng.randint(-3, 3)),
                                _fiscal_year(year_quarters)))
     return Company(p, reports)
 
@@ -486,7 +490,7 @@ def _text(value: int, per_share: bool, thousands: bool) -> str:
     return str(value if thousands else value * 1000)
 
 
-def _facts(companies: list[Company]) -> Iterator[tuple[Profile, Report, str, int]]:
+def _facts(companies: list[Company]) -> Iterator[tuple[Profile, Filing, str, int]]:
     for company in companies:
         for report in company.reports:
             for item in LABELS:

@@ -77,6 +77,8 @@ def items() -> dict[str, Item]:
 
 
 def canonical_items() -> list[str]:
+    """The items of the output contract, each also a metric of its own (a report reads all its numbers from one place),
+    without the auxiliary items only derivations and checks consume."""
     return [i.name for i in items().values() if i.canonical]
 
 

@@ -13,6 +13,9 @@ SHIPPED_NARRATOR = Path(__file__).resolve().parent / "narrator" / "checkpoint"
 
 
 class Settings(BaseSettings):
+    """What a deployment may change, from FINREPORT_* variables or ``.env``: where runs read and write, the narrator
+    checkpoint, the retries, and the e-mail server. Variables it does not know are ignored."""
+
     model_config = SettingsConfigDict(env_prefix="FINREPORT_", env_file=".env", extra="ignore")
 
     output_dir: Path = Field(Path("output"), description="Where runs write their files")
@@ -39,4 +42,6 @@ class Settings(BaseSettings):
 
 
 def get_settings() -> Settings:
+    """The settings as the environment holds them now: read afresh on every call, nothing cached, so a changed variable
+    is heard at the next call."""
     return Settings()

@@ -33,6 +33,9 @@ PERIOD_KEYS = ["entity_id", "fiscal_year", "fiscal_period", "item"]
 
 @dataclass(frozen=True)
 class InputFile:
+    """One input file as the manifest lists it: its path, its SHA-256 (a run is traced to the exact bytes it read), the
+    adapter that read it and how many rows it held."""
+
     path: str
     sha256: str
     adapter: str
@@ -41,6 +44,9 @@ class InputFile:
 
 @dataclass
 class Ingested:
+    """All that ingest made of a run's inputs: current facts, values later filings superseded, rejected rows with their
+    reasons, the files read and refused, stock-split and share-scale events, declared sectors."""
+
     facts: pl.DataFrame
     superseded: pl.DataFrame
     rejected: pl.DataFrame
@@ -53,10 +59,14 @@ class Ingested:
 
     @property
     def rows_in(self) -> int:
+        """Every row read, a refused file counting as one: what accepted and rejected rows must add up to, so that no
+        row goes missing unnoticed."""
         return sum(f.rows for f in self.files) + len(self.refused)
 
     @property
     def accepted_count(self) -> int:
+        """Rows used: current, superseded (kept for the restatements) and sectors rows; with the rejected ones they
+        account for :attr:`rows_in`."""
         return self.facts.height + self.superseded.height + (0 if self.sectors is None else self.sectors.height)
 
     def restatements(self) -> pl.DataFrame:

@@ -111,6 +111,8 @@ def _unmapped(concept: str, units: object, where: str) -> list[Problem]:
 
 
 def read_companyfacts(path: Path) -> pl.DataFrame:
+    """An SEC companyfacts file as raw rows: every fact of a mapped concept, cited by accession number and tag; facts of
+    concepts the tag map does not name, and entries that cannot be used, rejected with their JSON paths."""
     data = _load(path)
     entity_id, entity_name = _entity(path, data)
     facts: list[Fact] = []

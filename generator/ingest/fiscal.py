@@ -30,6 +30,8 @@ def fiscal_year_of(period_end: date) -> int:
 
 
 def is_month_end(day: date) -> bool:
+    """Whether a date is its month's last day: a fiscal year of calendar months keeps its quarters on month ends, one of
+    52/53 weeks does not."""
     return day.day == calendar.monthrange(day.year, day.month)[1]
 
 
@@ -50,6 +52,9 @@ def whole_quarters(start: date, end: date) -> int | None:
 
 @dataclass(frozen=True)
 class Calendar:
+    """One company's fiscal calendar as its own figures show it: its fiscal year ends, continued a year beyond its
+    earliest and latest facts, so that every fact's dates can be placed."""
+
     year_ends: tuple[date, ...]
     """Every fiscal year end from before the earliest fact to after the latest, in order."""
     monthly: bool

@@ -51,6 +51,8 @@ def _to_raw(path: Path, frame: pl.DataFrame, lines: pl.Series) -> pl.DataFrame:
 
 
 def read_long_csv(path: Path) -> pl.DataFrame:
+    """A long CSV as raw text rows with their file and line; a file without the required columns is refused, naming what
+    it has and what it most likely is."""
     frame, lines = read_csv_strings(path, categorical=TEXT_COLUMNS)
     return _to_raw(path, frame, lines)
 

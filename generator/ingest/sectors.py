@@ -48,6 +48,9 @@ _SIC = re.compile(r"^(\d{1,4})(?:\.0*)?$")
 
 @dataclass(frozen=True)
 class SicRange:
+    """One row of the shipped SIC table: the codes it spans, their sector, the industry they fix (a bank, an insurer, a
+    REIT; None for the rest) and the SEC's description."""
+
     first: int
     last: int
     sector: str

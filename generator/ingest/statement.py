@@ -50,6 +50,8 @@ class StatementMeta(BaseModel):
 
 
 def parse_period_header(text: str) -> date | None:
+    """The period end a column header names (``Sep. 30, 2023``, ``2023-09-30``, ``30 Sep 2023``); None for any other
+    header, which is how a statement table is told from other CSVs."""
     cleaned = text.strip().replace("Sept.", "Sep.")
     for fmt in _DATE_FORMATS:
         try:
@@ -65,10 +67,13 @@ def _accepts(probe: Probe) -> bool:
 
 
 def is_metadata(path: Path) -> bool:
+    """A statement table's ``meta.json`` (or ``<file>.meta.json``): read with its table, never as an input itself."""
     return path.name == "meta.json" or path.name.endswith(".meta.json")
 
 
 def load_meta(path: Path) -> StatementMeta:
+    """A statement table's metadata: ``<file>.meta.json``, else the folder's ``meta.json``. Without either the table is
+    refused: it says neither whose it is nor its currency."""
     for candidate in (path.with_name(path.name + ".meta.json"), path.with_name("meta.json")):
         if candidate.exists():
             try:
@@ -86,6 +91,8 @@ def load_meta(path: Path) -> StatementMeta:
 
 
 def read_statement(path: Path) -> pl.DataFrame:
+    """A statement table as raw rows, one per line item and period: dated by its column header, scaled as its header or
+    metadata says, signs as printed; a flow's period starts the day after the previous column's end."""
     meta = load_meta(path)
     frame, lines = read_csv_strings(path)
     label_column, *period_columns = [c for c in frame.columns if c != "__problem"]

@@ -60,6 +60,8 @@ class Dictionary:
         return self.lookup(fn(self.values), fn(pl.Series([None], dtype=pl.String)))
 
     def lookup(self, per_value: pl.Series, for_absent: pl.Series) -> pl.Series:
+        """Results computed once per distinct value, gathered back to every row: ``per_value`` in the order of
+        ``values``, ``for_absent`` for absent cells."""
         return per_value.append(for_absent.cast(per_value.dtype)).gather(self.position)
 
 
@@ -331,8 +333,10 @@ def validate(raw: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def empty_accepted() -> pl.DataFrame:
+    """Accepted rows, none yet: where ingest starts, so that a run with every file refused still has every column."""
     return pl.DataFrame(schema=ACCEPTED_SCHEMA)
 
 
 def empty_rejected() -> pl.DataFrame:
+    """Rejected rows, none yet: where ingest starts, so that ``rejected.csv`` has its header even when it is empty."""
     return pl.DataFrame(schema=REJECTED_SCHEMA)

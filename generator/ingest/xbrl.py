@@ -89,6 +89,7 @@ class Unusable(Exception):
 
 
 def parse_date(text: object, column: str) -> date:
+    """An XBRL date (``YYYY-MM-DD``); anything else makes the fact unusable, naming the field it came from."""
     if isinstance(text, str):
         try:
             return date.fromisoformat(text.strip())
@@ -116,6 +117,9 @@ class Period:
 
 @dataclass(frozen=True)
 class Value:
+    """The value chosen for an item and period: as filed, or derived (a year-to-date difference, a sum of concepts),
+    with the references it came from, which become its provenance."""
+
     value: float
     text: str
     start: date | None
@@ -128,9 +132,12 @@ class Value:
 
     @classmethod
     def of(cls, fact: Fact) -> Value:
+        """A filed fact taken as it is, derived from nothing."""
         return cls(fact.value, fact.text, fact.start, fact.end, fact.filed, fact.ref, False, fact.line, fact.column)
 
     def grouped(self) -> str:
+        """The value's reference as a term of a further derivation: a derived one in parentheses, so that
+        ``Q4 = FY − 9M`` reads one way only."""
         return f"({self.ref})" if self.derived else self.ref
 
 

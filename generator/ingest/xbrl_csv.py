@@ -53,6 +53,8 @@ def _fact(path: Path, line: int, row: dict[str, str | None]) -> Fact:
 
 
 def read_xbrl_facts(path: Path) -> pl.DataFrame:
+    """An XBRL facts table (one filing) as raw rows, the filer named by its ``dei`` facts; breakdowns by dimension,
+    unmapped concepts and unusable values are rejected with their lines."""
     frame, lines = read_csv_strings(path)
     frame = frame.rename({c: c.strip().lower() for c in frame.columns if c != "__problem"})
     missing = [c for c in COLUMNS if c not in frame.columns]

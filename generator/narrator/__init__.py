@@ -25,6 +25,9 @@ from generator.present import period_label
 
 @dataclass(frozen=True)
 class Question:
+    """One analyst question of the catalogue (``questions.toml``): what it asks, the facts and flags its answer may use,
+    the reference template, and how an answer is held to its subject."""
+
     id: str
     question: str
     facts: tuple[str, ...]
@@ -56,11 +59,15 @@ class Context:
 
     @property
     def period(self) -> str:
+        """The period as every output names it: FY2025, Q3 FY2024."""
         return period_label(self.fiscal_year, self.fiscal_period)
 
 
 @dataclass
 class Answer:
+    """One answer to one question for one company, as answers.json keeps it: the text, who wrote it (``reference`` or
+    ``model``), how it was verified, and the facts it stands on."""
+
     question_id: str
     question: str
     text: str
@@ -69,12 +76,20 @@ class Answer:
     facts_used: list[dict[str, Any]]
 
     def record(self) -> dict[str, Any]:
+        """The answer as a row of answers.json."""
         return {"question_id": self.question_id, "question": self.question, "text": self.text, "origin": self.origin,
                 "verification": self.verification, "facts_used": self.facts_used}
 
 
 class Narrator(Protocol):
-    def answer(self, question: Question, context: Context) -> Answer: ...
+    """Whoever writes the answers, the reference templates or a language model: a run depends on nothing else, so either
+    can answer any question."""
+
+    def answer(self, question: Question, context: Context) -> Answer:
+        """The answer to one question for one company and period, from the context alone. Callers expect an answer, not
+        an exception (a run asks every company's questions in one call): a narrator that cannot write one gives the
+        reference text."""
+        ...
 
     def answer_all(self, jobs: Sequence[tuple[Question, Context]]) -> list[Answer]:
         """Every question of every company of a run at once (a model generates them in batches)."""
@@ -83,6 +98,8 @@ class Narrator(Protocol):
 
 @cache
 def catalogue() -> tuple[Question, ...]:
+    """The analyst questions of ``questions.toml``, in catalogue order, read once: what every narrator answers and what
+    a run's ``questions`` may name."""
     data = tomllib.loads(resources.files("generator.narrator").joinpath("questions.toml").read_text("utf-8"))
     return tuple(Question(q["id"], q["question"], tuple(q["facts"]), tuple(q["flags"]), q["template"].strip(),
                           q.get("findings"), q.get("peers", False), q.get("moves", False), q.get("summary", False),
@@ -122,6 +139,8 @@ def _priority(finding: dict[str, Any]) -> tuple[int, float, int, str]:
 
 
 def facts_used(question: Question, context: Context) -> list[dict[str, Any]]:
+    """The question's facts that have a value, each with its unit and display form: what answers.json cites as the
+    ground of an answer."""
     out = []
     for name in question.facts:
         value = context.metrics.get(name)
@@ -213,9 +232,12 @@ class ReferenceNarrator:
     """Answers every question with its catalogue template: the deterministic baseline and the fallback."""
 
     def answer_all(self, jobs: Sequence[tuple[Question, Context]]) -> list[Answer]:
+        """Each job answered in turn: rendering templates gains nothing from batches."""
         return [self.answer(q, c) for q, c in jobs]
 
     def answer(self, question: Question, context: Context) -> Answer:
+        """The question's template rendered from the facts: deterministic, every number formatted from the data, so it
+        is always an answer that can stand."""
         flags = relevant_flags(question, context)
         names = {f["flag"] for f in flags}
         findings = question_findings(question, context)

@@ -70,6 +70,8 @@ class Draft:
     greedy: tuple[str, str] | None = None  # the greedy text and why it failed, when a beam replaced it
 
     def record(self) -> dict[str, object]:
+        """The verdict with the model's text and its decoding (and the greedy text a beam replaced): the
+        ``verification`` of answers.json."""
         record = self.verdict.record() | {"model_text": self.text, "decoding": self.decoding}
         if self.greedy:
             record |= {"greedy_text": self.greedy[0], "greedy_rejected": self.greedy[1]}
@@ -217,10 +219,13 @@ class ModelNarrator:
         return drafts
 
     def answer_all(self, jobs: Sequence[tuple[Question, Context]]) -> list[Answer]:
+        """Every job drafted together (in batches, beams for the failures): an answer that passes is filled in; any
+        other is replaced by the reference answer, the model's text and the reason kept beside it."""
         facts = [prompt_facts(q, c) for q, c in jobs]
         return [self._checked(q, c, f, d) for (q, c), f, d in zip(jobs, facts, self.draft(jobs, facts), strict=True)]
 
     def answer(self, question: Question, context: Context) -> Answer:
+        """One question as a batch of one; a run asks :meth:`answer_all`, so the model generates in batches."""
         return self.answer_all([(question, context)])[0]
 
     def _checked(self, question: Question, context: Context, facts: dict[str, Slot], draft: Draft) -> Answer:

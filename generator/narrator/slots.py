@@ -32,6 +32,8 @@ class Slot:
     cue: str | None = None  # what the prompt shows for a text fact (a finding's check), instead of the text
 
     def display(self, currency: str) -> str:
+        """The fact as the report writes it (``0.41x``, ``$1.2bn``), so the prompt shows what the reader will see: a
+        text as it is, counts and amounts in whole units."""
         if self.unit == "text":
             return self.text or ""
         if self.unit in ("count", "amount"):

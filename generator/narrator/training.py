@@ -46,6 +46,9 @@ from generator.narrator.verify import BETTER, DOWN, UP, WORSE, figures, matches,
 
 @dataclass(frozen=True)
 class Example:
+    """One training pair: the prompt of a company-period and question, the answer in slots the model should write, and
+    where that answer came from (a phrasing, the reference answer, an analyst's correction)."""
+
     entity: str
     period: str
     question: str
@@ -108,6 +111,8 @@ def phrasings() -> dict[str, tuple[Template, ...]]:
 
 
 def phrase(template: Template, question: Question, context: Context, facts: dict[str, Slot]) -> str:
+    """One phrasing of ``phrasings.toml`` rendered in slots for a company-period: the same facts in other words, so the
+    model learns the house style rather than one sentence per question."""
     flags = relevant_flags(question, context)
     names = {f["flag"] for f in flags}
     findings = question_findings(question, context)[:LISTED_FINDINGS]
@@ -283,6 +288,9 @@ def weighted_loss(logits: Any, labels: Any, weights: Any) -> Any:
 
 @dataclass
 class Evaluation:
+    """A checkpoint's figures on one held-out set, as its model card reports them: verified rates (greedy, and with
+    beams), number and flag accuracy, speed, the rate by question, and the commonest reasons for a fallback."""
+
     parameters: int
     answers: int
     beams: int
@@ -297,6 +305,7 @@ class Evaluation:
     reasons: dict[str, int]
 
     def record(self) -> dict[str, Any]:
+        """The figures as plain data, for evaluation.json and the flow's result."""
         return asdict(self)
 
 

@@ -85,6 +85,8 @@ def figures(text: str) -> list[Figure]:
 
 
 def matches(figure: Figure, fact: Slot) -> bool:
+    """Whether a written figure can be this fact: the same kind, and equal within the rounding it was written with; an
+    unsigned figure is compared by size, since the words around it give its direction."""
     if _KINDS.get(fact.unit) != figure.kind:
         return False
     if figure.signed:
@@ -94,11 +96,15 @@ def matches(figure: Figure, fact: Slot) -> bool:
 
 @dataclass
 class Verdict:
+    """The verifier's judgement of one answer: whether it passed, the first failure as the reason, and the figures
+    checked on the way."""
+
     ok: bool
     reason: str
     checked: list[dict[str, Any]] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
+        """The judgement as answers.json keeps it: ``verified`` or ``rejected``, the reason, the figures checked."""
         return {"status": "verified" if self.ok else "rejected", "detail": self.reason, "checked": self.checked}
 
 
