@@ -1,11 +1,16 @@
-"""Canonical facts built directly, for tests of the stages after ingest."""
+"""Inputs built directly: canonical facts for the stages after ingest, and the files ingest reads (long CSV lines,
+SEC companyfacts JSON) with the rows it should reject, for the ingest tests."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
+from typing import Any
 
 import polars as pl
 
+from generator.ingest import Ingested, ingest
 from generator.schema import CANONICAL_SCHEMA, items
 
 QUARTER_ENDS = ((3, 31), (6, 30), (9, 30), (12, 31))
@@ -30,3 +35,82 @@ def facts_frame(periods: dict[tuple[str, int, str], dict[str, float]]) -> pl.Dat
                 "source": f"test:{entity}:{year}{period}:{item}", "sector": "Test",
             })
     return pl.DataFrame(rows, schema={**CANONICAL_SCHEMA, "sector": pl.String})
+
+
+# --- ingest: what goes in, and what should come out -----------------------------------------------------------------
+
+
+def checked(paths: list[Path]) -> Ingested:
+    """``ingest`` plus the bookkeeping invariant every case must keep: nothing lost, nothing counted twice."""
+    ingested = ingest(paths)
+    assert ingested.rows_in == ingested.accepted_count + ingested.rejected.height
+    return ingested
+
+
+HEADER = ["entity_id", "entity_name", "fiscal_year", "fiscal_period", "period_start", "period_end", "statement",
+          "item", "value", "currency", "filed"]
+"""The columns of the long CSV files :func:`row` writes lines of."""
+NCOLS = len(HEADER)
+
+
+def row(**changes: str) -> str:
+    """One valid long-format CSV line (ACME, FY 2024 revenue = 1000), with some cells changed."""
+    cells = {"entity_id": "ACME", "entity_name": "Acme Corp", "fiscal_year": "2024", "fiscal_period": "FY",
+             "period_start": "2024-01-01", "period_end": "2024-12-31", "statement": "income", "item": "revenue",
+             "value": "1000", "currency": "USD", "filed": "2025-02-01"} | changes
+    return ",".join(quote(cells[c]) for c in HEADER)
+
+
+def quote(cell: str) -> str:
+    return '"' + cell.replace('"', '""') + '"' if any(ch in cell for ch in ',"\n\r') else cell
+
+
+def write(path: Path, *lines: str, header: str = ",".join(HEADER)) -> Path:
+    path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+    return path
+
+
+def rejected(ingested: Ingested) -> list[dict[str, Any]]:
+    return ingested.rejected.to_dicts()
+
+
+def reject(file: Path, line: int | None, column: str | None, reason: str, entity_id: str | None = "ACME",
+           item: str | None = "revenue", value: str | None = "1000") -> dict[str, Any]:
+    """A rejected row as ingest reports it (by default one of :func:`row`'s cells)."""
+    return {"file": str(file), "line": line, "column": column, "entity_id": entity_id, "item": item, "value": value,
+            "reason": reason}
+
+
+def refusal(file: Path, reason: str, line: int | None = None, column: str | None = None) -> dict[str, Any]:
+    """The rejected row that stands for a refused file."""
+    return reject(file, line, column, f"file refused: {reason}", entity_id=None, item=None, value=None)
+
+
+def fact_lines(ingested: Ingested) -> list[tuple[str, int]]:
+    """(item, physical line) of each accepted fact."""
+    return list(zip(ingested.facts["item"], ingested.facts["_line"], strict=True))
+
+
+def fact(facts: pl.DataFrame, item: str, year: int, period: str) -> dict[str, Any]:
+    """The one fact of an item and period."""
+    rows = facts.filter(item=item, fiscal_year=year, fiscal_period=period)
+    assert rows.height == 1, rows
+    return rows.row(0, named=True)
+
+
+def entry(val: object, end: str, start: str | None = None, accn: str = "0000000001-25-000001",
+          filed: str = "2025-02-15") -> dict[str, Any]:
+    """One companyfacts value as EDGAR serves it; ``fy``/``fp`` deliberately describe the filing, not the period."""
+    return {**({"start": start} if start else {}), "end": end, "val": val, "accn": accn, "fy": 2025, "fp": "FY",
+            "form": "10-K", "filed": filed}
+
+
+def companyfacts(path: Path, concepts: dict[str, dict[str, list[dict[str, Any]]]], cik: object = 1,
+                 name: str = "Acme Corp") -> Path:
+    """A companyfacts file; ``concepts``: ``us-gaap:Revenues`` → unit → entries (:func:`entry`)."""
+    facts: dict[str, dict[str, Any]] = {}
+    for concept, units in concepts.items():
+        taxonomy, tag = concept.split(":")
+        facts.setdefault(taxonomy, {})[tag] = {"label": tag, "units": units}
+    path.write_text(json.dumps({"cik": cik, "entityName": name, "facts": facts}), encoding="utf-8")
+    return path

@@ -22,9 +22,9 @@ from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from generator.sample import write_sample
-
 from loopback import Inbox, free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -45,9 +45,8 @@ def wait_until(check: Any, what: str, seconds: float, process: subprocess.Popen[
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def served(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root = tmp_path_factory.mktemp("served")
-    write_sample(root / "sample")
     port, smtp_port = free_port(), free_port()
     api = f"http://127.0.0.1:{port}/api"
     base = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
@@ -73,7 +72,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
                 with get_client(sync_client=True) as client:
                     return client.read_deployment_by_name("on-demand-report/on-demand") is not None
             wait_until(deployed, "served deployments", 120, serving, serve_log)
-            yield {"root": root, "inbox": inbox, "serve_log": serve_log, "api": api}
+            yield {"root": root, "sample": sample_dir, "inbox": inbox, "serve_log": serve_log, "api": api}
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -86,7 +85,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 def test_an_on_demand_run_created_through_the_api_writes_and_mails_the_report(served: dict[str, Any]) -> None:
     root = served["root"]
-    parameters = {"request": {"inputs": [str(root / "sample" / "wide" / "KOLA.csv")], "entities": ["KOLA"],
+    parameters = {"request": {"inputs": [str(served["sample"] / "wide" / "KOLA.csv")], "entities": ["KOLA"],
                               "as_of": "2026-11-28", "output_dir": str(root / "out"), "dated_folder": False,
                               "recipients": ["desk@example.com"]}}
     with temporary_settings({PREFECT_API_URL: served["api"]}):

@@ -14,7 +14,7 @@ from generator.ingest.xbrl import SEGMENT
 from generator.metrics import compute_metrics
 from generator.provenance import Provenance
 
-NIKE = Path(__file__).parent / "fixtures" / "xbrl-facts" / "nike_10Q_facts.csv"
+NIKE = Path(__file__).resolve().parents[2] / "fixtures" / "xbrl-facts" / "nike_10Q_facts.csv"
 HEADER = "namespace,fact,value,units,start_date,end_date,dimensions,period"
 DEI = ["dei,EntityCentralIndexKey,0000000042,,2024-01-01,2024-03-31,,",
        "dei,EntityRegistrantName,Acme Corp,,2024-01-01,2024-03-31,,"]

@@ -20,7 +20,7 @@ from generator.narrator.verify import verify
 from generator.pack import write_entity
 from generator.pipeline import FactsRun, answer, build
 from generator.render import job, print_pdf
-from generator.sample import ROLES, write_sample
+from generator.sample import ROLES
 
 KOLA = ROLES["cash_cow"]
 
@@ -42,16 +42,16 @@ def checkpoint(path: Path, corpus: list[str], train_on: list[str] = (), steps: i
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> FactsRun:
-    root = tmp_path_factory.mktemp("model")
-    write_sample(root / "sample")
-    return build([root / "sample" / "wide" / f"{KOLA}.csv", root / "sample" / "wide" / f"{ROLES['loss_maker']}.csv"])
+def run(sample_dir: Path) -> FactsRun:
+    """Two companies of the shared sample: the narrators answer each question of each in one batch."""
+    return build([sample_dir / "wide" / f"{KOLA}.csv", sample_dir / "wide" / f"{ROLES['loss_maker']}.csv"])
 
 
 def labels(run: FactsRun) -> list[str]:
     return flag_labels(run.graph.tbox)
 
 
+@pytest.mark.slow
 def test_an_untrained_model_never_reaches_the_report(run: FactsRun, tmp_path: Path) -> None:
     contexts = answer(run, run.entities)
     corpus = [prompt(q, prompt_facts(q, ctx), ctx) for ctx, _ in contexts.values() for q in catalogue()]
@@ -106,6 +106,7 @@ def test_generation_is_deterministic(run: FactsRun, tmp_path: Path) -> None:
     assert narrator.generate(prompts) == narrator.generate(prompts)
 
 
+@pytest.mark.slow
 def test_the_model_writes_only_slots_its_own_prompt_gives(run: FactsRun, tmp_path: Path) -> None:
     """A real filer lacks facts the sample always has, and the model wrote ⟨free_cash_flow⟩ for a company that
     reports no capex. Every slot is one token, and those of facts the prompt does not give are masked out while
@@ -131,6 +132,7 @@ def test_the_model_writes_only_slots_its_own_prompt_gives(run: FactsRun, tmp_pat
     assert foreign([[text] for text in narrator.generate(prompts)]) > 0
 
 
+@pytest.mark.slow
 def test_a_model_that_learned_an_answer_gets_it_verified_and_filled(run: FactsRun, tmp_path: Path) -> None:
     ctx = answer(run, [KOLA])[KOLA][0]
     liquidity = next(q for q in catalogue() if q.id == "liquidity")
@@ -147,6 +149,7 @@ def test_a_model_that_learned_an_answer_gets_it_verified_and_filled(run: FactsRu
                            f"{ctx.prior['current_ratio']:.2f}x a year earlier.")
 
 
+@pytest.mark.slow
 def test_an_answer_that_fails_greedy_is_drawn_again_and_a_verified_beam_replaces_it(run: FactsRun,
                                                                                     tmp_path: Path) -> None:
     """Taught the wrong direction twice as often as the right one, the model writes the wrong one greedily; the

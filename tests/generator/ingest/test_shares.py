@@ -14,7 +14,7 @@ import polars as pl
 from generator import pipeline
 from generator.ingest import Ingested, ingest
 
-REAL = Path(__file__).parent / "fixtures" / "real-filings"
+REAL = Path(__file__).resolve().parents[2] / "fixtures" / "real-filings"
 CELSIUS, ONDAS = "CIK0001341766", "CIK0001646188"
 
 

@@ -27,7 +27,7 @@ from generator.render import (
     print_pdf,
     provenance_rows,
 )
-from generator.sample import ROLES, write_sample
+from generator.sample import ROLES
 
 from builders import facts_frame
 
@@ -35,15 +35,14 @@ HOSTILE = '<img src="file:///etc/passwd"><script>x</script>'
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def reports(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     """The sample plus one company whose name is an HTML injection attempt, rendered once."""
     root = tmp_path_factory.mktemp("render")
-    write_sample(root / "sample")
-    lines = (root / "sample" / "wide" / "KOLA.csv").read_text().splitlines()
+    lines = (sample_dir / "wide" / "KOLA.csv").read_text().splitlines()
     hostile = [lines[0]] + [line.replace("Kola Beverages Co.", f'"{HOSTILE.replace(chr(34), chr(34) * 2)}"')
                             .replace("KOLA,", "EVIL,", 1) for line in lines[1:]]
     (root / "hostile.csv").write_text("\n".join(hostile) + "\n")
-    inputs = [root / "sample" / "wide" / f"{ROLES['loss_maker']}.csv", root / "sample" / "wide" / "KOLA.csv",
+    inputs = [sample_dir / "wide" / f"{ROLES['loss_maker']}.csv", sample_dir / "wide" / "KOLA.csv",
               root / "hostile.csv"]
     run = build(inputs)
     manifest = write_run(run, root / "out", as_of="2026-11-28")
@@ -168,7 +167,7 @@ def test_key_figure_changes_read_right_for_negative_and_sign_changing_figures(un
 def celsius(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, str]:
     """Celsius's report as a reader gets it: (folder, what the report shows, pdftotext's text without spaces)."""
     out = tmp_path_factory.mktemp("celsius")
-    run = build([Path(__file__).parent / "fixtures" / "real-filings" / "celh_companyfacts.json"])
+    run = build([Path(__file__).resolve().parents[1] / "fixtures" / "real-filings" / "celh_companyfacts.json"])
     manifest = write_run(run, out, as_of="2026-11-30")
     entity = run.entities[0]
     report = write_entity(run, entity, out / entity, manifest["run_id"], "2026-11-30",

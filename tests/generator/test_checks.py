@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 import pytest
 
 from generator.checks import accounting_checks
 from generator.periods import pivot
-from generator.pipeline import build
-from generator.sample import ROLES, write_sample
+from generator.sample import ROLES
 
 from builders import facts_frame
 
@@ -91,11 +92,8 @@ def test_missing_quarter_and_year_are_reported() -> None:
     assert gaps == [(2023, "FY"), (2023, "Q1"), (2023, "Q2"), (2023, "Q3"), (2023, "Q4"), (2024, "Q2")]
 
 
-def test_sample_is_consistent_apart_from_its_planted_gap_and_restatement(tmp_path_factory: pytest.TempPathFactory
-                                                                         ) -> None:
-    out = tmp_path_factory.mktemp("sample")
-    write_sample(out)
-    run = build([out / "long"])
+def test_sample_is_consistent_apart_from_its_planted_gap_and_restatement(sample_run: Any) -> None:
+    run = sample_run
     assert run.findings.filter(pl.col("severity") != "info")[["entity_id", "check"]].rows() == [
         (ROLES["missing_quarter"], "missing_period")]
     assert run.findings.filter(severity="info")[["entity_id", "check"]].rows() == [

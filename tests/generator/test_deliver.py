@@ -24,11 +24,11 @@ from generator.outputs import folder_names
 from generator.pack import write_entity
 from generator.pipeline import answer, build
 from generator.render import job, print_pdf
-from generator.sample import ROLES, write_sample
+from generator.sample import ROLES
 
 from loopback import AnswersAt, DropsAfterData, Inbox, free_port
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 VOLT = ROLES["loss_maker"]
 PASSWORD = "s3cret-Pa55word"
 
@@ -49,11 +49,10 @@ def plain(port: int, **extra: Any) -> deliver.SmtpSettings:
 
 
 @pytest.fixture(scope="module")
-def mails(tmp_path_factory: pytest.TempPathFactory) -> list[deliver.ReportMail]:
-    """Two real reports (KOLA and the loss-maker), written and printed by the stage functions."""
+def mails(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[deliver.ReportMail]:
+    """Two real reports (KOLA and the loss-maker of the shared sample), written and printed by the stage functions."""
     root = tmp_path_factory.mktemp("mail")
-    write_sample(root / "sample")
-    run = build([root / "sample" / "wide" / "KOLA.csv", root / "sample" / "wide" / f"{VOLT}.csv"])
+    run = build([sample_dir / "wide" / "KOLA.csv", sample_dir / "wide" / f"{VOLT}.csv"])
     manifest = write_run(run, root / "out", as_of="2026-11-28")
     answered = answer(run, run.entities)
     out = []
@@ -85,6 +84,7 @@ def queued(mails: list[deliver.ReportMail], tmp_path: Path, run_id: str) -> deli
     return outbox
 
 
+@pytest.mark.integration
 def test_each_reader_gets_their_reports_with_both_bodies_and_the_pdf(mails: list[deliver.ReportMail],
                                                                      tmp_path: Path) -> None:
     inbox, port = Inbox(), free_port()
@@ -120,6 +120,7 @@ def test_each_reader_gets_their_reports_with_both_bodies_and_the_pdf(mails: list
     assert sent["attempts"][-1]["reply"].startswith("250 2.0.0 queued as Q")
 
 
+@pytest.mark.integration
 def test_server_down_keeps_the_outbox_and_deliver_retry_sends_each_once(mails: list[deliver.ReportMail],
                                                                       tmp_path: Path) -> None:
     port = free_port()
@@ -154,6 +155,7 @@ def test_server_down_keeps_the_outbox_and_deliver_retry_sends_each_once(mails: l
     assert sorted(r[1][0] for r in inbox.received) == ["ana@example.com", "desk@example.com"]
 
 
+@pytest.mark.integration
 def test_a_message_the_server_may_have_stored_is_not_sent_again_blindly(mails: list[deliver.ReportMail],
                                                                          tmp_path: Path) -> None:
     """The server stored a message and died before answering 250; `deliver --retry` sent it again. Now it is
@@ -189,6 +191,7 @@ def test_a_message_the_server_may_have_stored_is_not_sent_again_blindly(mails: l
     assert outbox.maybe_sent() == [] and outbox.waiting() == []
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("step", ["MAIL", "RCPT", "DATA"])
 @pytest.mark.parametrize(("reply", "outcome"), [("451 4.3.0 try again later", "waiting"),
                                                  ("550 5.7.1 refused by policy", "rejected")])
@@ -236,6 +239,7 @@ def test_a_message_is_what_it_says_not_which_run_made_it(mails: list[deliver.Rep
         {d.message_id for d in first}
 
 
+@pytest.mark.integration
 def test_a_refused_recipient_does_not_stop_the_others(mails: list[deliver.ReportMail], tmp_path: Path) -> None:
     inbox, port = Inbox(refuse=("ana@example.com",)), free_port()
     server = smtp_server(inbox, port)
@@ -264,6 +268,7 @@ def test_large_digests_are_split_under_the_limit(mails: list[deliver.ReportMail]
     assert len({d.message_id for d in drafts}) == len(drafts)
 
 
+@pytest.mark.integration
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_the_password_goes_to_the_server_and_nowhere_else(mails: list[deliver.ReportMail], tmp_path: Path,
                                                           caplog: pytest.LogCaptureFixture) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def finreport(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -116,6 +116,8 @@ def test_missing_java_fails_in_one_line(sample: Path, tmp_path: Path) -> None:
         "(Debian: apt-get install default-jre-headless)"]
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_run_writes_a_pdf_per_company(sample: Path, tmp_path: Path) -> None:
     result = finreport("run", "--input", sample / "wide" / "KOLA.csv", "--out", tmp_path / "out", "--as-of",
                        "2026-11-28")
@@ -127,6 +129,8 @@ def test_run_writes_a_pdf_per_company(sample: Path, tmp_path: Path) -> None:
     assert manifest["as_of"] == "2026-11-28" and manifest["failures"] == []
 
 
+@pytest.mark.slow
+@pytest.mark.integration
 def test_run_for_chosen_entities_writes_to_the_dated_folder(sample: Path, tmp_path: Path) -> None:
     result = finreport("run", "--input", sample / "wide" / "KOLA.csv", "--entity", "KOLA", "--entity", "NOPE",
                        "--question", "liquidity", "--as-of", "2026-11-28", cwd=tmp_path)
@@ -140,6 +144,7 @@ def test_run_for_chosen_entities_writes_to_the_dated_folder(sample: Path, tmp_pa
     assert answered == ["executive_summary", "liquidity"]  # the summary is always written
 
 
+@pytest.mark.integration
 def test_run_with_nothing_readable_fails_in_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("foo,bar\n1,2\n")
@@ -158,6 +163,7 @@ def test_run_refuses_a_bad_date_or_question_before_starting(sample: Path, tmp_pa
     assert "--question: Value error, unknown question id(s) x; the catalogue has revenue_trend" in line
 
 
+@pytest.mark.integration
 def test_a_killed_run_leaves_nothing_running(sample: Path, tmp_path: Path) -> None:
     """After SIGKILL of a run (no Python left to unwind) its temporary Prefect server and its printing
     processes ran on for good. The run's watchdog sees it gone and stops everything it started."""
@@ -192,6 +198,7 @@ def _command(process: psutil.Process) -> str:
         return ""
 
 
+@pytest.mark.integration
 def test_a_run_stopped_with_sigterm_stops_the_server_it_started(sample: Path, tmp_path: Path) -> None:
     """A scheduler that stops a run with SIGTERM left Prefect's temporary server running for good."""
     env = {**os.environ, "FINREPORT_OUTPUT_DIR": str(tmp_path / "output"), "PREFECT_API_URL": ""}
@@ -202,7 +209,7 @@ def test_a_run_stopped_with_sigterm_stops_the_server_it_started(sample: Path, tm
     deadline = time.monotonic() + 120
     servers: list[psutil.Process] = []
     while not servers and time.monotonic() < deadline and process.poll() is None:
-        servers = [c for c in run.children(recursive=True) if "uvicorn" in " ".join(c.cmdline())]
+        servers = [c for c in run.children(recursive=True) if "uvicorn" in _command(c)]  # a child may end meanwhile
         time.sleep(0.5)
     assert servers, "the run never started its temporary server"
     process.send_signal(signal.SIGTERM)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -14,8 +14,7 @@ from generator.narrator import Context, ReferenceNarrator, catalogue
 from generator.narrator.slots import fill, prompt_facts
 from generator.narrator.training import delexicalise
 from generator.narrator.verify import figures, verify
-from generator.pipeline import build, finding_records
-from generator.sample import write_sample
+from generator.pipeline import finding_records
 
 Q = {q.id: q for q in catalogue()}
 LABELS = flag_labels(load_ontology()[1])
@@ -131,9 +130,8 @@ def test_numbers_are_read_with_kind_scale_and_rounding() -> None:
                      ("(12.0%)", "percent", -0.12, 0.0005)}
 
 
-def test_every_reference_answer_of_the_sample_verifies(tmp_path: Path) -> None:
-    write_sample(tmp_path / "sample")
-    run = build([tmp_path / "sample" / "long"])
+def test_every_reference_answer_of_the_sample_verifies(sample_run: Any) -> None:
+    run = sample_run
     failures = []
     for entity in run.entities:
         findings = finding_records(run.findings.filter(pl.col("entity_id") == entity))

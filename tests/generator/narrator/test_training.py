@@ -1,5 +1,6 @@
-"""The fine-tuning side of the narrator: phrasings and corpus, analysts' corrections, training (loss falls,
-seeded, resumable), save and load of a full model and of a LoRA adapter, and the flow with its model card."""
+"""Teaching the narrator: phrasings and corpus, analysts' corrections, training (loss falls, seeded), the loss
+weights, and save and load of a full model and of a LoRA adapter. The flow that runs it all is
+``tests/flows/test_finetune.py``."""
 
 from __future__ import annotations
 
@@ -10,12 +11,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from prefect.testing.utilities import prefect_test_harness
 
 from generator.corpus import company_periods
 from generator.graph import flag_labels
-from generator.narrator import ReferenceNarrator, catalogue
-from generator.narrator.model import PROMPT_FORMAT, ModelNarrator
+from generator.narrator import catalogue
+from generator.narrator.model import ModelNarrator
 from generator.narrator.slots import SLOT, fill, prompt_facts
 from generator.narrator.training import (
     Example,
@@ -31,20 +31,13 @@ from generator.narrator.training import (
     weighted_loss,
 )
 from generator.narrator.verify import verify
-from generator.pipeline import FactsRun, answer, build
-from generator.sample import ROLES, write_sample
+from generator.pipeline import FactsRun, answer
+from generator.sample import ROLES
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> FactsRun:
-    root = tmp_path_factory.mktemp("finetune")
-    write_sample(root / "sample")
-    return build([root / "sample" / "long"])
-
-
-@pytest.fixture(scope="module")
-def labels(run: FactsRun) -> list[str]:
-    return flag_labels(run.graph.tbox)
+def labels(sample_run: FactsRun) -> list[str]:
+    return flag_labels(sample_run.graph.tbox)
 
 
 def tiny(path: Path, run: FactsRun, labels: list[str], companies: int = 2, seed: int = 0):
@@ -56,8 +49,8 @@ def tiny(path: Path, run: FactsRun, labels: list[str], companies: int = 2, seed:
     return model, tokenizer, examples
 
 
-def test_every_question_has_five_phrasings_that_verify_on_the_sample(run: FactsRun, labels: list[str]) -> None:
-    report_periods = [ctx for ctx, _ in answer(run, run.entities).values()]
+def test_every_question_has_five_phrasings_that_verify_on_the_sample(sample_run: FactsRun, labels: list[str]) -> None:
+    report_periods = [ctx for ctx, _ in answer(sample_run, sample_run.entities).values()]
     for question in catalogue():
         templates = phrasings()[question.id]
         assert len(templates) >= 5, question.id
@@ -71,8 +64,8 @@ def test_every_question_has_five_phrasings_that_verify_on_the_sample(run: FactsR
                 assert all(slot in facts for slot in SLOT.findall(text))
 
 
-def test_reference_answers_turn_into_slots_and_back(run: FactsRun, labels: list[str]) -> None:
-    for ctx, answers in answer(run, run.entities).values():
+def test_reference_answers_turn_into_slots_and_back(sample_run: FactsRun, labels: list[str]) -> None:
+    for ctx, answers in answer(sample_run, sample_run.entities).values():
         for question, reference in zip(catalogue(), answers, strict=True):
             facts = prompt_facts(question, ctx)
             slotted = delexicalise(reference.text, question, ctx, facts, labels)
@@ -82,11 +75,11 @@ def test_reference_answers_turn_into_slots_and_back(run: FactsRun, labels: list[
                 assert SLOT.search(slotted), slotted  # the figures became slots, not copied digits
 
 
-def test_a_figure_and_its_year_earlier_twin_that_read_the_same_become_slots_in_order(run: FactsRun,
+def test_a_figure_and_its_year_earlier_twin_that_read_the_same_become_slots_in_order(sample_run: FactsRun,
                                                                                     labels: list[str]) -> None:
     """"went from 0.41x to 0.41x" (0.4128 → 0.4132): "from" takes the year-earlier slot, "to" the current one.
     "Rose" is refused: a figure that reads the same as a year earlier did not move, as the reader sees it."""
-    ctx = answer(run, run.entities[:1])[run.entities[0]][0]
+    ctx = answer(sample_run, sample_run.entities[:1])[sample_run.entities[0]][0]
     ctx = replace(ctx, metrics=ctx.metrics | {"current_ratio": 0.4132}, prior=ctx.prior | {"current_ratio": 0.4128})
     liquidity = next(q for q in catalogue() if q.id == "liquidity")
     facts = prompt_facts(liquidity, ctx)
@@ -95,8 +88,8 @@ def test_a_figure_and_its_year_earlier_twin_that_read_the_same_become_slots_in_o
     assert delexicalise("The current ratio rose from 0.41x to 0.41x.", liquidity, ctx, facts, labels) is None
 
 
-def test_every_training_target_passes_the_verifier(run: FactsRun, labels: list[str]) -> None:
-    contexts = company_periods(run)[:40]
+def test_every_training_target_passes_the_verifier(sample_run: FactsRun, labels: list[str]) -> None:
+    contexts = company_periods(sample_run)[:40]
     examples = examples_for(contexts, labels, random.Random(3))
     assert len(examples) >= 0.95 * 40 * len(catalogue())  # a company-period none of whose candidates verifies
     # teaches nothing and is left out
@@ -109,10 +102,10 @@ def test_every_training_target_passes_the_verifier(run: FactsRun, labels: list[s
     assert len({e.source for e in examples}) >= 4  # the draw mixes phrasings and the reference
 
 
-def test_analyst_corrections_are_accepted_only_when_verified(run: FactsRun, labels: list[str],
+def test_analyst_corrections_are_accepted_only_when_verified(sample_run: FactsRun, labels: list[str],
                                                              tmp_path: Path) -> None:
     kola = ROLES["cash_cow"]
-    contexts = {(c.entity_id, c.period): c for c in company_periods(run)}
+    contexts = {(c.entity_id, c.period): c for c in company_periods(sample_run)}
     ctx = next(c for (e, _), c in reversed(contexts.items()) if e == kola and c.prior.get("current_ratio"))
     now, before = ctx.metrics["current_ratio"], ctx.prior["current_ratio"]
     word = "up" if round(now, 2) > round(before, 2) else "down"
@@ -142,11 +135,12 @@ def test_analyst_corrections_are_accepted_only_when_verified(run: FactsRun, labe
     assert "unknown or missing" in refused[3]
 
 
-def test_a_tiny_model_learns_its_loss_falls_and_training_is_seeded(run: FactsRun, labels: list[str],
+@pytest.mark.slow
+def test_a_tiny_model_learns_its_loss_falls_and_training_is_seeded(sample_run: FactsRun, labels: list[str],
                                                                    tmp_path: Path) -> None:
     weights = []
     for attempt in ("a", "b"):
-        model, tokenizer, examples = tiny(tmp_path / attempt / "init", run, labels)
+        model, tokenizer, examples = tiny(tmp_path / attempt / "init", sample_run, labels)
         history = train(model, tokenizer, examples, tmp_path / attempt, steps=60, batch_size=8,
                         learning_rate=1e-2, seed=0, save_steps=1000, progress=False, resume=False)
         losses = [h["loss"] for h in history if "loss" in h]
@@ -155,10 +149,10 @@ def test_a_tiny_model_learns_its_loss_falls_and_training_is_seeded(run: FactsRun
     assert torch.equal(weights[0], weights[1])  # same seed, same data: the same model
 
 
-def test_the_loss_weighs_the_words_the_verifier_checks(run: FactsRun, labels: list[str], tmp_path: Path) -> None:
+def test_the_loss_weighs_the_words_the_verifier_checks(sample_run: FactsRun, labels: list[str], tmp_path: Path) -> None:
     """Direction words and flag names count ``checked_weight`` times, the prompt not at all; with every weight 1
     the loss is the model's own cross-entropy."""
-    model, tokenizer, _ = tiny(tmp_path / "init", run, labels)
+    model, tokenizer, _ = tiny(tmp_path / "init", sample_run, labels)
     flag = labels[0]
     target = f"Cash fell from ⟨cash_prior⟩ to ⟨cash⟩, and {flag} is flagged; margins improved."
     example = Example("e", "FY2025", "q", "⟨cash⟩ $1.0bn down from ⟨cash_prior⟩ $1.2bn\nanswer:", target, "test")
@@ -171,7 +165,7 @@ def test_the_loss_weighs_the_words_the_verifier_checks(run: FactsRun, labels: li
     counted = [w for w, label in zip(weighted["weights"], weighted["labels"], strict=True) if label != -100]
     assert 0.0 not in counted and all(w == 0.0 for w, label in zip(weighted["weights"], weighted["labels"],
                                                                      strict=True) if label == -100)
-    batch = collate(tokenizer.pad_token_id)(encode([example, examples_for_two(run, labels)], tokenizer))
+    batch = collate(tokenizer.pad_token_id)(encode([example, examples_for_two(sample_run, labels)], tokenizer))
     labels_, weights = batch.pop("labels"), batch.pop("weights")
     model.eval()  # no dropout: the two forward passes see the same network
     with torch.no_grad():
@@ -185,11 +179,11 @@ def examples_for_two(run: FactsRun, labels: list[str]) -> Example:
     return examples_for(company_periods(run)[:1], labels, random.Random(0))[0]
 
 
-def test_a_trained_model_and_a_lora_adapter_round_trip_through_disk(run: FactsRun, labels: list[str],
+def test_a_trained_model_and_a_lora_adapter_round_trip_through_disk(sample_run: FactsRun, labels: list[str],
                                                                     tmp_path: Path) -> None:
     from peft import LoraConfig, get_peft_model
 
-    model, tokenizer, examples = tiny(tmp_path / "base", run, labels)
+    model, tokenizer, examples = tiny(tmp_path / "base", sample_run, labels)
     train(model, tokenizer, examples, tmp_path / "full", steps=10, batch_size=8, learning_rate=3e-3, seed=0,
           save_steps=1000, progress=False, resume=False)
     model.save_pretrained(tmp_path / "full" / "model")
@@ -227,38 +221,3 @@ def _generate(model, tokenizer, prompts: list[str], new: int) -> list[str]:
         decoded = tokenizer.decode(generated[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
         out.append(decoded.strip().split("\n")[0].strip())
     return out
-
-
-def test_the_flow_trains_resumes_evaluates_and_writes_a_model_card(tmp_path: Path) -> None:
-    from flows.finetune import finetune_narrator
-    from generator.finetune import FinetuneRequest
-
-    real = Path(__file__).parent / "fixtures" / "sec-companyfacts" / "snow_facts.json"
-    settings = {"out": str(tmp_path / "narrator"), "seeds": [5], "companies": 3, "real_like": 3, "eval_companies": 2,
-                "eval_answers": 16, "width": 64, "layers": 2, "heads": 2, "vocab_size": 500, "save_steps": 5,
-                "batch_size": 8, "real_inputs": [str(real)]}
-    with prefect_test_harness(server_startup_timeout=180):
-        first = finetune_narrator(FinetuneRequest(**settings, steps=5, resume=False))
-        resumed = finetune_narrator(FinetuneRequest(**settings, steps=10, resume=True))
-    state = json.loads((tmp_path / "narrator.work" / "checkpoints" / "checkpoint-10" / "trainer_state.json")
-                       .read_text())
-    assert next(h["step"] for h in state["log_history"] if "loss" in h) == 1  # the first run's log carried over
-    assert (tmp_path / "narrator.work" / "checkpoints" / "checkpoint-5").is_dir()
-    card = (tmp_path / "narrator" / "README.md").read_text()
-    for heading in ("## Data", "## Model and training", "## Held-out results: synthetic companies",
-                    "## Held-out results: real filings", "## Reproduce"):
-        assert heading in card
-    assert "verified rate" in card and "tokens/s" in card and PROMPT_FORMAT in card and str(real) in card
-    saved = json.loads((tmp_path / "narrator" / "evaluation.json").read_text())
-    for held_out in ("synthetic", "real"):  # the real filings are evaluated and reported apart
-        assert saved[held_out]["answers"] == 16 == first[held_out]["answers"] == resumed[held_out]["answers"]
-        result = resumed[held_out]
-        assert 0 <= result["greedy_verified_rate"] <= result["verified_rate"] <= 1 and result["tokens_per_s"] > 0
-    assert saved["corpus"]["real_inputs"] == [str(real)]
-    ModelNarrator(tmp_path / "narrator", [])  # the checkpoint loads as the report flow loads it
-
-
-def test_reference_narrator_still_answers_every_question_of_the_sample(run: FactsRun) -> None:
-    for _, answers in answer(run, run.entities, ReferenceNarrator()).values():
-        assert [a.question_id for a in answers] == [q.id for q in catalogue()]
-        assert answers[0].question_id == "executive_summary" and answers[0].text

@@ -18,7 +18,7 @@ from generator.ingest import Ingested, ingest
 from generator.metrics import Analysis, compute_metrics
 from generator.provenance import Provenance
 
-SOFI = Path(__file__).parent / "fixtures" / "real-filings" / "sofi_companyfacts.json"
+SOFI = Path(__file__).resolve().parents[1] / "fixtures" / "real-filings" / "sofi_companyfacts.json"
 SOFI_ID = "CIK0001818874"
 YEAR = {"start": "2024-01-01", "end": "2024-12-31"}
 YEAR_END = {"end": "2024-12-31"}

@@ -74,13 +74,6 @@ def peer_periods() -> dict[tuple[str, int, str], Period]:
     return _periods(generate(seed=11, n_companies=3 * len(PROFILES)))
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("sample")
-    write_sample(out)
-    return out
-
-
 def _files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
@@ -139,8 +132,8 @@ def test_every_period_reports_every_canonical_item_but_total_debt(periods: dict)
         assert set(p.values) == expected, key
 
 
-def test_long_csv_layout(sample: Path) -> None:
-    with (sample / "long" / "facts.csv").open(newline="", encoding="utf-8") as f:
+def test_long_csv_layout(sample_dir: Path) -> None:
+    with (sample_dir / "long" / "facts.csv").open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         assert tuple(reader.fieldnames or ()) == LONG_COLUMNS
         records = list(reader)
@@ -293,7 +286,7 @@ def test_non_usd_and_minority_interest(rows: list[dict], periods: dict) -> None:
             assert v["noncontrolling_interest"] == 0 and v["net_income_parent"] == v["net_income"]
 
 
-def test_restated_figure_has_an_earlier_different_original(rows: list[dict], periods: dict, sample: Path) -> None:
+def test_restated_figure_has_an_earlier_different_original(rows: list[dict], periods: dict, sample_dir: Path) -> None:
     entity = ROLES["restated"]
     pair = sorted(
         (r for r in rows if r["entity_id"] == entity and r["item"] == "revenue"
@@ -308,41 +301,41 @@ def test_restated_figure_has_an_earlier_different_original(rows: list[dict], per
     assert sum(1 for r in rows if r["entity_id"] == entity and r["item"] != "revenue"
                and (r["fiscal_year"], r["fiscal_period"]) == (2024, "Q1")) == len(LABELS) - 1
 
-    with (sample / "wide" / f"{entity}.csv").open(newline="", encoding="utf-8") as f:
+    with (sample_dir / "wide" / f"{entity}.csv").open(newline="", encoding="utf-8") as f:
         lines = [r for r in csv.DictReader(f) if (r["fiscal_year"], r["fiscal_period"]) == ("2024", "Q1")]
     early = next(r for r in lines if r["filed"] == original["filed"].isoformat())
     assert [label for label in LABELS.values() if early[label]] == [LABELS["revenue"]]
     assert len(lines) == 2
 
 
-def test_missing_quarter_is_absent_from_both_formats(sample: Path) -> None:
+def test_missing_quarter_is_absent_from_both_formats(sample_dir: Path) -> None:
     entity = ROLES["missing_quarter"]
-    for path in (sample / "long" / "facts.csv", sample / "wide" / f"{entity}.csv"):
+    for path in (sample_dir / "long" / "facts.csv", sample_dir / "wide" / f"{entity}.csv"):
         with path.open(newline="", encoding="utf-8") as f:
             mine = [r for r in csv.DictReader(f) if r["entity_id"] == entity]
         assert not [r for r in mine if (r["fiscal_year"], r["fiscal_period"]) == ("2024", "Q2")]
         assert [r for r in mine if (r["fiscal_year"], r["fiscal_period"]) == ("2024", "FY")]
 
 
-def test_wide_headers_resolve_through_the_alias_table(sample: Path) -> None:
-    for path in sorted((sample / "wide").glob("*.csv")):
+def test_wide_headers_resolve_through_the_alias_table(sample_dir: Path) -> None:
+    for path in sorted((sample_dir / "wide").glob("*.csv")):
         with path.open(newline="", encoding="utf-8") as f:
             header = next(csv.reader(f))
         assert tuple(header[: len(WIDE_ID_COLUMNS)]) == WIDE_ID_COLUMNS
         assert [resolve_label(label) for label in header[len(WIDE_ID_COLUMNS):]] == list(LABELS)
 
 
-def test_long_and_wide_hold_the_same_facts(sample: Path) -> None:
+def test_long_and_wide_hold_the_same_facts(sample_dir: Path) -> None:
     """Wide cells are thousands (shares too); per-share amounts are not scaled, as in printed statements."""
     long_facts: dict[tuple[str, ...], Decimal] = {}
-    with (sample / "long" / "facts.csv").open(newline="", encoding="utf-8") as f:
+    with (sample_dir / "long" / "facts.csv").open(newline="", encoding="utf-8") as f:
         for r in csv.DictReader(f):
             key = (r["entity_id"], r["entity_name"], r["sector"], r["currency"], r["fiscal_year"], r["fiscal_period"],
                    r["period_end"], r["filed"], r["item"])
             assert key not in long_facts
             long_facts[key] = Decimal(r["value"])
     wide_facts: dict[tuple[str, ...], Decimal] = {}
-    for path in sorted((sample / "wide").glob("*.csv")):
+    for path in sorted((sample_dir / "wide").glob("*.csv")):
         with path.open(newline="", encoding="utf-8") as f:
             for r in csv.DictReader(f):
                 assert r["scale"] == "thousands" and r["period_start"] and r["period_end"]
@@ -356,8 +349,8 @@ def test_long_and_wide_hold_the_same_facts(sample: Path) -> None:
     assert wide_facts == long_facts
 
 
-def test_generate_matches_the_long_csv(rows: list[dict], sample: Path) -> None:
-    with (sample / "long" / "facts.csv").open(newline="", encoding="utf-8") as f:
+def test_generate_matches_the_long_csv(rows: list[dict], sample_dir: Path) -> None:
+    with (sample_dir / "long" / "facts.csv").open(newline="", encoding="utf-8") as f:
         written = list(csv.DictReader(f))
     assert len(written) == len(rows)
     for w, r in zip(written, rows, strict=True):

@@ -16,9 +16,7 @@ import pytest
 import rdflib
 
 from generator import graph as kg
-from generator import graph_queries as q
-from generator.pipeline import build as build_facts
-from generator.sample import ROLES, write_sample
+from generator.sample import ROLES
 
 QUARTER = {"Q1": 0, "Q2": 1, "Q3": 2, "Q4": 3}
 
@@ -200,13 +198,6 @@ def test_missing_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
         kg.java()
 
 
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    out = tmp_path_factory.mktemp("sample")
-    write_sample(out)
-    return build_facts([out / "long"])
-
-
 def test_sample_loss_maker_is_flagged_and_the_cash_cow_is_not(sample_run: Any) -> None:
     graph = sample_run.graph
     volt = flags(graph, ROLES["loss_maker"], 2025)
@@ -216,25 +207,6 @@ def test_sample_loss_maker_is_flagged_and_the_cash_cow_is_not(sample_run: Any) -
                       "HighLeverage", "NegativeEquity"}
     assert "AltmanSafeZone" in flags(graph, ROLES["cash_cow"], 2025)
     assert graph.findings == []
-
-
-def test_sparql_queries_answer_the_report_layer(sample_run: Any) -> None:
-    graph = sample_run.graph
-    volt = ROLES["loss_maker"]
-    rows = q.flags_of(graph, volt)
-    assert (2025, "FY", "CashBurn", "concern") in rows
-    assert {(y, p, f) for y, p, f, _ in rows} == {(f.fiscal_year, f.fiscal_period, f.flag) for f in graph.flags
-                                                 if f.entity_id == volt}
-    facts = q.facts_of(graph, volt, 2025, "FY")
-    assert facts["current_ratio"] == pytest.approx(
-        sample_run.analysis.metrics.filter(entity_id=volt, fiscal_year=2025, fiscal_period="FY",
-                                           metric="current_ratio")["value"][0])
-    peers = q.peers_of(graph, volt)
-    sector = sample_run.analysis.base.filter(pl.col("entity_id") == volt)["sector"][0]
-    expected = sample_run.analysis.base.filter((pl.col("sector") == sector) & (pl.col("entity_id") != volt))[
-        "entity_id"].unique().sort().to_list()
-    assert peers == expected and peers
-    assert (volt, 2025, "FY") in q.snapshots_with(graph, "LiquidityConcern")
 
 
 def test_graph_export_is_valid_turtle_with_the_inferred_types(sample_run: Any, tmp_path: Path) -> None:

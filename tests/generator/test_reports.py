@@ -1,0 +1,97 @@
+"""The rules of a report run apart from Prefect: what a run may be asked, which companies it reports on, what it
+says at the end, and the text of its artifacts."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from generator.narrator import Answer, catalogue
+from generator.reports import (
+    OnDemandRequest,
+    ReportRequest,
+    markdown_text,
+    missing_model,
+    narrator_counts,
+    outcome,
+    overview,
+    pdf_page,
+    select,
+)
+from generator.sample import ROLES
+
+
+def test_parameter_models_refuse_what_cannot_run() -> None:
+    with pytest.raises(ValidationError, match="entities"):
+        OnDemandRequest(entities=[])
+    with pytest.raises(ValidationError, match=r"unknown question id.*the catalogue has revenue_trend"):
+        ReportRequest(questions=["revenue_trend", "horoscope"])
+    with pytest.raises(ValidationError, match="not a single e-mail address"):
+        OnDemandRequest(entities=["KOLA"], recipients=["desk@example.com\nBcc: all@example.com"])
+    assert ReportRequest(questions=[q.id for q in catalogue()]).questions
+
+
+def test_a_run_writes_into_a_folder_named_by_its_date_unless_told_not_to(tmp_path: Path) -> None:
+    dated = ReportRequest(output_dir=str(tmp_path), as_of=date(2026, 11, 28))
+    assert (dated.day(), dated.folder()) == ("2026-11-28", tmp_path / "2026-11-28")
+    assert ReportRequest(output_dir=str(tmp_path), dated_folder=False).folder() == tmp_path
+    assert len(ReportRequest().day()) == 10  # today, in the configured time zone
+
+
+def test_a_model_run_needs_a_checkpoint_folder(tmp_path: Path) -> None:
+    error = missing_model(ReportRequest(narrator="model", model_path=str(tmp_path)))
+    assert error is not None and str(error).startswith(f"no narrator checkpoint in {tmp_path} ")
+    assert missing_model(ReportRequest(narrator="reference", model_path=str(tmp_path))) is None
+    (tmp_path / "config.json").write_text("{}")
+    assert missing_model(ReportRequest(narrator="model", model_path=str(tmp_path))) is None
+
+
+def test_the_companies_asked_for_are_reported_and_those_not_in_the_inputs_fail(sample_run: Any) -> None:
+    unusable = [{"entity_id": "BRKN", "stage": "ingest", "error": "none of its 3 rows is usable"}]
+    everyone, failed = select(sample_run, ReportRequest(), unusable)
+    assert everyone == sample_run.entities and failed == unusable
+    kola = ROLES["cash_cow"]
+    chosen, failed = select(sample_run, ReportRequest(entities=[kola, "NOPE"]), unusable)
+    assert chosen == [kola]
+    assert failed == [{"entity_id": "NOPE", "stage": "ingest", "error": "not in the inputs"}]
+
+
+def test_the_last_line_of_a_run_counts_reports_failures_and_waiting_mail(tmp_path: Path) -> None:
+    manifest: dict[str, Any] = {"reports": ["a", "b"], "failures": [{"entity_id": "NOPE"}]}
+    assert outcome(manifest, 3, tmp_path) == f"2 of 3 reports written to {tmp_path}; failed: NOPE"
+    manifest |= {"failures": [], "delivery": {"waiting": [{}, {}]}}
+    assert outcome(manifest, 2, tmp_path) == f"2 of 2 reports written to {tmp_path}; 2 e-mails waiting in the outbox"
+
+
+def _answer(origin: str, status: str, decoding: str | None = None) -> Answer:
+    verification = {"status": status} | ({"decoding": decoding} if decoding else {})
+    return Answer("q", "?", "text", origin, verification, [])
+
+
+def test_narrator_counts_say_who_wrote_the_answers() -> None:
+    answers = [_answer("model", "verified", "greedy"), _answer("model", "verified", "beam 2 of 8"),
+               _answer("reference", "fallback", "not generated"), _answer("reference", "fallback", "greedy")]
+    assert narrator_counts(answers, model=True) == {"fallback": 2, "verified": 2, "verified_by_beam": 1,
+                                                    "not_generated": 1}
+    assert narrator_counts([_answer("reference", "reference")], model=False) == {"reference": 1}
+
+
+def test_data_in_a_markdown_artifact_stays_text(sample_run: Any, tmp_path: Path) -> None:
+    assert markdown_text("[x](http://evil) <b>*a*</b>") == r"\[x\]\(http://evil\) \<b\>\*a\*\</b\>"
+    kola = ROLES["cash_cow"]
+    pdf = tmp_path / kola / "report.pdf"
+    manifest = {"as_of": "2026-11-28", "run_id": "run-1", "reports": [str(pdf)], "counts": {"rows_rejected": 2},
+                "failures": [{"entity_id": "<EVIL>", "stage": "ingest", "error": "not in the inputs"}]}
+    page = pdf_page(manifest, [kola], {kola: kola}, tmp_path).splitlines()
+    assert page[0] == "# Reports as of 2026-11-28"
+    assert f"- [{kola}]({pdf.resolve().as_uri()})" in page
+    assert r"- **\<EVIL\>** failed at ingest: not in the inputs" in page
+    assert page[-1].startswith("2 input rows rejected: `")
+    rows = overview(sample_run, manifest, [kola], {kola: kola})
+    assert [r["entity"] for r in rows] == ["<EVIL>", kola]
+    assert rows[0]["report"] == "failed (ingest): not in the inputs"
+    assert rows[1]["report"] == str(pdf.resolve()) and rows[1]["period"] == "FY2025"
