@@ -90,9 +90,23 @@ def load_meta(path: Path) -> StatementMeta:
     )
 
 
+PERIOD_DAYS = {"FY": (350, 380), "Q1": (80, 100), "Q2": (80, 100), "Q3": (80, 100), "Q4": (80, 100)}
+"""How many days a fiscal year or quarter runs (52/53-week years, 13/14-week quarters, month-end calendars)."""
+
+
+def period_starts(ends: list[date], fiscal_period: str) -> dict[date, date | None]:
+    """Each column's period start: the day after the previous column's end, where the two are one period of the
+    table's kind apart (consecutive fiscal years of 52 or 53 weeks). Where they are not (a year skipped, a
+    quarter beside a year), and for the oldest column, the start is unknown: a table names only period ends."""
+    low, high = PERIOD_DAYS.get(fiscal_period, (0, 0))
+    return {end: ends[i - 1] + timedelta(days=1) if i and low <= (end - ends[i - 1]).days <= high else None
+            for i, end in enumerate(ends)}
+
+
 def read_statement(path: Path) -> pl.DataFrame:
     """A statement table as raw rows, one per line item and period: dated by its column header, scaled as its header or
-    metadata says, signs as printed; a flow's period starts the day after the previous column's end."""
+    metadata says, signs as printed; a flow's period starts the day after the previous column's end when that is
+    one period earlier (:func:`period_starts`)."""
     meta = load_meta(path)
     frame, lines = read_csv_strings(path)
     label_column, *period_columns = [c for c in frame.columns if c != "__problem"]
@@ -102,8 +116,7 @@ def read_statement(path: Path) -> pl.DataFrame:
         raise InputFileError(path, f"period header {undated[0]!r} is not a date", line=1, column=undated[0])
     scale = _declared(label_column, _SCALE_WORDS) or meta.scale or "units"
     share_scale = _declared(label_column, _SHARE_SCALE) or meta.share_scale or scale
-    ends = sorted(d for d in periods.values() if d is not None)
-    starts = {end: ends[i - 1] + timedelta(days=1) if i else None for i, end in enumerate(ends)}
+    starts = period_starts(sorted(d for d in periods.values() if d is not None), meta.fiscal_period)
 
     labels = frame.with_columns(_line=lines, __key=pl.col(label_column).map_elements(normalize_label,
                                                                                       return_dtype=pl.String))

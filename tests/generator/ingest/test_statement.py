@@ -12,6 +12,7 @@ import pytest
 
 from generator.errors import InputFileError, MissingColumnsError
 from generator.ingest import ingest, read_file
+from generator.ingest.statement import period_starts
 from generator.metrics import compute_metrics
 
 from builders import checked, refusal, reject, rejected, write
@@ -66,6 +67,19 @@ def test_periods_follow_the_column_headers() -> None:
         (2023, date(2022, 9, 25), date(2023, 9, 30))]
     assert facts.filter(item="shares_diluted", fiscal_year=2023)["value"][0] == 15_812_547_000
     assert facts.filter(item="eps_diluted", fiscal_year=2023)["value"][0] == 6.13
+
+
+def test_a_period_starts_after_the_previous_column_only_when_it_is_one_period_earlier() -> None:
+    """Apple's 52- and 53-week years follow each other; a year skipped between two columns, or a quarter table's
+    columns a year apart, leave the start unknown rather than a two-year or twelve-month quarter."""
+    years = [date(2021, 9, 25), date(2022, 9, 24), date(2023, 9, 30)]
+    assert period_starts(years, "FY") == {date(2021, 9, 25): None, date(2022, 9, 24): date(2021, 9, 26),
+                                          date(2023, 9, 30): date(2022, 9, 25)}
+    assert period_starts([date(2021, 9, 25), date(2023, 9, 30)], "FY") == {date(2021, 9, 25): None,
+                                                                           date(2023, 9, 30): None}
+    quarters = [date(2023, 7, 1), date(2023, 9, 30), date(2024, 9, 28)]
+    assert period_starts(quarters, "Q3") == {date(2023, 7, 1): None, date(2023, 9, 30): date(2023, 7, 2),
+                                             date(2024, 9, 28): None}
 
 
 def test_scale_declared_in_the_statement_heading(tmp_path: Path) -> None:
