@@ -219,9 +219,8 @@ def report_pack(request: ReportRequest, kind: str) -> State:
         except FinreportError as exc:  # the stage's own one-line reason becomes the run's
             return Failed(message=str(exc), data=exc)
         folders = folder_names(run.entities)
-        record = manifest.build_manifest(run, run_id, as_of, folders)
-        selected, failures = reports.select(run, request, record["failures"])
-        record["entity_folders"] = {e: f for e, f in folders.items() if e in selected and e != f}
+        selected, failures = reports.select(run, request, manifest.unusable_entities(run.ingested))
+        record = manifest.build_manifest(run, run_id, as_of, {e: folders[e] for e in selected})
         record["run"] = {"kind": kind, "flow_run": flow_run.get_name(), "request": request.model_dump(mode="json")}
         rejected = write_rejected.submit(run.ingested, out)
         planned = len(selected) + len(failures)
@@ -261,17 +260,18 @@ def _deliver(record: dict[str, Any], mails: list[deliver.ReportMail], request: R
         return {"queued": 0, "sent": [], "rejected": [], "waiting": [], "unconfirmed": [], "error": error}
     sent = send_mail(return_state=True)
     outcome = sent.result(raise_on_failure=False)
+    outbox = deliver.Outbox(get_settings().outbox_dir)
     if isinstance(outcome, deliver.DeliveryPending):
         delivery = outcome.result.record()
     elif isinstance(outcome, BaseException):  # no server to try (a missing credentials block): all of it waits
         error = f"{type(outcome).__name__}: {outcome}"
         delivery = {"sent": [], "rejected": [], "error": error, "waiting": [
             {"id": m["id"], "recipient": m["recipient"], "error": error}
-            for m in deliver.Outbox(get_settings().outbox_dir).waiting()]}
+            for m in outbox.waiting()]}
     else:
         delivery = outcome
     delivery["queued"] = queued.result()["new"]
-    delivery["unconfirmed"] = reports.unconfirmed(deliver.Outbox(get_settings().outbox_dir))
+    delivery["unconfirmed"] = reports.unconfirmed(outbox)
     for item in delivery["rejected"]:
         logger.warning("e-mail to %s rejected: %s", item["recipient"], item["error"])
     for item in delivery["unconfirmed"]:

@@ -197,8 +197,8 @@ def build_corpus(*, seeds: Sequence[int], companies: int, real_like: int, labels
             accepted, refused = corrections(corrected, contexts, labels)
             examples += accepted * 4  # an analyst's edit outweighs one generated phrasing
             stats["corrections accepted"] = len(accepted)
-            for line in refused:
-                if log:
+            if log:
+                for line in refused:
                     log.warning(line)
         held_out = company_periods(generated_run(eval_seed, eval_companies, Path(tmp) / "eval")) + \
             company_periods(build(write_companies(eval_seed, eval_companies, Path(tmp) / "eval-real")))

@@ -190,7 +190,7 @@ def ingest(paths: Sequence[Path]) -> Ingested:
     refused += unsafe.values()
     rejected_parts += [_refused_row(e) for e in unsafe.values()]
     paths = [p for p in found if p not in unsafe]
-    sector_files = [p for p in paths if sectors.accepts(p)]
+    sector_files = [p for p in paths if sectors.accepts(Probe(p))]
     paths = [p for p in paths if p not in sector_files]
     declared = sectors.read_all(sector_files)
     files += [InputFile(str(p), _sha256(p), "sectors", n) for p, n in declared.rows.items()]

@@ -27,7 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from generator.errors import InputFileError
-from generator.ingest.base import REJECTED_SCHEMA
+from generator.ingest.base import REJECTED_SCHEMA, Probe
 from generator.ingest.csvread import read_csv_strings
 
 SECTORS_SCHEMA: dict[str, pl.DataType] = {
@@ -77,14 +77,14 @@ def sic_range(code: int) -> SicRange | None:
     return table[at] if at >= 0 and code <= table[at].last else None
 
 
-def accepts(path: Path) -> bool:
-    """A CSV whose header names ``entity_id`` and ``sector`` or ``sic``, and none of a fact table's columns."""
-    if path.suffix.lower() != ".csv":
+def accepts(probe: Probe) -> bool:
+    """A CSV whose header names ``entity_id`` and ``sector`` or ``sic``, and none of a fact table's columns. A file
+    that cannot be opened is none: read as an input, it is refused with the reason."""
+    if probe.suffix != ".csv":
         return False
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            header = {h.strip().lower() for h in next(csv.reader(handle), [])}
-    except (OSError, UnicodeDecodeError, csv.Error):
+        header = probe.columns
+    except InputFileError:
         return False
     return "entity_id" in header and bool(header & {"sector", "sic"}) and not header & _NOT_SECTORS
 

@@ -209,16 +209,11 @@ def test_prefect_yaml_declares_both_deployments() -> None:
     assert not deployments["on-demand"].get("schedules")
 
 
-@pytest.mark.slow
-@pytest.mark.integration
-def test_delivery_trouble_never_fails_the_run(server: Any, nightly: tuple[State, Path], tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    """No SMTP server listening: the report is written, the e-mail waits in the outbox, the run says so."""
+def _digest_waits(nightly: tuple[State, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """KOLA's report on demand with a digest to one reader, while the mail cannot go: the run completes, says one
+    e-mail waits, and the message is in the outbox. Returns the manifest's delivery record."""
     _, out = nightly
-    port = free_port()
-    for name, value in {"OUTBOX_DIR": str(tmp_path / "outbox"), "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port),
-                        "SMTP_SECURITY": "insecure"}.items():
-        monkeypatch.setenv(f"FINREPORT_{name}", value)
+    monkeypatch.setenv("FINREPORT_OUTBOX_DIR", str(tmp_path / "outbox"))
     inputs = json.loads((out / "manifest.json").read_text())["run"]["request"]["inputs"]
     request = OnDemandRequest(inputs=inputs, entities=["KOLA"], as_of=AS_OF, output_dir=str(tmp_path / "out"),
                               dated_folder=False, recipients=["desk@example.com"])
@@ -227,9 +222,21 @@ def test_delivery_trouble_never_fails_the_run(server: Any, nightly: tuple[State,
     assert state.message == f"1 of 1 reports written to {tmp_path / 'out'}; 1 e-mail waiting in the outbox"
     delivery = json.loads((tmp_path / "out" / "manifest.json").read_text())["delivery"]
     assert delivery["sent"] == [] and delivery["queued"] == 1
+    assert len(list((tmp_path / "outbox" / "pending").glob("*.eml"))) == 1
+    return delivery
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_delivery_trouble_never_fails_the_run(server: Any, nightly: tuple[State, Path], tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """No SMTP server listening: the report is written, the e-mail waits in the outbox, the run says so."""
+    port = free_port()
+    for name, value in {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_SECURITY": "insecure"}.items():
+        monkeypatch.setenv(f"FINREPORT_{name}", value)
+    delivery = _digest_waits(nightly, tmp_path, monkeypatch)
     assert delivery["waiting"][0]["recipient"] == "desk@example.com"
     assert "ConnectionRefusedError" in delivery["waiting"][0]["error"]
-    assert len(list((tmp_path / "outbox" / "pending").glob("*.eml"))) == 1
     links = Artifact.get("on-demand-reports-pdfs")
     assert links is not None and "E-mail: 0 sent, 1 waiting in the outbox, 0 rejected" in links.data
 
@@ -240,20 +247,10 @@ def test_no_server_to_send_with_never_fails_the_run(server: Any, nightly: tuple[
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """A credentials block that does not exist is no server at all: the report stands, the e-mail waits in the
     outbox with the reason, and the run says so (it raised a TypeError in the flow before)."""
-    _, out = nightly
-    monkeypatch.setenv("FINREPORT_OUTBOX_DIR", str(tmp_path / "outbox"))
     monkeypatch.setenv("FINREPORT_SMTP_BLOCK", "no-such-block")
-    inputs = json.loads((out / "manifest.json").read_text())["run"]["request"]["inputs"]
-    request = OnDemandRequest(inputs=inputs, entities=["KOLA"], as_of=AS_OF, output_dir=str(tmp_path / "out"),
-                              dated_folder=False, recipients=["desk@example.com"])
-    state = on_demand_report(request, return_state=True)
-    assert state.is_completed()
-    assert state.message == f"1 of 1 reports written to {tmp_path / 'out'}; 1 e-mail waiting in the outbox"
-    delivery = json.loads((tmp_path / "out" / "manifest.json").read_text())["delivery"]
-    assert delivery["sent"] == [] and delivery["queued"] == 1
+    delivery = _digest_waits(nightly, tmp_path, monkeypatch)
     assert "no-such-block" in delivery["error"]
     assert [w["recipient"] for w in delivery["waiting"]] == ["desk@example.com"]
-    assert len(list((tmp_path / "outbox" / "pending").glob("*.eml"))) == 1
 
 
 @pytest.mark.integration

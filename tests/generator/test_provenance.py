@@ -5,22 +5,7 @@ from __future__ import annotations
 from generator.metrics import compute_metrics
 from generator.provenance import Provenance
 
-from builders import facts_frame
-
-FY2023 = {
-    "revenue": 800, "cost_of_revenue": 500, "gross_profit": 300, "net_income": 100, "total_equity": 350,
-    "total_assets": 900, "long_term_debt": 250, "current_assets": 330, "current_liabilities": 250,
-    "shares_outstanding": 105,
-}
-FY2024 = {
-    "revenue": 1000, "cost_of_revenue": 600, "gross_profit": 400, "sga_expense": 150, "rnd_expense": 50,
-    "operating_income": 200, "interest_expense": 20, "pretax_income": 180, "income_tax": 40, "net_income": 140,
-    "depreciation_amortization": 30, "cash": 100, "short_term_investments": 50, "receivables": 120,
-    "inventory": 80, "current_assets": 400, "total_assets": 1000, "ppe_net": 300, "payables": 90,
-    "short_term_debt": 60, "current_liabilities": 250, "long_term_debt": 240, "total_liabilities": 600,
-    "total_equity": 400, "retained_earnings": 200, "shares_outstanding": 110, "operating_cash_flow": 180,
-    "capex": 50,
-}
+from builders import FY2023, FY2024, facts_frame
 
 
 def test_sources_trace_every_input() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from generator.ingest import Ingested, ingest
+from generator.ingest.base import Probe
 from generator.ingest.sectors import accepts, entity_key, sic_range, sic_table
 
 
@@ -33,7 +34,7 @@ def reject(file: Path, line: int, column: str | None, reason: str, entity_id: st
     ("entity_id,fiscal_period,revenue", False), ("entity_id,sector,item,value", False), ("entity_id,name", False),
 ])
 def test_a_sectors_file_is_recognised_by_its_columns(tmp_path: Path, header: str, expected: bool) -> None:
-    assert accepts(write(tmp_path / "s.csv", f"{header}\n")) is expected
+    assert accepts(Probe(write(tmp_path / "s.csv", f"{header}\n"))) is expected
 
 
 def test_the_shipped_sic_table_covers_the_divisions_without_overlap() -> None:
