@@ -92,12 +92,20 @@ def build_manifest(run: FactsRun, run_id: str, as_of: str, folders: dict[str, st
 
 
 def unusable_entities(ingested: Ingested) -> list[dict[str, str]]:
-    """Companies in the inputs none of whose rows could be used: each is a failed report, not a silent gap."""
-    rejected = ingested.rejected.filter(pl.col("entity_id").is_not_null() & (pl.col("entity_id") != ""))
+    """Companies in the inputs none of whose statement rows could be used, and companies with prices but no
+    statements (their market analytics are not reported yet): each is a failed report, not a silent gap."""
+    rejected = ingested.rejected.filter(pl.col("entity_id").is_not_null() & (pl.col("entity_id") != "")
+                                        & (pl.col("item").fill_null("") != "price"))
     usable = set(ingested.facts["entity_id"].unique().to_list())
     counts = rejected.group_by("entity_id").len().sort("entity_id").rows()
-    return [{"entity_id": e, "stage": "ingest", "error": f"none of its {n} rows is usable (see rejected.csv)"}
-            for e, n in counts if e not in usable]
+    failed = [{"entity_id": e, "stage": "ingest", "error": f"none of its {n} rows is usable (see rejected.csv)"}
+              for e, n in counts if e not in usable]
+    quoted = ingested.prices.group_by("entity_id").len().sort("entity_id").rows()
+    failed += [{"entity_id": e, "stage": "ingest", "error": f"{n} daily price{'s' if n != 1 else ''} but no "
+                                                            "statements: a report needs its statements (give their "
+                                                            "files too)"}
+               for e, n in quoted if e not in usable and e not in {f["entity_id"] for f in failed}]
+    return sorted(failed, key=lambda f: f["entity_id"])
 
 
 def summary(manifest: dict[str, Any], out: Path) -> str:

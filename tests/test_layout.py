@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FLOW = """
 errors settings outputs rounding schema present lifecycle
 ingest.base ingest.fiscal ingest.csvread ingest.validate ingest.shares ingest.xbrl ingest.long ingest.wide
-ingest.statement ingest.companyfacts ingest.xbrl_csv industry ingest.sectors ingest
+ingest.statement ingest.companyfacts ingest.xbrl_csv industry ingest.sectors ingest.prices ingest
 sample periods checks metrics provenance graph graph_queries
 narrator narrator.slots narrator.verify narrator.model narrator.training answers
 pipeline pack manifest charts render deliver reports corpus finetune

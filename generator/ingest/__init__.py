@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from generator.errors import InputFileError
-from generator.ingest import companyfacts, long, sectors, statement, wide, xbrl_csv
+from generator.ingest import companyfacts, long, prices, sectors, statement, wide, xbrl_csv
 from generator.ingest.base import REJECTED_SCHEMA, Adapter, Probe
 from generator.ingest.shares import on_one_basis
 from generator.ingest.validate import empty_accepted, empty_rejected, validate
@@ -56,6 +56,10 @@ class Ingested:
     """Findings about how figures were put on one basis: stock splits, share counts tagged in thousands."""
     sectors: pl.DataFrame | None = None
     """What sectors files declared (``ingest.sectors``): each company's sector, SIC code and industry."""
+    prices: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=prices.PRICES_SCHEMA))
+    """Daily prices (``ingest.prices``), splits nobody declared read as splits."""
+    price_findings: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=prices.PRICE_FINDING_SCHEMA))
+    """What reading the prices found: splits detected, gaps of more than a week."""
 
     @property
     def rows_in(self) -> int:
@@ -65,9 +69,10 @@ class Ingested:
 
     @property
     def accepted_count(self) -> int:
-        """Rows used: current, superseded (kept for the restatements) and sectors rows; with the rejected ones they
-        account for :attr:`rows_in`."""
-        return self.facts.height + self.superseded.height + (0 if self.sectors is None else self.sectors.height)
+        """Rows used: current, superseded (kept for the restatements), sectors and price rows; with the rejected ones
+        they account for :attr:`rows_in`."""
+        return self.facts.height + self.superseded.height + (0 if self.sectors is None else self.sectors.height) \
+            + self.prices.height
 
     def restatements(self) -> pl.DataFrame:
         """Each superseded value beside the value that replaced it: the next one filed, so a figure restated
@@ -196,6 +201,12 @@ def ingest(paths: Sequence[Path]) -> Ingested:
     files += [InputFile(str(p), _sha256(p), "sectors", n) for p, n in declared.rows.items()]
     refused += declared.refused
     rejected_parts.append(declared.rejected)
+    price_files = [p for p in paths if prices.layout(Probe(p))]
+    paths = [p for p in paths if p not in price_files]
+    quoted = prices.read_all(price_files)
+    files += [InputFile(str(p), _sha256(p), f"prices ({prices.layout(Probe(p))})", n) for p, n in quoted.rows.items()]
+    refused += quoted.refused
+    rejected_parts.append(quoted.rejected)
     raws: list[pl.DataFrame] = []
     with ThreadPoolExecutor(max_workers=1) as hasher:
         digests = [hasher.submit(_sha256, p) for p in paths]
@@ -218,7 +229,8 @@ def ingest(paths: Sequence[Path]) -> Ingested:
     current, superseded, duplicates = resolve(accepted)
     rejected = pl.concat([*rejected_parts, duplicates]).sort("file", "line", nulls_last=True, maintain_order=True)
     current, declared_sectors = sectors.attach(current, declared.table)
-    return Ingested(current, superseded, rejected, files, refused, events, declared_sectors)
+    return Ingested(current, superseded, rejected, files, refused, events, declared_sectors, quoted.prices,
+                    quoted.findings)
 
 
 def one_currency(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -72,6 +72,24 @@ def test_a_company_none_of_whose_rows_is_usable_is_a_failure(tmp_path: Path) -> 
         {"entity_id": "BAD", "stage": "ingest", "error": "none of its 2 rows is usable (see rejected.csv)"}]
 
 
+def test_prices_beside_statements_are_read_and_a_company_with_prices_alone_is_a_failure(tmp_path: Path) -> None:
+    """Price files sit beside statements in the inputs: recognised by their columns, every row used or rejected, a
+    company with statements is reported, one with prices alone fails with the reason (its rejected price rows do
+    not make it "unusable")."""
+    facts, quotes = tmp_path / "facts.csv", tmp_path / "prices.csv"
+    facts.write_text("entity_id,entity_name,fiscal_year,fiscal_period,period_end,item,value,currency\n"
+                     "GOOD,Good Co,2024,FY,2024-12-31,revenue,10,USD\n")
+    quotes.write_text("entity_id,date,close\nGOOD,2024-12-30,5\nGOOD,2024-12-31,oops\nONLY,2024-12-31,7\n")
+    ingested = ingest([tmp_path])
+    assert [(Path(f.path).name, f.adapter, f.rows) for f in ingested.files] == [
+        ("prices.csv", "prices (long)", 3), ("facts.csv", "long", 1)]
+    assert ingested.rows_in == ingested.accepted_count + ingested.rejected.height == 4
+    assert ingested.prices["entity_id"].to_list() == ["GOOD", "ONLY"]
+    assert ingested.rejected.select("line", "column", "reason").rows() == [(3, "close", "close 'oops' is not a number")]
+    assert unusable_entities(ingested) == [{"entity_id": "ONLY", "stage": "ingest", "error": (
+        "1 daily price but no statements: a report needs its statements (give their files too)")}]
+
+
 def test_hostile_entity_gets_a_safe_folder_listed_in_the_manifest(tmp_path: Path) -> None:
     facts = facts_frame({("../../etc", 2024, "FY"): {"revenue": 10, "net_income": 1}})
     ingested = Ingested(facts=facts, superseded=facts.clear(), rejected=empty_rejected())
