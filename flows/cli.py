@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -54,14 +55,19 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 def sample(
     out: Annotated[Path | None, typer.Option(help="Folder to write the sample inputs to")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed; the same seed gives byte-identical files")] = None,
+    as_of: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day of the daily prices "
+                                                   "(default: today)")] = None,
 ) -> None:
-    """Write the deterministic sample data set (long CSV + one wide CSV per company)."""
+    """Write the deterministic sample data set: statements (long CSV + one wide CSV per company) and daily prices of
+    the companies and a market index."""
     from generator.sample import write_sample
 
     settings = get_settings()
-    result = write_sample(out or settings.sample_dir, seed=settings.sample_seed if seed is None else seed)
+    result = write_sample(out or settings.sample_dir, seed=settings.sample_seed if seed is None else seed,
+                          as_of=as_of.date() if as_of else None)
     typer.echo(f"{len(result.entities)} companies, {result.rows:,} rows: {result.long_csv} and "
-               f"{len(result.wide_files)} wide files in {result.wide_files[0].parent}")
+               f"{len(result.wide_files)} wide files in {result.wide_files[0].parent}; "
+               f"{result.price_rows:,} daily prices in {result.prices_csv}")
 
 
 @app.command()

@@ -11,10 +11,12 @@ two ingest adapters can be checked against each other.
 from __future__ import annotations
 
 import csv
+import math
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from itertools import pairwise
 from math import prod
 from pathlib import Path
 from typing import Any
@@ -281,12 +283,15 @@ ROLES: dict[str, str] = {role: p.entity_id for p in PROFILES for role in p.roles
 
 @dataclass(frozen=True)
 class SampleSummary:
-    """What ``finreport sample`` wrote: the companies, the long file and its row count, the wide files."""
+    """What ``finreport sample`` wrote: the companies, the long file and its row count, the wide files, and the
+    daily prices (the companies' and the market index's) with their row count."""
 
     entities: list[str]
     long_csv: Path
     wide_files: list[Path]
     rows: int
+    prices_csv: Path | None = None
+    price_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -545,8 +550,9 @@ def write_long(companies: Sequence[Company], path: Path) -> int:
     return rows
 
 
-def write_sample(out: Path, seed: int = 7, n_companies: int = 14) -> SampleSummary:
-    """Write ``long/facts.csv`` and ``wide/<entity_id>.csv`` under ``out``.
+def write_sample(out: Path, seed: int = 7, n_companies: int = 14, as_of: date | None = None) -> SampleSummary:
+    """Write ``long/facts.csv``, ``wide/<entity_id>.csv`` and ``prices/prices.csv`` (daily, to ``as_of``, today
+    by default; :func:`write_prices`) under ``out``.
 
     Wide files left over from an earlier, larger sample are removed: both formats must hold the
     same facts, and an ingest of ``out`` would otherwise pick up companies the long file lacks.
@@ -577,4 +583,131 @@ def write_sample(out: Path, seed: int = 7, n_companies: int = 14) -> SampleSumma
         wide_files.append(path)
     for stale in set(wide_dir.glob("*.csv")) - set(wide_files):
         stale.unlink()
-    return SampleSummary([c.profile.entity_id for c in companies], long_csv, wide_files, rows)
+    prices_csv = out / "prices" / "prices.csv"
+    price_rows = write_prices(companies, prices_csv, seed, as_of or date.today())
+    return SampleSummary([c.profile.entity_id for c in companies], long_csv, wide_files, rows, prices_csv,
+                         price_rows)
+
+
+MARKET_INDEX = "SMPLX"
+"""The sample's market index: a benchmark like any other entity, in the prices file beside the companies."""
+PRICE_START = date(2020, 1, 2)
+"""The first trading day of the sample's prices: five years and more before its last statements."""
+_HOLIDAYS = {(1, 1), (7, 4), (12, 25)}
+_CLOSED = (date(2024, 12, 24), date(2024, 12, 26))
+"""The market's holiday closure: with the weekend before, no close from 2024-12-20 to 2024-12-27 (a gap of a
+week, not more: the prices' reader says nothing of it)."""
+_HALT_DAYS = 10
+"""Trading days the loss-maker's shares are halted in March 2025: a gap of more than a week, said as a finding."""
+_SPLIT = date(2026, 6, 15)
+"""The grower splits 2-for-1 on the first trading day from here, after its last balance sheet: the split is in
+the prices (declared), and a valuation puts its shares on the new basis."""
+_MULTIPLE = {"Technology": 30.0, "Healthcare": 22.0, "Consumer": 20.0, "Industrials": 17.0, "Energy": 11.0}
+"""The price-earnings multiple a profitable company of each sector trades at, around which its price moves."""
+_BETA = {"grower": 1.4, "loss_maker": 1.8, "cash_cow": 0.6, "cyclical": 1.5}
+
+
+def trading_days(first: date, last: date) -> list[date]:
+    """Weekdays from ``first`` to ``last`` but the sample market's holidays and its Christmas 2024 closure."""
+    days, day = [], first
+    while day <= last:
+        if day.weekday() < 5 and (day.month, day.day) not in _HOLIDAYS and not _CLOSED[0] <= day <= _CLOSED[1]:
+            days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def _fair_prices(company: Company) -> list[tuple[date, float]]:
+    """(filed date, price) at each quarter's filing: the sector's P/E over the last four quarters' net income,
+    or, over a loss, 1.2 times book value (0.6 times sales where equity is negative too), per share."""
+    latest: dict[tuple[int, str], Filing] = {}
+    for r in sorted(company.reports, key=lambda r: r.filed):
+        latest[(r.fiscal_year, r.fiscal_period)] = r  # a restated figure: its last filing
+    quarters = sorted((r for r in latest.values() if r.fiscal_period != "FY"), key=lambda r: r.end)
+    multiple = _MULTIPLE.get(company.profile.sector, 18.0) * (1.5 if "grower" in company.profile.roles else 1.0)
+    out = []
+    for i in range(3, len(quarters)):
+        last = quarters[i - 3: i + 1]
+        earnings = sum(q.values.get("net_income", 0) for q in last)
+        sales = sum(q.values.get("revenue", 0) for q in last)
+        equity, shares = quarters[i].values.get("total_equity", 0), quarters[i].values.get("shares_outstanding", 0)
+        if shares <= 0:
+            continue
+        cap = multiple * earnings if earnings > 0 else 1.2 * equity if equity > 0 else 0.6 * sales
+        out.append((quarters[i].filed, cap / shares))
+    return out
+
+
+def _dividends(company: Company, days: Sequence[date]) -> dict[date, float]:
+    """Each quarter's dividends paid per share, going ex 45 days after the quarter ends (the next trading day); after
+    the last quarter filed, the last dividend goes on every quarter, as a company that pays one keeps paying."""
+    out: dict[date, float] = {}
+    quarters = sorted((r for r in company.reports if r.fiscal_period != "FY"), key=lambda r: (r.end, r.filed))
+    ends = {r.end: r for r in quarters}  # a quarter filed twice: its last filing
+    last_end = max(ends, default=None)
+    for end, r in sorted(ends.items()):
+        paid, shares = abs(r.values.get("dividends_paid", 0)), r.values.get("shares_outstanding", 0)
+        if not paid or not shares:
+            continue
+        per_share, when = round(paid / shares, 4), end
+        while when is not None and (when == end or end == last_end):
+            ex = next((d for d in days if d >= when + timedelta(days=45)), None)
+            if ex is None:
+                break
+            out[ex] = per_share
+            when = _add_months(date(when.year, when.month, 1), 4) - timedelta(days=1) if end == last_end else None
+    return out
+
+
+def write_prices(companies: Sequence[Company], path: Path, seed: int, as_of: date) -> int:
+    """Daily closes from :data:`PRICE_START` to ``as_of`` for each company and :data:`MARKET_INDEX`, in a long
+    table (``entity_id, date, close, dividend, split_ratio, currency``); returns its rows. Each company moves with
+    the market by its beta and on its own, and its price meets a plausible valuation at every quarter's filing
+    (:func:`_fair_prices`), so P/E and P/B read as they should. Dividends go ex quarterly; the grower splits
+    2-for-1 (declared); the loss-maker is halted for two weeks; the market closes over Christmas 2024."""
+    days = trading_days(PRICE_START, as_of)
+    rng = random.Random(f"{seed}/prices")
+    market = [rng.gauss(0.0003, 0.011) for _ in days]
+    rows: list[tuple[Any, ...]] = []
+    level = 1000.0
+    for day, move in zip(days, market, strict=True):
+        level *= 1 + move
+        rows.append((MARKET_INDEX, day, f"{level:.2f}", "", "", "USD"))
+    for i, company in enumerate(companies):
+        p, own = company.profile, random.Random(f"{seed}/prices/{i}")
+        beta = next((b for role, b in _BETA.items() if role in p.roles), own.uniform(0.8, 1.2))
+        spread = 0.03 if "loss_maker" in p.roles else own.uniform(0.01, 0.02)
+        walk = [0.0]
+        for move in market[1:]:
+            walk.append(walk[-1] + beta * move + own.gauss(0.0, spread))
+        fair = [(next((k for k, d in enumerate(days) if d >= when), None), price)
+                for when, price in _fair_prices(company)]
+        gaps = [(k, math.log(price) - walk[k]) for k, price in fair if k is not None and price > 0]  # walk to value
+        closes = []
+        for k, x in enumerate(walk):
+            if not gaps:
+                shift = math.log(50.0)
+            elif k <= gaps[0][0]:
+                shift = gaps[0][1]
+            elif k >= gaps[-1][0]:
+                shift = gaps[-1][1]
+            else:
+                (a, ga), (b, gb) = next(((g0, g1) for g0, g1 in pairwise(gaps) if g0[0] <= k <= g1[0]))
+                shift = ga + (gb - ga) * (k - a) / (b - a)
+            closes.append(math.exp(x + shift))
+        dividends = _dividends(company, days)
+        split = next((d for d in days if d >= _SPLIT), None) if "grower" in p.roles else None
+        halted = set(days[next(k for k, d in enumerate(days) if d >= date(2025, 3, 10)):][:_HALT_DAYS]) \
+            if "loss_maker" in p.roles and days[-1] >= date(2025, 3, 10) else set()
+        for day, close in zip(days, closes, strict=True):
+            if day in halted:
+                continue
+            ratio = 2.0 if split is not None and day >= split else 1.0
+            rows.append((p.entity_id, day, f"{close / ratio:.2f}", f"{dividends[day] / ratio:.4f}"
+                         if day in dividends else "", "2" if day == split else "", p.currency))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(("entity_id", "date", "close", "dividend", "split_ratio", "currency"))
+        writer.writerows((e, d.isoformat(), *rest) for e, d, *rest in rows)
+    return len(rows)

@@ -11,9 +11,21 @@ from decimal import Decimal
 from itertools import pairwise
 from pathlib import Path
 
+import polars as pl
 import pytest
 
-from generator.sample import LABELS, LONG_COLUMNS, PROFILES, ROLES, WIDE_ID_COLUMNS, generate, write_sample
+from generator.ingest import Ingested, ingest
+from generator.market import known_facts, total_return_levels, valuation
+from generator.sample import (
+    LABELS,
+    LONG_COLUMNS,
+    MARKET_INDEX,
+    PROFILES,
+    ROLES,
+    WIDE_ID_COLUMNS,
+    generate,
+    write_sample,
+)
 from generator.schema import canonical_items, currencies, items, resolve_label
 
 CURRENCY_FLOWS = [i for i in LABELS if items()[i].kind == "flow" and items()[i].unit == "currency"]
@@ -87,9 +99,9 @@ def _current_ratio(v: dict[str, float]) -> float:
 
 
 def test_same_seed_writes_identical_bytes_and_another_seed_differs(tmp_path: Path) -> None:
-    first = write_sample(tmp_path / "a", seed=3)
-    write_sample(tmp_path / "b", seed=3)
-    write_sample(tmp_path / "c", seed=4)
+    first = write_sample(tmp_path / "a", seed=3, as_of=AS_OF)
+    write_sample(tmp_path / "b", seed=3, as_of=AS_OF)
+    write_sample(tmp_path / "c", seed=4, as_of=AS_OF)
     assert _files(tmp_path / "a") == _files(tmp_path / "b")
     assert (tmp_path / "a" / "long" / "facts.csv").read_bytes() != (tmp_path / "c" / "long" / "facts.csv").read_bytes()
     assert first.long_csv == tmp_path / "a" / "long" / "facts.csv"
@@ -358,3 +370,49 @@ def test_generate_matches_the_long_csv(rows: list[dict], sample_dir: Path) -> No
         assert float(w["value"]) == r["value"]
         assert w["filed"] == r["filed"].isoformat() and int(w["fiscal_year"]) == r["fiscal_year"]
         assert w["period_start"] == ("" if r["period_start"] is None else r["period_start"].isoformat())
+
+
+AS_OF = date(2026, 11, 27)
+
+
+@pytest.fixture(scope="module")
+def priced(tmp_path_factory: pytest.TempPathFactory) -> Ingested:
+    """The sample's statements and daily prices to the as-of date, ingested together."""
+    root = tmp_path_factory.mktemp("priced")
+    write_sample(root, as_of=AS_OF)
+    return ingest([root / "long", root / "prices"])
+
+
+def test_every_company_and_the_index_have_daily_prices_read_without_a_rejection(priced: Ingested) -> None:
+    prices = priced.prices
+    assert set(prices["entity_id"]) == {p.entity_id for p in PROFILES} | {MARKET_INDEX}
+    assert priced.rejected.height == 0 and priced.rows_in == priced.accepted_count
+    assert (prices["date"].min(), prices["date"].max()) == (date(2020, 1, 2), AS_OF)
+    closed = prices.filter(pl.col("date").is_between(date(2024, 12, 24), date(2024, 12, 26)))
+    assert closed.height == 0  # the holiday closure: no close for anyone, and no gap worth a finding
+    assert priced.price_findings.select("entity_id", "check").rows() == [(ROLES["loss_maker"], "price_gap")]
+    assert "(17 days)" in priced.price_findings["message"][0]  # the two-week halt
+    currencies = dict(prices.group_by("entity_id").agg(pl.col("currency").first()).iter_rows())
+    assert all(currencies[p.entity_id] == p.currency for p in PROFILES)
+
+
+def test_the_grower_splits_2_for_1_and_no_holder_loses_half(priced: Ingested) -> None:
+    grower = priced.prices.filter(pl.col("entity_id") == ROLES["grower"])
+    split = grower.filter(pl.col("split_ratio") == 2.0)
+    assert split["date"].to_list() == [date(2026, 6, 15)]
+    before = grower.filter(pl.col("date") < date(2026, 6, 15))["close"][-1]
+    assert split["close"][0] / before == pytest.approx(0.5, abs=0.1)
+    levels = total_return_levels(grower)["level"]
+    assert (levels / levels.shift(1) - 1).abs().max() < 0.2
+
+
+def test_prices_meet_plausible_valuations(priced: Ingested) -> None:
+    """Each price meets the sector's P/E at every quarter's filing (1.2 times book value over a loss)."""
+    values = valuation(priced.prices, known_facts(priced.facts, priced.superseded, AS_OF), AS_OF)
+    pe = dict(values.filter(pl.col("metric") == "pe_ttm").select("entity_id", "value").iter_rows())
+    assert pe.pop(ROLES["loss_maker"]) is None
+    assert all(5 < v < 80 for v in pe.values()), pe
+    pb = dict(values.filter(pl.col("metric") == "pb").select("entity_id", "value").iter_rows())
+    assert 0.5 < pb[ROLES["loss_maker"]] < 3
+    dividend = dict(values.filter(pl.col("metric") == "dividend_yield").select("entity_id", "value").iter_rows())
+    assert dividend[ROLES["cash_cow"]] > 0.005 and dividend[ROLES["grower"]] == 0.0
