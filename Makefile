@@ -45,12 +45,13 @@ test-fast: test-system-deps $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not integration"
 
 ## bench: ingest + validation + metrics on 1.6 M rows against pandas; reasoning time against snapshots;
-## the whole nightly run on the sample and on 200 companies
+## the whole nightly run on the sample and on 200 companies; market metrics of 5,000 tickers against pandas
 bench: $(STAMP)
 	$(BIN)/python bench/bench_facts.py
 	$(BIN)/python bench/bench_graph.py
 	$(BIN)/python bench/bench_run.py
 	$(BIN)/python bench/bench_files.py
+	$(BIN)/python bench/bench_market.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check generator flows tests bench
