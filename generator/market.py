@@ -190,8 +190,8 @@ def window_measures(closes: pl.DataFrame, *, periods: int = TRADING_DAYS, risk_f
         std=c("daily").list.std(ddof=1),
         downside=(c("daily").list.eval((each - rf).clip(upper_bound=0.0) ** 2).list.sum()
                   / c("daily").list.len()).sqrt(),
-        var_95=-c("daily").list.eval(tail).list.first(),
-        cvar_95=-c("daily").list.eval(each.filter(each <= tail).mean()).list.first(),
+        var_95=0.0 - c("daily").list.eval(tail).list.first(),  # a loss, as a positive number (no -0.0)
+        cvar_95=0.0 - c("daily").list.eval(each.filter(each <= tail).mean()).list.first(),
     ).with_columns(
         volatility=c("std") * root,
         sharpe=pl.when(c("std") > 0).then(c("mean") / c("std") * root),
@@ -262,7 +262,9 @@ def market_metrics(levels: pl.DataFrame, as_of: date, *, benchmarks: dict[str, s
         if measure.benchmark:
             reason = pl.when(c("entity_id").is_in(list(own))).then(pl.lit("it is the benchmark")).when(
                 c("benchmark").is_null()).then(pl.lit(
-                    "no benchmark is set for it (--benchmark ID, FINREPORT_BENCHMARK, or the sectors file)"))
+                    "no benchmark is set for it (--benchmark ID, FINREPORT_BENCHMARK, or the sectors file)")).when(
+                ~c("benchmark").is_in(list(number))).then(pl.format("the benchmark {} has no prices up to {}",
+                                                                    c("benchmark"), pl.lit(str(as_of))))
             if measure.name == "relative_return":
                 reason = reason.when(value.is_null()).then(pl.lit("the benchmark has no close on the window's first "
                                                                   "or last date"))

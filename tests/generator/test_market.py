@@ -127,12 +127,22 @@ def test_windows_that_cannot_be_taken_are_absent_with_the_reason(levels: pl.Data
         metrics.filter(pl.col("reason").is_not_null()).height
 
 
-def test_the_benchmark_itself_has_no_beta(levels: pl.DataFrame) -> None:
-    metrics = market_metrics(levels.filter(pl.col("entity_id").is_in(["SP500", "MSFT"])), AS_OF,
-                             benchmarks={"SP500": "SP500", "MSFT": "SP500"})
+def test_the_benchmark_itself_has_no_beta_nor_has_a_benchmark_without_prices(levels: pl.DataFrame) -> None:
+    metrics = market_metrics(levels.filter(pl.col("entity_id").is_in(["SP500", "MSFT", "KO"])), AS_OF,
+                             benchmarks={"SP500": "SP500", "MSFT": "SP500", "KO": "NDX"})
     beta = {r["entity_id"]: r for r in metrics.filter(pl.col("metric") == "beta_1y").iter_rows(named=True)}
     assert beta["SP500"]["reason"] == "it is the benchmark" and beta["SP500"]["value"] is None
     assert beta["MSFT"]["value"] is not None and beta["MSFT"]["benchmark"] == "SP500"
+    assert beta["KO"]["reason"] == f"the benchmark NDX has no prices up to {AS_OF}"
+
+
+def test_a_share_that_never_moved_has_no_volatility_and_no_negative_zero() -> None:
+    days = [date(2026, 1, 1) + timedelta(days=i) for i in range(30)]
+    flat = total_return_levels(pl.DataFrame({"entity_id": "FLAT", "date": days, "close": [10.0] * 30}))
+    rows = {r["metric"]: r for r in market_metrics(flat, days[-1]).iter_rows(named=True)}
+    assert rows["volatility_1m"]["reason"] == rows["sharpe_1m"]["reason"] == "the price never moved in the window"
+    assert rows["var_95_1m"]["value"] == 0.0 and math.copysign(1, rows["var_95_1m"]["value"]) == 1.0
+    assert rows["max_drawdown_1m"]["value"] == 0.0 and rows["max_drawdown_1m"]["peak_date"] is None
 
 
 def test_dividends_are_reinvested_and_a_split_is_no_fall() -> None:
