@@ -24,8 +24,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from generator.narrator import catalogue  # noqa: E402
-from generator.narrator.model import ModelNarrator, prompt  # noqa: E402
-from generator.narrator.slots import prompt_facts  # noqa: E402
+from generator.narrator.model import ModelNarrator, prompts  # noqa: E402
 from generator.pipeline import answer, build  # noqa: E402
 from generator.sample import write_sample  # noqa: E402
 from generator.settings import get_settings  # noqa: E402
@@ -33,13 +32,13 @@ from generator.settings import get_settings  # noqa: E402
 OUT = ROOT / "bench" / "out"
 
 
-def prompts() -> list[str]:
+def sample_prompts() -> list[str]:
     sample = OUT / "run_sample"
     if not (sample / "long" / "facts.csv").exists():
         write_sample(sample)
     run = build([sample / "long"])
     contexts = [ctx for ctx, _ in answer(run, run.entities).values()]
-    return [prompt(q, prompt_facts(q, ctx), ctx) for ctx in contexts for q in catalogue()]
+    return [p for ctx in contexts for q in catalogue() for p in prompts(q, ctx)]
 
 
 def main() -> None:
@@ -49,7 +48,7 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=160)
     parser.add_argument("--model", type=Path, default=get_settings().model_dir)
     args = parser.parse_args()
-    chosen = prompts()[: args.prompts]
+    chosen = sample_prompts()[: args.prompts]
     path = args.model
     results = {"prompts": len(chosen), "new_tokens": args.new_tokens, "torch": torch.__version__,
                "threads": torch.get_num_threads(), "python": platform.python_version()}

@@ -28,7 +28,7 @@ import polars as pl
 
 from generator.answers import context
 from generator.narrator import Context, Question, catalogue
-from generator.narrator.training import Example, corrections, examples_for
+from generator.narrator.training import Example, balanced, corrections, examples_for
 from generator.pipeline import FactsRun, build
 from generator.sample import PROFILES, Company, Filing, Profile, simulate, write_long, write_sample
 
@@ -206,7 +206,9 @@ def build_corpus(*, seeds: Sequence[int], companies: int, real_like: int, labels
     filings = real_inputs(real)
     if filings:
         jobs["real"] = sampled(company_periods(build(filings)), eval_seed, eval_answers)
+    examples, repeated = balanced(examples)
     about = {"examples": len(examples), "by_source": {k: v for k, v in stats.items() if not k.startswith("refused")},
+             "repeated": repeated,
              "refused_targets": sum(v for k, v in stats.items() if k.startswith("refused")),
              "refused_corrections": refused, "held_out_answers": {k: len(v) for k, v in jobs.items()},
              "real_inputs": [str(p) for p in filings]}

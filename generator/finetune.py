@@ -14,7 +14,16 @@ from pydantic import BaseModel, Field
 
 from generator.corpus import Corpus, build_corpus
 from generator.narrator.model import PROMPT_FORMAT, ModelNarrator
-from generator.narrator.training import Evaluation, Example, evaluate, lora, loss_curve, scratch, train
+from generator.narrator.training import (
+    LEAST_PART_EXAMPLES,
+    Evaluation,
+    Example,
+    evaluate,
+    lora,
+    loss_curve,
+    scratch,
+    train,
+)
 from generator.settings import SHIPPED_NARRATOR
 
 
@@ -172,20 +181,25 @@ def card(request: FinetuneRequest, about: dict[str, Any], history: list[dict[str
         "",
         "Writes the answers of finreport's analyst questions in slots (`⟨revenue⟩`), which the report fills from "
         "the facts; every answer is verified before it reaches a PDF. It may only write the slots its prompt "
-        "gives (the others are masked out while it generates). An answer whose greedy text fails is drawn again "
+        "gives (the others are masked out while it generates). Answers that list things (the moves on a year "
+        "earlier, data-quality findings, risk flags) and the executive summary are written a sentence at a time: "
+        "the data plans the parts and their order, each part's prompt holds its own facts alone, and each part is "
+        "verified, then the answer they make. A part whose greedy text fails is drawn again "
         f"by beam search ({first.beams} beams) and the best-scored beam that passes is used; the reference answer "
-        f"replaces any that still fails. Prompt format `{PROMPT_FORMAT}`.", "",
+        f"replaces any answer that still fails. Prompt format `{PROMPT_FORMAT}`.", "",
         "## Data", "",
         f"- Training: for each of the seeds {request.seeds}, {request.companies} of the sample generator's "
         f"companies and {request.real_like} companies filed as real filers file (`generator/corpus.py`: "
         "economies redrawn from thriving to insolvent, sizes from thousands to hundreds of billions, seven "
         "currencies, items never reported by kind of filer, gaps, annual reports only or quarters only, no "
         "sector, banks by SIC code, late refilings restating up to dozens of figures), every period; "
-        f"{about['examples']} examples, one per company-period and question, the target drawn from the phrasings "
-        "of `generator/narrator/phrasings.toml` (at least five per question) and the reference answer turned "
-        "into slots.",
+        f"{about['examples']} examples, one per company-period, question and part of its answer, the target "
+        "drawn from the phrasings of `generator/narrator/phrasings.toml` (at least five per question and part) "
+        "and, for an answer in one part, the reference answer turned into slots.",
         f"- Targets by source: {json.dumps(about['by_source'])}; refused by the verifier before training: "
         f"{about['refused_targets']}.",
+        f"- Rare parts repeated to at least {LEAST_PART_EXAMPLES} examples (at most 8 times their own): "
+        f"{json.dumps(about.get('repeated', {}))}.",
         f"- Analysts' corrections: {about['by_source'].get('corrections accepted', 0)} accepted, "
         f"{len(about['refused_corrections'])} refused.",
         f"- Held out, synthetic: seed {request.eval_seed} ({request.eval_companies} sample companies and "

@@ -108,13 +108,14 @@ def narrator_for(run: FactsRun, request: ReportRequest) -> tuple[Narrator | None
 
 def narrator_counts(answers: Sequence[Answer], model: bool) -> dict[str, int]:
     """How many answers each origin wrote (model, reference, fallback); with a model, how many a beam wrote after
-    the greedy text failed, and how many prompts were never generated (too long, or the model failed)."""
+    the greedy text failed, and how many answers had a prompt (of a part) that was never generated (too long, or
+    the model failed)."""
     origins = [a.verification.get("status", a.origin) for a in answers]
     counts = {status: origins.count(status) for status in sorted(set(origins))}
     if model:
         counts["verified_by_beam"] = sum(a.origin == "model" and a.verification["decoding"] != "greedy"
                                          for a in answers)
-        counts["not_generated"] = sum(a.verification.get("decoding") == "not generated" for a in answers)
+        counts["not_generated"] = sum("not generated" in a.verification.get("decoding", "") for a in answers)
     return counts
 
 

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.narrator import Answer, Context, Question, ReferenceNarrator, facts_used, relevant_flags
+from generator.narrator import Answer, Context, Question, ReferenceNarrator, facts_used
+from generator.narrator.parts import Part, joined, plan
 from generator.narrator.slots import SLOT, Slot, fill, move, prompt_facts
 from generator.narrator.verify import Verdict, verify
 
-PROMPT_FORMAT = "finreport-slots-4"
+PROMPT_FORMAT = "finreport-slots-5"
 """Recorded in the manifest and the model card: a checkpoint is trained for one prompt format."""
 
 
@@ -34,13 +35,14 @@ def quiet() -> None:
     logging.set_verbosity_error()
 
 
-def prompt(question: Question, facts: dict[str, Slot], context: Context) -> str:
-    """One line per fact: its slot and its value as the report writes it (a finding: its check); where the
-    answer may give it a direction, the direction beside the slot the answer writes with it (``⟨current_ratio⟩
+def prompt(question: Question, part: Part, context: Context) -> str:
+    """One line per fact of the part: its slot and its value as the report writes it (a finding: its check); where
+    the answer may give it a direction, the direction beside the slot the answer writes with it (``⟨current_ratio⟩
     0.41x down from ⟨current_ratio_prior⟩ 0.52x``, a growth rate ``⟨revenue_growth_yoy⟩ -3.1% down by
-    ⟨revenue_growth_yoy_abs⟩``), so the words an answer needs stand in one line; then the flags; then the
-    question, last, where a small model attends most easily."""
-    lines = []
+    ⟨revenue_growth_yoy_abs⟩``), so the words an answer needs stand in one line; then the part's flags; then which
+    part of the answer it is (``part: move 2 of 3``); then the question, last, where a small model attends most
+    easily."""
+    facts, lines = part.facts, []
     for name, fact in facts.items():
         base = name.removesuffix("_prior").removesuffix("_abs")
         if name != base and base in facts:  # written on its figure's line
@@ -55,9 +57,17 @@ def prompt(question: Question, facts: dict[str, Slot], context: Context) -> str:
         elif direction and not size:
             line += f" {direction}"
         lines.append(line)
-    lines += [f"flag: {f['label']}" for f in relevant_flags(question, context)]
+    lines += [f"flag: {f['label']}" for f in part.flags]
+    if part.header():
+        lines.append(part.header())
     lines.append(f"question: {question.question}")
     return "\n".join(lines) + "\nanswer:"
+
+
+def prompts(question: Question, context: Context) -> list[str]:
+    """The prompts of one answer, one per part (:func:`generator.narrator.parts.plan`), in the answer's order."""
+    facts = prompt_facts(question, context)
+    return [prompt(question, part, context) for part in plan(question, context, facts)]
 
 
 @dataclass(frozen=True)
@@ -189,34 +199,67 @@ class ModelNarrator:
         return [OwnSlots()]
 
     def draft(self, jobs: Sequence[tuple[Question, Context]], facts: Sequence[dict[str, Slot]]) -> list[Draft]:
-        """Greedy answers, each verified; those that fail are drawn again by beam search, and the best-scored
-        beam that passes replaces the greedy text (none passing: the greedy text and its verdict stay, and the
-        decoding says the beams were tried). A prompt too long for the model is not generated, and one the model
-        fails on is not drawn again: both fall back to the reference answer, with the reason."""
-        prompts = [prompt(q, f, c) for (q, c), f in zip(jobs, facts, strict=True)]
+        """Each answer written part by part (:func:`generator.narrator.parts.plan`; most answers are one part):
+        every part greedily, each verified on its own; the parts that fail are drawn again by beam search, and the
+        best-scored beam that passes replaces the greedy text (none passing: the greedy text and its verdict stay,
+        and the decoding says the beams were tried). An answer in several parts is then verified as a whole. A
+        prompt too long for the model is not generated, and one the model fails on is not drawn again: both fall
+        back to the reference answer, with the reason."""
+        plans = [plan(q, c, f) for (q, c), f in zip(jobs, facts, strict=True)]
+        pieces = [(j, part) for j, parts in enumerate(plans) for part in parts]
+        prompts = [prompt(jobs[j][0], part, jobs[j][1]) for j, part in pieces]
         skipped = self.too_long(prompts)
         fits = [i for i, why in enumerate(skipped) if why is None]
         texts: dict[int, str | Exception] = dict(zip(fits, self.generate([prompts[i] for i in fits]), strict=True))
         drafts = []
-        for i, ((q, c), f) in enumerate(zip(jobs, facts, strict=True)):
-            text = texts.get(i)
+        for i, (j, part) in enumerate(pieces):
+            (question, context), text = jobs[j], texts.get(i)
             if isinstance(text, str):
-                drafts.append(Draft(text, verify(text, q, c, self.flag_labels, f), "greedy"))
+                drafts.append(Draft(text, self._verify(text, question, context, part), "greedy"))
             else:
                 why = skipped[i] or f"the model failed: {type(text).__name__}: {text}"
                 drafts.append(Draft("", Verdict(False, why), "not generated"))
         failed = [i for i, d in enumerate(drafts) if not d.verdict.ok and d.decoding == "greedy"]
-        if self.beams < 2 or not failed:
-            return drafts
-        for i, beams in zip(failed, self.beam([prompts[i] for i in failed]), strict=True):
-            (question, context), first = jobs[i], drafts[i]
-            drafts[i] = Draft(first.text, first.verdict, f"greedy; none of {self.beams} beams passed")
-            for rank, text in enumerate([] if isinstance(beams, Exception) else beams, start=1):
-                verdict = verify(text, question, context, self.flag_labels, facts[i])
-                if verdict.ok:
-                    drafts[i] = Draft(text, verdict, f"beam {rank} of {self.beams}", (first.text, first.verdict.reason))
-                    break
-        return drafts
+        if self.beams > 1 and failed:
+            for i, beams in zip(failed, self.beam([prompts[i] for i in failed]), strict=True):
+                (question, context), part, first = jobs[pieces[i][0]], pieces[i][1], drafts[i]
+                drafts[i] = Draft(first.text, first.verdict, f"greedy; none of {self.beams} beams passed")
+                for rank, text in enumerate([] if isinstance(beams, Exception) else beams, start=1):
+                    verdict = self._verify(text, question, context, part)
+                    if verdict.ok:
+                        drafts[i] = Draft(text, verdict, f"beam {rank} of {self.beams}",
+                                          (first.text, first.verdict.reason))
+                        break
+        by_answer: list[list[tuple[Part, Draft]]] = [[] for _ in jobs]
+        for (j, part), piece in zip(pieces, drafts, strict=True):
+            by_answer[j].append((part, piece))
+        return [self._whole(question, context, fact, parts)
+                for (question, context), fact, parts in zip(jobs, facts, by_answer, strict=True)]
+
+    def _verify(self, text: str, question: Question, context: Context, part: Part) -> Verdict:
+        """A whole answer is verified as an answer; a part as a part of one, against its own facts and flags."""
+        if part.header() is None:
+            return verify(text, question, context, self.flag_labels, part.facts)
+        verdict = verify(text, question, context, self.flag_labels, part.facts, part=part)
+        return verdict if verdict.ok else Verdict(False, f"{part.header()}: {verdict.reason}", verdict.checked)
+
+    def _whole(self, question: Question, context: Context, facts: dict[str, Slot],
+               parts: list[tuple[Part, Draft]]) -> Draft:
+        """One answer's draft from its parts' drafts: a whole part as it is; parts joined, the first failure the
+        reason, and once every part passes, the answer verified as a whole."""
+        if len(parts) == 1 and parts[0][0].header() is None:
+            return parts[0][1]
+        drafts = [d for _, d in parts]
+        text = joined([d.text for d in drafts], [p for p, _ in parts])
+        decodings = [d.decoding for d in drafts]
+        decoding = "greedy" if set(decodings) == {"greedy"} else "parts: " + ", ".join(decodings)
+        greedy = None
+        if any(d.greedy for d in drafts):
+            why = next(d.greedy[1] for d in drafts if d.greedy)
+            greedy = (joined([(d.greedy or (d.text, ""))[0] for d in drafts], [p for p, _ in parts]), why)
+        wrong = next((d.verdict for d in drafts if not d.verdict.ok), None)
+        verdict = wrong or verify(text, question, context, self.flag_labels, facts, joined=True)
+        return Draft(text, verdict, decoding, greedy)
 
     def answer_all(self, jobs: Sequence[tuple[Question, Context]]) -> list[Answer]:
         """Every job drafted together (in batches, beams for the failures): an answer that passes is filled in; any

@@ -102,6 +102,8 @@ def prompt_facts(question: Question, context: Context) -> dict[str, Slot]:
                 facts[name] = Slot(name, threshold, definition(metric).unit, None)
     if question.flags:
         facts["flag_count"] = Slot("flag_count", len(flags), "count")
+    if question.summary and flags:  # the summary lists them: the data writes the names, in the reasoner's order
+        facts["flag_names"] = Slot("flag_names", len(flags), "text", text=", ".join(f["label"] for f in flags))
     if "piotroski_f_score" in facts:
         facts["piotroski_f_score_max"] = Slot("piotroski_f_score_max", 9, "score")
     if question.peers and context.peers:  # the company's rank among its sector, not every peer's value

@@ -1,6 +1,7 @@
 """Teaching a language model the house style: the corpus, the model, training, held-out evaluation, the card.
 
-The corpus pairs each question's prompt (``finreport-slots-4``) for a company-period with an answer in slots:
+The corpus pairs each question's prompt (``finreport-slots-5``; one per part of an answer written in parts) for a
+company-period with an answer in slots:
 one of the differently-phrased templates of ``phrasings.toml``, the reference answer with its figures turned
 back into slots, or an analyst's correction. Every target passes the verifier before it is used, so the model
 never learns a claim the data does not support. Companies come from the sample generator with other seeds;
@@ -35,12 +36,12 @@ from generator.narrator import (
     ReferenceNarrator,
     Values,
     catalogue,
-    changes,
     question_findings,
     relevant_flags,
 )
 from generator.narrator.model import ModelNarrator, prompt
-from generator.narrator.slots import SLOT, Slot, condition_slot, move, prompt_facts, trend
+from generator.narrator.parts import WHOLE, Part, joined, plan
+from generator.narrator.slots import SLOT, Slot, condition_slot, move, prompt_facts
 from generator.narrator.verify import BETTER, DOWN, UP, WORSE, figures, matches, named_flags, verify
 
 
@@ -100,32 +101,35 @@ def _why(facts: dict[str, Slot], context: Context) -> Callable[[dict[str, Any], 
 
 
 @cache
-def phrasings() -> dict[str, tuple[Template, ...]]:
-    """The slot templates of ``phrasings.toml`` by question id, compiled once."""
+def phrasings() -> dict[tuple[str, str], tuple[Template, ...]]:
+    """The slot templates of ``phrasings.toml`` by question id and part (``whole`` when a phrasing names none),
+    compiled once."""
     env = present.sandbox()
     data = tomllib.loads(resources.files("generator.narrator").joinpath("phrasings.toml").read_text("utf-8"))
-    out: dict[str, list[Template]] = {}
+    out: dict[tuple[str, str], list[Template]] = {}
     for p in data["phrasing"]:
-        out.setdefault(p["question"], []).append(env.from_string(p["template"].strip()))
+        out.setdefault((p["question"], p.get("part", WHOLE)), []).append(env.from_string(p["template"].strip()))
     return {k: tuple(v) for k, v in out.items()}
 
 
-def phrase(template: Template, question: Question, context: Context, facts: dict[str, Slot]) -> str:
-    """One phrasing of ``phrasings.toml`` rendered in slots for a company-period: the same facts in other words, so the
-    model learns the house style rather than one sentence per question."""
-    flags = relevant_flags(question, context)
-    names = {f["flag"] for f in flags}
-    findings = question_findings(question, context)[:LISTED_FINDINGS]
+def phrase(template: Template, question: Question, context: Context, part: Part) -> str:
+    """One phrasing of ``phrasings.toml`` rendered in slots for a part of a company-period's answer (most answers
+    are one part): the same facts in other words, so the model learns the house style rather than one sentence per
+    question."""
+    facts, flags = part.facts, list(part.flags)
+    names = {f["flag"] for f in relevant_flags(question, context)}
+    findings = question_findings(question, context)
 
     def direction(name: str, up: str, down: str, flat: str, unknown: str = "was") -> str:
         return {"up": up, "down": down, "flat": flat, None: unknown}[move(facts, name, context.currency)]
 
-    moved = [c["metric"] for c in changes(question, context) if c["metric"] in facts
-             and f"{c['metric']}_prior" in facts and trend(facts, c["metric"], context.currency) != "flat"]
     text = template.render(
-        s=_Slots(facts), m=Values(context.metrics), prior=Values(context.prior), flags=flags, findings=findings,
-        has=lambda flag: flag in names, flag=lambda name: next(f for f in flags if f["flag"] == name),
-        why=_why(facts, context), dir=direction, lbl=label, moved=moved, sector=context.sector,
+        s=_Slots(facts), m=Values(context.metrics), prior=Values(context.prior), flags=flags,
+        findings=findings[:LISTED_FINDINGS], has=lambda flag: flag in names,
+        flag=lambda name: next(f for f in flags if f["flag"] == name), why=_why(facts, context), dir=direction,
+        lbl=label, sector=context.sector, comparable=any(n.endswith("_prior") for n in facts),
+        item=part.item, index=part.index, count=part.count,
+        total=len(findings) if question.findings else len(relevant_flags(question, context)),
     )
     sentence = " ".join(text.split())
     return present.capitalised(sentence)
@@ -174,33 +178,90 @@ def delexicalise(text: str, question: Question, context: Context, facts: dict[st
 
 def examples_for(contexts: Iterable[Context], flag_labels: Sequence[str], rng: random.Random,
                  stats: Counter[str] | None = None) -> list[Example]:
-    """One training example per company-period and question. Its target is drawn at random from the phrasings
-    and the reference answer in slots; a candidate that fails the verifier is counted in ``stats`` and the
-    next one is drawn."""
+    """Training examples for every company-period and question: one per part of its answer
+    (:func:`generator.narrator.parts.plan`). A whole answer's target is drawn at random from its phrasings and
+    the reference answer in slots; a part's from its part's phrasings, and the parts of one answer are used only
+    when they make an answer that passes as a whole. A candidate that fails the verifier is counted in ``stats``
+    and the next one is drawn."""
     stats = Counter() if stats is None else stats
-    reference = ReferenceNarrator()
     out = []
     for context in contexts:
         for question in catalogue():
             facts = prompt_facts(question, context)
-            sources = [f"phrasing-{i}" for i in range(len(phrasings().get(question.id, ())))] + ["reference"]
-            rng.shuffle(sources)
-            for source in sources:
-                if source == "reference":
-                    text = delexicalise(reference.answer(question, context).text, question, context, facts,
-                                        flag_labels)
-                    reason = None if text is not None else "its figures do not map to slots"
-                else:
-                    text = phrase(phrasings()[question.id][int(source.split("-")[1])], question, context, facts)
-                    verdict = verify(text, question, context, flag_labels, facts)
-                    reason = None if verdict.ok and "None" not in text else verdict.reason or "an absent slot"
-                if reason is None:
-                    out.append(Example(context.entity_id, context.period, question.id,
-                                       prompt(question, facts, context), text, source))
-                    stats[source] += 1
-                    break
-                stats[f"refused {question.id} {source}: {reason}"] += 1
+            parts = plan(question, context, facts)
+            if parts[0].role == WHOLE:
+                out += _whole_example(question, context, parts[0], flag_labels, rng, stats)
+                continue
+            drawn = [_part_example(question, context, part, flag_labels, rng, stats) for part in parts]
+            if any(d is None for d in drawn):
+                continue
+            verdict = verify(joined([d.target for d in drawn if d], parts), question, context, flag_labels, facts,
+                             joined=True)
+            if not verdict.ok:
+                stats[f"refused {question.id} parts: {verdict.reason}"] += 1
+                continue
+            for d in drawn:
+                if d:
+                    out.append(d)
+                    stats[f"{d.source.split('-')[0]} sentences"] += 1
     return out
+
+
+def _whole_example(question: Question, context: Context, part: Part, flag_labels: Sequence[str],
+                   rng: random.Random, stats: Counter[str]) -> list[Example]:
+    sources = [f"phrasing-{i}" for i in range(len(phrasings().get((question.id, WHOLE), ())))] + ["reference"]
+    rng.shuffle(sources)
+    for source in sources:
+        if source == "reference":
+            text = delexicalise(ReferenceNarrator().answer(question, context).text, question, context, part.facts,
+                                flag_labels)
+            reason = None if text is not None else "its figures do not map to slots"
+        else:
+            text = phrase(phrasings()[(question.id, WHOLE)][int(source.split("-")[1])], question, context, part)
+            verdict = verify(text, question, context, flag_labels, part.facts)
+            reason = None if verdict.ok and "None" not in text else verdict.reason or "an absent slot"
+        if reason is None and text is not None:
+            stats[source] += 1
+            return [Example(context.entity_id, context.period, question.id, prompt(question, part, context), text,
+                            source)]
+        stats[f"refused {question.id} {source}: {reason}"] += 1
+    return []
+
+
+def _part_example(question: Question, context: Context, part: Part, flag_labels: Sequence[str],
+                  rng: random.Random, stats: Counter[str]) -> Example | None:
+    templates = phrasings().get((question.id, part.role), ())
+    for k in rng.sample(range(len(templates)), len(templates)):
+        text = phrase(templates[k], question, context, part)
+        verdict = verify(text, question, context, flag_labels, part.facts, part=part)
+        if verdict.ok and "None" not in text:
+            return Example(context.entity_id, context.period, question.id, prompt(question, part, context), text,
+                           f"{part.role}-{k}")
+        stats[f"refused {question.id} {part.role}-{k}: {verdict.reason or 'an absent slot'}"] += 1
+    return None
+
+
+LEAST_PART_EXAMPLES = 600
+"""Examples a part of an answer gets at least, repeating its own when the corpus holds fewer (at most 8 times):
+real filers' data-quality findings are many, the generated companies' few, and a model that saw 150 finding
+sentences among 40,000 examples wrote garbage for them."""
+
+
+def balanced(examples: Sequence[Example]) -> tuple[list[Example], dict[str, int]]:
+    """The examples, those of each rare part (question and role) repeated up to :data:`LEAST_PART_EXAMPLES`;
+    with how many copies were added per part."""
+    by_part: dict[str, list[Example]] = {}
+    for e in examples:
+        role = e.source.rsplit("-", 1)[0]
+        if role not in ("phrasing", "reference", "correction"):
+            by_part.setdefault(f"{e.question} {role}", []).append(e)
+    out, added = list(examples), {}
+    for key, own in sorted(by_part.items()):
+        extra = min(LEAST_PART_EXAMPLES, 8 * len(own)) - len(own)
+        if extra > 0:
+            out += [own[i % len(own)] for i in range(extra)]
+            added[key] = extra
+    return out, added
 
 
 def corrections(path: Path, contexts: dict[tuple[str, str], Context], flag_labels: Sequence[str]
@@ -229,9 +290,34 @@ def corrections(path: Path, contexts: dict[tuple[str, str], Context], flag_label
         if slotted is None:
             refused.append(f"{where}: refused, {verdict.reason if not verdict.ok else 'its figures are ambiguous'}")
             continue
-        accepted.append(Example(context.entity_id, context.period, question.id, prompt(question, facts, context),
-                                slotted, "correction"))
+        examples, why = _corrected_parts(slotted, question, context, flag_labels)
+        if why:
+            refused.append(f"{where}: refused, {why}")
+        accepted += examples
     return accepted, refused
+
+
+def _corrected_parts(slotted: str, question: Question, context: Context, flag_labels: Sequence[str]
+                     ) -> tuple[list[Example], str | None]:
+    """An accepted edit as training examples: the whole answer, or, for an answer written in parts, one sentence
+    per part (each must pass as its part)."""
+    parts = plan(question, context, prompt_facts(question, context))
+    if parts[0].role == WHOLE:
+        return [Example(context.entity_id, context.period, question.id, prompt(question, parts[0], context),
+                        slotted, "correction")], None
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", slotted.strip()) if s]
+    if len(sentences) != len(parts):
+        return [], f"this answer is written one sentence per part ({', '.join(p.role for p in parts)}): the " \
+                   f"edit has {len(sentences)} sentence{'s' if len(sentences) != 1 else ''} for {len(parts)} parts"
+    examples = []
+    for part, sentence in zip(parts, sentences, strict=True):
+        sentence = part.in_part(sentence)
+        verdict = verify(sentence, question, context, flag_labels, part.facts, part=part)
+        if not verdict.ok:
+            return [], f"sentence {len(examples) + 1} as {part.header()}: {verdict.reason}"
+        examples.append(Example(context.entity_id, context.period, question.id, prompt(question, part, context),
+                                sentence, "correction"))
+    return examples, None
 
 
 def checked_spans(text: str, flag_labels: Sequence[str]) -> list[tuple[int, int]]:

@@ -23,6 +23,7 @@ from generator.narrator import (
     changes,
     relevant_flags,
 )
+from generator.narrator.parts import Part
 from generator.narrator.slots import SLOT, Slot, filled, is_change, prompt_facts, trend
 
 _IGNORED = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\S+\.(?:csv|parquet|jsonl|json)(?::\d+)?|\bFY\d{4}\b|\bQ[1-4]\b"
@@ -109,11 +110,15 @@ class Verdict:
 
 
 def verify(text: str, question: Question, context: Context, flag_labels: Sequence[str],
-           facts: dict[str, Slot] | None = None) -> Verdict:
-    """Check a narrator's text (slots not yet filled) for one question; the first failure is the reason."""
+           facts: dict[str, Slot] | None = None, part: Part | None = None, joined: bool = False) -> Verdict:
+    """Check a narrator's text (slots not yet filled) for one question; the first failure is the reason. A
+    ``part`` of an answer (one sentence of a list) is held to its own facts and flags, and not yet to what only a
+    whole answer must do (be on its topic, name every flag the question asks for). An answer ``joined`` from parts
+    that passed one by one may repeat words from part to part ("over the last twelve months" of each flag): a
+    list's, not a loop's."""
     facts = prompt_facts(question, context) if facts is None else facts
     checked: list[dict[str, Any]] = []
-    problem = _shape(_as_slots(text, facts))
+    problem = _shape(_as_slots(text, facts), loops=not joined)
     if problem:
         return Verdict(False, problem)
     unknown = [s for s in SLOT.findall(text) if s not in facts]
@@ -132,6 +137,12 @@ def verify(text: str, question: Question, context: Context, flag_labels: Sequenc
             or _names(clause, refs)
         if problem:
             return Verdict(False, problem, checked)
+    if part is not None:
+        problem = _part_flags(shown, part, context, flag_labels) or _largest(text, question, context) \
+            or _about_its_item(text, part)
+        if problem:
+            return Verdict(False, problem, checked)
+        return Verdict(True, f"{len(checked)} figures checked against the facts", checked)
     problem = _flags(shown, question, context, flag_labels) or _largest(text, question, context) \
         or _topic(shown, question)
     if problem:
@@ -199,7 +210,7 @@ def _as_slots(text: str, facts: dict[str, Slot]) -> str:
     return text
 
 
-def _shape(text: str) -> str | None:
+def _shape(text: str, loops: bool = True) -> str | None:
     words = _WORDS.findall(text.lower())
     if len(words) < 3:
         return "empty: fewer than three words"
@@ -210,7 +221,7 @@ def _shape(text: str) -> str | None:
         return "repeated: the same sentence twice"
     tokens = text.lower().split()
     grams = [" ".join(tokens[i:i + 6]) for i in range(len(tokens) - 5)]
-    if grams and max(grams.count(g) for g in set(grams)) >= 3:
+    if loops and grams and max(grams.count(g) for g in set(grams)) >= 3:
         return "repeated: the same words over and over"
     return next((f"not a sentence ({why}): {sentence[:80]!r}" for sentence in re.split(r"(?<=[.!?])\s+", text.strip())
                  if (why := _broken(sentence))), None)
@@ -239,13 +250,13 @@ def _broken(sentence: str) -> str | None:
         return "it ends mid-phrase"
     if re.search(r"\w- ", sentence):
         return "a word broken off"
-    if not re.search(r"[A-Za-z]{3,}|⟨finding\d+⟩", SLOT.sub(lambda m: m.group(0) if re.fullmatch(
-            r"finding\d+", m.group(1)) else " ", sentence)):
+    if not re.search(r"[A-Za-z]{3,}|⟨finding\d*⟩", SLOT.sub(lambda m: m.group(0) if re.fullmatch(
+            r"finding\d*", m.group(1)) else " ", sentence)):
         return "no word of its own"  # a finding's text is words
     parts = [c.strip(" .").lower() for c in re.split(r"[;,:]\s+", sentence) if len(c.split()) >= 3]
     if len(parts) != len(set(parts)) or re.search(r"\b(\w+(?: \w+)+), \1\b", sentence):
         return "the same words twice"
-    listed = re.sub(r"⟨finding\d+_period⟩: ⟨finding\d+⟩", "F", sentence)  # a finding under its period
+    listed = re.sub(r"⟨finding\d*_period⟩: ⟨finding\d*⟩", "F", sentence)  # a finding under its period
     if any(c.count(": ") > 1 for c in re.split(r";\s+", listed)) or re.search(r"_period⟩: ⟨\w+_period⟩", sentence):
         return "one heading after another"
     head, colon, _ = sentence.partition(": ")
@@ -310,7 +321,7 @@ def _references(clause: str, offset: int, spans: list[tuple[int, int, Slot]], fa
         slot = next((f for start, end, f in spans if start <= at < end), None)
         if slot is not None and slot.unit == "text":  # a finding's own words, filled from the data verbatim
             continue
-        if slot is not None and matches(figure, slot):
+        if slot is not None:  # the data wrote it: "CHF 0" is the threshold, whatever the digits alone look like
             found = [slot]
         elif figure.kind == "pp":
             found = [f for f in facts.values() if f.unit == "fraction" and f"{f.name}_prior" in facts
@@ -450,4 +461,34 @@ def _flags(text: str, question: Question, context: Context, flag_labels: Sequenc
         missing = expected - named
         if missing:
             return f"misses a flag the reasoner inferred: {sorted(missing)[0]}"
+    return None
+
+
+def _about_its_item(text: str, part: Part) -> str | None:
+    """A part says what it is for: its move, finding, count or flag's figures (a finding's sentence that wrote "No
+    sector peers are in this run" passed every other check), and the first of the moves says it is the largest."""
+    written = set(SLOT.findall(text))
+    missing = [slot for slot in part.required if slot not in written]
+    if missing:
+        return f"it does not give ⟨{missing[0]}⟩, what this part is about"
+    if part.says and part.says not in text.lower():
+        return f"it says nothing of {part.says}, what this part is about"
+    if part.role == "move" and part.index == 0 and not re.search(r"\b(largest|biggest|most)\b", text.lower()):
+        return "the first move does not say it is the largest"
+    return None
+
+
+def _part_flags(text: str, part: Part, context: Context, flag_labels: Sequence[str]) -> str | None:
+    """A part claims only flags the reasoner inferred, and names exactly its own: a flag's sentence its flag, the
+    summary's flag sentence every flag it was given, any other part none."""
+    inferred = {f["label"].lower() for f in context.flags}
+    claimed = sorted({flag for words, flag in CLAIMS.items() if words in text.lower() and flag not in inferred})
+    if claimed:
+        return f"claims a flag the reasoner did not infer: {claimed[0]}"
+    named = named_flags(text, flag_labels)
+    own = {f["label"].lower() for f in part.flags} if part.names_flags else set()
+    if named - own:
+        return f"names a flag that is not this part's: {sorted(named - own)[0]}"
+    if own - named:
+        return f"misses its flag: {sorted(own - named)[0]}"
     return None

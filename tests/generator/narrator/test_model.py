@@ -13,8 +13,9 @@ from pypdf import PdfReader
 from generator.graph import flag_labels
 from generator.manifest import write_run
 from generator.narrator import ReferenceNarrator, catalogue
-from generator.narrator.model import ModelNarrator, prompt
-from generator.narrator.slots import SLOT, Slot, prompt_facts
+from generator.narrator.model import ModelNarrator, prompt, prompts
+from generator.narrator.parts import WHOLE, Part, plan
+from generator.narrator.slots import SLOT, Slot, fill, prompt_facts
 from generator.narrator.training import scratch
 from generator.narrator.verify import verify
 from generator.pack import write_entity
@@ -29,11 +30,11 @@ def checkpoint(path: Path, corpus: list[str], train_on: list[str] = (), steps: i
     """A 2-layer narrator from ``scratch``, trained for ``steps`` on ``train_on`` when given."""
     model, tokenizer = scratch(path, corpus, vocab_size=400, width=64, layers=2, heads=2)
     if steps:
-        ids = torch.tensor([tokenizer(t + "<eos>")["input_ids"] for t in train_on])
+        sequences = [torch.tensor([tokenizer(t + "<eos>")["input_ids"]]) for t in train_on]  # lengths differ
         optimiser = torch.optim.AdamW(model.parameters(), lr=3e-3)
         model.train()
         for _ in range(steps):
-            loss = model(input_ids=ids, labels=ids).loss
+            loss = sum(model(input_ids=ids, labels=ids).loss for ids in sequences) / len(sequences)
             loss.backward()
             optimiser.step()
             optimiser.zero_grad()
@@ -54,7 +55,7 @@ def labels(run: FactsRun) -> list[str]:
 @pytest.mark.slow
 def test_an_untrained_model_never_reaches_the_report(run: FactsRun, tmp_path: Path) -> None:
     contexts = answer(run, run.entities)
-    corpus = [prompt(q, prompt_facts(q, ctx), ctx) for ctx, _ in contexts.values() for q in catalogue()]
+    corpus = [p for ctx, _ in contexts.values() for q in catalogue() for p in prompts(q, ctx)]
     narrator = ModelNarrator(checkpoint(tmp_path / "untrained", corpus), labels(run), max_new_tokens=40)
     answered = answer(run, run.entities, narrator)
     manifest = write_run(run, tmp_path / "out", as_of="2026-11-28")
@@ -63,7 +64,7 @@ def test_an_untrained_model_never_reaches_the_report(run: FactsRun, tmp_path: Pa
         assert [a.text for a in answers] == reference
         assert {a.origin for a in answers} == {"reference"}
         assert all(a.verification["status"] == "fallback" and "model_text" in a.verification for a in answers)
-        assert {a.verification["decoding"] for a in answers} == {"greedy; none of 8 beams passed"}
+        assert all("none of 8 beams passed" in a.verification["decoding"] for a in answers)
         folder = tmp_path / "out" / entity
         report = write_entity(run, entity, folder, manifest["run_id"], "2026-11-28", (ctx, answers))
         print_pdf(job(report, run.analysis, manifest, folder / "report.pdf"))
@@ -88,7 +89,7 @@ def test_the_prompt_writes_each_direction_beside_the_slot_it_leads(run: FactsRun
              f"{growth}_abs": Slot(f"{growth}_abs", 0.018, "fraction", growth),
              "revenue": Slot("revenue", 2.1e9, "currency", "revenue"),
              "revenue_prior": Slot("revenue_prior", 2.3e9, "currency", "revenue")}
-    lines = prompt(trend, facts, ctx).splitlines()
+    lines = prompt(trend, Part(WHOLE, facts, ()), ctx).splitlines()
     assert f"⟨{growth}⟩ 1.8% up by ⟨{growth}_abs⟩, a year earlier ⟨{growth}_prior⟩ 7.6%" in lines
     assert any(line.startswith("⟨revenue⟩ ") and line.endswith(" down from ⟨revenue_prior⟩ $2.3bn") for line in lines)
     assert not any(line.startswith((f"⟨{growth}_prior⟩", f"⟨{growth}_abs⟩", "⟨revenue_prior⟩")) for line in lines)
@@ -101,9 +102,9 @@ def test_the_prompt_writes_each_direction_beside_the_slot_it_leads(run: FactsRun
 
 def test_generation_is_deterministic(run: FactsRun, tmp_path: Path) -> None:
     ctx = answer(run, [KOLA])[KOLA][0]
-    prompts = [prompt(q, prompt_facts(q, ctx), ctx) for q in catalogue()[:4]]
-    narrator = ModelNarrator(checkpoint(tmp_path / "m", prompts), labels(run), max_new_tokens=24)
-    assert narrator.generate(prompts) == narrator.generate(prompts)
+    some = [p for q in catalogue()[:4] for p in prompts(q, ctx)]
+    narrator = ModelNarrator(checkpoint(tmp_path / "m", some), labels(run), max_new_tokens=24)
+    assert narrator.generate(some) == narrator.generate(some)
 
 
 @pytest.mark.slow
@@ -114,29 +115,30 @@ def test_the_model_writes_only_slots_its_own_prompt_gives(run: FactsRun, tmp_pat
     model writes foreign slots, so the test can tell."""
     contexts = answer(run, run.entities)
     jobs = [(q, ctx) for ctx, _ in contexts.values() for q in catalogue()]
-    prompts = [prompt(q, prompt_facts(q, ctx), ctx) for q, ctx in jobs]
-    every_slot = " ".join(sorted({f"⟨{name}⟩" for q, ctx in jobs for name in prompt_facts(q, ctx)}))
-    taught = checkpoint(tmp_path / "slots", [*prompts, every_slot], [f"answer: {every_slot}"], steps=40)
+    given = [p for q, ctx in jobs for p in prompts(q, ctx)]
+    # slot after slot, no space between: each one token, as the model writes them
+    every_slot = "".join(sorted({f"⟨{name}⟩" for q, ctx in jobs for name in prompt_facts(q, ctx)}))
+    taught = checkpoint(tmp_path / "slots", [*given, every_slot], [f"answer:{every_slot}"], steps=80)
     narrator = ModelNarrator(taught, labels(run), max_new_tokens=30, beams=2)  # it learned to write slots
 
     def foreign(texts: list[list[str]]) -> int:
         """Slots written that the answer's own prompt does not give."""
-        return sum(f"⟨{slot}⟩" not in given for given, drawn in zip(prompts, texts, strict=True)
+        return sum(f"⟨{slot}⟩" not in own for own, drawn in zip(given, texts, strict=True)
                    for text in drawn for slot in SLOT.findall(text))
 
-    greedy = [[text] for text in narrator.generate(prompts)]
-    beams = narrator.beam(prompts)
+    greedy = [[text] for text in narrator.generate(given)]
+    beams = narrator.beam(given)
     assert all(len(b) == 2 for b in beams)
     assert foreign(greedy) == 0 and foreign(beams) == 0
     narrator.slot_ids = []  # no mask: the same model writes the slots it learned, whatever its prompt gives
-    assert foreign([[text] for text in narrator.generate(prompts)]) > 0
+    assert foreign([[text] for text in narrator.generate(given)]) > 0
 
 
 @pytest.mark.slow
 def test_a_model_that_learned_an_answer_gets_it_verified_and_filled(run: FactsRun, tmp_path: Path) -> None:
     ctx = answer(run, [KOLA])[KOLA][0]
     liquidity = next(q for q in catalogue() if q.id == "liquidity")
-    text = prompt(liquidity, prompt_facts(liquidity, ctx), ctx)
+    (text,) = prompts(liquidity, ctx)
     taught = "The current ratio was ⟨current_ratio⟩, up from ⟨current_ratio_prior⟩ a year earlier."
     assert ctx.metrics["current_ratio"] > ctx.prior["current_ratio"]
     narrator = ModelNarrator(checkpoint(tmp_path / "taught", [text, taught], [f"{text} {taught}"], steps=120),
@@ -157,7 +159,7 @@ def test_an_answer_that_fails_greedy_is_drawn_again_and_a_verified_beam_replaces
     beam there is no redraw: the reference answer stands, and the record keeps the rejected text."""
     ctx = answer(run, [KOLA])[KOLA][0]
     liquidity = next(q for q in catalogue() if q.id == "liquidity")
-    text = prompt(liquidity, prompt_facts(liquidity, ctx), ctx)
+    (text,) = prompts(liquidity, ctx)
     right = "The current ratio was ⟨current_ratio⟩, up from ⟨current_ratio_prior⟩ a year earlier."
     wrong = right.replace(" up ", " down ")
     path = checkpoint(tmp_path / "torn", [text, right, wrong], [f"{text} {wrong}", f"{text} {wrong}",
@@ -191,11 +193,12 @@ def test_a_prompt_the_model_cannot_hold_falls_back_alone_and_says_why(run: Facts
     """A real filer's restatements prompt ran to 11,000 tokens: generation raised IndexError and the whole run
     died. Now a prompt that leaves no room for an answer is not generated; the others are."""
     contexts = answer(run, run.entities)
-    jobs = [(q, ctx) for ctx, _ in contexts.values() for q in catalogue()]
-    prompts = [prompt(q, prompt_facts(q, ctx), ctx) for q, ctx in jobs]
-    narrator = ModelNarrator(short_context_checkpoint(tmp_path / "short", prompts, 120), labels(run),
+    jobs = [(q, ctx) for ctx, _ in contexts.values() for q in catalogue()
+            if plan(q, ctx, prompt_facts(q, ctx))[0].role == WHOLE]
+    whole = [prompts(q, ctx)[0] for q, ctx in jobs]
+    narrator = ModelNarrator(short_context_checkpoint(tmp_path / "short", whole, 120), labels(run),
                              max_new_tokens=8, beams=1)
-    lengths = [len(ids) for ids in narrator.tokenizer(prompts)["input_ids"]]
+    lengths = [len(ids) for ids in narrator.tokenizer(whole)["input_ids"]]
     assert min(lengths) + 8 <= 120 < max(lengths)
     answers = narrator.answer_all(jobs)
     for n, answer_ in zip(lengths, answers, strict=True):
@@ -213,12 +216,42 @@ def test_a_failure_inside_the_model_stays_with_the_prompt_that_caused_it(run: Fa
     """Batched with prompts the model can answer, one it cannot (longer than its positions: torch raises
     IndexError) gets its exception; the batch is decoded again prompt by prompt and the others get their text."""
     contexts = answer(run, run.entities)
-    prompts = sorted({prompt(q, prompt_facts(q, ctx), ctx) for ctx, _ in contexts.values() for q in catalogue()},
-                     key=len)
-    narrator = ModelNarrator(short_context_checkpoint(tmp_path / "short", prompts, 120), labels(run),
+    given = sorted({p for ctx, _ in contexts.values() for q in catalogue() for p in prompts(q, ctx)}, key=len)
+    narrator = ModelNarrator(short_context_checkpoint(tmp_path / "short", given, 120), labels(run),
                              max_new_tokens=8)
-    chosen = [prompts[0], prompts[-1], prompts[1]]
+    chosen = [given[0], given[-1], given[1]]
     out = narrator.generate(chosen)
     assert isinstance(out[1], IndexError)
     assert isinstance(out[0], str) and isinstance(out[2], str)
-    assert out[0] == narrator.generate([prompts[0]])[0]
+    assert out[0] == narrator.generate([given[0]])[0]
+
+
+@pytest.mark.slow
+def test_an_answer_in_parts_is_written_part_by_part_and_verified_whole(run: FactsRun, tmp_path: Path) -> None:
+    """"What changed" is written a move at a time, each prompt holding that move's two figures alone; the parts
+    joined are the answer, filled. A model that words one move wrongly fails that part, and the reason says which:
+    the reference answer stands for the whole."""
+    ctx = answer(run, [KOLA])[KOLA][0]
+    changed = next(q for q in catalogue() if q.id == "what_changed")
+    parts = plan(changed, ctx, prompt_facts(changed, ctx))
+    given = prompts(changed, ctx)
+    assert len(given) == len(parts) == 3 and all("part: move" in p for p in given)
+    right = [f"{p.item.replace('_', ' ').capitalize()} {'moved most: it ' if p.index == 0 else ''}"
+             f"{'rose' if ctx.metrics[p.item] > ctx.prior[p.item] else 'fell'} from ⟨{p.item}_prior⟩ to ⟨{p.item}⟩."
+             for p in parts]
+    taught = checkpoint(tmp_path / "parts", [*given, *right], [f"{p} {t}" for p, t in zip(given, right, strict=True)],
+                        steps=150)
+    (result,) = ModelNarrator(taught, labels(run), max_new_tokens=30, beams=1).answer_all([(changed, ctx)])
+    assert result.origin == "model", result.verification
+    assert result.verification["model_text"] == " ".join(right)
+    assert result.verification["decoding"] == "greedy"
+    assert result.text == fill(" ".join(right), prompt_facts(changed, ctx), ctx.currency)
+
+    wrong = [right[0], right[1].replace(" rose ", " fell ") if " rose " in right[1] else right[1].replace(
+        " fell ", " rose "), right[2]]
+    torn = checkpoint(tmp_path / "torn", [*given, *wrong], [f"{p} {t}" for p, t in zip(given, wrong, strict=True)],
+                      steps=150)
+    (fallback,) = ModelNarrator(torn, labels(run), max_new_tokens=30, beams=1).answer_all([(changed, ctx)])
+    assert fallback.origin == "reference"
+    assert fallback.verification["detail"].startswith("part: move 2 of 3: ")
+    assert "contradicts" in fallback.verification["detail"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import torch
 from generator.corpus import company_periods
 from generator.graph import flag_labels
 from generator.narrator import catalogue
-from generator.narrator.model import ModelNarrator
+from generator.narrator.model import ModelNarrator, prompt
+from generator.narrator.parts import WHOLE, joined, plan
 from generator.narrator.slots import SLOT, fill, prompt_facts
 from generator.narrator.training import (
     Example,
@@ -50,18 +52,32 @@ def tiny(path: Path, run: FactsRun, labels: list[str], companies: int = 2, seed:
 
 
 def test_every_question_has_five_phrasings_that_verify_on_the_sample(sample_run: FactsRun, labels: list[str]) -> None:
+    """Each part of each answer (most answers are one part) has five phrasings; each verifies as its part, and
+    the parts of an answer, each in its first phrasing, verify together."""
     report_periods = [ctx for ctx, _ in answer(sample_run, sample_run.entities).values()]
+    roles = set()
     for question in catalogue():
-        templates = phrasings()[question.id]
-        assert len(templates) >= 5, question.id
         for ctx in report_periods:
             facts = prompt_facts(question, ctx)
-            for i, template in enumerate(templates):
-                text = phrase(template, question, ctx, facts)
-                verdict = verify(text, question, ctx, labels, facts)
-                assert verdict.ok, (question.id, i, ctx.entity_id, text, verdict.reason)
-                assert "None" not in text and "  " not in text
-                assert all(slot in facts for slot in SLOT.findall(text))
+            parts = plan(question, ctx, facts)
+            texts = []
+            for part in parts:
+                roles.add((question.id, part.role))
+                templates = phrasings()[(question.id, part.role)]
+                assert len(templates) >= 5, (question.id, part.role)
+                for i, template in enumerate(templates):
+                    text = phrase(template, question, ctx, part)
+                    verdict = verify(text, question, ctx, labels, part.facts,
+                                     part=None if part.role == WHOLE else part)
+                    assert verdict.ok, (question.id, part.role, i, ctx.entity_id, text, verdict.reason)
+                    assert "None" not in text and "  " not in text
+                    assert all(slot in part.facts for slot in SLOT.findall(text))
+                    assert len(re.split(r"(?<=[.!?])\s+", text)) == 1 or part.role == WHOLE, text  # a sentence a part
+                texts.append(phrase(templates[0], question, ctx, part))
+            verdict = verify(joined(texts, parts), question, ctx, labels, facts, joined=len(parts) > 1)
+            assert verdict.ok, (question.id, joined(texts, parts), verdict.reason)
+    assert {("what_changed", "move"), ("risk_flags", "opening"), ("risk_flags", "flag"),
+            ("executive_summary", "revenue"), ("executive_summary", "flags")} <= roles
 
 
 def test_reference_answers_turn_into_slots_and_back(sample_run: FactsRun, labels: list[str]) -> None:
@@ -89,17 +105,22 @@ def test_a_figure_and_its_year_earlier_twin_that_read_the_same_become_slots_in_o
 
 
 def test_every_training_target_passes_the_verifier(sample_run: FactsRun, labels: list[str]) -> None:
+    """A whole answer's target passes as an answer; a part's as that part, its prompt that part's."""
     contexts = company_periods(sample_run)[:40]
     examples = examples_for(contexts, labels, random.Random(3))
     assert len(examples) >= 0.95 * 40 * len(catalogue())  # a company-period none of whose candidates verifies
     # teaches nothing and is left out
     by_key = {(c.entity_id, c.period): c for c in contexts}
     questions = {q.id: q for q in catalogue()}
+    in_parts = 0
     for e in examples:
-        ctx = by_key[(e.entity, e.period)]
-        assert verify(e.target, questions[e.question], ctx, labels).ok, e
+        ctx, question = by_key[(e.entity, e.period)], questions[e.question]
+        part = next(p for p in plan(question, ctx, prompt_facts(question, ctx)) if prompt(question, p, ctx) == e.prompt)
+        in_parts += part.role != WHOLE
+        assert verify(e.target, question, ctx, labels, part.facts, part=None if part.role == WHOLE else part).ok, e
         assert not any(ch.isdigit() for ch in SLOT.sub("", e.target).replace("Z''", "")), e.target
     assert len({e.source for e in examples}) >= 4  # the draw mixes phrasings and the reference
+    assert in_parts >= 40 * 3  # the summary alone is four parts a period
 
 
 def test_analyst_corrections_are_accepted_only_when_verified(sample_run: FactsRun, labels: list[str],
@@ -221,3 +242,33 @@ def _generate(model, tokenizer, prompts: list[str], new: int) -> list[str]:
         decoded = tokenizer.decode(generated[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
         out.append(decoded.strip().split("\n")[0].strip())
     return out
+
+
+def test_a_correction_of_an_answer_in_parts_teaches_each_part_its_sentence(sample_run: FactsRun, labels: list[str],
+                                                                           tmp_path: Path) -> None:
+    """"What changed" is written a move at a time: an analyst's edit of it, one sentence per move, teaches each
+    move's prompt its sentence; an edit that does not split into the answer's parts is refused with the reason."""
+    kola = ROLES["cash_cow"]
+    contexts = {(c.entity_id, c.period): c for c in company_periods(sample_run)}
+    ctx = answer(sample_run, [kola])[kola][0]
+    changed = next(q for q in catalogue() if q.id == "what_changed")
+    parts = plan(changed, ctx, prompt_facts(changed, ctx))
+    facts = prompt_facts(changed, ctx)
+
+    def moved(name: str, lead: str = "") -> str:
+        way = "rose" if ctx.metrics[name] > ctx.prior[name] else "fell"
+        return f"{name.replace('_', ' ').capitalize()} {lead}{way} from " \
+               f"{fill(f'⟨{name}_prior⟩', facts, ctx.currency)} to {fill(f'⟨{name}⟩', facts, ctx.currency)}."
+
+    sentences = [moved(p.item, "moved most: it " if p.index == 0 else "") for p in parts]
+    path = tmp_path / "corrections.jsonl"
+    path.write_text("\n".join(json.dumps({"question": "what_changed", "entity": kola, "period": ctx.period,
+                                          "text": text}) for text in (" ".join(sentences), sentences[0])) + "\n")
+    accepted, refused = corrections(path, contexts, labels)
+    assert [e.prompt for e in accepted] == [prompt(changed, p, ctx) for p in parts]
+    assert [e.target for e in accepted] == [
+        f"{p.item.replace('_', ' ').capitalize()} {'moved most: it ' if p.index == 0 else ''}"
+        f"{'rose' if ctx.metrics[p.item] > ctx.prior[p.item] else 'fell'} from ⟨{p.item}_prior⟩ to ⟨{p.item}⟩."
+        for p in parts]
+    assert refused == [f"{path}:2: refused, this answer is written one sentence per part (move, move, move): the "
+                       "edit has 1 sentence for 3 parts"]
