@@ -28,6 +28,7 @@ from generator import present
 from generator.graph import flag_labels
 from generator.narrator import catalogue
 from generator.narrator.model import PROMPT_FORMAT
+from generator.narrator.parts import plan
 from generator.narrator.slots import fill, prompt_facts
 from generator.narrator.verify import verify
 from generator.pipeline import answer, build
@@ -65,6 +66,12 @@ def nightly(server: Any, sample_dir: Path, tmp_path_factory: pytest.TempPathFact
 
 def text_of(pdf: Path) -> str:
     return " ".join(" ".join(page.extract_text() or "" for page in PdfReader(pdf).pages).split())
+
+
+def printed(text: str, pdf_text: str) -> bool:
+    """Whether a text is in the PDF's text, line breaks aside: a long token ("facts.csv:5284") may wrap inside
+    itself, and the extracted text then has a space there."""
+    return "".join(text.split()) in "".join(pdf_text.split())
 
 
 @pytest.mark.slow
@@ -124,7 +131,7 @@ def test_pdf_answers_and_facts_agree(nightly: tuple[State, Path]) -> None:
             fact = current[metric]
             assert present.by_unit(fact["value"], fact["unit"], fact["currency"] or "USD") in text, (entity, metric)
         for given in answers:
-            assert " ".join(given["text"].split()) in text, (entity, given["question_id"])
+            assert printed(given["text"], text), (entity, given["question_id"])
             for used in given["facts_used"]:
                 if used["metric"] in current:
                     assert used["value"] == pytest.approx(current[used["metric"]]["value"]), (entity, used)
@@ -283,16 +290,19 @@ def test_no_unverified_number_reaches_a_pdf(nightly: tuple[State, Path]) -> None
         text = text_of(out / entity / "report.pdf")
         for a in json.loads((out / entity / "answers.json").read_text()):
             origins.append(a["origin"])
-            assert " ".join(a["text"].split()) in text
+            assert printed(a["text"], text)
             if a["origin"] == "model":
-                verdict = verify(a["verification"]["model_text"], questions[a["question_id"]], contexts[entity], labels)
+                question, ctx = questions[a["question_id"]], contexts[entity]
+                facts = prompt_facts(question, ctx)
+                verdict = verify(a["verification"]["model_text"], question, ctx, labels,
+                                 joined=len(plan(question, ctx, facts)) > 1)  # an answer written in parts
                 assert verdict.ok, (entity, a)
-                facts = prompt_facts(questions[a["question_id"]], contexts[entity])
                 assert a["text"] == fill(a["verification"]["model_text"], facts, contexts[entity].currency)
                 decodings.append(a["verification"]["decoding"])
             else:
                 assert a["origin"] == "reference" and a["verification"]["status"] in ("reference", "fallback")
     assert origins.count("model") >= 0.6 * len(origins), origins  # the shipped model writes most of them
     redrawn = [d for d in decodings if d != "greedy"]
-    assert all(d.startswith("beam ") for d in redrawn)  # the greedy text failed, a beam passed
+    assert all(d.startswith("beam ") or (d.startswith("parts: ") and "beam " in d) for d in redrawn)  # a beam
+    # replaced a greedy text that failed (in an answer written in parts, a part's)
     assert len(redrawn) <= manifest["narrator"]["verified_by_beam"] <= manifest["narrator"]["verified"]
