@@ -17,7 +17,7 @@ import polars as pl
 
 from generator.errors import InputFileError
 from generator.ingest import companyfacts, long, prices, sectors, statement, wide, xbrl_csv
-from generator.ingest.base import REJECTED_SCHEMA, Adapter, Probe
+from generator.ingest.base import REJECTED_SCHEMA, Adapter, Probe, refused_row
 from generator.ingest.shares import on_one_basis
 from generator.ingest.validate import empty_accepted, empty_rejected, validate
 from generator.rounding import reported_unit, unit, within_rounding
@@ -136,12 +136,6 @@ def _unsafe(path: Path, folders: Sequence[Path]) -> str | None:
     return None
 
 
-def _refused_row(error: InputFileError) -> pl.DataFrame:
-    return pl.DataFrame([{"file": error.file, "line": error.line, "column": error.column, "entity_id": None,
-                          "item": None, "value": None, "reason": f"file refused: {error.reason}"}],
-                        schema=REJECTED_SCHEMA)
-
-
 def choose_adapter(path: Path) -> Adapter:
     """The first adapter of :data:`ADAPTERS` that accepts the file; the long table's when none does."""
     probe = Probe(path)
@@ -193,7 +187,7 @@ def ingest(paths: Sequence[Path]) -> Ingested:
     found = expand_inputs(paths)
     unsafe = {p: InputFileError(p, why) for p in found if (why := _unsafe(p, folders))}
     refused += unsafe.values()
-    rejected_parts += [_refused_row(e) for e in unsafe.values()]
+    rejected_parts += [refused_row(e) for e in unsafe.values()]
     paths = [p for p in found if p not in unsafe]
     sector_files = [p for p in paths if sectors.accepts(Probe(p))]
     paths = [p for p in paths if p not in sector_files]
@@ -214,7 +208,7 @@ def ingest(paths: Sequence[Path]) -> Ingested:
     for path, digest, outcome in zip(paths, digests, outcomes, strict=True):
         if isinstance(outcome, InputFileError):
             refused.append(outcome)
-            rejected_parts.append(_refused_row(outcome))
+            rejected_parts.append(refused_row(outcome))
             continue
         adapter, raw = outcome
         files.append(InputFile(str(path), digest.result(), adapter.name, raw.height))  # each row: used or rejected

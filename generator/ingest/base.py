@@ -62,6 +62,17 @@ REJECTED_SCHEMA: dict[str, pl.DataType] = {
     "reason": pl.String(),
 }
 
+def refused_record(error: InputFileError) -> dict[str, object]:
+    """The rejected row that stands for a file refused whole: nothing of it is lost without a line saying why."""
+    return {"file": error.file, "line": error.line, "column": error.column, "entity_id": None, "item": None,
+            "value": None, "reason": f"file refused: {error.reason}"}
+
+
+def refused_row(error: InputFileError) -> pl.DataFrame:
+    """:func:`refused_record` as a rejected-rows frame."""
+    return pl.DataFrame([refused_record(error)], schema=REJECTED_SCHEMA)
+
+
 NOT_CSV = (".parquet", ".pq", ".jsonl", ".ndjson", ".json")
 """Input suffixes whose first line is no CSV header."""
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from generator.errors import InputFileError
-from generator.ingest.base import REJECTED_SCHEMA, Probe
+from generator.ingest.base import REJECTED_SCHEMA, Probe, refused_row
 from generator.ingest.csvread import read_csv_strings
 
 PRICES_SCHEMA: dict[str, pl.DataType] = {
@@ -238,9 +238,7 @@ def read_all(paths: Sequence[Path]) -> Prices:
             good, refused_rows, rows = read_prices(path, kind)
         except InputFileError as error:
             out.refused.append(error)
-            rejected.append(pl.DataFrame([{"file": error.file, "line": error.line, "column": error.column,
-                                           "entity_id": None, "item": None, "value": None,
-                                           "reason": f"file refused: {error.reason}"}], schema=REJECTED_SCHEMA))
+            rejected.append(refused_row(error))
             continue
         out.rows[path] = rows
         frames.append(good)

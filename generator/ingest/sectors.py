@@ -27,7 +27,7 @@ from pathlib import Path
 import polars as pl
 
 from generator.errors import InputFileError
-from generator.ingest.base import REJECTED_SCHEMA, Probe
+from generator.ingest.base import REJECTED_SCHEMA, Probe, refused_record
 from generator.ingest.csvread import read_csv_strings
 
 SECTORS_SCHEMA: dict[str, pl.DataType] = {
@@ -186,8 +186,7 @@ def read_all(paths: Sequence[Path]) -> Declared:
             rows, rejected = _rows(path)
         except InputFileError as exc:
             out.refused.append(exc)
-            bad.append({"file": exc.file, "line": exc.line, "column": exc.column, "entity_id": None, "item": None,
-                        "value": None, "reason": f"file refused: {exc.reason}"})
+            bad.append(refused_record(exc))
             continue
         out.rows[path] = len(rows) + len(rejected)
         bad += rejected
