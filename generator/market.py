@@ -45,7 +45,7 @@ class Measure:
     and whether it needs a benchmark."""
 
     name: str
-    unit: Literal["fraction", "ratio", "multiple"]
+    unit: Literal["fraction", "ratio", "multiple", "currency"]
     favourable: Literal["higher", "lower", "neutral"]
     description: str
     windows: tuple[str, ...] = tuple(WINDOWS)
@@ -76,7 +76,6 @@ MEASURES: tuple[Measure, ...] = (
     Measure("relative_return", "fraction", "higher", "total return less the benchmark's over the same dates",
             benchmark=True),
 )
-BY_MEASURE = {m.name: m for m in MEASURES}
 
 
 def metric_names() -> list[str]:
@@ -303,9 +302,9 @@ ANNUAL_LAG_DAYS = 90
 """A year's figures with no filing date count as known this many days after the year ends."""
 
 VALUATION: tuple[Measure, ...] = (
-    Measure("market_cap", "fraction", "neutral", "the close at the as-of date × shares outstanding (the latest "
+    Measure("market_cap", "currency", "neutral", "the close at the as-of date × shares outstanding (the latest "
             "balance sheet known then, adjusted for splits since)", windows=()),
-    Measure("enterprise_value", "fraction", "neutral", "market capitalisation + total debt + noncontrolling "
+    Measure("enterprise_value", "currency", "neutral", "market capitalisation + total debt + noncontrolling "
             "interest − cash − short-term investments (debt, NCI and investments count as zero when not reported)",
             windows=()),
     Measure("pe_ttm", "multiple", "lower", "market capitalisation / net income attributable to the parent over "
@@ -432,7 +431,8 @@ def valuation(prices: pl.DataFrame, known: pl.DataFrame, as_of: date, *,
         value=pl.when(c("blocked").is_null() & reason.is_null()).then(value.cast(pl.Float64)),
         reason=pl.coalesce(c("blocked"), reason.cast(pl.String)),
         price="price", price_date="price_date", price_source="price_source", period=period, known="known",
-        shares="shares", split_factor="split_factor", sources="sources") for name, (value, reason) in measures.items()])
+        shares="shares", split_factor="split_factor", sources="sources")
+        for name, (value, reason) in ((m.name, measures[m.name]) for m in VALUATION)])
     peers = long.filter(c("metric").is_in(list(RELATIVE)) & c("value").is_not_null() & c("sector").is_not_null()) \
         .group_by("sector", "metric").agg(median=c("value").median(), companies=pl.len())
     relative = long.filter(c("metric").is_in(list(RELATIVE))).join(peers, on=["sector", "metric"], how="left") \
