@@ -445,13 +445,20 @@ def named_flags(text: str, flag_labels: Sequence[str]) -> set[str]:
     return named
 
 
+def _claimed(text: str, context: Context) -> str | None:
+    """A flag a text claims in words (:data:`CLAIMS`) that the reasoner did not infer."""
+    inferred = {f["label"].lower() for f in context.flags}
+    claimed = sorted({flag for words, flag in CLAIMS.items() if words in text.lower() and flag not in inferred})
+    return f"claims a flag the reasoner did not infer: {claimed[0]}" if claimed else None
+
+
 def _flags(text: str, question: Question, context: Context, flag_labels: Sequence[str]) -> str | None:
     """Flags named or claimed must be flags the reasoner inferred for the period; the risk answer must name all
     of them."""
+    problem = _claimed(text, context)
+    if problem:
+        return problem
     inferred = {f["label"].lower() for f in context.flags}
-    claimed = sorted({flag for words, flag in CLAIMS.items() if words in text.lower() and flag not in inferred})
-    if claimed:
-        return f"claims a flag the reasoner did not infer: {claimed[0]}"
     named = named_flags(text, flag_labels)
     extra = named - inferred
     if extra:
@@ -481,10 +488,9 @@ def _about_its_item(text: str, part: Part) -> str | None:
 def _part_flags(text: str, part: Part, context: Context, flag_labels: Sequence[str]) -> str | None:
     """A part claims only flags the reasoner inferred, and names exactly its own: a flag's sentence its flag, the
     summary's flag sentence every flag it was given, any other part none."""
-    inferred = {f["label"].lower() for f in context.flags}
-    claimed = sorted({flag for words, flag in CLAIMS.items() if words in text.lower() and flag not in inferred})
-    if claimed:
-        return f"claims a flag the reasoner did not infer: {claimed[0]}"
+    problem = _claimed(text, context)
+    if problem:
+        return problem
     named = named_flags(text, flag_labels)
     own = {f["label"].lower() for f in part.flags} if part.names_flags else set()
     if named - own:
