@@ -617,13 +617,16 @@ def trading_days(first: date, last: date) -> list[date]:
     return days
 
 
+def _quarters(company: Company) -> list[Filing]:
+    """The company's quarters in order, each as last filed (a restated figure: its restatement)."""
+    latest = {(r.fiscal_year, r.fiscal_period): r for r in sorted(company.reports, key=lambda r: r.filed)}
+    return sorted((r for r in latest.values() if r.fiscal_period != "FY"), key=lambda r: r.end)
+
+
 def _fair_prices(company: Company) -> list[tuple[date, float]]:
     """(filed date, price) at each quarter's filing: the sector's P/E over the last four quarters' net income,
     or, over a loss, 1.2 times book value (0.6 times sales where equity is negative too), per share."""
-    latest: dict[tuple[int, str], Filing] = {}
-    for r in sorted(company.reports, key=lambda r: r.filed):
-        latest[(r.fiscal_year, r.fiscal_period)] = r  # a restated figure: its last filing
-    quarters = sorted((r for r in latest.values() if r.fiscal_period != "FY"), key=lambda r: r.end)
+    quarters = _quarters(company)
     multiple = _MULTIPLE.get(company.profile.sector, 18.0) * (1.5 if "grower" in company.profile.roles else 1.0)
     out = []
     for i in range(3, len(quarters)):
@@ -642,20 +645,17 @@ def _dividends(company: Company, days: Sequence[date]) -> dict[date, float]:
     """Each quarter's dividends paid per share, going ex 45 days after the quarter ends (the next trading day); after
     the last quarter filed, the last dividend goes on every quarter, as a company that pays one keeps paying."""
     out: dict[date, float] = {}
-    quarters = sorted((r for r in company.reports if r.fiscal_period != "FY"), key=lambda r: (r.end, r.filed))
-    ends = {r.end: r for r in quarters}  # a quarter filed twice: its last filing
-    last_end = max(ends, default=None)
-    for end, r in sorted(ends.items()):
+    quarters = _quarters(company)
+    for r in quarters:
         paid, shares = abs(r.values.get("dividends_paid", 0)), r.values.get("shares_outstanding", 0)
         if not paid or not shares:
             continue
-        per_share, when = round(paid / shares, 4), end
-        while when is not None and (when == end or end == last_end):
-            ex = next((d for d in days if d >= when + timedelta(days=45)), None)
-            if ex is None:
+        when = r.end
+        while (ex := next((d for d in days if d >= when + timedelta(days=45)), None)) is not None:
+            out[ex] = round(paid / shares, 4)
+            if r is not quarters[-1]:
                 break
-            out[ex] = per_share
-            when = _add_months(date(when.year, when.month, 1), 4) - timedelta(days=1) if end == last_end else None
+            when = _add_months(date(when.year, when.month, 1), 4) - timedelta(days=1)  # the next quarter's end
     return out
 
 
