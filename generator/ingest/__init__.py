@@ -17,7 +17,7 @@ import polars as pl
 
 from generator.errors import InputFileError
 from generator.ingest import companyfacts, long, prices, sectors, statement, wide, xbrl_csv
-from generator.ingest.base import REJECTED_SCHEMA, Adapter, Probe, refused_row
+from generator.ingest.base import REJECTED_SCHEMA, Adapter, Probe, format_suffix, refused_row
 from generator.ingest.shares import on_one_basis
 from generator.ingest.validate import empty_accepted, empty_rejected, validate
 from generator.rounding import reported_unit, unit, within_rounding
@@ -115,7 +115,7 @@ def expand_inputs(paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            out += sorted(p for p in path.rglob("*") if not p.is_dir() and p.suffix.lower() in INPUT_SUFFIXES
+            out += sorted(p for p in path.rglob("*") if not p.is_dir() and format_suffix(p) in INPUT_SUFFIXES
                           and not statement.is_metadata(p))
         else:
             out.append(path)
@@ -223,8 +223,9 @@ def ingest(paths: Sequence[Path]) -> Ingested:
     current, superseded, duplicates = resolve(accepted)
     rejected = pl.concat([*rejected_parts, duplicates]).sort("file", "line", nulls_last=True, maintain_order=True)
     current, declared_sectors = sectors.attach(current, declared.table)
-    return Ingested(current, superseded, rejected, files, refused, events, declared_sectors, quoted.prices,
-                    quoted.findings)
+    return Ingested(current, superseded, rejected, files, refused, events, declared_sectors,
+                    sectors.quoted_as(quoted.prices, declared_sectors), sectors.quoted_as(quoted.findings,
+                                                                                          declared_sectors))
 
 
 def one_currency(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

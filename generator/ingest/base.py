@@ -8,6 +8,7 @@ format gets the same checks and the same error messages.
 from __future__ import annotations
 
 import csv
+import gzip
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -77,6 +78,12 @@ NOT_CSV = (".parquet", ".pq", ".jsonl", ".ndjson", ".json")
 """Input suffixes whose first line is no CSV header."""
 
 
+def format_suffix(path: Path) -> str:
+    """The suffix that says a file's format: ``.csv`` for a gzip-compressed CSV (``prices.csv.gz``, as price
+    vendors and dataset packages ship them), else the file's own suffix, lower-case."""
+    return ".csv" if path.name.lower().endswith(".csv.gz") else path.suffix.lower()
+
+
 class Probe:
     """What an adapter looks at to say whether a file is its format: the path, its suffix, and a CSV's first
     line, as written and as column names (stripped, lower-case). The first line is read once, when an adapter
@@ -84,7 +91,7 @@ class Probe:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.suffix = path.suffix.lower()
+        self.suffix = format_suffix(path)
 
     @cached_property
     def header(self) -> list[str]:
@@ -92,13 +99,14 @@ class Probe:
         if self.suffix in NOT_CSV:
             return []
         try:
-            with self.path.open(encoding="utf-8-sig", newline="") as handle:
+            opener = gzip.open if self.path.name.lower().endswith(".gz") else open
+            with opener(self.path, "rt", encoding="utf-8-sig", newline="") as handle:
                 return next(csv.reader(handle), [])
         except FileNotFoundError as exc:
             raise InputFileError(self.path, "no such file") from exc
         except IsADirectoryError as exc:
             raise InputFileError(self.path, "is a directory") from exc
-        except (OSError, UnicodeDecodeError, csv.Error):
+        except (OSError, EOFError, UnicodeDecodeError, csv.Error):
             return []
 
     @cached_property

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import io
 import re
+import zlib
 from collections.abc import Collection
 from pathlib import Path
 
@@ -17,6 +19,9 @@ import polars as pl
 
 from generator.errors import InputFileError, not_utf8
 from generator.ingest.base import RAW_COLUMNS
+
+GZIP_MAGIC = b"\x1f\x8b"
+"""The first bytes of a gzip stream: a ``.csv.gz`` file is read as the CSV it holds."""
 
 csv.field_size_limit(2**31 - 1)
 """XBRL fact tables hold whole notes as HTML in one field, far beyond the csv module's 128 KiB default."""
@@ -32,9 +37,15 @@ def read_csv_strings(path: Path, categorical: Collection[str] = ()) -> tuple[pl.
     ``categorical`` (those that repeat a few values) are read dictionary-encoded.
     """
     try:
-        data = path.read_bytes().removeprefix(codecs.BOM_UTF8)
+        data = path.read_bytes()
     except OSError as exc:
         raise InputFileError(path, f"cannot read file: {exc.strerror or exc}") from exc
+    if data.startswith(GZIP_MAGIC):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputFileError(path, f"cannot decompress it as gzip: {exc}") from exc
+    data = data.removeprefix(codecs.BOM_UTF8)
     if b"\x00" in data:
         raise InputFileError(path, _nul_reason(data))
     if not re.search(rb"\S", data):
@@ -59,8 +70,6 @@ def _nul_reason(data: bytes) -> str:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or data[1:200:2].count(0) > 40 \
             or data[0:200:2].count(0) > 40:
         return "is UTF-16 text: save it as UTF-8 (CSV UTF-8) and run again"
-    if data.startswith(b"\x1f\x8b"):
-        return "is gzip-compressed: decompress it (gunzip) and give the CSV inside"
     if data.startswith(b"PK\x03\x04"):
         return "is a ZIP archive (an Excel workbook is one): export the sheet as CSV UTF-8"
     return "contains NUL bytes: not a text CSV file"

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from generator.errors import InputFileError, MissingColumnsError, not_utf8
-from generator.ingest.base import RAW_COLUMNS, TEXT_COLUMNS, Adapter, Probe, raw_frame
+from generator.ingest.base import RAW_COLUMNS, TEXT_COLUMNS, Adapter, Probe, format_suffix, raw_frame
 from generator.ingest.csvread import header_names, read_csv_strings
 from generator.schema import REQUIRED_COLUMNS
 
@@ -144,7 +144,7 @@ def _text(value: object) -> str | None:
 
 
 def _read(path: Path) -> pl.DataFrame:
-    kind = SUFFIXES.get(path.suffix.lower(), "csv")
+    kind = SUFFIXES.get(format_suffix(path), "csv")
     return {"csv": read_long_csv, "parquet": read_long_parquet, "jsonl": read_long_jsonl}[kind](path)
 
 

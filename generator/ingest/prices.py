@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from generator.errors import InputFileError
-from generator.ingest.base import REJECTED_SCHEMA, Probe, refused_row
+from generator.ingest.base import REJECTED_SCHEMA, Probe, format_suffix, refused_row
 from generator.ingest.csvread import read_csv_strings
 
 PRICES_SCHEMA: dict[str, pl.DataType] = {
@@ -105,7 +105,7 @@ class Prices:
 def _raw(path: Path, kind: str) -> pl.DataFrame:
     """Every value as text with its line and column: ``entity_id, date, <numbers>, currency, _line, _column,
     _problem``."""
-    if path.suffix.lower() in (".parquet", ".pq", ".jsonl", ".ndjson"):
+    if format_suffix(path) in (".parquet", ".pq", ".jsonl", ".ndjson"):
         try:
             frame = pl.read_parquet(path) if path.suffix.lower() in (".parquet", ".pq") else pl.read_ndjson(path)
         except (OSError, pl.exceptions.PolarsError) as exc:

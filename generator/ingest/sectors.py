@@ -37,9 +37,13 @@ SECTORS_SCHEMA: dict[str, pl.DataType] = {
     "sic": pl.Int32(),
     "industry": pl.String(),
     "basis": pl.String(),
+    "benchmark": pl.String(),
+    "ticker": pl.String(),
 }
 """One row per company: ``entity_id`` as the facts name it, ``given`` as the file wrote it, the sector, the SIC
-code, the industry a SIC code fixes, and ``basis``: where the row is and how the sector was found."""
+code, the industry a SIC code fixes, ``basis``: where the row is and how the sector was found, and the entity its
+share is measured against and the ticker its prices are quoted under (optional ``benchmark`` and ``ticker``
+columns: SEC filings name a company by its CIK, price files by its ticker)."""
 
 _NOT_SECTORS = {"fiscal_year", "fiscal_period", "period_end", "item", "value"}
 _CIK = re.compile(r"(?i)^(?:cik)?0*(\d{1,10})$")
@@ -146,7 +150,7 @@ def _rows(path: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]
     bad: list[dict[str, object]] = []
     for row, line in zip(frame.iter_rows(named=True), lines, strict=True):
         cells = {name: _text(row.get(named[name])) if name in named else None
-                 for name in ("entity_id", "sector", "sic")}
+                 for name in ("entity_id", "sector", "sic", "benchmark", "ticker")}
         cells["__problem"] = row.get("__problem")
         code, found, sic_problem = _sic(cells["sic"])
         where = f"{path}:{line}"
@@ -159,6 +163,8 @@ def _rows(path: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]
         given, sector = str(cells["entity_id"]), cells["sector"]
         good.append({"entity_id": entity_key(given), "given": given, "sector": sector or (found and found.sector),
                      "sic": code, "industry": found and found.industry, "basis": _basis(sector, code, found, where),
+                     "benchmark": cells["benchmark"] and entity_key(str(cells["benchmark"])),
+                     "ticker": cells["ticker"],
                      "__line": line, "__where": where})
     return good, bad
 
@@ -201,6 +207,15 @@ def read_all(paths: Sequence[Path]) -> Declared:
     out.table = pl.DataFrame(good, schema=SECTORS_SCHEMA)
     out.rejected = pl.DataFrame(bad, schema=REJECTED_SCHEMA)
     return out
+
+
+def quoted_as(prices: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
+    """Prices (or price findings) under the ids of the companies whose tickers they are quoted under; a ticker no
+    company declares keeps its name (an index, or a company with prices alone)."""
+    tickers = dict(table.filter(pl.col("ticker").is_not_null()).select("ticker", "entity_id").iter_rows())
+    if not tickers or prices.is_empty():
+        return prices
+    return prices.with_columns(pl.col("entity_id").replace(tickers))
 
 
 def attach(facts: pl.DataFrame, table: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
