@@ -70,16 +70,24 @@ def sample(
                f"{result.price_rows:,} daily prices in {result.prices_csv}")
 
 
+BENCHMARK_HELP = ("Entity id whose prices every share is measured against (beta, relative return); default: "
+                  "FINREPORT_BENCHMARK; a sectors file's benchmark column wins for its rows")
+
+
 @app.command()
 def facts(
     input: Annotated[list[Path], typer.Option("--input", "-i", help="Input file or folder (repeatable)")],
     out: Annotated[Path | None, typer.Option(help="Output folder (default: FINREPORT_OUTPUT_DIR or output/)")] = None,
+    as_of: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Date the market metrics and "
+                                                   "valuations are taken at; default today")] = None,
+    benchmark: Annotated[str | None, typer.Option(help=BENCHMARK_HELP)] = None,
 ) -> None:
     """Ingest and validate the inputs, compute every metric, classify each period with HermiT, answer the
-    analyst questions, and write facts.json, findings.json, flags.json, answers.json and graph.ttl per entity."""
+    analyst questions, and write facts.json, findings.json, flags.json, answers.json, graph.ttl and, for a
+    company with prices, market.json per entity."""
     out = out or get_settings().output_dir
     writable(out)
-    run = pipeline.build(input)
+    run = pipeline.build(input, as_of=as_of.date() if as_of else None, benchmark=benchmark)
     for refused in run.ingested.refused:
         typer.echo(f"finreport: refused {refused}", err=True)
     typer.echo(manifest.summary(manifest.write_run(run, out), out))
@@ -90,8 +98,9 @@ def run_reports(
     input: Annotated[list[Path] | None, typer.Option("--input", "-i", help="Input file or folder (repeatable); "
                                                       "default: FINREPORT_INPUTS")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: FINREPORT_OUTPUT_DIR/<as-of date>)")] = None,
-    as_of: Annotated[str | None, typer.Option(help="As-of date (YYYY-MM-DD) printed on the reports; default today")]
-    = None,
+    as_of: Annotated[str | None, typer.Option(help="As-of date (YYYY-MM-DD) printed on the reports and the "
+                                              "market metrics are taken at; default today")] = None,
+    benchmark: Annotated[str | None, typer.Option(help=BENCHMARK_HELP)] = None,
     entity: Annotated[list[str] | None, typer.Option("--entity", "-e", help="Report on this entity only "
                                                      "(repeatable); default: every company")] = None,
     question: Annotated[list[str] | None, typer.Option("--question", "-q", help="Answer this catalogue question "
@@ -122,6 +131,8 @@ def run_reports(
                                  "email": email, "recipients": to or [], "narrator": narrator}
     if model:
         fields["model_path"] = str(model)
+    if benchmark:
+        fields["benchmark"] = benchmark
     if input:
         fields["inputs"] = [str(p) for p in input]
     if out:

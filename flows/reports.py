@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # A busy 2-core machine can take longer than Prefect's 20 s to start the temporary local server.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
+import polars as pl
 from prefect import flow, get_run_logger, serve, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -113,11 +115,17 @@ def analyse(ingested: Ingested) -> tuple[Analysis, Any]:
 
 
 @task(cache_policy=NO_CACHE)
-def classify(analysis: Analysis) -> Graph | State:
+def price(ingested: Ingested, as_of: date, benchmark: str | None) -> pl.DataFrame:
+    """The market stage as a task: performance, risk and valuation at the as-of date, from prices already read."""
+    return pipeline.price(ingested, as_of, benchmark)
+
+
+@task(cache_policy=NO_CACHE)
+def classify(analysis: Analysis, market: pl.DataFrame, as_of: date) -> Graph | State:
     """The reasoning stage as a task: no Java, or HermiT refusing the ontology, fails it with the one-line reason rather
     than a traceback, and ends the run."""
     try:
-        return pipeline.classify(analysis)
+        return pipeline.classify(analysis, market, as_of)
     except FinreportError as exc:  # no Java, or HermiT refused the ontology
         return Failed(message=str(exc), data=exc)
 
@@ -201,7 +209,8 @@ def _stage(call: Any) -> Any:
     return run
 
 
-_STAGES = pipeline.Stages(read=_stage(read_inputs), analyse=_stage(analyse), classify=_stage(classify))
+_STAGES = pipeline.Stages(read=_stage(read_inputs), analyse=_stage(analyse), price=_stage(price),
+                          classify=_stage(classify))
 
 
 def report_pack(request: ReportRequest, kind: str) -> State:
@@ -215,7 +224,8 @@ def report_pack(request: ReportRequest, kind: str) -> State:
         # The printing processes start (and import WeasyPrint) while the whole-run stages work.
         render.warm_up(pool)
         try:
-            run = pipeline.build([Path(p) for p in request.inputs], _PROGRESS, _STAGES)
+            run = pipeline.build([Path(p) for p in request.inputs], _PROGRESS, _STAGES,
+                                 as_of=date.fromisoformat(as_of), benchmark=request.benchmark)
         except FinreportError as exc:  # the stage's own one-line reason becomes the run's
             return Failed(message=str(exc), data=exc)
         folders = folder_names(run.entities)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import polars as pl
 
 from generator import graph_queries
 from generator.graph import Graph, flag_records
+from generator.market import MARKET_SCHEMA
 from generator.metrics import Analysis
-from generator.narrator import Answer, Context, Narrator, ReferenceNarrator, catalogue
+from generator.narrator import Answer, Context, Narrator, ReferenceNarrator, asked, catalogue
+from generator.present import MARKET
 
 
 def report_period(analysis: Analysis, entity_id: str) -> tuple[int, str]:
@@ -46,12 +49,49 @@ def _peer_values(analysis: Analysis, peers: list[str], year: int, period: str) -
     return out
 
 
+def market_values(market: pl.DataFrame, entity_id: str) -> dict[str, float | None]:
+    """The company's market and valuation metrics at the as-of date by id, with each valuation ratio's sector
+    median (``pe_ttm_sector_median``) where it is known."""
+    rows = market.filter(pl.col("entity_id") == entity_id)
+    values = dict(zip(rows["metric"].to_list(), rows["value"].to_list(), strict=True))
+    relative = rows.filter(pl.col("metric").str.ends_with("_vs_sector") & pl.col("sector_median").is_not_null())
+    return values | {f"{m.removesuffix('_vs_sector')}_sector_median": v
+                     for m, v in zip(relative["metric"].to_list(), relative["sector_median"].to_list(), strict=True)}
+
+
+def _about_market(market: pl.DataFrame, entity_id: str) -> tuple[str | None, str | None]:
+    """(the date of the last close the figures are taken at, the benchmark) of a company with prices."""
+    rows = market.filter(pl.col("entity_id") == entity_id)
+    ends = rows["end"].drop_nulls()
+    dates = rows["price_date"].drop_nulls()
+    last = ends.max() if not ends.is_empty() else dates.max() if not dates.is_empty() else None
+    benchmarks = rows["benchmark"].drop_nulls()
+    return (str(last) if last else None), (benchmarks[0] if not benchmarks.is_empty() else None)
+
+
+def market_context(graph: Graph, market: pl.DataFrame, entity_id: str, as_of: date, currency: str | None
+                   ) -> Context:
+    """What a narrator may use for a company with prices and no statements: its market figures and flags."""
+    last, benchmark = _about_market(market, entity_id)
+    company = graph.companies[entity_id].company if entity_id in graph.companies else None
+    return Context(
+        entity_id=entity_id, company=str(company.label[0]) if company is not None and company.label else entity_id,
+        sector=str(company.in_sector.label[0]) if company is not None and company.in_sector else None,
+        currency=currency or "USD", fiscal_year=as_of.year, fiscal_period=MARKET,
+        metrics=market_values(market, entity_id), prior={},
+        flags=[f for f in flag_records(graph, entity_id) if f["fiscal_period"] == MARKET],
+        as_of=last, benchmark=benchmark)
+
+
 def context(analysis: Analysis, graph: Graph, findings: list[dict[str, Any]], entity_id: str,
-            period: tuple[int, str] | None = None) -> Context:
-    """What a narrator may use for one company: its report period, or the given (fiscal year, period)."""
+            period: tuple[int, str] | None = None, market: pl.DataFrame | None = None) -> Context:
+    """What a narrator may use for one company: its report period, or the given (fiscal year, period), and its
+    market figures at the as-of date when ``market`` has them."""
     year, period = period or report_period(analysis, entity_id)
     attrs = period_row(analysis, entity_id, year, period)
     peers = _peer_values(analysis, graph_queries.peers_of(graph, entity_id), year, period)
+    priced = market is not None and not market.filter(pl.col("entity_id") == entity_id).is_empty()
+    last, benchmark = _about_market(market, entity_id) if priced else (None, None)
     return Context(
         entity_id=entity_id,
         company=str(attrs["entity_name"]),
@@ -59,20 +99,38 @@ def context(analysis: Analysis, graph: Graph, findings: list[dict[str, Any]], en
         currency=str(attrs["currency"]),
         fiscal_year=year,
         fiscal_period=period,
-        metrics=period_values(analysis, entity_id, year, period),
+        metrics=period_values(analysis, entity_id, year, period) | (market_values(market, entity_id) if priced else {}),
         prior=period_values(analysis, entity_id, year - 1, period),
-        flags=[f for f in flag_records(graph, entity_id) if (f["fiscal_year"], f["fiscal_period"]) == (year, period)],
+        flags=[f for f in flag_records(graph, entity_id) if (f["fiscal_year"], f["fiscal_period"]) == (year, period)
+               or (priced and f["fiscal_period"] == MARKET)],
         findings=findings,
         peers={p: v for p, v in peers.items() if v},
+        as_of=last, benchmark=benchmark,
     )
 
 
-def narrate(analysis: Analysis, graph: Graph, findings: dict[str, list[dict[str, Any]]], entities: Sequence[str],
-            narrator: Narrator | None = None, questions: Sequence[str] = ()) -> dict[str, tuple[Context, list[Answer]]]:
-    """Every catalogue question (or the ``questions`` ids, and always the executive summary) for every company,
-    in one call to the narrator."""
+
+def contexts(analysis: Analysis, graph: Graph, findings: dict[str, list[dict[str, Any]]], entities: Sequence[str],
+             market: pl.DataFrame | None = None, as_of: date | None = None,
+             currencies: dict[str, str] | None = None) -> dict[str, Context]:
+    """Each company's context: its report period with its market figures at ``as_of`` where ``market`` has them;
+    a company with prices alone (no period in ``analysis``), its market figures (``currencies``: its prices'
+    currency)."""
+    stated = set(analysis.base["entity_id"].unique().to_list())
+    return {e: context(analysis, graph, findings.get(e, []), e, market=market) if e in stated
+            else market_context(graph, market if market is not None else pl.DataFrame(schema=MARKET_SCHEMA), e,
+                                as_of or date.today(), (currencies or {}).get(e))
+            for e in entities}
+
+
+def narrate(contexts: dict[str, Context], narrator: Narrator | None = None, questions: Sequence[str] = ()
+            ) -> dict[str, tuple[Context, list[Answer]]]:
+    """Every catalogue question (or the ``questions`` ids, and always the executive summary) that each company is
+    :func:`asked`, in one call to the narrator."""
     narrator = narrator or ReferenceNarrator()
-    contexts = {e: context(analysis, graph, findings.get(e, []), e) for e in entities}
-    chosen = [q for q in catalogue() if q.summary or not questions or q.id in questions]
-    answers = narrator.answer_all([(q, contexts[e]) for e in entities for q in chosen])
-    return {e: (contexts[e], answers[i * len(chosen):(i + 1) * len(chosen)]) for i, e in enumerate(entities)}
+    jobs = [(q, c) for c in contexts.values() for q in catalogue()
+            if (q.summary or not questions or q.id in questions) and asked(q, c)]
+    out: dict[str, tuple[Context, list[Answer]]] = {e: (c, []) for e, c in contexts.items()}
+    for (_, ctx), answer in zip(jobs, narrator.answer_all(jobs), strict=True):
+        out[ctx.entity_id][1].append(answer)
+    return out

@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -34,9 +35,10 @@ import polars as pl
 import rdflib
 from owlready2 import And, ConstrainedDatatype, Ontology, Restriction, ThingClass, World
 
+from generator import market
 from generator.errors import FinreportError
 from generator.metrics import Analysis, metric_names
-from generator.present import period_label
+from generator.present import MARKET, MARKET_LABEL, period_label
 
 ONTOLOGY = Path(__file__).resolve().parent / "ontology" / "finance.owl"
 NAMESPACE = "https://finreport.dev/ontology/finance#"
@@ -117,8 +119,8 @@ def flag_labels(tbox: Ontology) -> list[str]:
 
 
 def snapshot_properties(tbox: Ontology) -> list[str]:
-    """Metric data properties of a snapshot: named as the facts engine's metrics."""
-    names = set(metric_names())
+    """Metric data properties of a snapshot: named as the facts engine's metrics, or the market's."""
+    names = set(metric_names()) | set(market.BY_NAME) | {f"{r}_vs_sector" for r in market.RELATIVE}
     return [p.name for p in tbox.data_properties() if p.name in names]
 
 
@@ -154,15 +156,37 @@ def load_ontology(ontology: Path = ONTOLOGY) -> tuple[World, Ontology]:
     return world, world.get_ontology(ontology.resolve().as_uri()).load(only_local=True)
 
 
-def build(analysis: Analysis, ontology: Path = ONTOLOGY) -> Graph:
-    """One world: the ontology plus, per company, its company, sector and snapshot individuals."""
+def market_table(analysis: Analysis, metrics: pl.DataFrame, as_of: date, properties: list[str]) -> pl.DataFrame:
+    """One market snapshot row per entity with prices (``fiscal_period`` "market", the as-of year), named and put in
+    a sector as its statements say (an entity with prices alone is named by its id)."""
+    values = metrics.filter(pl.col("metric").is_in(properties) & pl.col("value").is_not_null())
+    priced = metrics.select("entity_id").unique()
+    wide = priced.join(values.pivot(on="metric", index="entity_id", values="value"), on="entity_id", how="left")
+    names = analysis.base.sort("period_end").group_by("entity_id").agg(
+        entity_name=pl.col("entity_name").cast(pl.String).last(), sector=pl.col("sector").cast(pl.String).last())
+    columns = [pl.col(p) if p in wide.columns else pl.lit(None, pl.Float64).alias(p) for p in properties]
+    return wide.join(names, on="entity_id", how="left").select(
+        "entity_id", pl.lit(as_of.year, pl.Int32).alias("fiscal_year"), pl.lit(MARKET).alias("fiscal_period"),
+        pl.coalesce("entity_name", "entity_id").alias("entity_name"), "sector",
+        pl.lit(None, pl.Int64).alias("__qidx"), *columns)
+
+
+def build(analysis: Analysis, market_metrics: pl.DataFrame | None = None, as_of: date | None = None,
+          ontology: Path = ONTOLOGY) -> Graph:
+    """One world: the ontology plus, per company, its company, sector and snapshot individuals, and a market
+    snapshot at the as-of date for each company with prices."""
     world, tbox = load_ontology(ontology)
-    return populate(world, tbox, snapshot_table(analysis, snapshot_properties(tbox)))
+    properties = snapshot_properties(tbox)
+    table = snapshot_table(analysis, properties)
+    if market_metrics is not None and as_of is not None and not market_metrics.is_empty():
+        table = pl.concat([table, market_table(analysis, market_metrics, as_of, properties)], how="diagonal_relaxed")
+    return populate(world, tbox, table, as_of)
 
 
-def populate(world: World, tbox: Ontology, table: pl.DataFrame) -> Graph:
+def populate(world: World, tbox: Ontology, table: pl.DataFrame, as_of: date | None = None) -> Graph:
     """Individuals from a snapshot table (entity_id, entity_name, sector, fiscal_year, fiscal_period,
-    ``__qidx`` and one column per snapshot property; absent columns or nulls assert nothing)."""
+    ``__qidx`` and one column per snapshot property; absent columns or nulls assert nothing). A row of fiscal
+    period "market" is the company's market snapshot at ``as_of``."""
     fr = tbox.get_namespace(NAMESPACE)
     properties = [p for p in snapshot_properties(tbox) if p in table.columns]
     companies: dict[str, Ontology] = {}
@@ -180,9 +204,12 @@ def populate(world: World, tbox: Ontology, table: pl.DataFrame) -> Graph:
                                                   namespace=companies[entity], label=[row["sector"]])
         onto = companies[entity]
         with onto:
-            kind = fr.AnnualSnapshot if row["fiscal_period"] == "FY" else fr.QuarterlySnapshot
-            snap = kind(f"{row['fiscal_period']}_{row['fiscal_year']}", namespace=onto,
-                        label=[period_label(row["fiscal_year"], row["fiscal_period"])])
+            if row["fiscal_period"] == MARKET:
+                snap = fr.MarketSnapshot(f"market_{as_of}", namespace=onto, label=[MARKET_LABEL])
+            else:
+                kind = fr.AnnualSnapshot if row["fiscal_period"] == "FY" else fr.QuarterlySnapshot
+                snap = kind(f"{row['fiscal_period']}_{row['fiscal_year']}", namespace=onto,
+                            label=[period_label(row["fiscal_year"], row["fiscal_period"])])
             snap.of_company = onto.company
             snap.fiscal_year = int(row["fiscal_year"])
             snap.fiscal_period = row["fiscal_period"]
@@ -193,6 +220,8 @@ def populate(world: World, tbox: Ontology, table: pl.DataFrame) -> Graph:
         if row["__qidx"] is not None:
             by_quarter[(entity, row["__qidx"])] = snap
     for (entity, year, period), snap in snapshots.items():
+        if period == MARKET:
+            continue
         if period == "FY":
             previous = snapshots.get((entity, year - 1, "FY"))
         else:
@@ -434,14 +463,14 @@ def _conditions(expression: Any, snap: Any, here: str) -> list[dict[str, Any]]:
         previous = snap.previous_snapshot
         if previous is None:
             return []
-        return _conditions(expression.value, previous, period_label(previous.fiscal_year, previous.fiscal_period))
+        return _conditions(expression.value, previous, str(previous.label[0]))
     return []
 
 
 def explain(cls: ThingClass, snap: Any) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
     """"current_ratio = 0.8794 < 1.0 (FY2022)": read from the class definition, with the snapshot's values;
     also the facts behind it and the conditions as data (a narrator words them for people)."""
-    conditions = _conditions(cls, snap, period_label(snap.fiscal_year, snap.fiscal_period))
+    conditions = _conditions(cls, snap, str(snap.label[0]))
     parts, facts = [], {}
     for c in conditions:
         when = c["period"] + (", TTM" if c["ttm"] else "")

@@ -19,17 +19,22 @@ from generator.metrics import definition
 from generator.outputs import write_json
 from generator.pack import write_all
 from generator.pipeline import FactsRun
-from generator.present import OVERVIEW_KPIS, by_unit, period_label
+from generator.present import MARKET, OVERVIEW_KPIS, by_unit, period_label
 from generator.schema import items
 
 
 def key_figures(run: FactsRun, entity: str) -> dict[str, Any]:
-    """One line of the run's overview: the report period's headline figures, formatted, and its flags."""
+    """One line of the run's overview: the report period's headline figures, formatted, and its flags (the
+    market's too); a company with prices alone: its flags at the last close."""
+    market = sorted(f.label for f in run.graph.flags if (f.entity_id, f.fiscal_period) == (entity, MARKET))
+    if entity in run.priced_only:
+        return {"entity": entity, "company": entity, "period": period_label(run.as_of.year, MARKET),
+                **{m.replace("_", " "): "n/a" for m in OVERVIEW_KPIS}, "flags": "; ".join(market) or "none"}
     year, period = report_period(run.analysis, entity)
     attrs = period_row(run.analysis, entity, year, period)
     values = period_values(run.analysis, entity, year, period)
     flags = sorted(f.label for f in run.graph.flags
-                   if (f.entity_id, f.fiscal_year, f.fiscal_period) == (entity, year, period))
+                   if (f.entity_id, f.fiscal_year, f.fiscal_period) == (entity, year, period)) + market
     figures = {m.replace("_", " "): by_unit(values.get(m), definition(m).unit, str(attrs["currency"]))
                for m in OVERVIEW_KPIS}
     return {"entity": entity, "company": str(attrs["entity_name"]), "period": period_label(year, period), **figures,
@@ -85,6 +90,10 @@ def build_manifest(run: FactsRun, run_id: str, as_of: str, folders: dict[str, st
         "sectors": [] if ing.sectors is None else ing.sectors.select("entity_id", "sector", "sic", "basis").to_dicts(),
         "industries": run.analysis.industries.to_dicts(),
         "entity_folders": {e: f for e, f in folders.items() if e != f},
+        "market": {"as_of": run.as_of.isoformat(), "entities": run.market["entity_id"].n_unique(),
+                   "benchmarks": run.benchmarks, "prices_only": run.priced_only,
+                   "metric_values": run.market.filter(pl.col("value").is_not_null()).height,
+                   "metric_absent": run.market.filter(pl.col("value").is_null()).height},
         "items": len(items()),
         "timings": {k: round(v, 3) for k, v in run.stage_timings().items()},
         "failures": unusable_entities(ing),
@@ -92,19 +101,14 @@ def build_manifest(run: FactsRun, run_id: str, as_of: str, folders: dict[str, st
 
 
 def unusable_entities(ingested: Ingested) -> list[dict[str, str]]:
-    """Companies in the inputs none of whose statement rows could be used, and companies with prices but no
-    statements (their market analytics are not reported yet): each is a failed report, not a silent gap."""
+    """Companies in the inputs none of whose statement rows could be used: each is a failed report, not a silent
+    gap. (A company with prices and no statement rows at all gets a report of its market figures.)"""
     rejected = ingested.rejected.filter(pl.col("entity_id").is_not_null() & (pl.col("entity_id") != "")
                                         & (pl.col("item").fill_null("") != "price"))
     usable = set(ingested.facts["entity_id"].unique().to_list())
     counts = rejected.group_by("entity_id").len().sort("entity_id").rows()
     failed = [{"entity_id": e, "stage": "ingest", "error": f"none of its {n} rows is usable (see rejected.csv)"}
               for e, n in counts if e not in usable]
-    quoted = ingested.prices.group_by("entity_id").len().sort("entity_id").rows()
-    failed += [{"entity_id": e, "stage": "ingest", "error": f"{n} daily price{'s' if n != 1 else ''} but no "
-                                                            "statements: a report needs its statements (give their "
-                                                            "files too)"}
-               for e, n in quoted if e not in usable and e not in {f["entity_id"] for f in failed}]
     return sorted(failed, key=lambda f: f["entity_id"])
 
 

@@ -26,6 +26,7 @@ from typing import Literal
 import polars as pl
 
 from generator.periods import derive, pivot, trailing_twelve_months
+from generator.settings import ANNUAL_LAG_DAYS, QUARTER_LAG_DAYS
 
 TRADING_DAYS = 252
 """Daily returns in a year: the annualisation factor and the length of ``1y``."""
@@ -61,7 +62,7 @@ MEASURES: tuple[Measure, ...] = (
             "× √252"),
     Measure("max_drawdown", "fraction", "higher", "largest fall from a peak: lowest close over the highest close "
             "before it − 1 (the window's first close counts as a peak)"),
-    Measure("beta", "multiple", "neutral", "covariance of daily returns with the benchmark's over the benchmark's "
+    Measure("beta", "ratio", "neutral", "covariance of daily returns with the benchmark's over the benchmark's "
             "variance (n − 1), on the dates both have a close", benchmark=True),
     Measure("correlation", "ratio", "neutral", "correlation of daily returns with the benchmark's, on the dates "
             "both have a close", benchmark=True),
@@ -296,10 +297,6 @@ def market_metrics(levels: pl.DataFrame, as_of: date, *, benchmarks: dict[str, s
         _order=c("metric").replace_strict(order, return_dtype=pl.Int64)).sort("entity_id", "_order").drop("_order")
 
 
-QUARTER_LAG_DAYS = 60
-"""A quarter's figures with no filing date count as known this many days after the quarter ends."""
-ANNUAL_LAG_DAYS = 90
-"""A year's figures with no filing date count as known this many days after the year ends."""
 
 VALUATION: tuple[Measure, ...] = (
     Measure("market_cap", "currency", "neutral", "the close at the as-of date × shares outstanding (the latest "
@@ -331,6 +328,39 @@ _FLOWS = ("net_income_parent", "net_income", "revenue", "operating_income", "dep
           "operating_cash_flow", "capex", "dividends_paid")
 _BALANCES = ("shares_outstanding", "shares_diluted", "total_equity", "total_debt", "cash", "short_term_investments",
              "noncontrolling_interest")
+
+
+INPUTS: dict[str, tuple[str, ...]] = {
+    "market_cap": ("shares_outstanding", "shares_diluted"),
+    "enterprise_value": ("shares_outstanding", "shares_diluted", "total_debt", "noncontrolling_interest", "cash",
+                         "short_term_investments"),
+    "pe_ttm": ("shares_outstanding", "shares_diluted", "net_income_parent", "net_income"),
+    "pb": ("shares_outstanding", "shares_diluted", "total_equity"),
+    "ev_ebitda": ("shares_outstanding", "shares_diluted", "total_debt", "noncontrolling_interest", "cash",
+                  "short_term_investments", "operating_income", "depreciation_amortization"),
+    "ev_sales": ("shares_outstanding", "shares_diluted", "total_debt", "noncontrolling_interest", "cash",
+                 "short_term_investments", "revenue"),
+    "dividend_yield": ("shares_outstanding", "shares_diluted", "dividends_paid"),
+    "fcf_yield": ("shares_outstanding", "shares_diluted", "operating_cash_flow", "capex"),
+    "earnings_yield": ("shares_outstanding", "shares_diluted", "net_income_parent", "net_income"),
+}
+"""The statement items each valuation reads: their filing lines are its sources, with the close's."""
+
+
+def _input_sources(known: pl.DataFrame, latest: pl.DataFrame) -> pl.DataFrame:
+    """Per entity, a ``__<item>`` list of the source lines of each item the valuation reads: the latest period's
+    balances, and its flows (a quarter's: those of the quarters ending in the twelve months to it)."""
+    balance = c("item").is_in(list(_BALANCES))
+    ends = latest.select("entity_id", end="period_end", annual=c("fiscal_period") == "FY", year="fiscal_year",
+                         period="fiscal_period")
+    rows = known.filter(c("item").is_in(list(_FLOWS + _BALANCES))).join(ends, on="entity_id", how="inner").filter(
+        pl.when(balance | c("annual")).then((c("fiscal_year") == c("year")) & (c("fiscal_period") == c("period")))
+        .otherwise((c("fiscal_period") != "FY") & (c("period_end") <= c("end"))
+                   & (c("period_end") > c("end") - pl.duration(days=365))))
+    items = sorted(set(_FLOWS + _BALANCES))
+    wide = rows.group_by("entity_id", "item").agg(c("source").unique().sort()).pivot(
+        on="item", index="entity_id", values="source", on_columns=items)
+    return wide.select("entity_id", *(c(i).alias(f"__{i}") for i in items))
 
 
 def known_facts(facts: pl.DataFrame, superseded: pl.DataFrame, as_of: date, *,
@@ -370,18 +400,19 @@ def valuation(prices: pl.DataFrame, known: pl.DataFrame, as_of: date, *,
               sectors: dict[str, str] | None = None) -> pl.DataFrame:
     """Valuation of every entity with prices and statements at the as-of date: one row per entity and metric
     (``entity_id, metric, value, reason, price, price_date, price_source, period, known, shares, split_factor,
-    sources``), the ratios of :data:`RELATIVE` also against the median of the sector (``<ratio>_vs_sector``;
-    ``sectors`` maps entities to sectors, else the statements' own). ``known`` is :func:`known_facts`: a figure
-    filed after the as-of date is never used. Shares are put on the basis of the as-of date: a split after the
-    balance sheet multiplies them by its ratio."""
+    sources``: the close's line and the filing lines of the items it read), the ratios of :data:`RELATIVE` also
+    against the median of the sector (``<ratio>_vs_sector``, with ``sector_median``, of two companies or more, and
+    ``sector_companies``; ``sectors`` maps entities to sectors, else the statements' own). ``known`` is
+    :func:`known_facts`: a figure filed after the as-of date is never used. Shares are put on the basis of the
+    as-of date: a split after the balance sheet multiplies them by its ratio."""
     keys = ["entity_id", "fiscal_year", "fiscal_period"]
     base = derive(pivot(known.drop("known")))
-    when = known.group_by(keys).agg(known=c("known").max(), sources=c("source").unique().sort())
+    when = known.group_by(keys).agg(known=c("known").max())
     ttm = trailing_twelve_months(base).select(*keys, *(c(f).alias(f"{f}_ttm") for f in _FLOWS))
     periods = base.join(ttm, on=keys, how="left").join(when, on=keys, how="left")
     annual = c("fiscal_period") == "FY"
     latest = periods.sort("entity_id", "period_end", annual).group_by("entity_id", maintain_order=True).last() \
-        .select(*keys, "period_end", "currency", "sector", "known", "sources",
+        .select(*keys, "period_end", "currency", "sector", "known",
                 *(pl.when(annual).then(c(f)).otherwise(c(f"{f}_ttm")).alias(f) for f in _FLOWS),
                 *(c(b) for b in _BALANCES))
     splits = prices.filter(c("split_ratio").fill_null(1.0) != 1.0).select("entity_id", "date", "split_ratio")
@@ -389,6 +420,7 @@ def valuation(prices: pl.DataFrame, known: pl.DataFrame, as_of: date, *,
         (c("date") > c("period_end")) & (c("date") <= as_of)).group_by("entity_id").agg(
         split_factor=c("split_ratio").product())
     rows = _last_closes(prices, as_of).join(latest, on="entity_id", how="inner").join(
+        _input_sources(known, latest), on="entity_id", how="left").join(
         factor, on="entity_id", how="left").with_columns(c("split_factor").fill_null(1.0))
     if sectors:
         rows = rows.with_columns(sector=c("entity_id").replace_strict(sectors, default=c("sector")))
@@ -431,7 +463,10 @@ def valuation(prices: pl.DataFrame, known: pl.DataFrame, as_of: date, *,
         value=pl.when(c("blocked").is_null() & reason.is_null()).then(value.cast(pl.Float64)),
         reason=pl.coalesce(c("blocked"), reason.cast(pl.String)),
         price="price", price_date="price_date", price_source="price_source", period=period, known="known",
-        shares="shares", split_factor="split_factor", sources="sources")
+        shares="shares", split_factor="split_factor",
+        sources=pl.concat_list(pl.concat_list(c("price_source")), *(c(f"__{i}").fill_null([]) for i in INPUTS[name]))
+        .list.drop_nulls()
+        .list.unique(maintain_order=True))
         for name, (value, reason) in ((m.name, measures[m.name]) for m in VALUATION)])
     peers = long.filter(c("metric").is_in(list(RELATIVE)) & c("value").is_not_null() & c("sector").is_not_null()) \
         .group_by("sector", "metric").agg(median=c("value").median(), companies=pl.len())
@@ -442,6 +477,89 @@ def valuation(prices: pl.DataFrame, known: pl.DataFrame, as_of: date, *,
                                    "fewer than two companies of {} have a {}", c("sector"), c("metric")))
                                .when(c("median") == 0).then(pl.lit("the sector's median is zero"))),
             metric=c("metric") + "_vs_sector")
-    relative = relative.with_columns(value=pl.when(c("reason").is_null()).then(c("value") / c("median"))).drop(
-        "median", "companies")
-    return pl.concat([long, relative]).drop("sector")
+    relative = relative.with_columns(value=pl.when(c("reason").is_null()).then(c("value") / c("median")),
+                                     median=pl.when(c("companies") >= 2).then(c("median"))).rename(
+        {"median": "sector_median", "companies": "sector_companies"})
+    return pl.concat([long, relative], how="diagonal_relaxed").drop("sector")
+
+
+MARKET_SCHEMA: dict[str, pl.DataType] = {
+    "entity_id": pl.String(), "metric": pl.String(), "measure": pl.String(), "window": pl.String(),
+    "value": pl.Float64(), "unit": pl.String(), "reason": pl.String(), "start": pl.Date(), "end": pl.Date(),
+    "observations": pl.UInt32(), "peak_date": pl.Date(), "trough_date": pl.Date(), "benchmark": pl.String(),
+    "price": pl.Float64(), "price_date": pl.Date(), "period": pl.String(), "known": pl.Date(),
+    "shares": pl.Float64(), "split_factor": pl.Float64(), "sector_median": pl.Float64(),
+    "sector_companies": pl.UInt32(), "sources": pl.List(pl.String()),
+}
+"""market.json's rows: one per entity and metric, the value or null and the reason, the window's first and last
+close, the returns it used, a drawdown's peak and trough, the benchmark; for valuation the close and its date, the
+statements' period and when they were known, the shares, and the sector's median; the price-file lines and filings
+every figure comes from."""
+
+
+WINDOW_LABELS = {"1m": "one-month", "3m": "three-month", "ytd": "year-to-date", "1y": "one-year",
+                 "3y": "three-year", "5y": "five-year"}
+LABELS = {"return": "total return", "return_ann": "annualised return", "volatility": "volatility",
+          "max_drawdown": "maximum drawdown", "beta": "beta", "correlation": "correlation with the benchmark",
+          "sharpe": "Sharpe ratio", "sortino": "Sortino ratio", "var_95": "VaR (95%, one day)",
+          "cvar_95": "expected shortfall (95%, one day)", "relative_return": "return relative to the benchmark",
+          "market_cap": "market capitalisation", "enterprise_value": "enterprise value", "pe_ttm": "P/E",
+          "pb": "P/B", "ev_ebitda": "EV/EBITDA", "ev_sales": "EV/sales", "dividend_yield": "dividend yield",
+          "fcf_yield": "FCF yield", "earnings_yield": "earnings yield"}
+"""How a report names each measure; a window's metric is "<window> <measure>" ("one-year volatility")."""
+
+
+def label(name: str) -> str:
+    """How a report names a market metric: "one-year volatility", "P/E", "P/E against the sector median"."""
+    if name.endswith("_vs_sector"):
+        return f"{LABELS[name.removesuffix('_vs_sector')]} against the sector median"
+    if name.endswith("_sector_median"):
+        return f"sector median {LABELS[name.removesuffix('_sector_median')]}"
+    measure = BY_NAME[name]
+    window = name.removeprefix(measure.name + "_")
+    return LABELS[measure.name] if window == name else f"{WINDOW_LABELS[window]} {LABELS[measure.name]}"
+
+
+def unit_of(name: str) -> str:
+    """The unit of a market or valuation metric (``volatility_1y``: a fraction; ``pe_ttm_vs_sector``: a multiple
+    of the sector's median)."""
+    if name.endswith("_vs_sector"):
+        return "multiple"
+    return BY_NAME[name].unit
+
+
+BY_NAME: dict[str, Measure] = {f"{m.name}_{w}": m for m in MEASURES for w in m.windows} | {m.name: m for m in
+                                                                                       VALUATION}
+"""Every market metric id and valuation name → its measure (``volatility_1y`` → volatility)."""
+
+
+def market_table(prices: pl.DataFrame, facts: pl.DataFrame, superseded: pl.DataFrame, as_of: date, *,
+                 benchmarks: dict[str, str] | None = None, sectors: dict[str, str] | None = None,
+                 risk_free: float = 0.0, quarter_lag: int = QUARTER_LAG_DAYS,
+                 annual_lag: int = ANNUAL_LAG_DAYS) -> pl.DataFrame:
+    """Every market and valuation metric of every entity with prices, at the as-of date, in
+    :data:`MARKET_SCHEMA`: the rows of :func:`market_metrics` and :func:`valuation` with their sources (the price
+    file lines of each window's first and last close, the benchmark's too; the close and the filings a valuation
+    used)."""
+    if prices.is_empty():
+        return pl.DataFrame(schema=MARKET_SCHEMA)
+    measured = market_metrics(total_return_levels(prices), as_of, benchmarks=benchmarks, risk_free=risk_free)
+    lines = prices.select("entity_id", "date", "source")
+    ends = [measured.join(lines.rename({"date": when, "source": f"{who}_{when}", "entity_id": key}),
+                          on=[key, when], how="left").select(f"{who}_{when}")
+            for who, key in (("own", "entity_id"), ("bench", "benchmark")) for when in ("start", "end")]
+    own = ["own_start", "own_end"]
+    bench = ["bench_start", "bench_end"]
+    measured = pl.concat([measured, *ends], how="horizontal").with_columns(
+        unit=c("measure").replace_strict({m.name: m.unit for m in MEASURES}),
+        sources=pl.when(c("measure").is_in([m.name for m in MEASURES if m.benchmark]))
+        .then(pl.concat_list(*own, *bench)).otherwise(pl.concat_list(*own)).list.drop_nulls().list.unique(
+            maintain_order=True)).drop(*own, *bench)
+    known = known_facts(facts, superseded, as_of, quarter_lag=quarter_lag, annual_lag=annual_lag)
+    valued = valuation(prices, known, as_of, sectors=sectors).with_columns(
+        measure=c("metric"), unit=c("metric").replace_strict(
+            {n: unit_of(n) for n in [m.name for m in VALUATION] + [f"{r}_vs_sector" for r in RELATIVE]}))
+    columns = list(MARKET_SCHEMA)
+    return pl.concat([frame.with_columns(pl.lit(None, MARKET_SCHEMA[k]).alias(k) for k in columns
+                                         if k not in frame.columns).select(
+        c(k).cast(MARKET_SCHEMA[k]) for k in columns) for frame in (measured, valued)])

@@ -14,6 +14,7 @@ from typing import Literal
 
 import polars as pl
 
+from generator import market
 from generator.industry import INDUSTRIES, Industry, classify, not_meaningful
 from generator.periods import KEYS, derive, pivot, trailing_twelve_months, with_prior
 from generator.schema import canonical_items, items
@@ -48,7 +49,8 @@ class Metric:
     name: str
     formula: str
     inputs: tuple[str, ...]
-    compute: Callable[[], pl.Expr]
+    compute: Callable[[], pl.Expr] | None
+    """The Polars expression of the value; None for a market metric (:mod:`generator.market` computes those)."""
     unit: Unit
     category: str
     favourable: Favourable
@@ -299,9 +301,34 @@ def metric_names() -> list[str]:
     return [m.name for m in REGISTRY] + [f"{m.name}_ttm" for m in REGISTRY if m.ttm]
 
 
+def _market_definitions() -> dict[str, Metric]:
+    """The market and valuation metrics (:mod:`generator.market`) as registry entries, for the readers of a
+    definition (narrators, reports): computed by :func:`generator.market.market_table`, not here."""
+    units: dict[str, Unit] = {"fraction": "fraction", "ratio": "score", "multiple": "multiple", "currency": "currency"}
+    out = {name: Metric(name, m.description, (), None, units[m.unit],
+                        "market" if m in market.MEASURES else "valuation", m.favourable, m.description)
+           for name, m in market.BY_NAME.items()}
+    for ratio in market.RELATIVE:
+        m = market.BY_NAME[ratio]
+        out[f"{ratio}_vs_sector"] = Metric(
+            f"{ratio}_vs_sector", f"{ratio} / the median {ratio} of the sector's companies", (), None, "multiple",
+            "valuation", m.favourable, f"{market.LABELS[ratio]} as a multiple of its sector's median")
+        out[f"{ratio}_sector_median"] = Metric(
+            f"{ratio}_sector_median", f"median {ratio} of the sector's companies with one", (), None,
+            units[m.unit], "valuation", "neutral", f"the median {market.LABELS[ratio]} of the company's sector")
+    return out
+
+
+MARKET_DEFINITIONS = _market_definitions()
+"""Market metric id → its entry (``volatility_1y``, ``pe_ttm_vs_sector``)."""
+
+
 def definition(name: str) -> Metric:
-    """The registry entry of a metric; a ``_ttm`` variant is defined by its base metric."""
-    return BY_NAME[name.removesuffix("_ttm")] if name not in BY_NAME else BY_NAME[name]
+    """The registry entry of a metric; a ``_ttm`` variant is defined by its base metric; a market metric by its
+    measure."""
+    if name in BY_NAME:
+        return BY_NAME[name]
+    return MARKET_DEFINITIONS[name] if name in MARKET_DEFINITIONS else BY_NAME[name.removesuffix("_ttm")]
 
 
 TERMS: dict[str, Callable[[], pl.Expr]] = {"ebitda": lambda: c("operating_income") + c("depreciation_amortization")}
@@ -426,6 +453,8 @@ _LABELS = {"roe": "ROE", "roe_avg": "ROE on average equity", "roa": "ROA", "dso"
 
 
 def label(name: str) -> str:
-    """How a report names a metric: "current ratio", "ROE", "Altman Z''", "… (TTM)"."""
+    """How a report names a metric: "current ratio", "ROE", "Altman Z''", "… (TTM)", "one-year volatility"."""
+    if name in MARKET_DEFINITIONS:
+        return market.label(name)
     base = name.removesuffix("_ttm")
     return _LABELS.get(base, base.replace("_", " ")) + (" (TTM)" if base != name else "")

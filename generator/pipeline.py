@@ -12,22 +12,26 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
 import polars as pl
 
+from generator.answers import contexts as entity_contexts
 from generator.answers import narrate
 from generator.checks import accounting_checks
 from generator.errors import UsageError
 from generator.graph import Graph, reason
 from generator.graph import build as build_graph
 from generator.ingest import Ingested, expand_inputs, ingest
+from generator.market import market_table
 from generator.metrics import Analysis, compute_metrics
 from generator.narrator import Answer, Context, Narrator
 from generator.periods import pivot
 from generator.present import amount
 from generator.schema import FINDING_SCHEMA
+from generator.settings import get_settings
 
 Findings = tuple[list[dict[str, Any]], list[dict[str, Any]]]
 
@@ -57,13 +61,39 @@ class FactsRun:
     ingested: Ingested
     analysis: Analysis
     findings: pl.DataFrame
+    market: pl.DataFrame
+    """Every market and valuation metric of every entity with prices (:data:`generator.market.MARKET_SCHEMA`)."""
     graph: Graph
+    as_of: date
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def entities(self) -> list[str]:
-        """Every company with at least one usable row, sorted."""
-        return sorted(self.ingested.facts["entity_id"].unique().to_list())
+        """Every company reported on, sorted: those with at least one usable statement row, and those with prices
+        alone (:attr:`priced_only`)."""
+        return sorted(set(self.ingested.facts["entity_id"].unique().to_list()) | set(self.priced_only))
+
+    @property
+    def priced_only(self) -> list[str]:
+        """Companies with prices and no statements, which get a report of their market figures: not a benchmark
+        (an index is measured against, not reported on), and not a company whose statement rows were all
+        rejected (that is a failure to fix)."""
+        stated = set(self.ingested.facts["entity_id"].unique().to_list())
+        benchmarks = set(self.market["benchmark"].drop_nulls().to_list())
+        rejected = set(self.ingested.rejected.filter(pl.col("item").fill_null("") != "price")["entity_id"]
+                       .drop_nulls().to_list())
+        priced = set(self.ingested.prices["entity_id"].unique().to_list())
+        return sorted(priced - stated - benchmarks - rejected)
+
+    @property
+    def benchmarks(self) -> list[str]:
+        """The entities others are measured against."""
+        return sorted(set(self.market["benchmark"].drop_nulls().to_list()))
+
+    def price_currencies(self) -> dict[str, str]:
+        """Each priced company's currency as its prices give it."""
+        prices = self.ingested.prices.filter(pl.col("currency").is_not_null())
+        return dict(prices.group_by("entity_id").agg(pl.col("currency").last()).iter_rows())
 
     def entity_findings(self, entity: str) -> Findings:
         """(accounting checks and restatements, snapshots the reasoner found contradictory) of one company."""
@@ -106,9 +136,26 @@ def analyse(ingested: Ingested) -> tuple[Analysis, pl.DataFrame]:
     return compute_metrics(ingested.facts, reported, ingested.sectors), findings
 
 
-def classify(analysis: Analysis) -> Graph:
-    """The snapshots as OWL individuals, classified by HermiT."""
-    return reason(build_graph(analysis))
+def price(ingested: Ingested, as_of: date, benchmark: str | None = None) -> pl.DataFrame:
+    """Performance, risk and valuation of every entity with prices, at the as-of date. Each share is measured
+    against the benchmark its sectors-file row names, else ``benchmark`` (the run's, or FINREPORT_BENCHMARK); the
+    risk-free rate and the filing lags are settings."""
+    settings = get_settings()
+    benchmark = benchmark or settings.benchmark
+    declared = {} if ingested.sectors is None else dict(
+        ingested.sectors.filter(pl.col("benchmark").is_not_null()).select("entity_id", "benchmark").iter_rows())
+    priced = ingested.prices["entity_id"].unique().to_list()
+    benchmarks = {e: b for e in priced if (b := declared.get(e, benchmark))}
+    sectors = {} if ingested.sectors is None else dict(
+        ingested.sectors.filter(pl.col("sector").is_not_null()).select("entity_id", "sector").iter_rows())
+    return market_table(ingested.prices, ingested.facts, ingested.superseded, as_of, benchmarks=benchmarks,
+                        sectors=sectors or None, risk_free=settings.risk_free_rate,
+                        quarter_lag=settings.quarter_filing_lag_days, annual_lag=settings.annual_filing_lag_days)
+
+
+def classify(analysis: Analysis, market: pl.DataFrame, as_of: date) -> Graph:
+    """The snapshots (and each company's market at the as-of date) as OWL individuals, classified by HermiT."""
+    return reason(build_graph(analysis, market, as_of))
 
 
 @dataclass(frozen=True)
@@ -117,11 +164,15 @@ class Stages:
 
     read: Callable[[Sequence[Path]], Ingested] = read_inputs
     analyse: Callable[[Ingested], tuple[Analysis, pl.DataFrame]] = analyse
-    classify: Callable[[Analysis], Graph] = classify
+    price: Callable[[Ingested, date, str | None], pl.DataFrame] = price
+    classify: Callable[[Analysis, pl.DataFrame, date], Graph] = classify
 
 
-def build(inputs: Sequence[Path], progress: Progress | None = None, stages: Stages = Stages()) -> FactsRun:
-    """Every whole-run stage in order: ingest, checks and metrics, reasoning; each one timed."""
+def build(inputs: Sequence[Path], progress: Progress | None = None, stages: Stages = Stages(), *,
+          as_of: date | None = None, benchmark: str | None = None) -> FactsRun:
+    """Every whole-run stage in order: ingest, checks and metrics, market metrics at the as-of date (default:
+    today), reasoning; each one timed."""
+    as_of = as_of or date.today()
     timings: dict[str, float] = {}
 
     def timed(key: str, name: str, call: Callable[[], Any]) -> Any:
@@ -134,16 +185,24 @@ def build(inputs: Sequence[Path], progress: Progress | None = None, stages: Stag
 
     ingested = timed("ingest_s", "reading inputs", lambda: stages.read(list(inputs)))
     analysis, findings = timed("metrics_s", "computing metrics", lambda: stages.analyse(ingested))
-    graph = timed("graph_s", "reasoning (HermiT)", lambda: stages.classify(analysis))
-    return FactsRun(ingested, analysis, findings, graph, timings)
+    market = timed("market_s", "market metrics", lambda: stages.price(ingested, as_of, benchmark))
+    graph = timed("graph_s", "reasoning (HermiT)", lambda: stages.classify(analysis, market, as_of))
+    return FactsRun(ingested, analysis, findings, market, graph, as_of, timings)
 
 
 def answer(run: FactsRun, entities: Sequence[str], narrator: Narrator | None = None,
            questions: Sequence[str] = ()) -> dict[str, tuple[Context, list[Answer]]]:
     """The answers stage for the whole run: one narrator (the reference one by default), every company's
     questions in one call."""
+    return narrate(contexts(run, entities), narrator, questions)
+
+
+def contexts(run: FactsRun, entities: Sequence[str]) -> dict[str, Context]:
+    """What a narrator may use for each company: its report period, its findings, and its market figures at the
+    run's as-of date."""
     findings = {e: [f for part in run.entity_findings(e) for f in part] for e in entities}
-    return narrate(run.analysis, run.graph, findings, entities, narrator, questions)
+    return entity_contexts(run.analysis, run.graph, findings, entities, run.market, run.as_of,
+                           run.price_currencies())
 
 
 def restatement_findings(ingested: Ingested) -> pl.DataFrame:

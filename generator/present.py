@@ -88,9 +88,31 @@ def by_unit(value: float | None, unit: str, currency: str = "USD") -> str:
 
 # --- words -------------------------------------------------------------------------------------------------
 
+MARKET = "market"
+"""The fiscal period of a company's market snapshot: its share at the as-of date, not a reporting period."""
+
+
+MARKET_LABEL = "at the last close"
+"""How every output names the market snapshot's period."""
+
+
 def period_label(year: int, period: str) -> str:
-    """How every output names a period: FY2025, Q3 FY2024."""
+    """How every output names a period: FY2025, Q3 FY2024; a market snapshot is "at the last close"."""
+    if period == MARKET:
+        return MARKET_LABEL
     return f"FY{year}" if period == "FY" else f"{period} FY{year}"
+
+
+def day(iso: str | None) -> str:
+    """A date as people write it: 2026-11-27 → 27 November 2026."""
+    if not iso:
+        return "n/a"
+    year, month, dom = (int(x) for x in iso[:10].split("-"))
+    return f"{dom} {_MONTHS[month - 1]} {year}"
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
 
 
 def capitalised(text: str) -> str:

@@ -32,6 +32,9 @@ class ReportRequest(BaseModel):
     as_of: date | None = Field(None, description="Date printed on the reports and naming their folder; "
                                                  "empty: today in FINREPORT_TIMEZONE")
     entities: list[str] = Field(default_factory=list, description="Entity ids to report on; empty: every company")
+    benchmark: str | None = Field(default_factory=lambda: get_settings().benchmark,
+                                  description="Entity id of the benchmark each share is measured against (beta, "
+                                              "relative return); a sectors file's benchmark column wins for its rows")
     questions: list[str] = Field(default_factory=list,
                                  description="Question ids of the catalogue to answer; empty: all of them")
     output_dir: str = Field(default_factory=lambda: str(get_settings().output_dir),

@@ -8,6 +8,13 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+
+QUARTER_LAG_DAYS = 60
+"""A quarter's figures with no filing date count as known this many days after the quarter ends (the SEC's 10-Q
+deadline is 40 to 45 days; the rest is margin)."""
+ANNUAL_LAG_DAYS = 90
+"""A year's figures with no filing date count as known this many days after the year ends (10-K: 60 to 90 days)."""
+
 SHIPPED_NARRATOR = Path(__file__).resolve().parent / "narrator" / "checkpoint"
 """The narrator checkpoint installed with the package (trained by ``finreport finetune``; its card is its README)."""
 
@@ -20,6 +27,13 @@ class Settings(BaseSettings):
 
     output_dir: Path = Field(Path("output"), description="Where runs write their files")
     inputs: list[Path] = Field([Path("data/sample/long")], description="What scheduled runs read (JSON list)")
+    benchmark: str | None = Field(None, description="Entity id of the benchmark every company's share is measured "
+                                                    "against (a sectors file's benchmark column wins for its rows)")
+    risk_free_rate: float = Field(0.0, description="Annual risk-free rate of the Sharpe and Sortino ratios (0.04: 4%)")
+    quarter_filing_lag_days: int = Field(QUARTER_LAG_DAYS, description="Days after a quarter's end its figures "
+                                         "count as known when the input gives no filing date")
+    annual_filing_lag_days: int = Field(ANNUAL_LAG_DAYS, description="Days after a year's end its figures count as "
+                                        "known when the input gives no filing date")
     timezone: str = Field("UTC", description="Time zone of the as-of date when a run does not give one")
     io_retry_delays: list[float] = Field([2.0, 10.0], description="Seconds before each retry of a failed write")
     model_dir: Path = Field(SHIPPED_NARRATOR, description="The narrator checkpoint a model run loads "

@@ -2,8 +2,9 @@
 the tests that only read it share.
 
 ``sample_dir`` is the deterministic sample (``generator.sample.write_sample``, seed 7, as ``finreport sample``
-writes it) and ``sample_run`` the facts pipeline run on its long table (``generator.pipeline.build``: ingest,
-checks, metrics, HermiT), each made once per session. Their readers must leave them as they found them: after
+writes it, prices to today) and ``sample_run`` the facts pipeline run on its long table and its prices, measured
+against its index (``generator.pipeline.build``: ingest, checks, metrics, market metrics, HermiT), each made once
+per session. Their readers must leave them as they found them: after
 every test that used one, its files and the run are compared with what they were when made, and a test that
 changed them errors. A test that needs to write a run's files (``write_run`` adds its timings to the run) works
 on a copy: ``dataclasses.replace(sample_run, timings=dict(sample_run.timings))``.
@@ -45,7 +46,7 @@ def _run_digest(run: Any) -> str:
     digest = hashlib.sha256()
     ingested, analysis, graph = run.ingested, run.analysis, run.graph
     frames = (ingested.facts, ingested.superseded, ingested.rejected, ingested.events, analysis.base, analysis.ttm,
-              analysis.metrics, analysis.industries, run.findings)
+              analysis.metrics, analysis.industries, run.findings, run.market, ingested.prices)
     for frame in frames:
         digest.update(frame.write_ipc(None).getvalue())
     digest.update(repr([(f.file, f.line, f.reason) for f in ingested.refused]).encode())
@@ -74,10 +75,12 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_run(sample_dir: Path) -> Any:
-    """``generator.pipeline.build`` on the sample's long table: ingest, checks, metrics and HermiT, once."""
+    """``generator.pipeline.build`` on the sample's long table and prices, against its index, as of today: ingest,
+    checks, metrics, market metrics and HermiT, once."""
     from generator.pipeline import build
+    from generator.sample import MARKET_INDEX
 
-    run = build([sample_dir / "long"])
+    run = build([sample_dir / "long", sample_dir / "prices"], benchmark=MARKET_INDEX)
     _made["sample_run"] = (run, _run_digest(run))
     return run
 

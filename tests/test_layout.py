@@ -14,7 +14,7 @@ FLOW = """
 errors settings outputs rounding schema present lifecycle
 ingest.base ingest.fiscal ingest.csvread ingest.validate ingest.shares ingest.xbrl ingest.long ingest.wide
 ingest.statement ingest.companyfacts ingest.xbrl_csv industry ingest.sectors ingest.prices ingest
-sample periods checks metrics market provenance graph graph_queries
+sample periods checks market metrics provenance graph graph_queries
 narrator narrator.slots narrator.parts narrator.verify narrator.model narrator.training answers
 pipeline pack manifest charts render deliver reports corpus finetune
 """.split()  # noqa: SIM905 - a paragraph, in the order of the flow

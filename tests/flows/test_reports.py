@@ -198,8 +198,8 @@ def test_the_ui_form_has_a_description_for_every_field() -> None:
     for flow, model in ((nightly_reports, "ReportRequest"), (on_demand_report, "OnDemandRequest")):
         schema = flow.parameters.model_dump()
         fields = schema["definitions"][model]["properties"]
-        assert set(fields) == {"inputs", "as_of", "entities", "questions", "output_dir", "dated_folder", "narrator",
-                               "model_path", "email", "recipients"}
+        assert set(fields) == {"inputs", "as_of", "benchmark", "entities", "questions", "output_dir", "dated_folder",
+                               "narrator", "model_path", "email", "recipients"}
         assert all(f.get("description") for f in fields.values()), model
     assert "request" in on_demand_report.parameters.required
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
+
+import polars as pl
 
 from generator.checks import accounting_checks
 from generator.graph import build as build_graph
@@ -13,9 +16,10 @@ from generator.graph import reason
 from generator.ingest import Ingested, ingest
 from generator.ingest.validate import empty_rejected
 from generator.manifest import build_manifest, key_figures, summary, unusable_entities, write_run
+from generator.market import MARKET_SCHEMA
 from generator.metrics import compute_metrics
 from generator.periods import pivot
-from generator.pipeline import FactsRun
+from generator.pipeline import FactsRun, build
 from generator.sample import ROLES
 
 from builders import facts_frame
@@ -32,13 +36,16 @@ def test_the_manifest_accounts_for_every_row_and_names_each_input_by_its_hash(sa
     assert (counts["restatements"], counts["rows_rejected"]) == (1, 0)
     assert counts["findings"] == {"info": 1, "warning": 1}  # the restatement, the missing quarter
     assert counts["metric_values"] > 0 and counts["metric_absent"] > 0
-    (source,) = manifest["inputs"]
+    source, quotes = sorted(manifest["inputs"], key=lambda f: f["adapter"])
+    assert (quotes["path"], quotes["adapter"]) == (str(sample_dir / "prices" / "prices.csv"), "prices (long)")
     long_csv = sample_dir / "long" / "facts.csv"
     assert (source["path"], source["adapter"]) == (str(long_csv), "long")
     assert source["sha256"] == hashlib.sha256(long_csv.read_bytes()).hexdigest()
     assert manifest["entity_folders"] == {} and manifest["failures"] == [] and manifest["refused_files"] == []
     assert manifest["ontology"]["flags"] == len(sample_run.graph.flags)
-    assert {"ingest_s", "metrics_s", "graph_s"} <= set(manifest["timings"])
+    assert {"ingest_s", "metrics_s", "market_s", "graph_s"} <= set(manifest["timings"])
+    assert manifest["market"]["benchmarks"] == ["SMPLX"] and manifest["market"]["prices_only"] == []
+    assert manifest["market"]["entities"] == 15 and manifest["market"]["metric_values"] > 0
     json.dumps(manifest)  # manifest.json holds it as it is
 
 
@@ -72,29 +79,35 @@ def test_a_company_none_of_whose_rows_is_usable_is_a_failure(tmp_path: Path) -> 
         {"entity_id": "BAD", "stage": "ingest", "error": "none of its 2 rows is usable (see rejected.csv)"}]
 
 
-def test_prices_beside_statements_are_read_and_a_company_with_prices_alone_is_a_failure(tmp_path: Path) -> None:
-    """Price files sit beside statements in the inputs: recognised by their columns, every row used or rejected, a
-    company with statements is reported, one with prices alone fails with the reason (its rejected price rows do
-    not make it "unusable")."""
+def test_prices_beside_statements_are_read_and_a_company_with_prices_alone_is_reported(tmp_path: Path) -> None:
+    """Price files sit beside statements in the inputs: recognised by their columns, every row used or rejected; a
+    company with statements is reported, and so is one with prices alone (its market figures; its rejected price
+    rows do not make it "unusable"), while a company all of whose statement rows were rejected fails."""
     facts, quotes = tmp_path / "facts.csv", tmp_path / "prices.csv"
     facts.write_text("entity_id,entity_name,fiscal_year,fiscal_period,period_end,item,value,currency\n"
                      "GOOD,Good Co,2024,FY,2024-12-31,revenue,10,USD\n")
-    quotes.write_text("entity_id,date,close\nGOOD,2024-12-30,5\nGOOD,2024-12-31,oops\nONLY,2024-12-31,7\n")
+    quotes.write_text("entity_id,date,close\nGOOD,2024-12-30,5\nGOOD,2024-12-31,oops\nONLY,2024-12-31,7\n"
+                      "BAD,2024-12-31,3\n")
+    facts.write_text(facts.read_text() + "BAD,Bad Co,2024,FY,2024-12-31,revenue,ten,USD\n")
     ingested = ingest([tmp_path])
     assert [(Path(f.path).name, f.adapter, f.rows) for f in ingested.files] == [
-        ("prices.csv", "prices (long)", 3), ("facts.csv", "long", 1)]
-    assert ingested.rows_in == ingested.accepted_count + ingested.rejected.height == 4
-    assert ingested.prices["entity_id"].to_list() == ["GOOD", "ONLY"]
-    assert ingested.rejected.select("line", "column", "reason").rows() == [(3, "close", "close 'oops' is not a number")]
-    assert unusable_entities(ingested) == [{"entity_id": "ONLY", "stage": "ingest", "error": (
-        "1 daily price but no statements: a report needs its statements (give their files too)")}]
+        ("prices.csv", "prices (long)", 4), ("facts.csv", "long", 2)]
+    assert ingested.rows_in == ingested.accepted_count + ingested.rejected.height == 6
+    assert ingested.prices["entity_id"].to_list() == ["BAD", "GOOD", "ONLY"]
+    assert sorted(ingested.rejected.select("line", "column", "reason").rows()) == [
+        (3, "close", "close 'oops' is not a number"), (3, "value", "unparseable number 'ten'")]
+    assert unusable_entities(ingested) == [
+        {"entity_id": "BAD", "stage": "ingest", "error": "none of its 1 rows is usable (see rejected.csv)"}]
+    run = build([tmp_path], as_of=date(2024, 12, 31))
+    assert (run.entities, run.priced_only) == (["GOOD", "ONLY"], ["ONLY"])
 
 
 def test_hostile_entity_gets_a_safe_folder_listed_in_the_manifest(tmp_path: Path) -> None:
     facts = facts_frame({("../../etc", 2024, "FY"): {"revenue": 10, "net_income": 1}})
     ingested = Ingested(facts=facts, superseded=facts.clear(), rejected=empty_rejected())
     analysis = compute_metrics(facts)
-    run = FactsRun(ingested, analysis, accounting_checks(pivot(facts)), reason(build_graph(analysis)))
+    run = FactsRun(ingested, analysis, accounting_checks(pivot(facts)), pl.DataFrame(schema=MARKET_SCHEMA),
+                   reason(build_graph(analysis)), date(2024, 12, 31))
     manifest = write_run(run, tmp_path / "out")
     folder = manifest["entity_folders"]["../../etc"]
     assert (tmp_path / "out" / folder / "facts.json").exists()

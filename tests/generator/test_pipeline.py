@@ -20,6 +20,7 @@ from generator.pipeline import (
     check_inputs,
     classify,
     finding_records,
+    price,
     read_inputs,
     restatement_findings,
 )
@@ -53,9 +54,9 @@ def test_the_stages_run_in_order_each_timed_and_told(sample_dir: Path) -> None:
     told: list[str] = []
 
     def recorded(name: str, call: Any) -> Any:
-        def stage(arg: Any) -> Any:
+        def stage(*args: Any) -> Any:
             called.append(name)
-            return call(arg)
+            return call(*args)
         return stage
 
     class Told:
@@ -67,11 +68,12 @@ def test_the_stages_run_in_order_each_timed_and_told(sample_dir: Path) -> None:
         def done(self, entity: str, ok: bool) -> None: ...
 
     stages = Stages(read=recorded("read", read_inputs), analyse=recorded("analyse", analyse),
-                    classify=recorded("classify", classify))
+                    price=recorded("price", price), classify=recorded("classify", classify))
     run = build([sample_dir / "wide" / "KOLA.csv"], Told(), stages)
-    assert called == ["read", "analyse", "classify"]
-    assert told == ["reading inputs", "computing metrics", "reasoning (HermiT)"]
-    assert set(run.timings) == {"ingest_s", "metrics_s", "graph_s"} and all(t > 0 for t in run.timings.values())
+    assert called == ["read", "analyse", "price", "classify"]
+    assert told == ["reading inputs", "computing metrics", "market metrics", "reasoning (HermiT)"]
+    assert set(run.timings) == {"ingest_s", "metrics_s", "market_s", "graph_s"} \
+        and all(t > 0 for t in run.timings.values())
     assert run.entities == ["KOLA"]
     assert {k for k in run.stage_timings() if k.startswith("graph_")} > {"graph_s"}  # the reasoner's own too
 
