@@ -11,6 +11,12 @@ companies file: some items never reported (a services firm has no inventory or c
 current assets), gaps in others, annual reports only or quarters only, no sector, a bank's SIC code, and late
 refilings that restate earlier figures (a fraction of them by the factor of a unit error or a sign). The
 figures still come from the simulation, so every fact, flag and finding is computed by the real pipeline.
+
+Both kinds trade: their daily prices (``generator.sample.write_prices``) run to :data:`PRICES_TO`, and their
+shares are measured at several dates (:data:`TRAIN_AS_OF`), each a market context of its own: the market
+questions are asked of one date per company and run, and at a handful of dates they see shares up and down,
+ahead of the index and behind it, rich and cheap. The held-out shares are measured at other dates, and real
+prices (20 S&P 500 stocks and the index, ``tests/fixtures/prices``) at the year-ends of :data:`REAL_AS_OF`.
 """
 
 from __future__ import annotations
@@ -20,17 +26,27 @@ import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from generator.answers import context
-from generator.narrator import Context, Question, catalogue
+from generator.narrator import Context, Question, asked, catalogue
 from generator.narrator.training import Example, balanced, corrections, examples_for
-from generator.pipeline import FactsRun, build
-from generator.sample import PROFILES, Company, Filing, Profile, simulate, write_long, write_sample
+from generator.pipeline import FactsRun, build, contexts
+from generator.sample import (
+    MARKET_INDEX,
+    PROFILES,
+    Company,
+    Filing,
+    Profile,
+    simulate,
+    write_long,
+    write_prices,
+    write_sample,
+)
 
 CURRENCIES = ("USD",) * 6 + ("EUR", "GBP", "JPY", "CHF", "CAD", "TWD")
 SECTORS = ("Technology", "Industrials", "Consumer", "Healthcare", "Energy", "Financials", "Utilities")
@@ -111,8 +127,20 @@ def restated_originals(reports: Sequence[Filing], rng: random.Random) -> list[Fi
     return out
 
 
+PRICES_TO = date(2026, 5, 29)
+"""The last close of the generated companies' prices: fixed, so that a corpus does not change with the day it is
+built."""
+TRAIN_AS_OF = (date(2023, 6, 30), date(2024, 3, 28), date(2024, 11, 29), date(2025, 8, 29), PRICES_TO)
+"""The dates the training companies' shares are measured at: three and five years of history, or less."""
+EVAL_AS_OF = (date(2024, 8, 30), date(2026, 2, 27))
+"""The dates the held-out companies' shares are measured at: none of the training dates."""
+REAL_AS_OF = tuple(date(year, 12, 28) for year in range(2016, 2023))
+"""The year-ends the real prices are measured at (their last close is 28 December 2022)."""
+
+
 def write_companies(seed: int, companies: int, folder: Path) -> list[Path]:
-    """``companies`` redrawn and filed like real ones, as a long CSV plus a sectors file; returns the inputs."""
+    """``companies`` redrawn and filed like real ones, as a long CSV, a sectors file and their daily prices (to
+    :data:`PRICES_TO`, against the sample's index); returns the inputs."""
     rng = random.Random(f"{seed}/real-like")
     out, sics = [], {}
     for index in range(companies):
@@ -123,7 +151,8 @@ def write_companies(seed: int, companies: int, folder: Path) -> list[Path]:
             sics[profile.entity_id] = sic
     folder.mkdir(parents=True, exist_ok=True)
     write_long(out, folder / "facts.csv")
-    inputs = [folder / "facts.csv"]
+    write_prices(out, folder / "prices.csv", seed, PRICES_TO)
+    inputs = [folder / "facts.csv", folder / "prices.csv"]
     if sics:
         (folder / "sectors.csv").write_text("entity_id,sic\n" + "".join(f"{e},{s}\n" for e, s in sics.items()),
                                            encoding="utf-8")
@@ -143,9 +172,25 @@ def company_periods(run: FactsRun) -> list[Context]:
 
 
 def generated_run(seed: int, companies: int, folder: Path) -> FactsRun:
-    """The sample generator's companies for one seed, through ingest, metrics and the reasoner."""
-    write_sample(folder, seed=seed, n_companies=companies)
+    """The sample generator's companies for one seed (prices to :data:`PRICES_TO`), through ingest, metrics and
+    the reasoner."""
+    write_sample(folder, seed=seed, n_companies=companies, as_of=PRICES_TO)
     return build([folder / "long"])
+
+
+def market_contexts(inputs: Sequence[Path], dates: Sequence[date], benchmark: str) -> list[Context]:
+    """The market questions' contexts of every company with prices, its share measured at each date against
+    ``benchmark`` (the valuation on the statements known then): one run of the pipeline per date."""
+    out: list[Context] = []
+    for as_of in dates:
+        run = build(list(inputs), as_of=as_of, benchmark=benchmark)
+        out += [c for c in contexts(run, run.entities).values() if c.as_of]
+    return out
+
+
+def market_jobs(found: Sequence[Context]) -> list[tuple[Question, Context]]:
+    """Every market question of every market context: a held-out set small enough to ask in full."""
+    return [(q, c) for c in found for q in catalogue() if q.market and asked(q, c)]
 
 
 def real_inputs(patterns: Sequence[str]) -> list[Path]:
@@ -157,9 +202,9 @@ def real_inputs(patterns: Sequence[str]) -> list[Path]:
     return found
 
 
-def sampled(contexts: Sequence[Context], seed: int, answers: int) -> list[tuple[Question, Context]]:
-    """A seeded sample of every question of every company-period."""
-    jobs = [(q, c) for c in contexts for q in catalogue()]
+def sampled(found: Sequence[Context], seed: int, answers: int) -> list[tuple[Question, Context]]:
+    """A seeded sample of every question of every company-period that the company is asked."""
+    jobs = [(q, c) for c in found for q in catalogue() if asked(q, c)]
     return random.Random(seed).sample(jobs, min(answers, len(jobs)))
 
 
@@ -174,42 +219,57 @@ class Corpus:
 
 def build_corpus(*, seeds: Sequence[int], companies: int, real_like: int, labels: Sequence[str], seed: int,
                  eval_seed: int, eval_companies: int, eval_answers: int, real: Sequence[str] = (),
-                 corrected: Path | None = None, inputs: Sequence[Path] = (), log: Any = None) -> Corpus:
-    """Training examples from the seeds' companies (every period): the sample's and those filed like real
-    ones; the analysts' accepted corrections (``corrected``, about the statements in ``inputs``); and the
-    held-out questions: the evaluation seed's companies (both kinds) and the real filings, apart. ``log``
-    (a logger) hears of each seed and of each refused correction."""
+                 real_prices: Sequence[str] = (), real_benchmark: str = "SP500", corrected: Path | None = None,
+                 inputs: Sequence[Path] = (), log: Any = None) -> Corpus:
+    """Training examples from the seeds' companies (every period, and their shares at each of
+    :data:`TRAIN_AS_OF`): the sample's and those filed like real ones; the analysts' accepted corrections
+    (``corrected``, about the statements in ``inputs``); and the held-out questions: the evaluation seed's
+    companies (both kinds), their shares at :data:`EVAL_AS_OF`, the real filings, and the real prices
+    (``real_prices``, against ``real_benchmark``) at :data:`REAL_AS_OF`, apart. ``log`` (a logger) hears of each
+    seed and of each refused correction."""
     rng = random.Random(seed)
     stats: Counter[str] = Counter()
     examples: list[Example] = []
     refused: list[str] = []
+    markets = [q for q in catalogue() if q.market]
     with tempfile.TemporaryDirectory() as tmp:
         for s in seeds:
-            examples += examples_for(company_periods(generated_run(s, companies, Path(tmp) / f"seed{s}")), labels,
-                                     rng, stats)
-            examples += examples_for(company_periods(build(write_companies(s, real_like, Path(tmp) / f"real-like{s}"))),
-                                     labels, rng, stats)
+            folder = Path(tmp) / f"seed{s}"
+            examples += examples_for(company_periods(generated_run(s, companies, folder)), labels, rng, stats)
+            like = write_companies(s, real_like, Path(tmp) / f"real-like{s}")
+            examples += examples_for(company_periods(build(like)), labels, rng, stats)
+            for found in (market_contexts([folder / "long", folder / "prices"], TRAIN_AS_OF, MARKET_INDEX),
+                          market_contexts(like, TRAIN_AS_OF, MARKET_INDEX),
+                          market_contexts([folder / "prices"], TRAIN_AS_OF[-1:], MARKET_INDEX)):  # prices alone
+                examples += examples_for(found, labels, rng, stats, markets)
             if log:
                 log.info("seed %s: %s sample and %s real-like companies, %s examples so far", s, companies,
                          real_like, len(examples))
         if corrected:
-            contexts = {(c.entity_id, c.period): c for c in company_periods(build(list(inputs)))}
-            accepted, refused = corrections(corrected, contexts, labels)
+            found = {(c.entity_id, c.period): c for c in company_periods(build(list(inputs)))}
+            accepted, refused = corrections(corrected, found, labels)
             examples += accepted * 4  # an analyst's edit outweighs one generated phrasing
             stats["corrections accepted"] = len(accepted)
             if log:
                 for line in refused:
                     log.warning(line)
-        held_out = company_periods(generated_run(eval_seed, eval_companies, Path(tmp) / "eval")) + \
-            company_periods(build(write_companies(eval_seed, eval_companies, Path(tmp) / "eval-real")))
-    jobs = {"synthetic": sampled(held_out, eval_seed, eval_answers)}
+        folder = Path(tmp) / "eval"
+        held_out = company_periods(generated_run(eval_seed, eval_companies, folder))
+        like = write_companies(eval_seed, eval_companies, Path(tmp) / "eval-real")
+        held_out += company_periods(build(like))
+        shares = market_contexts([folder / "long", folder / "prices"], EVAL_AS_OF, MARKET_INDEX) + \
+            market_contexts(like, EVAL_AS_OF, MARKET_INDEX)
+    jobs = {"synthetic": sampled(held_out, eval_seed, eval_answers), "market": market_jobs(shares)}
     filings = real_inputs(real)
     if filings:
         jobs["real"] = sampled(company_periods(build(filings)), eval_seed, eval_answers)
+    quoted = real_inputs(real_prices)
+    if quoted:
+        jobs["real prices"] = market_jobs(market_contexts(quoted, REAL_AS_OF, real_benchmark))
     examples, repeated = balanced(examples)
     about = {"examples": len(examples), "by_source": {k: v for k, v in stats.items() if not k.startswith("refused")},
              "repeated": repeated,
              "refused_targets": sum(v for k, v in stats.items() if k.startswith("refused")),
              "refused_corrections": refused, "held_out_answers": {k: len(v) for k, v in jobs.items()},
-             "real_inputs": [str(p) for p in filings]}
+             "real_inputs": [str(p) for p in filings], "real_prices": [str(p) for p in quoted]}
     return Corpus(examples, jobs, about)

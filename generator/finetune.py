@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from generator.corpus import Corpus, build_corpus
+from generator.corpus import EVAL_AS_OF, REAL_AS_OF, TRAIN_AS_OF, Corpus, build_corpus
 from generator.narrator.model import PROMPT_FORMAT, ModelNarrator
 from generator.narrator.training import (
     LEAST_PART_EXAMPLES,
@@ -55,6 +55,11 @@ class FinetuneRequest(BaseModel):
          "tests/fixtures/xbrl-facts/*.csv", "tests/fixtures/apple"],
         description="Held-out real filings (files, folders or glob patterns), evaluated and reported apart; the "
                     "corpus never sees them")
+    real_prices: list[str] = Field(
+        ["tests/fixtures/prices", "tests/fixtures/apple", "tests/fixtures/real-filings/wmt_companyfacts_trimmed.json"],
+        description="Held-out real prices (and the statements of those of their companies at hand, with the file "
+                    "that names their tickers): their shares' market answers at year-ends, evaluated apart")
+    real_benchmark: str = Field("SP500", description="The index the real prices are measured against")
     corrections: str | None = Field(None, description="Analysts' edited answers (JSONL), checked by the verifier")
     inputs: list[str] = Field([], description="Statement files or folders the corrections refer to")
     steps: int = Field(4000, description="Optimiser steps")
@@ -78,7 +83,9 @@ def corpus(request: FinetuneRequest, labels: list[str], log: Any = None) -> Corp
     return build_corpus(seeds=request.seeds, companies=request.companies, real_like=request.real_like,
                         labels=labels, seed=request.seed, eval_seed=request.eval_seed,
                         eval_companies=request.eval_companies, eval_answers=request.eval_answers,
-                        real=request.real_inputs, corrected=Path(request.corrections) if request.corrections else None,
+                        real=request.real_inputs, real_prices=request.real_prices,
+                        real_benchmark=request.real_benchmark,
+                        corrected=Path(request.corrections) if request.corrections else None,
                         inputs=[Path(p) for p in request.inputs], log=log)
 
 
@@ -131,6 +138,11 @@ def write_card(request: FinetuneRequest, about: dict[str, Any], history: list[di
     (out / "evaluation.json").write_text(json.dumps(record | {"corpus": about, "seconds": seconds}, indent=2),
                                          encoding="utf-8")
     return record
+
+
+HELD_OUT = {"synthetic": "synthetic companies", "real": "real filings", "market": "synthetic companies' shares",
+            "real prices": "real prices"}
+"""What each held-out set is, as the model card titles it."""
 
 
 def results(name: str, result: Evaluation) -> list[str]:
@@ -207,7 +219,13 @@ def card(request: FinetuneRequest, about: dict[str, Any], history: list[dict[str
         f"{about['held_out_answers']['synthetic']} answers sampled from every period and question.",
         *([f"- Held out, real filings: {len(about['real_inputs'])} inputs the corpus never saw "
            f"({', '.join(f'`{p}`' for p in about['real_inputs'])}), {about['held_out_answers']['real']} answers "
-           "sampled from every period and question."] if "real" in evaluations else []), "",
+           "sampled from every period and question."] if "real" in evaluations else []),
+        f"- Held out, shares: the held-out companies' shares measured at {', '.join(map(str, EVAL_AS_OF))} (the "
+        f"training shares at {', '.join(map(str, TRAIN_AS_OF))}), every market question: "
+        f"{about['held_out_answers']['market']} answers.",
+        *([f"- Held out, real prices: {', '.join(f'`{p}`' for p in about['real_prices'])} against "
+           f"{request.real_benchmark}, measured at {', '.join(map(str, REAL_AS_OF))}, every market question: "
+           f"{about['held_out_answers']['real prices']} answers."] if "real prices" in evaluations else []), "",
         "## Model and training", "",
         f"- Settings: `{json.dumps(settings)}`",
         f"- Parameters: {first.parameters:,}; weights {size / 1e6:.1f} MB.",
@@ -223,7 +241,7 @@ def card(request: FinetuneRequest, about: dict[str, Any], history: list[dict[str
                                          for step, loss in [*curve[:: max(1, len(curve) // 6)], *curve[-1:]]), "",
     ]
     for name, result in evaluations.items():
-        lines += [f"## Held-out results: {'real filings' if name == 'real' else 'synthetic companies'}", "",
+        lines += [f"## Held-out results: {HELD_OUT[name]}", "",
                   *results(name, result)]
     lines += ["## Reproduce", "", "```", " ".join(command), "```", "",
               "Same seeds, same settings, same machine class give the same weights up to floating-point order.", ""]

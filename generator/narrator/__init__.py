@@ -20,7 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from generator import present
 from generator.metrics import definition, label
-from generator.present import period_label
+from generator.present import MARKET, MARKET_LABEL, period_label
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,8 @@ class Question:
     peers: bool = False  # the company's rank among its sector peers is a fact
     moves: bool = False  # the facts are given in order of their relative change on a year earlier
     summary: bool = False  # the executive summary: always asked, shown above the answers
+    market: bool = False  # about the share (prices): asked of a company with prices, and the only questions of one
+    # with prices alone
     topic: tuple[str, ...] = ()  # an answer uses one of these words: it is about its question
 
 
@@ -56,6 +58,15 @@ class Context:
     flags: list[dict[str, Any]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
     peers: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    as_of: str | None = None
+    """The last close's date (ISO) the market figures in ``metrics`` are taken at; None without prices."""
+    benchmark: str | None = None
+    """The entity the share is measured against (beta, relative return), when one is set."""
+
+    @property
+    def statements(self) -> bool:
+        """Whether the company's statements are in the inputs (a company with prices alone has none)."""
+        return self.fiscal_period != MARKET
 
     @property
     def period(self) -> str:
@@ -103,15 +114,23 @@ def catalogue() -> tuple[Question, ...]:
     data = tomllib.loads(resources.files("generator.narrator").joinpath("questions.toml").read_text("utf-8"))
     return tuple(Question(q["id"], q["question"], tuple(q["facts"]), tuple(q["flags"]), q["template"].strip(),
                           q.get("findings"), q.get("peers", False), q.get("moves", False), q.get("summary", False),
-                          tuple(q.get("topic", ())))
+                          q.get("market", False), tuple(q.get("topic", ())))
                  for q in data["question"])
 
 
+def asked(question: Question, context: Context) -> bool:
+    """Whether a company is asked a question: a market question of a company with prices, any other of one with
+    statements."""
+    return context.as_of is not None if question.market else context.statements
+
+
 def relevant_flags(question: Question, context: Context) -> list[dict[str, Any]]:
-    """The period's flags a question looks at: named ones, or ``*severity`` for all of a severity."""
+    """The period's flags a question looks at: named ones, or ``*severity`` for all of a severity; a market
+    question the share's, any other the statements'."""
     wanted = set(question.flags)
     severities = {w[1:] for w in wanted if w.startswith("*")}
-    return [f for f in context.flags if f["flag"] in wanted or f["severity"] in severities]
+    return [f for f in context.flags if (f["flag"] in wanted or f["severity"] in severities)
+            and (f["fiscal_period"] == MARKET) == question.market]
 
 
 LISTED_FINDINGS = 5
@@ -181,7 +200,9 @@ def _because(ctx: Any, flag: dict[str, Any]) -> str:
         bounds = " and ".join(f"{BOUND_WORDS[op]} {present.by_unit(t, unit, ctx['currency'])}"
                               for op, t in c["bounds"])
         name = label(c["metric"]) + (" over the last twelve months" if c["ttm"] else "")
-        parts.append(f"{name} {value}, {bounds}" + (f", in {c['period']}" if c["period"] != own else ""))
+        elsewhere = "" if c["period"] == own else f", {c['period']}" if c["period"] == MARKET_LABEL \
+            else f", in {c['period']}"
+        parts.append(f"{name} {value}, {bounds}{elsewhere}")
     return "; ".join(parts)
 
 
@@ -190,7 +211,7 @@ def _environment() -> SandboxedEnvironment:
     env = present.sandbox()
     env.filters |= {"money": _money, "pct": _absent_safe(present.percent), "x": _absent_safe(present.times),
                     "days": _absent_safe(present.days), "score": _absent_safe(present.score),
-                    "because": _because}
+                    "because": _because, "day": present.day}
     env.globals |= {"change": _change, "period_label": period_label}
     return env
 
@@ -246,6 +267,7 @@ class ReferenceNarrator:
             m=Values(context.metrics), prior=Values(context.prior), flags=flags,
             findings=findings[:LISTED_FINDINGS], finding_count=len(findings),
             peers=context.peers, rank=ranks(question, context), changes=changes(question, context),
+            as_of=context.as_of, benchmark=context.benchmark, statements=context.statements,
             has=lambda flag: flag in names,
         )
         sentence = " ".join(text.split())

@@ -22,7 +22,7 @@ from generator.narrator.parts import Part, joined, plan
 from generator.narrator.slots import SLOT, Slot, fill, move, prompt_facts
 from generator.narrator.verify import Verdict, verify
 
-PROMPT_FORMAT = "finreport-slots-5"
+PROMPT_FORMAT = "finreport-slots-6"
 """Recorded in the manifest and the model card: a checkpoint is trained for one prompt format."""
 
 
@@ -39,12 +39,13 @@ def prompt(question: Question, part: Part, context: Context) -> str:
     """One line per fact of the part: its slot and its value as the report writes it (a finding: its check); where
     the answer may give it a direction, the direction beside the slot the answer writes with it (``⟨current_ratio⟩
     0.41x down from ⟨current_ratio_prior⟩ 0.52x``, a growth rate ``⟨revenue_growth_yoy⟩ -3.1% down by
-    ⟨revenue_growth_yoy_abs⟩``), so the words an answer needs stand in one line; then the part's flags; then which
+    ⟨revenue_growth_yoy_abs⟩``, a multiple against its sector's median ``⟨pe_ttm⟩ 25.10x above
+    ⟨pe_ttm_sector_median⟩ 18.00x``), so the words an answer needs stand in one line; then the part's flags; then which
     part of the answer it is (``part: move 2 of 3``); then the question, last, where a small model attends most
     easily."""
     facts, lines = part.facts, []
     for name, fact in facts.items():
-        base = name.removesuffix("_prior").removesuffix("_abs")
+        base = name.removesuffix("_prior").removesuffix("_abs").removesuffix("_sector_median")
         if name != base and base in facts:  # written on its figure's line
             continue
         line = f"⟨{name}⟩ {fact.cue or fact.display(context.currency)}"
@@ -56,6 +57,9 @@ def prompt(question: Question, part: Part, context: Context) -> str:
                 f"⟨{name}_prior⟩ {prior.display(context.currency)}"
         elif direction and not size:
             line += f" {direction}"
+        if (median := facts.get(f"{name}_sector_median")) is not None:  # the comparison a small model cannot make
+            side = "above" if fact.value > median.value else "below" if fact.value < median.value else "level with"
+            line += f" {side} ⟨{name}_sector_median⟩ {median.display(context.currency)}"
         lines.append(line)
     lines += [f"flag: {f['label']}" for f in part.flags]
     if part.header():

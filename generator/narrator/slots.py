@@ -13,7 +13,7 @@ from typing import Any
 from generator import present
 from generator.metrics import definition
 from generator.narrator import LISTED_FINDINGS, Context, Question, changes, question_findings, ranks, relevant_flags
-from generator.present import period_label
+from generator.present import MARKET_LABEL, day, period_label
 
 SLOT = re.compile(r"⟨([a-z0-9_]+)⟩")
 """A slot as an answer writes it: ``⟨current_ratio⟩``."""
@@ -52,9 +52,15 @@ def trend(facts: dict[str, Slot], name: str, currency: str) -> str | None:
     return "up" if now.value > before.value else "down"
 
 
+CHANGES = ("return_", "relative_return_", "max_drawdown_")
+"""Market figures that are changes themselves: a return, a fall from a peak."""
+
+
 def is_change(fact: Slot) -> bool:
-    """A growth rate or a change: the direction an answer gives it is its own sign."""
-    return bool(fact.metric) and ("growth" in fact.metric or fact.metric.endswith("_change"))
+    """A growth rate or a change (a share's return, its drawdown): the direction an answer gives it is its own
+    sign."""
+    return bool(fact.metric) and ("growth" in fact.metric or fact.metric.endswith("_change")
+                                  or fact.metric.startswith(CHANGES))
 
 
 def move(facts: dict[str, Slot], name: str, currency: str) -> str | None:
@@ -87,7 +93,8 @@ def prompt_facts(question: Question, context: Context) -> dict[str, Slot]:
         metrics = moved + [m for m in metrics if m not in moved]
     for metric in metrics:
         add(metric, metric)
-        if "growth" in metric and metric in facts:  # "down ⟨revenue_growth_yoy_abs⟩": the size of a change
+        if ("growth" in metric or metric.startswith(CHANGES)) and metric in facts:
+            # "down ⟨revenue_growth_yoy_abs⟩", "fell ⟨return_1y_abs⟩": the size of a change
             facts[f"{metric}_abs"] = Slot(f"{metric}_abs", abs(facts[metric].value), "fraction", metric)
     flags = relevant_flags(question, context)
     for flag in flags:
@@ -111,6 +118,10 @@ def prompt_facts(question: Question, context: Context) -> dict[str, Slot]:
         for metric, rank in ranks(question, context).items():
             if rank is not None:
                 facts[f"{metric}_rank"] = Slot(f"{metric}_rank", rank, "count")
+    if question.market and context.as_of:  # the date of the last close, and the benchmark named as the data names it
+        facts["as_of"] = Slot("as_of", 0, "text", text=day(context.as_of))
+        if context.benchmark:
+            facts["benchmark"] = Slot("benchmark", 0, "text", text=context.benchmark)
     if question.peers and context.sector:
         facts["sector"] = Slot("sector", 0, "text", text=context.sector)
     if question.findings:
@@ -131,7 +142,7 @@ def condition_slot(condition: dict[str, Any], context: Context) -> str:
     """The slot of the figure a flag's condition tested: the metric, its trailing-twelve-month value
     (``_ttm``), or its value in another period (``_q3_fy2024``)."""
     name = condition["metric"] + ("_ttm" if condition["ttm"] else "")
-    if condition["period"] != context.period:
+    if condition["period"] not in (context.period, MARKET_LABEL):  # a market figure is the same at any period
         name += "_" + condition["period"].lower().replace(" ", "_")
     return name
 

@@ -35,6 +35,7 @@ from generator.narrator import (
     Question,
     ReferenceNarrator,
     Values,
+    asked,
     catalogue,
     question_findings,
     relevant_flags,
@@ -177,16 +178,18 @@ def delexicalise(text: str, question: Question, context: Context, facts: dict[st
 
 
 def examples_for(contexts: Iterable[Context], flag_labels: Sequence[str], rng: random.Random,
-                 stats: Counter[str] | None = None) -> list[Example]:
+                 stats: Counter[str] | None = None, questions: Sequence[Question] | None = None) -> list[Example]:
     """Training examples for every company-period and question: one per part of its answer
     (:func:`generator.narrator.parts.plan`). A whole answer's target is drawn at random from its phrasings and
     the reference answer in slots; a part's from its part's phrasings, and the parts of one answer are used only
     when they make an answer that passes as a whole. A candidate that fails the verifier is counted in ``stats``
-    and the next one is drawn."""
+    and the next one is drawn. ``questions``: those asked (default: the whole catalogue)."""
     stats = Counter() if stats is None else stats
     out = []
     for context in contexts:
-        for question in catalogue():
+        for question in questions or catalogue():
+            if not asked(question, context):
+                continue
             facts = prompt_facts(question, context)
             parts = plan(question, context, facts)
             if parts[0].role == WHOLE:

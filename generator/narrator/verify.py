@@ -39,6 +39,11 @@ UP = ("rose", "risen", "increased", "increase", "grew", "grown", "up", "higher",
 DOWN = ("fell", "fallen", "declined", "decline", "decreased", "decrease", "down", "lower", "dropped", "shrank",
         "contracted")
 BETTER, WORSE = ("improved", "improvement", "strengthened"), ("deteriorated", "worsened", "weakened")
+AHEAD = ("outperformed", "outperforming", "outperform", "beat", "ahead")
+BEHIND = ("underperformed", "underperforming", "underperform", "trailed", "lagged", "behind")
+"""Words that say how a share did against its benchmark: they must agree with the sign of its relative return."""
+PREMIUM, DISCOUNT = ("premium", "richer", "dearer"), ("discount", "cheaper")
+"""Words that say how a valuation stands against its sector: they must agree with the ratio to the median."""
 GAINS = ("kept", "earned", "retained", "generated")
 """Words that say a figure was gained: "kept -63.6% of revenue as net income" says a loss was a profit."""
 _WORDS = re.compile(r"[a-z]+")
@@ -262,7 +267,8 @@ def _broken(sentence: str) -> str | None:
     head, colon, _ = sentence.partition(": ")
     clauses = re.split(r";\s+", head if colon and re.search(r"\b(?:moves|changes)\b", head, re.IGNORECASE)
                        else sentence)
-    if any(re.search(r"\b(?:from|to)\s+⟨", c) and not _MOVED.search(c) for c in clauses):
+    if any(re.search(r"\b(?:from|to)\s+⟨(?!as_of⟩|benchmark⟩)", c) and not _MOVED.search(c) for c in clauses):
+        # a date is where a span of time ends, and a benchmark what a return is measured against: no figure moved
         return "a figure moves to or from with no verb"
     return None
 
@@ -384,6 +390,10 @@ def _directions(clause: str, refs: list[tuple[int, Slot]], facts: dict[str, Slot
                 return f"'{m.group(1)}' contradicts the figures ({a:g} vs {b:g})"
     for m in _WORDS.finditer(lowered):
         word = m.group(0)
+        if word in AHEAD + BEHIND + PREMIUM + DISCOUNT:
+            if problem := _against(word, refs, facts):
+                return problem
+            continue
         following = [(pos, f) for pos, f in refs if pos > m.end()]
         if word in GAINS and following and _LEADS.fullmatch(lowered[m.end():following[0][0]]) \
                 and following[0][1].value < 0 and following[0][1].unit not in ("count", "text"):
@@ -408,6 +418,29 @@ def _directions(clause: str, refs: list[tuple[int, Slot]], facts: dict[str, Slot
         if favourable != "neutral" and word in BETTER + WORSE and \
                 (word in BETTER) != ((change > 0) == (favourable == "higher")):
             return f"'{word}' contradicts the change of {fact.name} ({change:+.4g})"
+    return None
+
+
+def _against(word: str, refs: list[tuple[int, Slot]], facts: dict[str, Slot]) -> str | None:
+    """Ahead of or behind the benchmark by the sign of the relative return in the clause; at a premium or a
+    discount to the sector by a ratio to its median (or a figure and its sector's median); a clause that gives
+    neither says what nothing checks."""
+    named = [f for _, f in refs if f.metric]
+    if word in AHEAD + BEHIND:  # "behind by ⟨relative_return_1y_abs⟩": the sign is the relative return's own
+        relative = [facts[f.metric].value if f.metric in facts else f.value for f in named
+                    if f.metric.startswith("relative_return_")]
+        if not relative:
+            return f"'{word}' says how the share did against its benchmark: give ⟨relative_return_…⟩"
+        if (word in AHEAD) != (relative[0] > 0):
+            return f"'{word}' contradicts the relative return {relative[0]:+.4g}"
+        return None
+    ratios = [f.value for f in named if f.metric.endswith("_vs_sector")]
+    medians = {f.metric.removesuffix("_sector_median"): f.value for f in named if f.metric.endswith("_sector_median")}
+    ratios += [f.value / medians[f.metric] for f in named if medians.get(f.metric)]
+    if not ratios:
+        return f"'{word}' says how the valuation stands against its sector: give the ratio to the sector median"
+    if (word in PREMIUM) != (ratios[0] > 1):
+        return f"'{word}' contradicts the ratio to the sector median ({ratios[0]:.4g})"
     return None
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from generator.answers import context, narrate, period_values, report_period
 from generator.graph_queries import peers_of
 from generator.narrator import ReferenceNarrator, catalogue
-from generator.pipeline import build
+from generator.pipeline import build, contexts
 from generator.sample import ROLES
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real-filings"
@@ -43,14 +44,17 @@ def test_a_chosen_period_has_the_same_quarter_a_year_earlier_as_its_prior(sample
 
 def test_every_company_gets_the_chosen_questions_and_always_the_summary(sample_run: Any) -> None:
     entities = [ROLES["cash_cow"], ROLES["loss_maker"]]
-    answered = narrate(sample_run.analysis, sample_run.graph, {}, entities, ReferenceNarrator(), ["liquidity"])
+    answered = narrate(contexts(sample_run, entities), ReferenceNarrator(), ["liquidity"])
     assert list(answered) == entities
     for entity, (ctx, answers) in answered.items():
         assert ctx.entity_id == entity
         assert [a.question_id for a in answers] == ["executive_summary", "liquidity"]
         assert all(a.text and a.origin == "reference" for a in answers)
-    _, every = narrate(sample_run.analysis, sample_run.graph, {}, entities[:1])[entities[0]]
-    assert [a.question_id for a in every] == [q.id for q in catalogue()]
+    _, every = narrate(contexts(sample_run, entities[:1]))[entities[0]]
+    assert [a.question_id for a in every] == [q.id for q in catalogue()]  # prices too: the market questions
+    _, statements_only = narrate(contexts(replace(sample_run, market=sample_run.market.clear()), entities[:1]))[
+        entities[0]]
+    assert [a.question_id for a in statements_only] == [q.id for q in catalogue() if not q.market]
 
 
 def test_a_quarter_s_returns_are_those_of_the_twelve_months_it_closes() -> None:
@@ -59,7 +63,7 @@ def test_a_quarter_s_returns_are_those_of_the_twelve_months_it_closes() -> None:
     real = build([REAL / "wmt_companyfacts_trimmed.json"])
     entity = "CIK0000104169"
     assert report_period(real.analysis, entity) == (2027, "Q1")
-    _, answers = narrate(real.analysis, real.graph, {}, [entity], ReferenceNarrator(), ["returns"])[entity]
+    _, answers = narrate(contexts(real, [entity]), ReferenceNarrator(), ["returns"])[entity]
     returns = next(a for a in answers if a.question_id == "returns")
     assert returns.text == ("Over the last twelve months, return on equity was 24.1% (25.5% on average equity); "
                             "return on assets was 8.0%.")

@@ -10,11 +10,13 @@ import jinja2.exceptions
 import pytest
 
 from generator import present
+from generator.answers import contexts as entity_contexts
 from generator.answers import narrate
 from generator.metrics import definition
-from generator.narrator import LISTED_FINDINGS, Context, Question, ReferenceNarrator, catalogue
+from generator.narrator import LISTED_FINDINGS, Context, Question, ReferenceNarrator, asked, catalogue
 from generator.narrator.slots import prompt_facts
-from generator.pipeline import build
+from generator.pipeline import build, contexts
+from generator.present import MARKET
 from generator.sample import ROLES
 
 
@@ -30,7 +32,7 @@ def test_catalogue_covers_the_analyst_questions() -> None:
 
 
 def answers(run: Any, role: str) -> tuple[Context, dict[str, str]]:
-    ctx, found = narrate(run.analysis, run.graph, {}, [ROLES[role]])[ROLES[role]]
+    ctx, found = narrate(contexts(run, [ROLES[role]]))[ROLES[role]]
     return ctx, {a.question_id: a.text for a in found}
 
 
@@ -47,18 +49,25 @@ def test_loss_maker_answers_read_like_an_analyst(sample_run: Any) -> None:
 
 
 def test_risk_answer_names_exactly_the_inferred_concerns(sample_run: Any) -> None:
+    """The statements' concerns for the period; the share's (a deep drawdown) are the market answer's."""
     for role in ("loss_maker", "cash_cow"):
         ctx, text = answers(sample_run, role)
-        concerns = {f["label"] for f in ctx.flags if f["severity"] == "concern"}
+        concerns = {f["label"] for f in ctx.flags if f["severity"] == "concern" and f["fiscal_period"] != MARKET}
         named = set(re.findall(r": (.*?)\.", text["risk_flags"])[:1][0].split(", ")) if concerns else set()
         assert named == concerns
         if not concerns:
             assert text["risk_flags"] == "The reasoner raised no risk flag for FY2025."
+    ctx, text = answers(sample_run, "loss_maker")
+    assert {"deep drawdown", "negative earnings yield"} <= {f["label"] for f in ctx.flags if f["fiscal_period"] ==
+                                                            MARKET}
+    assert "Deep drawdown: one-year maximum drawdown" in text["market_performance"]
+    assert "deep drawdown" not in text["risk_flags"] and "Negative earnings yield: " in text["valuation"]
 
 
 def test_every_number_in_an_answer_is_a_formatted_fact(sample_run: Any) -> None:
-    """Reference answers quote numbers only as the formatters print facts of the context."""
-    ctx, found = narrate(sample_run.analysis, sample_run.graph, {}, [ROLES["cash_cow"]])[ROLES["cash_cow"]]
+    """Reference answers quote numbers only as the formatters print facts of the context (and the date of the
+    last close, as the date is printed)."""
+    ctx, found = narrate(contexts(sample_run, [ROLES["cash_cow"]]))[ROLES["cash_cow"]]
     allowed = set()
     for values in (ctx.metrics, ctx.prior, *ctx.peers.values()):
         for name, value in values.items():
@@ -68,14 +77,15 @@ def test_every_number_in_an_answer_is_a_formatted_fact(sample_run: Any) -> None:
     for a in found:
         if a.question_id in ("risk_flags", "restatements", "data_quality", "peer_position"):
             continue
-        for number in re.findall(r"-?[$€£¥]?\d+(?:[,.]\d+)*(?:bn|m|k|tn|%|x| days)?", a.text):
+        text = a.text.replace(present.day(ctx.as_of), "the last close")
+        for number in re.findall(r"-?[$€£¥]?\d+(?:[,.]\d+)*(?:bn|m|k|tn|%|x| days)?", text):
             if re.fullmatch(r"20\d\d|9", number):
                 continue
             assert number in allowed, (a.question_id, number, a.text)
 
 
 def test_answers_record_their_facts(sample_run: Any) -> None:
-    _, found = narrate(sample_run.analysis, sample_run.graph, {}, [ROLES["cash_cow"]])[ROLES["cash_cow"]]
+    _, found = narrate(contexts(sample_run, [ROLES["cash_cow"]]))[ROLES["cash_cow"]]
     liquidity = next(a for a in found if a.question_id == "liquidity").record()
     assert liquidity["origin"] == "reference"
     used = {f["metric"]: f for f in liquidity["facts_used"]}
@@ -91,9 +101,19 @@ def test_templates_are_sandboxed() -> None:
 
 
 def test_a_company_with_few_facts_still_gets_every_answer() -> None:
+    """Every question it is asked (no prices: no market question) has an answer with no "n/a" in it; a share with
+    a few days of prices and no statements is told why it has no figures."""
     ctx = Context("E", "Sparse Co", None, "USD", 2024, "FY", {"revenue": 10.0, "net_income": 1.0,
                                                                  "net_margin": 0.1}, {})
-    found = {q.id: ReferenceNarrator().answer(q, ctx).text for q in catalogue()}
+    found = {q.id: ReferenceNarrator().answer(q, ctx).text for q in catalogue() if asked(q, ctx)}
+    assert not any(q.market for q in catalogue() if q.id in found)
+    share = Context("S", "S", None, "USD", 2024, MARKET, {}, {}, as_of="2024-06-28")
+    market = {q.id: ReferenceNarrator().answer(q, share).text for q in catalogue() if asked(q, share)}
+    assert market == {
+        "market_performance": "The share does not have a full year of daily prices to the last close on 28 June "
+                              "2024, so its one-year return and risk are not measured.",
+        "valuation": "No statements are in the inputs, so the share is not valued: its market capitalisation, P/E "
+                     "and P/B need the share count, earnings and equity the statements report."}
     assert found["profitability"] == "Net margin 10.0%."
     assert "n/a" not in " ".join(found.values())
     assert found["liquidity"] == ("Liquidity cannot be assessed for FY2024: current assets or current liabilities "
@@ -109,8 +129,8 @@ def test_a_real_filer_s_many_restatements_are_counted_and_the_largest_listed() -
     assert restated > LISTED_FINDINGS
     question = next(q for q in catalogue() if q.id == "restatements")
     findings = [f for part in real.entity_findings(entity) for f in part]
-    ctx, answers = narrate(real.analysis, real.graph, {entity: findings}, [entity], ReferenceNarrator(),
-                           ["restatements"])[entity]
+    ctx, answers = narrate(entity_contexts(real.analysis, real.graph, {entity: findings}, [entity]),
+                           ReferenceNarrator(), ["restatements"])[entity]
     text = next(a.text for a in answers if a.question_id == "restatements")
     assert text.startswith(f"{restated} figures were restated, the largest changes first: ")
     assert text.endswith(f"And {restated - LISTED_FINDINGS} more, listed under Data quality and restatements.")
