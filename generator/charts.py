@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from datetime import date
 
 import matplotlib
 
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.ticker import FuncFormatter
 
 from generator import present
 
 PALETTE = ("#1f4e79", "#c55a11", "#548235", "#7f6000")
+DRAWDOWN = "#c62828"
 # Text stays text ("svg.fonttype": "none"): WeasyPrint sets it in DejaVu Sans, which the report embeds anyway,
-# instead of drawing every glyph as a path (a third less work per report).
+# instead of drawing every glyph as a path (a third less work per report). Labels are data (entity ids), never
+# mathtext: "$" in an id is a dollar sign, not the start of a formula.
 matplotlib.rcParams.update({
     "font.family": "DejaVu Sans", "font.size": 8, "axes.spines.top": False, "axes.spines.right": False,
     "axes.grid": True, "grid.color": "#e0e0e0", "grid.linewidth": 0.6, "svg.fonttype": "none",
-    "svg.hashsalt": "finreport",
+    "svg.hashsalt": "finreport", "text.parse_math": False,
 })
 
 
@@ -47,4 +51,43 @@ def line_chart(title: str, periods: Sequence[str], series: dict[str, Sequence[fl
     ax.legend(frameon=False, ncols=len(series), loc="upper left", bbox_to_anchor=(0, -0.4))
     # Fixed margins rather than a tight bounding box: the figure is drawn once, not twice.
     fig.subplots_adjust(left=0.1, right=0.99, top=0.89, bottom=0.42)
+    return _svg(fig)
+
+
+def _dated(ax: plt.Axes, title: str) -> None:
+    """A date axis that names years once and months between them, and the chart's title in the report's style."""
+    locator = AutoDateLocator(minticks=4, maxticks=9)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.set_title(title, loc="left", fontsize=9, fontweight="bold")
+
+
+def performance_chart(title: str, series: dict[str, tuple[Sequence[date], Sequence[float]]]) -> str:
+    """Daily lines, one per series (the share first), already rebased to a common start: how each 100 invested grew;
+    a line at 100 is where they started."""
+    fig, ax = plt.subplots(figsize=(7.2, 2.2))
+    for colour, (label, (dates, values)) in zip(PALETTE, series.items(), strict=False):
+        ax.plot(dates, values, linewidth=1.2, color=colour, label=label)
+    ax.axhline(100, color="#808080", linewidth=0.8)
+    _dated(ax, title)
+    ax.legend(frameon=False, ncols=len(series), loc="upper left", bbox_to_anchor=(0, -0.14))
+    fig.subplots_adjust(left=0.08, right=0.99, top=0.88, bottom=0.28)
+    return _svg(fig)
+
+
+def drawdown_chart(title: str, dates: Sequence[date], drawdowns: Sequence[float],
+                   marked: tuple[date, date, str] | None = None) -> str:
+    """The fall from the running peak as a filled area below zero (a negative fraction, shown in percent); ``marked``
+    shades one drawdown from its peak to its trough and names it in the legend."""
+    fig, ax = plt.subplots(figsize=(7.2, 2.0))
+    ax.fill_between(dates, drawdowns, 0, color=DRAWDOWN, alpha=0.25, linewidth=0)
+    ax.plot(dates, drawdowns, color=DRAWDOWN, linewidth=0.9)
+    if marked:
+        peak, trough, label = marked
+        ax.axvspan(peak, trough, color=PALETTE[0], alpha=0.12, linewidth=0, label=label)
+        ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(0, -0.14))
+    ax.set_ylim(top=0)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: present.percent(v, 0)))
+    _dated(ax, title)
+    fig.subplots_adjust(left=0.08, right=0.99, top=0.88, bottom=0.28)
     return _svg(fig)

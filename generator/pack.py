@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import polars as pl
 import rdflib
 
 from generator.graph import flag_records, ontology_graph, turtle
+from generator.market import total_return_levels
 from generator.metrics import definition
 from generator.narrator import Answer, Context
 from generator.outputs import folder_names, write_atomic, write_json
@@ -19,11 +21,34 @@ from generator.pipeline import FactsRun, answer
 from generator.provenance import Provenance
 
 
+@dataclass(frozen=True)
+class Levels:
+    """One total-return series (dividends reinvested, splits undone), as plain lists: what a market chart draws,
+    small enough to be pickled to a printing process with the report."""
+
+    entity_id: str
+    dates: list[date]
+    levels: list[float]
+
+
+@dataclass(frozen=True)
+class MarketView:
+    """What the report's market section shows: the company's market.json rows at the as-of date, the benchmark they
+    are measured against, and the share's and the benchmark's total-return series over the longest window the
+    share has (five years at most; no dates where no window ends at the as-of date)."""
+
+    as_of: date
+    benchmark: str | None
+    records: list[dict[str, Any]]
+    share: Levels
+    index: Levels | None
+
+
 @dataclass
 class Report:
     """Everything one company's report shows: its report period's context, the answers, the findings and every
-    facts.json row (the provenance of each printed figure), with the run it belongs to and the seconds its
-    files took."""
+    facts.json row (the provenance of each printed figure), its market (None without prices), with the run it
+    belongs to and the seconds its files took."""
 
     context: Context
     answers: list[Answer]
@@ -32,6 +57,7 @@ class Report:
     run_id: str
     as_of: str
     timings: dict[str, float] = field(default_factory=dict)
+    market: MarketView | None = None
 
 
 def metric_records(run: FactsRun, entity_id: str) -> list[dict[str, Any]]:
@@ -65,6 +91,43 @@ def metric_records(run: FactsRun, entity_id: str) -> list[dict[str, Any]]:
     return out
 
 
+def market_records(run: FactsRun, entity_id: str) -> list[dict[str, Any]]:
+    """market.json rows: each market and valuation metric at the as-of date, the value or null and the reason, the
+    window or the statements it used, and the price-file lines and filings it comes from (empty for a company
+    with no prices)."""
+    rows = run.market.filter(pl.col("entity_id") == entity_id)
+    window = ("measure", "window", "start", "end", "observations", "benchmark")
+    valued = ("price", "price_date", "period", "known", "shares", "split_factor")
+    out = []
+    for row in rows.iter_rows(named=True):
+        keep = ("entity_id", "metric", "value", "unit", "reason",
+                *(window if row["window"] else valued),
+                *(("peak_date", "trough_date") if row["measure"] == "max_drawdown" else ()),
+                *(("sector_median", "sector_companies") if row["metric"].endswith("_vs_sector") else ()), "sources")
+        record = {k: row[k] for k in keep}
+        record["as_of"] = run.as_of
+        out.append(record)
+    return out
+
+
+def market_view(run: FactsRun, entity_id: str, records: list[dict[str, Any]]) -> MarketView | None:
+    """The market section of one company's report from its market.json rows, with the series its charts draw: from
+    the first close of its longest window to the as-of date, its own and its benchmark's (None without prices)."""
+    if not records:
+        return None
+    benchmark = next((r["benchmark"] for r in records if r.get("benchmark")), None)
+    first = min((r["start"] for r in records if r.get("start")), default=None)
+    wanted = [entity_id, *([benchmark] if benchmark else [])]
+    levels = total_return_levels(run.ingested.prices.filter(pl.col("entity_id").is_in(wanted))).filter(
+        pl.col("date").is_between(first, run.as_of) if first else pl.lit(False))
+
+    def series(entity: str) -> Levels:
+        rows = levels.filter(pl.col("entity_id") == entity)
+        return Levels(entity, rows["date"].to_list(), rows["level"].to_list())
+
+    return MarketView(run.as_of, benchmark, records, series(entity_id), series(benchmark) if benchmark else None)
+
+
 def write_entity(run: FactsRun, entity: str, folder: Path, run_id: str, as_of: str,
                  answered: tuple[Context, list[Answer]], tbox: rdflib.Graph | None = None) -> Report:
     """One company's facts, findings, flags, answers and graph files; returns what its report shows."""
@@ -76,10 +139,13 @@ def write_entity(run: FactsRun, entity: str, folder: Path, run_id: str, as_of: s
     write_json(folder / "flags.json", flag_records(run.graph, entity) + consistency)
     context, answers = answered
     write_json(folder / "answers.json", [a.record() for a in answers])
+    if market := market_records(run, entity):
+        write_json(folder / "market.json", market)
+    view = market_view(run, entity, market)
     t1 = time.perf_counter()
     write_atomic(folder / "graph.ttl", turtle(run.graph, entity, tbox))
     timings = {"facts_s": t1 - t0, "graph_export_s": time.perf_counter() - t1}
-    return Report(context, answers, findings + consistency, facts, run_id, as_of, timings)
+    return Report(context, answers, findings + consistency, facts, run_id, as_of, timings, view)
 
 
 def write_all(run: FactsRun, out: Path, run_id: str, as_of: str) -> dict[str, str]:

@@ -15,6 +15,8 @@ import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import date
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -23,11 +25,11 @@ import polars as pl
 from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher
 
-from generator import charts, present
+from generator import charts, market, present
 from generator.metrics import Analysis, definition, label
 from generator.narrator import Context, catalogue
 from generator.outputs import write_atomic
-from generator.pack import Report
+from generator.pack import Levels, MarketView, Report
 from generator.present import period_label
 
 
@@ -140,6 +142,146 @@ def chart_images(charts_: list[Chart], currency: str) -> list[dict[str, str]]:
              _data_uri(charts.line_chart(c.title, c.periods, c.series, c.unit, currency))} for c in charts_]
 
 
+RETURN_ROWS = ("return", "relative_return", "return_ann", "volatility", "max_drawdown", "sharpe", "sortino")
+"""The rows of the market section's table by window: how the share did, and how much risk it took for it."""
+RISK_ROWS = ("beta", "correlation", "var_95", "cvar_95")
+RISK_WINDOWS = ("1y", "3y", "5y")
+"""The risk table: beta and correlation need a year or more of daily returns to say anything."""
+WINDOW_HEADINGS = {"1m": "1m", "3m": "3m", "ytd": "YTD", "1y": "1y", "3y": "3y", "5y": "5y"}
+
+
+def _cell(record: dict[str, Any] | None, notes: list[str], currency: str) -> dict[str, Any]:
+    """One market figure as a table prints it: the value; n/a and the number of the note that says why it is absent
+    (``notes`` gains the reason, once however many cells share it); "–" where it is not taken at all."""
+    if record is None:
+        return {"text": "–", "note": None}
+    if record["value"] is None:
+        reason = record["reason"]
+        if reason not in notes:
+            notes.append(reason)
+        return {"text": "n/a", "note": notes.index(reason) + 1}
+    return {"text": present.by_unit(record["value"], definition(record["metric"]).unit, currency), "note": None}
+
+
+def _measure_label(measure: str, benchmark: str | None) -> str:
+    """A measure's row name, naming the benchmark where the measure is taken against one ("Correlation with
+    SMPLX")."""
+    text = market.LABELS[measure]
+    return present.capitalised(text.replace("the benchmark", benchmark) if benchmark else text)
+
+
+def window_table(view: MarketView, measures: tuple[str, ...], windows: tuple[str, ...],
+                 currency: str) -> dict[str, Any]:
+    """A table of measures by window: the first close of each window, a row per measure, and the notes that say why
+    a figure is absent ("needs 1260 daily returns ...; there are 300 closes")."""
+    by = {r["metric"]: r for r in view.records}
+    notes: list[str] = []
+    starts = [by.get(f"return_{w}", {}).get("start") for w in windows]
+    rows = [{"label": _measure_label(m, view.benchmark),
+             "cells": [_cell(by.get(f"{m}_{w}"), notes, currency) for w in windows]} for m in measures]
+    return {"windows": [WINDOW_HEADINGS[w] for w in windows],
+            "starts": [str(d) if d else "–" for d in starts], "rows": rows, "notes": notes}
+
+
+def valuation_table(view: MarketView, currency: str) -> dict[str, Any] | None:
+    """Each valuation figure at the last close, its sector's median and the ratio of the two, the notes that say
+    why one is absent, and what they rest on: the close and its date, the statements' period and when they were
+    known, the shares and any split since (None without statements: no valuation is taken)."""
+    by = {r["metric"]: r for r in view.records}
+    valued = [by[m.name] for m in market.VALUATION if m.name in by]
+    if not valued:
+        return None
+    notes: list[str] = []
+    rows = []
+    for r in valued:
+        versus = by.get(f"{r['metric']}_vs_sector")
+        median = versus["sector_median"] if versus else None
+        rows.append({"label": present.capitalised(market.LABELS[r["metric"]]), "value": _cell(r, notes, currency),
+                     "median": "–" if median is None else f"{present.by_unit(median, r['unit'], currency)} "
+                                                          f"({versus['sector_companies']})",
+                     "relative": _cell(versus, notes, currency)})
+    basis = valued[0]
+    split = basis["split_factor"]
+    return {"rows": rows, "notes": notes, "price": present.per_share(basis["price"], currency),
+            "price_date": str(basis["price_date"]), "period": basis["period"], "known": str(basis["known"]),
+            "shares": present.shares(basis["shares"]) if basis["shares"] is not None else "not reported",
+            "split": None if split in (None, 1.0) else present.score(split)}
+
+
+def rebased(share: Levels, index: Levels | None) -> dict[str, tuple[list[date], list[float]]]:
+    """The share's and its benchmark's series over 100 from the first date both have a close (the share alone where
+    the benchmark shares no date with it), each from then on: what 100 invested in each became."""
+    lines = {share.entity_id: share}
+    if index and set(index.dates) & set(share.dates):
+        lines[f"{index.entity_id} (benchmark)"] = index
+    first = min(set.intersection(*(set(s.dates) for s in lines.values())))
+    out = {}
+    for name, s in lines.items():
+        k = s.dates.index(first)
+        out[name] = (s.dates[k:], [100 * v / s.levels[k] for v in s.levels[k:]])
+    return out
+
+
+def drawdowns(levels: list[float]) -> list[float]:
+    """The fall from the running peak at each close (a negative fraction; the first close is the first peak)."""
+    return [v / peak - 1 for v, peak in zip(levels, accumulate(levels, max), strict=True)]
+
+
+def market_images(view: MarketView) -> list[dict[str, str | None]]:
+    """The market section's two charts as SVG images: the share against its benchmark, rebased to 100, and its
+    drawdown with the one-year maximum drawdown shaded; said in words where no window ends at the as-of date."""
+    share = view.share
+    if not share.dates:
+        why = next((r["reason"] for r in view.records if r["metric"] == "return_1m"), None)
+        absent = f"no window of closes ends at {view.as_of}" + (f" ({why})" if why else "")
+        return [{"title": "Share price", "absent": absent, "src": None}]
+    lines = rebased(share, view.index)
+    first = lines[share.entity_id][0][0]
+    against = f" against {view.index.entity_id}" if len(lines) > 1 and view.index else ""
+    worst = next((r for r in view.records if r["metric"] == "max_drawdown_1y" and r["value"] is not None
+                  and r["peak_date"] and r["trough_date"]), None)
+    marked = (worst["peak_date"], worst["trough_date"],
+              f"one-year maximum drawdown {present.percent(worst['value'])}: peak {worst['peak_date']}, trough "
+              f"{worst['trough_date']}") if worst else None
+    titles = (f"{share.entity_id}{against}: total return, rebased to 100 on {first}",
+              f"{share.entity_id}: fall from its running peak since {share.dates[0]}")
+    return [{"title": titles[0], "absent": None, "src": _data_uri(charts.performance_chart(titles[0], lines))},
+            {"title": titles[1], "absent": None, "src": _data_uri(charts.drawdown_chart(
+                titles[1], share.dates, drawdowns(share.levels), marked))}]
+
+
+def market_sources(view: MarketView, currency: str) -> dict[str, list[dict[str, Any]]]:
+    """Where every market figure comes from: the price-file lines of each window's first and last close, the share's
+    and the benchmark's, and the close and the filing lines behind each valuation."""
+    by = {r["metric"]: r for r in view.records}
+    windows = []
+    for w in market.WINDOWS:
+        own = by.get(f"return_{w}")
+        if own is None or own["start"] is None:
+            continue
+        paired = by.get(f"relative_return_{w}") or by.get(f"beta_{w}") or {"sources": []}
+        windows.append({"window": WINDOW_HEADINGS[w], "span": f"{own['start']} to {own['end']}",
+                        "returns": own["observations"], "share": own["sources"],
+                        "benchmark": [s for s in paired["sources"] if s not in own["sources"]]})
+    valuations = [{"figure": present.capitalised(market.LABELS[m.name]),
+                   "value": present.by_unit(by[m.name]["value"], m.unit, currency), "sources": by[m.name]["sources"]}
+                  for m in market.VALUATION if m.name in by]
+    return {"windows": windows, "valuations": valuations}
+
+
+def market_section(view: MarketView | None, currency: str) -> dict[str, Any] | None:
+    """Everything the report's market section and its appendix print, as text (None without prices: no section)."""
+    if view is None:
+        return None
+    valuation = valuation_table(view, currency)
+    return {"as_of": str(view.as_of), "benchmark": view.benchmark,
+            "returns": window_table(view, RETURN_ROWS, tuple(market.WINDOWS), currency),
+            "risk": window_table(view, RISK_ROWS, RISK_WINDOWS, currency),
+            "valuation": valuation, "sources": market_sources(view, currency),
+            "measures": [(present.capitalised(market.LABELS[m.name]), m.description)
+                         for m in (*market.MEASURES, *(market.VALUATION if valuation else ()))]}
+
+
 def provenance_rows(report: Report) -> list[dict[str, Any]]:
     """Every figure the report prints, with the source lines behind it: the key figures and the facts of every
     answer, for the report period and a year earlier (the changes are made of those two), and the figures
@@ -150,8 +292,8 @@ def provenance_rows(report: Report) -> list[dict[str, Any]]:
     wanted = {(m, *p): (rank, k) for rank, p in enumerate(periods) for k, m in enumerate(metrics)}
     for flag in ctx.flags:
         for c in flag.get("conditions", []):
-            key = (c["metric"] + ("_ttm" if c["ttm"] else ""), *_period_of(c["period"]))
-            wanted.setdefault(key, (len(periods), len(wanted)))
+            if (period := _period_of(c["period"])) is not None:
+                wanted.setdefault((c["metric"] + ("_ttm" if c["ttm"] else ""), *period), (len(periods), len(wanted)))
     rows = sorted((r for r in report.facts if r["value"] is not None
                    and (r["metric"], r["fiscal_year"], r["fiscal_period"]) in wanted),
                   key=lambda r: wanted[(r["metric"], r["fiscal_year"], r["fiscal_period"])])
@@ -159,15 +301,18 @@ def provenance_rows(report: Report) -> list[dict[str, Any]]:
              "value": present.by_unit(r["value"], r["unit"], ctx.currency), "sources": r["sources"]} for r in rows]
 
 
-def _period_of(text: str) -> tuple[int, str]:
-    """(fiscal year, period) of "FY2025" or "Q3 FY2024", as flags name their periods."""
+def _period_of(text: str) -> tuple[int, str] | None:
+    """(fiscal year, period) of "FY2025" or "Q3 FY2024", as flags name their periods; None for a market figure's
+    ("at the last close"), whose sources the market section gives."""
     quarter, _, year = text.rpartition("FY")
-    return int(year), quarter.strip() or "FY"
+    return (int(year), quarter.strip() or "FY") if year.isdigit() else None
 
 
-def html(report: Report, charts_: list[dict[str, str]], manifest: dict[str, Any]) -> str:
-    """The report as HTML for WeasyPrint: the summary above the other answers, key figures, charts, flags, findings, the
-    definitions of the figures shown and the sources of every figure printed."""
+def html(report: Report, charts_: list[dict[str, str]], manifest: dict[str, Any],
+         market_charts: list[dict[str, str | None]]) -> str:
+    """The report as HTML for WeasyPrint: the summary above the other answers, key figures, charts, flags, findings,
+    the market section, the definitions of the figures shown and the sources of every figure printed. A company with
+    prices alone has no statements: the report says so, and shows no key figures or statement charts."""
     ctx = report.context
     summaries = {q.id for q in catalogue() if q.summary}
     summary = next((a for a in report.answers if a.question_id in summaries), None)
@@ -176,6 +321,8 @@ def html(report: Report, charts_: list[dict[str, str]], manifest: dict[str, Any]
         ctx=ctx, report=report, summary=summary, kpis=kpi_rows(ctx), charts=charts_,
         answers=[a for a in report.answers if a is not summary], flags=ctx.flags, findings=report.findings,
         definitions=[definition(d) for d in definitions], provenance=provenance_rows(report), manifest=manifest,
+        statements=ctx.fiscal_period != present.MARKET, market=market_section(report.market, ctx.currency),
+        market_charts=market_charts,
     )
 
 
@@ -195,17 +342,21 @@ def job(report: Report, analysis: Analysis, manifest: dict[str, Any], target: Pa
 
 
 def print_pdf(job: PrintJob) -> dict[str, float]:
-    """Draw the charts, lay out the report and write it atomically as PDF/A-3u with facts.json attached,
-    so the numbers travel with it. Returns the seconds each step took."""
+    """Draw the charts, lay out the report and write it atomically as PDF/A-3u with facts.json (and market.json)
+    attached, so the numbers travel with it. Returns the seconds each step took."""
     t0 = time.perf_counter()
-    images = chart_images(job.charts, job.report.context.currency)
+    report = job.report
+    images = chart_images(job.charts, report.context.currency)
+    market_charts = market_images(report.market) if report.market else []
     t1 = time.perf_counter()
-    document = HTML(string=html(job.report, images, job.manifest), base_url=str(present.assets()) + "/",
+    document = HTML(string=html(report, images, job.manifest, market_charts), base_url=str(present.assets()) + "/",
                     url_fetcher=ProjectAssetsOnly())
-    facts = json.dumps(job.report.facts, ensure_ascii=False, default=str).encode("utf-8")
-    attachment = Attachment(file_obj=io.BytesIO(facts), name="facts.json", relationship="Data",
-                            description=f"facts of {job.report.context.entity_id}")
-    pdf = document.write_pdf(pdf_variant="pdf/a-3u", attachments=[attachment])
+    attached = {"facts.json": report.facts, **({"market.json": report.market.records} if report.market else {})}
+    attachments = [Attachment(file_obj=io.BytesIO(json.dumps(rows, ensure_ascii=False, default=str).encode("utf-8")),
+                              name=name, relationship="Data",
+                              description=f"{name.removesuffix('.json')} of {report.context.entity_id}")
+                   for name, rows in attached.items()]
+    pdf = document.write_pdf(pdf_variant="pdf/a-3u", attachments=attachments)
     write_atomic(job.target, pdf)
     return {"charts_s": t1 - t0, "pdf_s": time.perf_counter() - t1}
 

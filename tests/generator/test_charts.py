@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from datetime import date, timedelta
 
-from generator.charts import PALETTE, line_chart
+from generator.charts import DRAWDOWN, PALETTE, drawdown_chart, line_chart, performance_chart
 
 PERIODS = ["Q1 FY2024", "Q2 FY2024", "Q3 FY2024", "Q4 FY2024"]
+DAYS = [date(2022, 1, 3) + timedelta(days=7 * k) for k in range(160)]
+
+
+def texts_of(svg: str) -> str:
+    return " ".join(t.text or "" for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text"))
 
 
 def test_a_chart_is_svg_with_its_title_periods_and_legend_as_text() -> None:
@@ -33,3 +39,31 @@ def test_a_missing_value_is_a_gap_not_a_zero() -> None:
         return svg.count("<use ")  # one marker per value drawn
 
     assert points([1.0, 2.0, 3.0, 4.0]) - points([1.0, None, 3.0, 4.0]) == 1
+
+
+def test_a_share_against_its_benchmark_is_drawn_on_a_date_axis_with_both_names_as_text() -> None:
+    share = [100 + k % 13 for k in range(len(DAYS))]
+    index = [100 + k / 10 for k in range(len(DAYS))]
+    svg = performance_chart("VOLT against SMPLX", {"VOLT": (DAYS, share), "SMPLX (benchmark)": (DAYS, index)})
+    texts = texts_of(svg)
+    for words in ("VOLT against SMPLX", "VOLT", "SMPLX (benchmark)", "2023", "2024", "2025", "100"):
+        assert words in texts, words
+    assert PALETTE[0] in svg and PALETTE[1] in svg
+    assert performance_chart("VOLT against SMPLX", {"VOLT": (DAYS, share), "SMPLX (benchmark)": (DAYS, index)}) == svg
+
+
+def test_a_drawdown_is_a_filled_area_in_percent_with_the_marked_fall_named() -> None:
+    falls = [-(k % 40) / 100 for k in range(len(DAYS))]
+    svg = drawdown_chart("VOLT: fall from its running peak", DAYS, falls,
+                         (DAYS[10], DAYS[39], "one-year maximum drawdown -39.0%"))
+    texts = texts_of(svg)
+    for words in ("VOLT: fall from its running peak", "one-year maximum drawdown -39.0%", "0%", "-20%"):
+        assert words in texts, words
+    assert DRAWDOWN in svg
+    assert "one-year" not in texts_of(drawdown_chart("VOLT", DAYS, falls))
+
+
+def test_dollar_signs_in_names_are_text_not_formulas() -> None:
+    """Entity ids are data: "$X$" is printed as it is, not typeset as mathtext (nor refused as a bad formula)."""
+    svg = performance_chart("$A$ against $^{}$", {"$A$": (DAYS, [100.0] * len(DAYS))})
+    assert "$A$ against $^{}$" in texts_of(svg)

@@ -1,18 +1,23 @@
-"""One company's pack: its five files, and the report they make, from the shared sample run."""
+"""One company's pack: its files, and the report they make, from the shared sample run."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import pickle
 import re
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+import pytest
 import rdflib
 
 from generator.graph import NAMESPACE, flag_records
-from generator.pack import metric_records, write_entity
+from generator.market import total_return_levels
+from generator.pack import market_records, metric_records, write_entity
 from generator.pipeline import answer
-from generator.sample import ROLES
+from generator.sample import MARKET_INDEX, ROLES
 
 
 def test_a_company_s_pack_holds_its_facts_findings_flags_answers_and_graph(sample_run: Any, tmp_path: Path) -> None:
@@ -20,7 +25,7 @@ def test_a_company_s_pack_holds_its_facts_findings_flags_answers_and_graph(sampl
     answered = answer(sample_run, [restated])[restated]
     report = write_entity(sample_run, restated, tmp_path, "run-1", "2026-11-28", answered)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "answers.json", "facts.json", "findings.json", "flags.json", "graph.ttl"]
+        "answers.json", "facts.json", "findings.json", "flags.json", "graph.ttl", "market.json"]
     assert (report.run_id, report.as_of, report.context.entity_id) == ("run-1", "2026-11-28", restated)
     assert set(report.timings) == {"facts_s", "graph_export_s"}
     saved_facts = json.loads((tmp_path / "facts.json").read_text())
@@ -63,3 +68,31 @@ def test_every_figure_has_its_sources_or_says_why_it_is_absent(sample_run: Any) 
     assert ttm["formula"].endswith("(trailing twelve months)")
     ratio = next(r for r in records if r["metric"] == "current_ratio")
     assert ratio["currency"] is None
+
+
+def test_a_priced_company_s_report_has_its_market_and_the_series_its_charts_draw(sample_run: Any,
+                                                                                 tmp_path: Path) -> None:
+    """The market section's data travels with the report to a printing process: the market.json rows, and the
+    share's and the benchmark's total-return series over the longest window (five years), plain and small."""
+    volt = ROLES["loss_maker"]
+    report = write_entity(sample_run, volt, tmp_path, "run-1", "2026-11-28", answer(sample_run, [volt])[volt])
+    view = report.market
+    assert view is not None and (view.as_of, view.benchmark) == (sample_run.as_of, MARKET_INDEX)
+    assert view.records == market_records(sample_run, volt)
+    assert json.loads((tmp_path / "market.json").read_text()) == json.loads(json.dumps(view.records, default=str))
+    five = next(r for r in view.records if r["metric"] == "return_5y")
+    assert (view.share.entity_id, view.share.dates[0], view.share.dates[-1]) == (volt, five["start"], five["end"])
+    assert view.share.levels[-1] / view.share.levels[0] - 1 == pytest.approx(five["value"], rel=1e-12)
+    assert view.index is not None and view.index.entity_id == MARKET_INDEX
+    assert (view.index.dates[0], view.index.dates[-1]) == (five["start"], five["end"])
+    everything = total_return_levels(sample_run.ingested.prices).filter(pl.col("entity_id") == MARKET_INDEX)
+    assert len(view.index.dates) < everything.height  # the window, not the whole history
+    assert len(pickle.dumps(report.market)) < 200_000
+
+
+def test_a_company_without_prices_has_no_market_section_and_no_market_file(sample_run: Any, tmp_path: Path) -> None:
+    kola = ROLES["cash_cow"]
+    unpriced = dataclasses.replace(sample_run, market=sample_run.market.filter(pl.col("entity_id") != kola))
+    report = write_entity(unpriced, kola, tmp_path, "run-1", "2026-11-28", answer(sample_run, [kola])[kola])
+    assert report.market is None
+    assert not (tmp_path / "market.json").exists()

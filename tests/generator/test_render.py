@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import json
 import re
 import subprocess
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +18,22 @@ from generator import present
 from generator.manifest import write_run
 from generator.metrics import compute_metrics, definition, label
 from generator.outputs import folder_names
-from generator.pack import write_entity
+from generator.pack import Levels, MarketView, write_entity
 from generator.pipeline import answer, build
 from generator.render import (
     ProjectAssetsOnly,
     change_text,
     chart_data,
     chart_images,
+    drawdowns,
     job,
     kpi_rows,
+    market_images,
     print_pdf,
     provenance_rows,
+    rebased,
 )
-from generator.sample import ROLES
+from generator.sample import MARKET_INDEX, ROLES
 
 from builders import facts_frame
 
@@ -214,3 +220,153 @@ def test_every_figure_the_report_prints_has_its_source_in_the_pdf(celsius: tuple
         row = lowered[(figure.lower(), period, value)]
         assert row["sources"]
         assert re.sub(r"\s+", "", f"{row['figure']}{period}{value}") in shown, (figure, period, value)
+
+
+def shown_text(pdf: Path) -> str:
+    """What a reader of the PDF sees, as pdftotext (poppler) reads it from inside the pages, without whitespace."""
+    text = subprocess.run(["pdftotext", "-raw", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return re.sub(r"\s+", "", text)
+
+
+def squeezed(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+@pytest.fixture(scope="module")
+def volt_market(sample_run: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, str]:
+    """The loss-maker's report from the shared sample run (prices, measured against the sample's index):
+    (PDF, what the report shows, the PDF's text without whitespace)."""
+    out = tmp_path_factory.mktemp("volt-market")
+    volt = ROLES["loss_maker"]
+    run = dataclasses.replace(sample_run, timings=dict(sample_run.timings))
+    manifest = write_run(run, out, as_of=str(run.as_of))
+    report = write_entity(run, volt, out / volt, manifest["run_id"], str(run.as_of), answer(run, [volt])[volt])
+    print_pdf(job(report, run.analysis, manifest, out / volt / "report.pdf"))
+    return out / volt / "report.pdf", report, shown_text(out / volt / "report.pdf")
+
+
+def test_the_market_section_prints_the_share_s_figures_against_its_benchmark(
+        volt_market: tuple[Path, Any, str]) -> None:
+    pdf, report, shown = volt_market
+    by = {r["metric"]: r for r in report.market.records}
+    assert squeezed(f"Market At the close of {report.market.as_of} · measured against {MARKET_INDEX}") in shown
+    for metric in ("return_1m", "return_1y", "return_5y", "relative_return_ytd", "return_ann_3y", "volatility_5y",
+                   "max_drawdown_3y", "sharpe_1y", "beta_1y", "correlation_5y", "var_95_3y", "cvar_95_1y",
+                   "market_cap", "pb", "ev_sales", "pb_vs_sector"):
+        value = by[metric]["value"]
+        assert value is not None and squeezed(present.by_unit(value, definition(metric).unit)) in shown, metric
+    assert squeezed(f"Return relative to {MARKET_INDEX}") in shown
+    assert squeezed(f"Correlation with {MARKET_INDEX}") in shown
+    loss = by["pe_ttm"]
+    assert loss["value"] is None and squeezed(loss["reason"]) in shown  # P/E over a loss: n/a, and why
+    basis = by["market_cap"]
+    assert squeezed(f"Close {present.per_share(basis['price'])} on {basis['price_date']}; statements of "
+                    f"{basis['period']}, known by {basis['known']}") in shown
+    assert PdfReader(pdf).attachments["market.json"]
+
+
+def test_the_appendix_gives_the_price_lines_and_filings_of_every_market_figure(
+        volt_market: tuple[Path, Any, str]) -> None:
+    _, report, shown = volt_market
+    by = {r["metric"]: r for r in report.market.records}
+    for window in ("1m", "ytd", "5y"):
+        own, paired = by[f"return_{window}"], by[f"relative_return_{window}"]
+        assert len(own["sources"]) == 2 and len(paired["sources"]) == 4
+        for source in paired["sources"]:  # the share's first and last close, and the benchmark's
+            assert squeezed(source) in shown, (window, source)
+    for metric in ("market_cap", "ev_ebitda", "dividend_yield"):
+        assert by[metric]["sources"] and all(squeezed(s) in shown for s in by[metric]["sources"]), metric
+
+
+def test_the_share_and_its_benchmark_start_at_100_on_their_first_common_close() -> None:
+    days = [date(2026, 1, d) for d in (2, 5, 6, 7, 8)]
+    share = Levels("S", days[1:], [50.0, 55.0, 45.0, 60.0])
+    index = Levels("I", [days[0], days[1], days[3], days[4]], [900.0, 1000.0, 1100.0, 1200.0])
+    lines = rebased(share, index)
+    assert lines["S"] == (days[1:], [100.0, 110.0, 90.0, 120.0])
+    assert lines["I (benchmark)"] == ([days[1], days[3], days[4]], [100.0, 110.0, 120.0])
+    assert list(rebased(share, Levels("I", [], []))) == ["S"]
+    assert drawdowns([100.0, 120.0, 90.0, 130.0, 117.0]) == pytest.approx([0.0, 0.0, -0.25, 0.0, -0.1])
+
+
+def test_a_share_whose_closes_end_before_the_as_of_date_is_said_not_drawn() -> None:
+    """No window ends at the as-of date (the last close is weeks old): an empty axis would look like a flat share."""
+    stale = "the last close is on 2026-10-01, more than 7 days before 2026-11-27"
+    view = MarketView(date(2026, 11, 27), "I", [{"metric": "return_1m", "value": None, "reason": stale}],
+                      Levels("S", [], []), Levels("I", [], []))
+    assert market_images(view) == [{"title": "Share price", "src": None,
+                                    "absent": f"no window of closes ends at 2026-11-27 ({stale})"}]
+
+
+HOSTILE_INDEX = '<img src="file:///etc/passwd">&amp;<b>x</b>'
+SHORT = 300
+"""Closes left to the grower in the market fixture: a year's window, not three or five."""
+
+
+@pytest.fixture(scope="module")
+def market_reports(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, dict[str, str]]:
+    """A copy of the sample whose index is called like an HTML injection, whose grower has its last 300 closes only,
+    whose cash cow has no prices, and one more share (ZETA, the loss-maker's closes) with no statements: the
+    grower's, the cash cow's and ZETA's reports, rendered once: (their folder, the run, each PDF's text without
+    whitespace)."""
+    root = tmp_path_factory.mktemp("market-render")
+    grower, kola, volt = ROLES["grower"], ROLES["cash_cow"], ROLES["loss_maker"]
+    with (sample_dir / "prices" / "prices.csv").open(newline="") as handle:
+        header, *rows = list(csv.reader(handle))
+    short = [r for r in rows if r[0] == grower][-SHORT:]
+    kept = [[HOSTILE_INDEX if r[0] == MARKET_INDEX else r[0], *r[1:]] for r in rows if r[0] not in (grower, kola)]
+    (root / "prices").mkdir()
+    with (root / "prices" / "prices.csv").open("w", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(
+            [header, *kept, *short, *(["ZETA", *r[1:]] for r in rows if r[0] == volt)])
+    run = build([sample_dir / "long", root / "prices"], benchmark=HOSTILE_INDEX)
+    manifest = write_run(run, root / "out", as_of=str(run.as_of))
+    wanted = [grower, kola, "ZETA"]
+    answered = answer(run, wanted)
+    folders = folder_names(run.entities)
+    for entity in wanted:
+        report = write_entity(run, entity, root / "out" / folders[entity], manifest["run_id"], str(run.as_of),
+                              answered[entity])
+        print_pdf(job(report, run.analysis, manifest, root / "out" / folders[entity] / "report.pdf"))
+    return root / "out", run, {e: shown_text(root / "out" / folders[e] / "report.pdf") for e in wanted}
+
+
+def test_a_window_longer_than_the_history_is_n_a_with_the_reason(
+        market_reports: tuple[Path, Any, dict[str, str]]) -> None:
+    _, run, shown = market_reports
+    grower = ROLES["grower"]
+    for size in (756, 1260):
+        assert squeezed(f"needs {size} daily returns ({size + 1} closes) up to {run.as_of}; there are {SHORT} "
+                        "closes") in shown[grower]
+    assert squeezed("Returns and risk by window") in shown[grower] and "n/a" in shown[grower]
+
+
+def test_a_company_without_prices_has_no_market_section(market_reports: tuple[Path, Any, dict[str, str]]) -> None:
+    out, _, shown = market_reports
+    kola = ROLES["cash_cow"]
+    assert squeezed("Key figures") in shown[kola]
+    for words in ("Returns and risk by window", "Market sources", "At the close of"):
+        assert squeezed(words) not in shown[kola], words
+    assert "market.json" not in PdfReader(out / kola / "report.pdf").attachments
+
+
+def test_a_hostile_benchmark_name_is_printed_as_text_and_nothing_is_fetched(
+        market_reports: tuple[Path, Any, dict[str, str]]) -> None:
+    out, _, shown = market_reports
+    grower = ROLES["grower"]
+    assert squeezed(f"measured against {HOSTILE_INDEX}") in shown[grower]  # escaped: &amp; stays as written
+    assert squeezed(f"Correlation with {HOSTILE_INDEX}") in shown[grower]
+    assert squeezed(f"{HOSTILE_INDEX} (benchmark)") in shown[grower]  # the chart's legend, text in the SVG
+    raw = (out / grower / "report.pdf").read_bytes()
+    assert b"root:x:0:0" not in raw and b"/bin/bash" not in raw
+
+
+def test_a_share_without_statements_gets_its_market_section_and_says_what_is_missing(
+        market_reports: tuple[Path, Any, dict[str, str]]) -> None:
+    _, _, shown = market_reports
+    zeta = shown["ZETA"]
+    assert squeezed("No statements for ZETA are in the inputs:") in zeta
+    assert squeezed("Returns and risk by window") in zeta and squeezed("Market sources") in zeta
+    for words in ("A year earlier", "Revenue and net income by quarter", "Valuation at the last close"):
+        assert squeezed(words) not in zeta, words
+    assert squeezed("There are no statements to check.") in zeta
