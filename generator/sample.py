@@ -551,8 +551,8 @@ def write_long(companies: Sequence[Company], path: Path) -> int:
 
 
 def write_sample(out: Path, seed: int = 7, n_companies: int = 14, as_of: date | None = None) -> SampleSummary:
-    """Write ``long/facts.csv``, ``wide/<entity_id>.csv`` and ``prices/prices.csv`` (daily, to ``as_of``, today
-    by default; :func:`write_prices`) under ``out``.
+    """Write ``long/facts.csv``, ``wide/<entity_id>.csv``, ``prices/prices.csv`` (daily, to ``as_of``, today
+    by default; :func:`write_prices`) and ``prices/benchmarks.csv`` (each share against the index) under ``out``.
 
     Wide files left over from an earlier, larger sample are removed: both formats must hold the
     same facts, and an ingest of ``out`` would otherwise pick up companies the long file lacks.
@@ -585,6 +585,7 @@ def write_sample(out: Path, seed: int = 7, n_companies: int = 14, as_of: date | 
         stale.unlink()
     prices_csv = out / "prices" / "prices.csv"
     price_rows = write_prices(companies, prices_csv, seed, as_of or date.today())
+    write_benchmarks(companies, out / "prices" / "benchmarks.csv")
     return SampleSummary([c.profile.entity_id for c in companies], long_csv, wide_files, rows, prices_csv,
                          price_rows)
 
@@ -657,6 +658,15 @@ def _dividends(company: Company, days: Sequence[date]) -> dict[date, float]:
                 break
             when = _add_months(date(when.year, when.month, 1), 4) - timedelta(days=1)  # the next quarter's end
     return out
+
+
+def write_benchmarks(companies: Sequence[Company], path: Path) -> None:
+    """A sectors file beside the prices that measures every company's share against :data:`MARKET_INDEX` (its
+    ``benchmark`` column), so that the prices folder is all a run needs to add for the market analytics."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(("entity_id", "sector", "benchmark"))
+        writer.writerows((c.profile.entity_id, c.profile.sector, MARKET_INDEX) for c in companies)
 
 
 def write_prices(companies: Sequence[Company], path: Path, seed: int, as_of: date) -> int:

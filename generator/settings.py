@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FINREPORT_", env_file=".env", extra="ignore")
 
     output_dir: Path = Field(Path("output"), description="Where runs write their files")
-    inputs: list[Path] = Field([Path("data/sample/long")], description="What scheduled runs read (JSON list)")
+    inputs: list[Path] = Field([Path("data/sample/long"), Path("data/sample/prices")],
+                               description="What scheduled runs read (JSON list)")
     benchmark: str | None = Field(None, description="Entity id of the benchmark every company's share is measured "
                                                     "against (a sectors file's benchmark column wins for its rows)")
     risk_free_rate: float = Field(0.0, description="Annual risk-free rate of the Sharpe and Sortino ratios (0.04: 4%)")

@@ -78,9 +78,8 @@ def sample_run(sample_dir: Path) -> Any:
     """``generator.pipeline.build`` on the sample's long table and prices, against its index, as of today: ingest,
     checks, metrics, market metrics and HermiT, once."""
     from generator.pipeline import build
-    from generator.sample import MARKET_INDEX
 
-    run = build([sample_dir / "long", sample_dir / "prices"], benchmark=MARKET_INDEX)
+    run = build([sample_dir / "long", sample_dir / "prices"])
     _made["sample_run"] = (run, _run_digest(run))
     return run
 

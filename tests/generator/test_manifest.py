@@ -36,8 +36,9 @@ def test_the_manifest_accounts_for_every_row_and_names_each_input_by_its_hash(sa
     assert (counts["restatements"], counts["rows_rejected"]) == (1, 0)
     assert counts["findings"] == {"info": 1, "warning": 1}  # the restatement, the missing quarter
     assert counts["metric_values"] > 0 and counts["metric_absent"] > 0
-    source, quotes = sorted(manifest["inputs"], key=lambda f: f["adapter"])
+    source, quotes, benchmarks = sorted(manifest["inputs"], key=lambda f: f["adapter"])
     assert (quotes["path"], quotes["adapter"]) == (str(sample_dir / "prices" / "prices.csv"), "prices (long)")
+    assert (benchmarks["path"], benchmarks["adapter"]) == (str(sample_dir / "prices" / "benchmarks.csv"), "sectors")
     long_csv = sample_dir / "long" / "facts.csv"
     assert (source["path"], source["adapter"]) == (str(long_csv), "long")
     assert source["sha256"] == hashlib.sha256(long_csv.read_bytes()).hexdigest()

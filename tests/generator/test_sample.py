@@ -394,6 +394,8 @@ def test_every_company_and_the_index_have_daily_prices_read_without_a_rejection(
     assert "(17 days)" in priced.price_findings["message"][0]  # the two-week halt
     currencies = dict(prices.group_by("entity_id").agg(pl.col("currency").first()).iter_rows())
     assert all(currencies[p.entity_id] == p.currency for p in PROFILES)
+    declared = priced.sectors.select("entity_id", "sector", "benchmark").rows()  # the prices folder's benchmarks.csv
+    assert sorted(declared) == sorted((p.entity_id, p.sector, MARKET_INDEX) for p in PROFILES)
 
 
 def test_the_grower_splits_2_for_1_and_no_holder_loses_half(priced: Ingested) -> None:
