@@ -69,14 +69,15 @@ def _about_market(market: pl.DataFrame, entity_id: str) -> tuple[str | None, str
     return (str(last) if last else None), (benchmarks[0] if not benchmarks.is_empty() else None)
 
 
-def market_context(graph: Graph, market: pl.DataFrame, entity_id: str, as_of: date, currency: str | None
-                   ) -> Context:
-    """What a narrator may use for a company with prices and no statements: its market figures and flags."""
+def market_context(graph: Graph, market: pl.DataFrame, entity_id: str, as_of: date, currency: str | None,
+                   sector: str | None = None) -> Context:
+    """What a narrator may use for a company with prices and no statements: its market figures and flags, and the
+    sector a sectors file gives it."""
     last, benchmark = _about_market(market, entity_id)
     company = graph.companies[entity_id].company if entity_id in graph.companies else None
     return Context(
         entity_id=entity_id, company=str(company.label[0]) if company is not None and company.label else entity_id,
-        sector=str(company.in_sector.label[0]) if company is not None and company.in_sector else None,
+        sector=sector,
         currency=currency or "USD", fiscal_year=as_of.year, fiscal_period=MARKET,
         metrics=market_values(market, entity_id), prior={},
         flags=[f for f in flag_records(graph, entity_id) if f["fiscal_period"] == MARKET],
@@ -112,14 +113,14 @@ def context(analysis: Analysis, graph: Graph, findings: list[dict[str, Any]], en
 
 def contexts(analysis: Analysis, graph: Graph, findings: dict[str, list[dict[str, Any]]], entities: Sequence[str],
              market: pl.DataFrame | None = None, as_of: date | None = None,
-             currencies: dict[str, str] | None = None) -> dict[str, Context]:
+             currencies: dict[str, str] | None = None, sectors: dict[str, str] | None = None) -> dict[str, Context]:
     """Each company's context: its report period with its market figures at ``as_of`` where ``market`` has them;
     a company with prices alone (no period in ``analysis``), its market figures (``currencies``: its prices'
-    currency)."""
+    currency; ``sectors``: what a sectors file declared)."""
     stated = set(analysis.base["entity_id"].unique().to_list())
     return {e: context(analysis, graph, findings.get(e, []), e, market=market) if e in stated
             else market_context(graph, market if market is not None else pl.DataFrame(schema=MARKET_SCHEMA), e,
-                                as_of or date.today(), (currencies or {}).get(e))
+                                as_of or date.today(), (currencies or {}).get(e), (sectors or {}).get(e))
             for e in entities}
 
 

@@ -127,6 +127,11 @@ def summary(manifest: dict[str, Any], out: Path) -> str:
         f"{manifest['timings'].get('graph_reason_s', 0):.1f} s)"
         + (f", {graph['inconsistent_snapshots']} inconsistent snapshots" if graph["inconsistent_snapshots"] else ""),
     ]
+    if (market := manifest.get("market")) and market["entities"]:
+        against = f" against {', '.join(market['benchmarks'])}" if market["benchmarks"] else " (no benchmark set)"
+        alone = f"; {len(market['prices_only'])} with prices alone" if market["prices_only"] else ""
+        lines.append(f"market: {market['entities']:,} shares at {market['as_of']}{against}: "
+                     f"{market['metric_values']:,} values, {market['metric_absent']:,} absent with a reason{alone}")
     if unmapped := manifest["unmapped_items"]:
         most = ", ".join(f"{u['item']} ({u['rows']:,})" for u in unmapped[:3])
         lines.append(f"unmapped items: {len(unmapped):,} labels or tags not read, most often {most}"

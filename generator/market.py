@@ -475,7 +475,9 @@ def valuation(prices: pl.DataFrame, known: pl.DataFrame, as_of: date, *,
             reason=pl.coalesce(c("reason"), pl.when(c("sector").is_null()).then(pl.lit("no sector is known for it"))
                                .when(c("companies").fill_null(0) < 2).then(pl.format(
                                    "fewer than two companies of {} have a {}", c("sector"), c("metric")))
-                               .when(c("median") == 0).then(pl.lit("the sector's median is zero"))),
+                               .when(c("median") == 0).then(pl.lit("the sector's median is zero"))
+                               .when((c("value") < 0) != (c("median") < 0)).then(pl.lit(
+                                   "not meaningful: the figure and the sector's median have opposite signs"))),
             metric=c("metric") + "_vs_sector")
     relative = relative.with_columns(value=pl.when(c("reason").is_null()).then(c("value") / c("median")),
                                      median=pl.when(c("companies") >= 2).then(c("median"))).rename(

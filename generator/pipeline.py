@@ -142,14 +142,11 @@ def price(ingested: Ingested, as_of: date, benchmark: str | None = None) -> pl.D
     risk-free rate and the filing lags are settings."""
     settings = get_settings()
     benchmark = benchmark or settings.benchmark
-    declared = {} if ingested.sectors is None else dict(
-        ingested.sectors.filter(pl.col("benchmark").is_not_null()).select("entity_id", "benchmark").iter_rows())
+    declared = ingested.declared("benchmark")
     priced = ingested.prices["entity_id"].unique().to_list()
     benchmarks = {e: b for e in priced if (b := declared.get(e, benchmark))}
-    sectors = {} if ingested.sectors is None else dict(
-        ingested.sectors.filter(pl.col("sector").is_not_null()).select("entity_id", "sector").iter_rows())
     return market_table(ingested.prices, ingested.facts, ingested.superseded, as_of, benchmarks=benchmarks,
-                        sectors=sectors or None, risk_free=settings.risk_free_rate,
+                        sectors=ingested.declared("sector") or None, risk_free=settings.risk_free_rate,
                         quarter_lag=settings.quarter_filing_lag_days, annual_lag=settings.annual_filing_lag_days)
 
 
@@ -202,7 +199,7 @@ def contexts(run: FactsRun, entities: Sequence[str]) -> dict[str, Context]:
     run's as-of date."""
     findings = {e: [f for part in run.entity_findings(e) for f in part] for e in entities}
     return entity_contexts(run.analysis, run.graph, findings, entities, run.market, run.as_of,
-                           run.price_currencies())
+                           run.price_currencies(), run.ingested.declared("sector"))
 
 
 def restatement_findings(ingested: Ingested) -> pl.DataFrame:

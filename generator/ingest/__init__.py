@@ -74,6 +74,12 @@ class Ingested:
         return self.facts.height + self.superseded.height + (0 if self.sectors is None else self.sectors.height) \
             + self.prices.height
 
+    def declared(self, column: str) -> dict[str, str]:
+        """What the sectors files declared in one column (``sector``, ``benchmark``), by company."""
+        if self.sectors is None:
+            return {}
+        return dict(self.sectors.filter(pl.col(column).is_not_null()).select("entity_id", column).iter_rows())
+
     def restatements(self) -> pl.DataFrame:
         """Each superseded value beside the value that replaced it: the next one filed, so a figure restated
         twice reads X → Y → Z (and X → Y → X back again), not X → Z and Y → Z. A value without a filed date

@@ -122,6 +122,7 @@ def verify(text: str, question: Question, context: Context, flag_labels: Sequenc
     that passed one by one may repeat words from part to part ("over the last twelve months" of each flag): a
     list's, not a loop's."""
     facts = prompt_facts(question, context) if facts is None else facts
+    text = _dates_and_names(text, facts)
     checked: list[dict[str, Any]] = []
     problem = _shape(_as_slots(text, facts), loops=not joined)
     if problem:
@@ -204,6 +205,19 @@ def _largest(text: str, question: Question, context: Context) -> str | None:
         return f"'largest' but names {', '.join(named) or 'no move'}; the largest relative moves are " \
                f"{', '.join(ranked[:max(len(named), 1)]) or 'none'}"
     return None
+
+
+WRITTEN_OUT = ("as_of", "benchmark")
+"""Text facts a reference answer or an analyst writes out ("27 November 2026", "SP500"): their digits are data."""
+
+
+def _dates_and_names(text: str, facts: dict[str, Slot]) -> str:
+    """The date of the last close and the benchmark, written out, as the slots they fill: "SP500" is no figure of
+    500, and "27 November 2026" the data's date, where any other date is a figure nothing backs."""
+    for name in WRITTEN_OUT:
+        if (fact := facts.get(name)) is not None and fact.text:
+            text = re.sub(rf"(?<![\w⟨]){re.escape(fact.text)}(?![\w⟩])", f"⟨{name}⟩", text)
+    return text
 
 
 def _as_slots(text: str, facts: dict[str, Slot]) -> str:

@@ -7,6 +7,7 @@ says to install a Java runtime, and the tests fail with it.
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,44 @@ def test_quarterly_flags_say_their_flows_are_trailing_twelve_months() -> None:
     texts = {f.flag: f.explanation for f in graph.flags}
     assert texts["LossMaking"] == "flagged because net_income = -2 < 0.0 (Q3 FY2024, TTM)"
     assert texts["LiquidityConcern"] == "flagged because current_ratio = 0.5 < 1.0 (Q3 FY2024)"
+
+
+MARKET_CASES: list[tuple[str, dict[str, float], bool]] = [
+    ("HighVolatility", {"volatility_1y": 0.41}, True),
+    ("HighVolatility", {"volatility_1y": 0.40}, False),
+    ("DeepDrawdown", {"max_drawdown_1y": -0.31}, True),
+    ("DeepDrawdown", {"max_drawdown_1y": -0.30}, False),
+    ("HighBeta", {"beta_1y": 1.6}, True),
+    ("HighBeta", {"beta_1y": 1.5}, False),
+    ("RichValuation", {"pe_ttm_vs_sector": 1.6}, True),
+    ("RichValuation", {"pe_ttm_vs_sector": 1.5}, False),
+    ("CheapValuation", {"pe_ttm_vs_sector": 0.6}, True),
+    ("CheapValuation", {"pe_ttm_vs_sector": 0.6667}, False),
+    ("NegativeEarningsYield", {"earnings_yield": -0.01}, True),
+    ("NegativeEarningsYield", {"earnings_yield": 0.0}, False),
+]
+
+
+def test_a_share_at_the_last_close_is_classified_by_the_market_classes() -> None:
+    """Each market class at and around its threshold, on a market snapshot of its own: HermiT puts it in the
+    class or not, and the explanation names the last close, not a fiscal period."""
+    rows = [{"entity_id": f"m{i}", "entity_name": f"m{i}", "sector": "Test", "fiscal_year": 2026,
+             "fiscal_period": "market", "__qidx": None, **values} for i, (_, values, _) in enumerate(MARKET_CASES)]
+    world, tbox = kg.load_ontology()
+    graph = kg.reason(kg.populate(world, tbox, pl.from_dicts(rows, infer_schema_length=None), date(2026, 11, 27)))
+    for i, (category, values, expected) in enumerate(MARKET_CASES):
+        assert (category in flags(graph, f"m{i}", 2026, "market")) is expected, (category, values)
+    deep = next(f for f in graph.flags if (f.entity_id, f.flag) == ("m2", "DeepDrawdown"))
+    assert deep.explanation == "flagged because max_drawdown_1y = -0.31 < -0.3 (at the last close)"
+    assert (deep.label, deep.severity) == ("deep drawdown", "concern")
+    snapshot = graph.snapshots[("m2", 2026, "market")]
+    assert snapshot.name == "market_2026-11-27" and snapshot.previous_snapshot is None
+
+
+def test_the_sample_s_loss_maker_has_a_deep_drawdown_beside_its_statement_flags(sample_run: Any) -> None:
+    """The run reasons over market snapshots beside the periods: the loss-maker's share fell by more than 30%
+    within the year and it lost money; its statements' flags stay on its periods."""
+    volt = ROLES["loss_maker"]
+    market = flags(sample_run.graph, volt, sample_run.as_of.year, "market")
+    assert {"DeepDrawdown", "NegativeEarningsYield"} <= market and "LiquidityConcern" not in market
+    assert "LiquidityConcern" in flags(sample_run.graph, volt, 2025, "FY")

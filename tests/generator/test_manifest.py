@@ -64,6 +64,7 @@ def test_the_summary_says_what_was_read_found_and_written(sample_run: Any, tmp_p
     assert lines[0].startswith("14 entities · ") and lines[0].endswith(" 0 rejected")
     assert lines[1].startswith("findings: 1 info, 1 warning · metrics: ")
     assert lines[2].startswith(f"graph: {len(sample_run.graph.flags):,} flags inferred by HermiT")
+    assert lines[3].startswith(f"market: 15 shares at {sample_run.as_of} against SMPLX: ")
     assert lines[-1] == f"wrote {tmp_path}"
     failed = manifest | {"failures": [{"entity_id": "X\n" + "Y" * 100, "stage": "ingest", "error": "broken"}]}
     line = next(line for line in summary(failed, tmp_path).splitlines() if line.startswith("FAILED"))

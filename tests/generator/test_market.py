@@ -15,10 +15,12 @@ import pytest
 
 from generator.ingest.prices import PRICES_SCHEMA
 from generator.market import (
+    MARKET_SCHEMA,
     MEASURES,
     WINDOWS,
     known_facts,
     market_metrics,
+    market_table,
     metric_names,
     total_return_levels,
     valuation,
@@ -245,3 +247,58 @@ def test_each_ratio_is_set_against_its_sectors_median() -> None:
     pe = {e: values(got, e)["pe_ttm"][0] for e in "ABC"}
     assert values(got, "A")["pe_ttm_vs_sector"][0] == pytest.approx(pe["A"] / ((pe["A"] + pe["B"]) / 2))
     assert values(got, "C")["pe_ttm_vs_sector"] == (None, "fewer than two companies of Energy have a pe_ttm")
+
+
+def test_a_sector_median_needs_two_companies_and_a_ratio_of_opposite_signs_says_nothing() -> None:
+    """One company's own figure is no sector median; an FCF yield of -87% against a median of +1.3% is no
+    "-69 times the median"."""
+    facts = pl.concat([statements("A"), statements("B"), statements("C", operating_cash_flow=-500.0),
+                       statements("D")])
+    prices = pl.concat([quotes("A", 20.0), quotes("B", 30.0), quotes("C", 40.0), quotes("D", 25.0)])
+    known = known_facts(facts, facts.clear(), date(2025, 6, 6))
+    got = valuation(prices, known, date(2025, 6, 6), sectors={"A": "Tech", "B": "Tech", "C": "Tech", "D": "Energy"})
+    rows = {(r["entity_id"], r["metric"]): r for r in got.iter_rows(named=True)}
+    alone = rows[("D", "pe_ttm_vs_sector")]
+    assert (alone["value"], alone["sector_median"], alone["sector_companies"]) == (None, None, 1)
+    crossed = rows[("C", "fcf_yield_vs_sector")]
+    assert rows[("C", "fcf_yield")]["value"] < 0 < crossed["sector_median"]
+    assert (crossed["value"], crossed["reason"]) == (
+        None, "not meaningful: the figure and the sector's median have opposite signs")
+    assert rows[("A", "pe_ttm_vs_sector")]["sector_companies"] == 3
+
+
+def test_a_valuation_names_the_close_and_the_filing_lines_of_the_items_it_read() -> None:
+    """P/B reads the shares and the equity of the latest balance sheet, not its revenue; a flow over the last
+    twelve months reads the four quarters it adds up."""
+    facts = statements()
+    got = valuation(quotes(), known_facts(facts, facts.clear(), date(2025, 6, 6)), date(2025, 6, 6))
+    sources = {r["metric"]: r["sources"] for r in got.iter_rows(named=True)}
+    balance = {s for s in sources["pb"] if s.startswith("test:")}
+    assert sources["pb"][0] == "prices.csv:6"
+    assert all(":2025Q1:" in s for s in balance) and {s.rsplit(":", 1)[-1] for s in balance} == {
+        "shares_outstanding", "total_equity"}
+    revenue = [s for s in sources["ev_sales"] if s.endswith(":revenue")]
+    assert len(revenue) == 4  # Q2 2024 to Q1 2025
+
+
+def test_market_table_holds_every_metric_with_its_window_unit_and_sources() -> None:
+    """One table for market.json: measures with their windows and the price lines of each window's ends (the
+    benchmark's too), valuations with theirs, each with its unit."""
+    days = [date(2025, 1, 1) + timedelta(days=i) for i in range(40)]
+    closes = [100.0 * (1.01 if i % 3 else 0.99) ** i for i in range(40)]
+    prices = pl.DataFrame({"entity_id": ["ACME"] * 40 + ["IDX"] * 40, "date": days * 2,
+                           "close": closes + [1000.0 + i for i in range(40)], "adj_close": None, "dividend": None,
+                           "split_ratio": None, "currency": "USD",
+                           "source": [f"p.csv:{i + 2}" for i in range(80)]}, schema=PRICES_SCHEMA)
+    facts = statements()
+    table = market_table(prices, facts, facts.clear(), days[-1], benchmarks={"ACME": "IDX"})
+    assert set(table.columns) == set(MARKET_SCHEMA)
+    rows = {(r["entity_id"], r["metric"]): r for r in table.iter_rows(named=True)}
+    beta = rows[("ACME", "beta_1m")]
+    assert (beta["unit"], beta["window"], beta["benchmark"], beta["observations"]) == ("ratio", "1m", "IDX", 21)
+    assert beta["sources"] == ["p.csv:20", "p.csv:41", "p.csv:60", "p.csv:81"]  # share's ends, then the index's
+    assert rows[("ACME", "volatility_1m")]["sources"] == ["p.csv:20", "p.csv:41"]
+    assert rows[("ACME", "return_1y")]["reason"].startswith("needs 252 daily returns")
+    assert rows[("ACME", "pe_ttm")]["unit"] == "multiple" and rows[("ACME", "market_cap")]["unit"] == "currency"
+    assert rows[("IDX", "beta_1m")]["reason"].startswith("no benchmark is set for it")
+    assert ("IDX", "pe_ttm") not in rows  # no statements: no valuation rows

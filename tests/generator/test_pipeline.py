@@ -4,12 +4,15 @@ answers stage over the whole run."""
 from __future__ import annotations
 
 import re
+import shutil
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
 
+from generator import present
 from generator.errors import UsageError
 from generator.narrator import ReferenceNarrator, catalogue
 from generator.pipeline import (
@@ -123,3 +126,23 @@ def test_each_company_s_answers_are_given_its_own_findings(sample_run: Any) -> N
     text = {e: next(a.text for a in answers if a.question_id == "restatements")
             for e, (_, answers) in answered.items()}
     assert text[restated] != text[kola]
+
+
+def test_a_share_with_prices_alone_is_reported_on_its_market_and_the_index_is_not(sample_dir: Path,
+                                                                                     tmp_path: Path) -> None:
+    """ZETA has prices and no statements: it is a company of the run, asked the market questions alone; SMPLX, the
+    index every share is measured against, is no company to report on."""
+    shutil.copytree(sample_dir / "prices", tmp_path / "prices")
+    closes = [(date(2025, 1, 2) + timedelta(days=i), 50.0 + (i % 7)) for i in range(400)]
+    (tmp_path / "zeta.csv").write_text("entity_id,date,close\n" + "".join(f"ZETA,{d},{c}\n" for d, c in closes))
+    (tmp_path / "zeta-sector.csv").write_text("entity_id,sector,benchmark\nZETA,Technology,SMPLX\n")
+    run = build([sample_dir / "long", tmp_path], as_of=closes[-1][0])
+    assert "ZETA" in run.entities and "SMPLX" not in run.entities
+    assert (run.priced_only, run.benchmarks) == (["ZETA"], ["SMPLX"])
+    context, answers = answer(run, ["ZETA"])["ZETA"]
+    assert (context.company, context.sector, context.period, context.statements) == (
+        "ZETA", "Technology", "at the last close", False)
+    assert [a.question_id for a in answers] == ["market_performance", "valuation"]
+    assert answers[0].text.startswith(f"Over the year to {context.as_of and present.day(context.as_of)} the share "
+                                      "returned ")
+    assert answers[1].text.startswith("No statements are in the inputs")

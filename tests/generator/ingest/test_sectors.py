@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 from typing import Any
 
@@ -94,3 +95,26 @@ def test_bad_rows_are_rejected_with_line_column_and_reason(tmp_path: Path) -> No
         reject(path, 7, "entity_id", f"company already given at {path}:2", "CIK0001818874"),
         reject(path, 8, None, "expected 3 fields, found 4", "VOLT"),
     ]
+
+
+def test_prices_quoted_under_a_ticker_belong_to_the_company_and_its_benchmark_is_named(tmp_path: Path) -> None:
+    """SEC filings name Walmart CIK0000104169 and price files WMT: the sectors file's ticker column joins them, and
+    its benchmark column says what the share is measured against; a ticker nobody declares keeps its name."""
+    facts = write(tmp_path / "facts.csv", LONG.replace("NOVA", "CIK0000104169"))
+    sectors = write(tmp_path / "sectors.csv", "entity_id,sic,ticker,benchmark\n104169,5331,WMT,SPX\n")
+    quotes = write(tmp_path / "prices.csv", "ticker,date,close\nWMT,2024-12-30,90\nWMT,2024-12-31,91\n"
+                                            "SPX,2024-12-31,5800\n")
+    ingested = checked([facts, sectors, quotes])
+    assert sorted(set(ingested.prices["entity_id"])) == ["CIK0000104169", "SPX"]
+    assert ingested.sectors is not None
+    assert ingested.sectors.select("entity_id", "ticker", "benchmark").rows() == [("CIK0000104169", "WMT", "SPX")]
+
+
+def test_a_gzip_compressed_sectors_file_is_read_as_the_csv_inside(tmp_path: Path) -> None:
+    facts = write(tmp_path / "facts.csv", LONG)
+    packed = tmp_path / "sectors.csv.gz"
+    packed.write_bytes(gzip.compress(b"entity_id,sector\nNOVA,Software\n"))
+    ingested = checked([tmp_path])
+    assert dict(ingested.facts.select("entity_id", "sector").iter_rows())["NOVA"] == "Software"
+    assert [(Path(f.path).name, f.adapter) for f in ingested.files] == [("sectors.csv.gz", "sectors"),
+                                                                        ("facts.csv", "long")]

@@ -10,7 +10,7 @@ import pytest
 
 from generator.answers import context
 from generator.graph import flag_labels, load_ontology
-from generator.narrator import Context, ReferenceNarrator, catalogue
+from generator.narrator import Context, ReferenceNarrator, asked, catalogue
 from generator.narrator.slots import fill, prompt_facts
 from generator.narrator.training import delexicalise
 from generator.narrator.verify import figures, verify
@@ -131,12 +131,14 @@ def test_numbers_are_read_with_kind_scale_and_rounding() -> None:
 
 
 def test_every_reference_answer_of_the_sample_verifies(sample_run: Any) -> None:
+    """Every question each company is asked, the market's too, at the last close against the index."""
     run = sample_run
     failures = []
     for entity in run.entities:
         findings = finding_records(run.findings.filter(pl.col("entity_id") == entity))
-        ctx = context(run.analysis, run.graph, findings, entity)
-        for question in catalogue():
+        ctx = context(run.analysis, run.graph, findings, entity, market=run.market)
+        assert ctx.as_of is not None
+        for question in [q for q in catalogue() if asked(q, ctx)]:
             answer = ReferenceNarrator().answer(question, ctx)
             verdict = verify(answer.text, question, ctx, LABELS)
             if not verdict.ok:
@@ -301,3 +303,33 @@ def test_every_sentence_is_a_sentence(text: str, why: str) -> None:
 def test_list_headings_short_forms_and_asides_are_sentences(text: str) -> None:
     verdict = verify(text, Q["revenue_trend"], CTX, LABELS)
     assert verdict.ok, verdict.reason
+
+
+SHARE = replace(
+    CTX, metrics={"return_1y": -0.155, "relative_return_1y": -0.269, "volatility_1y": 0.585,
+                  "max_drawdown_1y": -0.483, "beta_1y": 1.58, "market_cap": 544e6, "pe_ttm": 25.1,
+                  "pe_ttm_sector_median": 18.0, "pb": 0.9, "pb_sector_median": 1.2},
+    flags=[], as_of="2026-11-27", benchmark="SMPLX")
+
+
+@pytest.mark.parametrize(("text", "question", "ok"), [
+    ("Over the year to ⟨as_of⟩ the share fell ⟨return_1y_abs⟩, behind ⟨benchmark⟩ by ⟨relative_return_1y_abs⟩.",
+     "market_performance", True),
+    ("Over the year to ⟨as_of⟩ the share fell ⟨return_1y_abs⟩, ahead of ⟨benchmark⟩ by ⟨relative_return_1y_abs⟩.",
+     "market_performance", False),  # it trailed the index
+    ("Over the year to ⟨as_of⟩ the share rose ⟨return_1y_abs⟩.", "market_performance", False),  # it fell
+    ("It outperformed ⟨benchmark⟩, returning ⟨return_1y⟩.", "market_performance", False),  # by how much: unchecked
+    ("It underperformed ⟨benchmark⟩ by ⟨relative_return_1y_abs⟩, returning ⟨return_1y⟩ in the year to ⟨as_of⟩.",
+     "market_performance", True),
+    ("The share returned ⟨return_1y⟩ in the year to 28 November 2026.", "market_performance", False),  # a date of
+    # its own: only the data's date, as a slot
+    ("Its P/E of ⟨pe_ttm⟩ is at a premium to the sector median of ⟨pe_ttm_sector_median⟩.", "valuation", True),
+    ("Its P/E of ⟨pe_ttm⟩ is at a discount to the sector median of ⟨pe_ttm_sector_median⟩.", "valuation", False),
+    ("Price to book of ⟨pb⟩ is above the sector's ⟨pb_sector_median⟩.", "valuation", False),
+    ("On book value it is cheaper than its sector, at ⟨pb⟩ against ⟨pb_sector_median⟩.", "valuation", True),
+    ("It is cheaper than its sector.", "valuation", False),  # against what: unchecked
+])
+def test_market_words_agree_with_the_relative_return_and_the_sector_median(text: str, question: str,
+                                                                             ok: bool) -> None:
+    verdict = verify(text, Q[question], SHARE, LABELS)
+    assert verdict.ok is ok, verdict.reason
