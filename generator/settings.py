@@ -8,7 +8,6 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 QUARTER_LAG_DAYS = 60
 """A quarter's figures with no filing date count as known this many days after the quarter ends (the SEC's 10-Q
 deadline is 40 to 45 days; the rest is margin)."""

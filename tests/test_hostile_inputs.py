@@ -346,7 +346,8 @@ FILES: list[tuple[str, Callable[[Path], object], str | None]] = [
     ("empty.csv", lambda p: p.write_bytes(b""), "file is empty"),
     ("spaces.csv", lambda p: p.write_text(" \n\n \n"), "file is empty"),
     ("gzipped.csv", lambda p: p.write_bytes(gzip.compress(GOOD_TEXT.replace("ACME", "GZIP").encode())), None),
-    ("broken.csv.gz", lambda p: p.write_bytes(gzip.compress(GOOD_TEXT.encode())[:40]), "cannot decompress it as gzip: "),
+    ("broken.csv.gz", lambda p: p.write_bytes(gzip.compress(GOOD_TEXT.encode())[:40]),
+     "cannot decompress it as gzip: "),
     ("workbook.csv", lambda p: p.write_bytes(_zip_bytes()),
      "is a ZIP archive (an Excel workbook is one): export the sheet as CSV UTF-8"),
     ("latin1.csv", lambda p: p.write_bytes(GOOD_TEXT.replace("Acme Corp", "Société").encode("latin-1")),
@@ -411,7 +412,8 @@ def test_each_hostile_file_is_refused_in_one_line_or_read(
 def test_good_files_beside_hostile_ones_are_reported_and_a_huge_id_is_shortened(
         hostile_files: tuple[Path, Path, subprocess.CompletedProcess[str]]) -> None:
     _, out, result = hostile_files
-    assert sorted(p.name for p in out.iterdir() if (p / "facts.json").exists()) == ["BOMC", "CRLF", "GOOD", "GZIP", "MACC"]
+    reported = sorted(p.name for p in out.iterdir() if (p / "facts.json").exists())
+    assert reported == ["BOMC", "CRLF", "GOOD", "GZIP", "MACC"]
     assert f"FAILED {'A' * 60}… (100,000 characters) (ingest): none of its 1 rows is usable (see rejected.csv)" \
         in result.stdout.splitlines()
     assert max(len(line) for line in result.stdout.splitlines()) < 300

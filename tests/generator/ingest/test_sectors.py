@@ -111,7 +111,7 @@ def test_prices_quoted_under_a_ticker_belong_to_the_company_and_its_benchmark_is
 
 
 def test_a_gzip_compressed_sectors_file_is_read_as_the_csv_inside(tmp_path: Path) -> None:
-    facts = write(tmp_path / "facts.csv", LONG)
+    write(tmp_path / "facts.csv", LONG)
     packed = tmp_path / "sectors.csv.gz"
     packed.write_bytes(gzip.compress(b"entity_id,sector\nNOVA,Software\n"))
     ingested = checked([tmp_path])
