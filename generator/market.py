@@ -558,10 +558,24 @@ def market_table(prices: pl.DataFrame, facts: pl.DataFrame, superseded: pl.DataF
         .then(pl.concat_list(*own, *bench)).otherwise(pl.concat_list(*own)).list.drop_nulls().list.unique(
             maintain_order=True)).drop(*own, *bench)
     known = known_facts(facts, superseded, as_of, quarter_lag=quarter_lag, annual_lag=annual_lag)
-    valued = valuation(prices, known, as_of, sectors=sectors).with_columns(
-        measure=c("metric"), unit=c("metric").replace_strict(
-            {n: unit_of(n) for n in [m.name for m in VALUATION] + [f"{r}_vs_sector" for r in RELATIVE]}))
+    valued = valuation(prices, known, as_of, sectors=sectors)
+    names = [m.name for m in VALUATION] + [f"{r}_vs_sector" for r in RELATIVE]
+    unvalued = _unvalued(prices, facts, valued, as_of).join(pl.DataFrame({"metric": names}), how="cross")
+    valued = pl.concat([valued, unvalued], how="diagonal_relaxed").with_columns(
+        measure=c("metric"), unit=c("metric").replace_strict({n: unit_of(n) for n in names}))
     columns = list(MARKET_SCHEMA)
     return pl.concat([frame.with_columns(pl.lit(None, MARKET_SCHEMA[k]).alias(k) for k in columns
                                          if k not in frame.columns).select(
         c(k).cast(MARKET_SCHEMA[k]) for k in columns) for frame in (measured, valued)])
+
+
+def _unvalued(prices: pl.DataFrame, facts: pl.DataFrame, valued: pl.DataFrame, as_of: date) -> pl.DataFrame:
+    """Each entity with prices and no valuation, with the reason: no statements at all, or none known at the as-of
+    date (a filing after the price date is never used)."""
+    first = facts.group_by("entity_id").agg(first=pl.coalesce(c("filed"), c("period_end")).min())
+    return prices.filter(c("date") <= as_of).select("entity_id").unique().join(
+        valued.select("entity_id").unique(), on="entity_id", how="anti").join(first, on="entity_id", how="left") \
+        .select("entity_id", value=pl.lit(None, pl.Float64), reason=pl.when(c("first").is_null()).then(
+            pl.lit("no statements are in the inputs")).otherwise(pl.format(
+                "no statement is known by {} (the first was filed on {})", pl.lit(str(as_of)), c("first"))),
+                sources=pl.lit([], pl.List(pl.String))).sort("entity_id")

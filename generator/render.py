@@ -186,11 +186,14 @@ def window_table(view: MarketView, measures: tuple[str, ...], windows: tuple[str
 def valuation_table(view: MarketView, currency: str) -> dict[str, Any] | None:
     """Each valuation figure at the last close, its sector's median and the ratio of the two, the notes that say
     why one is absent, and what they rest on: the close and its date, the statements' period and when they were
-    known, the shares and any split since (None without statements: no valuation is taken)."""
+    known, the shares and any split since. Without statements known at the last close, only why no valuation is
+    taken ("no statement is known by 2022-12-28 …"); None for a company the market table does not value."""
     by = {r["metric"]: r for r in view.records}
     valued = [by[m.name] for m in market.VALUATION if m.name in by]
     if not valued:
         return None
+    if valued[0].get("price") is None:
+        return {"unvalued": valued[0]["reason"]}
     notes: list[str] = []
     rows = []
     for r in valued:
@@ -265,7 +268,7 @@ def market_sources(view: MarketView, currency: str) -> dict[str, list[dict[str, 
                         "benchmark": [s for s in paired["sources"] if s not in own["sources"]]})
     valuations = [{"figure": present.capitalised(market.LABELS[m.name]),
                    "value": present.by_unit(by[m.name]["value"], m.unit, currency), "sources": by[m.name]["sources"]}
-                  for m in market.VALUATION if m.name in by]
+                  for m in market.VALUATION if m.name in by and by[m.name]["sources"]]
     return {"windows": windows, "valuations": valuations}
 
 

@@ -55,6 +55,28 @@ def test_facts_on_sample_writes_the_promised_files(sample: Path, tmp_path: Path)
         assert next(csv.reader(handle)) == ["file", "line", "column", "entity_id", "item", "value", "reason"]
 
 
+def test_facts_on_real_prices_writes_market_json_against_the_index(tmp_path: Path) -> None:
+    """The S&P 500 constituents' closes as skfolio ships them (gzipped, wide) beside Apple's statements: every share
+    is measured against SP500 at the as-of date, Apple is valued on its statements, the index is no company."""
+    out = tmp_path / "run"
+    fixtures = ROOT / "tests" / "fixtures"
+    result = finreport("facts", "--input", fixtures / "prices", "--input", fixtures / "apple", "--out", out,
+                       "--as-of", "2022-12-28", "--benchmark", "SP500")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "market: 21 shares at 2022-12-28 against SP500: " in result.stdout
+    assert not (out / "SP500").exists() and (out / "MSFT" / "market.json").is_file()
+    records = {r["metric"]: r for r in json.loads((out / "AAPL" / "market.json").read_text())}
+    beta = records["beta_1y"]
+    assert (beta["benchmark"], beta["observations"], beta["end"], beta["as_of"]) == ("SP500", 252, "2022-12-28",
+                                                                                       "2022-12-28")
+    assert all(s.startswith(str(fixtures / "prices" / "sp500_")) for s in beta["sources"])
+    assert records["pe_ttm"]["period"] == "FY2022" and records["pe_ttm"]["value"] > 0
+    assert any("apple" in s for s in records["pe_ttm"]["sources"])
+    answers = {a["question_id"]: a["text"] for a in json.loads((out / "AAPL" / "answers.json").read_text())}
+    assert answers["market_performance"].startswith("Over the year to 28 December 2022 the share returned ")
+
+
 def test_bad_rows_are_listed_and_the_run_still_succeeds(tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text(

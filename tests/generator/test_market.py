@@ -301,4 +301,8 @@ def test_market_table_holds_every_metric_with_its_window_unit_and_sources() -> N
     assert rows[("ACME", "return_1y")]["reason"].startswith("needs 252 daily returns")
     assert rows[("ACME", "pe_ttm")]["unit"] == "multiple" and rows[("ACME", "market_cap")]["unit"] == "currency"
     assert rows[("IDX", "beta_1m")]["reason"].startswith("no benchmark is set for it")
-    assert ("IDX", "pe_ttm") not in rows  # no statements: no valuation rows
+    assert (rows[("IDX", "pe_ttm")]["value"], rows[("IDX", "pe_ttm")]["reason"]) == (
+        None, "no statements are in the inputs")
+    late = market_table(prices, facts.with_columns(filed=pl.lit(date(2025, 3, 1))), facts.clear(), days[-1])
+    assert late.filter(pl.col("metric") == "pb").rows(named=True)[0]["reason"] == (
+        "no statement is known by 2025-02-09 (the first was filed on 2025-03-01)")  # filed after the last close
