@@ -180,17 +180,21 @@ class ReportMail:
 
 
 def report_mail(context: Any, answers: Sequence[Any], findings: Sequence[dict[str, Any]], pdf: Path) -> ReportMail:
-    """What an e-mail says of one written report: its key figures as the report shows them, its concern flags, how many
-    warnings and errors its findings hold, and how its answers were verified."""
+    """What an e-mail says of one written report: its key figures as the report shows them (the statements', the
+    share's), its concern flags, how many warnings and errors its findings hold, and how its answers were verified. A
+    company with prices alone has a "market" report."""
+    names = (present.MAIL_KPIS if context.statements else ()) + tuple(
+        m for m in present.MAIL_MARKET_KPIS if context.metrics.get(m) is not None)
     kpis = tuple((present.capitalised(label(m)), present.by_unit(context.metrics.get(m), definition(m).unit,
-                                                                 context.currency)) for m in present.MAIL_KPIS)
+                                                                 context.currency)) for m in names)
     origins = [a.origin for a in answers]
     verification = (f"All {len(origins)} answers are reference text: every number in them is rendered from the facts."
                     if set(origins) <= {"reference"} else
                     f"{origins.count('model')} of {len(origins)} answers written by the model and verified against "
                     "the facts; the others are reference text.")
     issues = [f for f in findings if f.get("severity") in ("warning", "error")]
-    return ReportMail(context.entity_id, context.company, context.sector, context.period, pdf, kpis,
+    return ReportMail(context.entity_id, context.company, context.sector,
+                      context.period if context.statements else "market", pdf, kpis,
                       tuple(f["label"] for f in context.flags if f["severity"] == "concern"), len(issues), verification)
 
 

@@ -134,6 +134,9 @@ REPORT_KPIS = ("revenue", "net_income", "gross_margin", "operating_margin", "net
 MAIL_KPIS = ("revenue", "net_margin", "current_ratio", "debt_to_equity", "free_cash_flow")
 """The figures an e-mail gives beside its report."""
 
+MAIL_MARKET_KPIS = ("return_1y", "volatility_1y")
+"""The share's figures an e-mail adds for a company with prices."""
+
 OVERVIEW_KPIS = ("revenue", "net_margin", "current_ratio", "debt_to_equity", "interest_coverage")
 """The figures of a run's overview table (one line per company, in the Prefect UI)."""
 

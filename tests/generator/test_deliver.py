@@ -20,9 +20,11 @@ from aiosmtpd.smtp import AuthResult
 
 from generator import deliver
 from generator.manifest import write_run
+from generator.narrator import Context
 from generator.outputs import folder_names
 from generator.pack import write_entity
 from generator.pipeline import answer, build
+from generator.present import MARKET
 from generator.render import job, print_pdf
 from generator.sample import ROLES
 
@@ -312,3 +314,19 @@ def test_a_wrong_subscriptions_file_is_one_line(tmp_path: Path) -> None:
         deliver.load_subscriptions(path)
     example = deliver.load_subscriptions(ROOT / "config" / "subscriptions.example.toml")
     assert [r.mode for r in example.readers] == ["digest", "per_company"]
+
+
+def test_a_mail_gives_the_share_s_figures_and_a_share_with_prices_alone_has_a_market_report(tmp_path: Path) -> None:
+    """Beside the statements' key figures, the one-year return and volatility; a company with prices alone has no
+    statement figures to give, and its report is a market report, not one of "at the last close"."""
+    flag = {"flag": "DeepDrawdown", "label": "deep drawdown", "severity": "concern"}
+    both = Context("VOLT", "Voltaris", None, "USD", 2025, "FY", {"revenue": 682.5e6, "return_1y": -0.155,
+                                                                   "volatility_1y": 0.585}, {}, flags=[flag],
+                   as_of="2026-11-27")
+    alone = Context("ZETA", "ZETA", None, "USD", 2026, MARKET, {"return_1y": 0.12}, {}, as_of="2026-11-27")
+    mail = deliver.report_mail(both, [], [], tmp_path / "VOLT.pdf")
+    assert mail.kpis[0] == ("Revenue", "$682.5m") and mail.kpis[-2:] == (
+        ("One-year total return", "-15.5%"), ("One-year volatility", "58.5%"))
+    assert mail.flags == ("deep drawdown",)
+    share = deliver.report_mail(alone, [], [], tmp_path / "ZETA.pdf")
+    assert (share.period, share.kpis) == ("market", (("One-year total return", "12.0%"),))
