@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from generator.corpus import EVAL_AS_OF, REAL_AS_OF, TRAIN_AS_OF, Corpus, build_corpus
+from generator.corpus import EVAL_AS_OF, PRICES_TO, REAL_AS_OF, TRAIN_AS_OF, Corpus, build_corpus
 from generator.narrator.model import PROMPT_FORMAT, ModelNarrator
 from generator.narrator.training import (
     LEAST_PART_EXAMPLES,
@@ -204,8 +204,10 @@ def card(request: FinetuneRequest, about: dict[str, Any], history: list[dict[str
         f"companies and {request.real_like} companies filed as real filers file (`generator/corpus.py`: "
         "economies redrawn from thriving to insolvent, sizes from thousands to hundreds of billions, seven "
         "currencies, items never reported by kind of filer, gaps, annual reports only or quarters only, no "
-        "sector, banks by SIC code, late refilings restating up to dozens of figures), every period; "
-        f"{about['examples']} examples, one per company-period, question and part of its answer, the target "
+        "sector, banks by SIC code, late refilings restating up to dozens of figures), every period, and their "
+        f"shares (daily prices to {PRICES_TO}) measured at {', '.join(map(str, TRAIN_AS_OF))} for the market "
+        f"questions; {about['examples']} examples, one per company-period (or share and date), question and part of "
+        "its answer, the target "
         "drawn from the phrasings of `generator/narrator/phrasings.toml` (at least five per question and part) "
         "and, for an answer in one part, the reference answer turned into slots.",
         f"- Targets by source: {json.dumps(about['by_source'])}; refused by the verifier before training: "

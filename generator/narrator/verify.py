@@ -131,7 +131,7 @@ def verify(text: str, question: Question, context: Context, flag_labels: Sequenc
     if unknown:
         return Verdict(False, f"slot ⟨{unknown[0]}⟩ is not a fact of this question")
     problem = _repeated_slot(text, facts, context.currency) or _now_and_then(text, facts) \
-        or _data_words(text, context, facts)
+        or _data_words(text, context, facts) or _placed(text)
     if problem:
         return Verdict(False, problem)
     shown, spans = filled(text, facts, context.currency)
@@ -356,11 +356,20 @@ def _references(clause: str, offset: int, spans: list[tuple[int, int, Slot]], fa
     return refs, None
 
 
+MARKET_NAMES = {"volatility": "volatility", "drawdown": "max_drawdown", "beta": "beta", "sharpe ratio": "sharpe",
+                "sortino ratio": "sortino", "total return": "return", "relative return": "relative_return",
+                "p/e": "pe_ttm", "p/b": "pb", "price to book": "pb", "ev/ebitda": "ev_ebitda", "ev/sales": "ev_sales",
+                "market capitalisation": "market_cap", "market value": "market_cap", "dividend yield": "dividend_yield",
+                "earnings yield": "earnings_yield", "fcf yield": "fcf_yield"}
+"""How answers name the market measures, and the measure each names: "volatility" is the figure of any window's
+volatility (``volatility_1y``), "P/E" of the company's and its sector's median."""
+
+
 @cache
 def _mentions() -> tuple[re.Pattern[str], dict[str, str]]:
     """Every metric's and statement item's name as a report writes it, longest first ("net debt to EBITDA"
-    before "EBITDA"), and the metric each names."""
-    names = {label(name).lower(): name for name in BY_NAME}
+    before "EBITDA"), and the metric each names; the market measures by their short names."""
+    names = {label(name).lower(): name for name in BY_NAME} | MARKET_NAMES
     pattern = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     return re.compile(rf"(?<![\w&-])(?:{pattern})(?![\w&-])"), names
 
@@ -379,8 +388,29 @@ def _names(clause: str, refs: list[tuple[int, list[Slot]]]) -> str | None:
         if not named or not own:
             continue
         if not any(named[-1] == f.metric.removesuffix("_ttm") or named[-1] in _sources(f.metric)
+                   or f.metric.startswith(named[-1] + "_")  # a market measure's window, median or ratio to it
                    or re.search(rf"\b{re.escape(label(named[-1]))}\b", label(f.metric)) for f in own):
             return f"'{label(named[-1])}' names the figure of {own[0].name}"
+    return None
+
+
+_LEADS_TO = {"benchmark": re.compile(r"\b(?:against|than|to|ahead of|behind|outperformed|underperformed|beat|trailed"
+                                      r"|lagged|index|benchmark|with)\s+(?:its\s+benchmark\s+|the\s+index\s+)?$"),
+             "as_of": re.compile(r"\b(?:to|at|on|of|until|by|as of)\s+(?:the\s+last\s+close\s+on\s+)?$"),
+             "threshold": re.compile(r"\b(?:below|above|under|over|beyond|exceeds?|at most|at least|than|ceiling of"
+                                     r"|floor of|threshold of|limit of)\s+(?:a\s+|the\s+)?$")}
+"""What must come right before a benchmark, a date or a threshold written as a slot: "returned ⟨benchmark⟩" and
+"an earnings yield of ⟨earnings_yield_max_threshold⟩" give a figure a meaning the data does not."""
+
+
+def _placed(text: str) -> str | None:
+    """The benchmark after a word that compares with it, the last close's date after a preposition, a threshold
+    after a word that bounds."""
+    for m in SLOT.finditer(text):
+        kind = "threshold" if m.group(1).endswith("_threshold") else m.group(1)
+        if kind in _LEADS_TO and not _LEADS_TO[kind].search(text[max(0, m.start() - 40):m.start()].lower()):
+            return f"⟨{m.group(1)}⟩ stands where its words do not lead to it: " \
+                   f"'{text[max(0, m.start() - 30):m.end()].strip()}'"
     return None
 
 
@@ -400,7 +430,7 @@ def _directions(clause: str, refs: list[tuple[int, Slot]], facts: dict[str, Slot
         after = [f for pos, f in refs if pos > m.end()]
         if before and after:
             a, b = before[-1].value, after[0].value
-            if (m.group(1) == "above") != (a > b):
+            if not (a > b if m.group(1) == "above" else a < b):  # a figure is not above or below itself
                 return f"'{m.group(1)}' contradicts the figures ({a:g} vs {b:g})"
     for m in _WORDS.finditer(lowered):
         word = m.group(0)

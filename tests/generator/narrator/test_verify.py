@@ -15,6 +15,7 @@ from generator.narrator.slots import fill, prompt_facts
 from generator.narrator.training import delexicalise
 from generator.narrator.verify import figures, verify
 from generator.pipeline import finding_records
+from generator.present import MARKET
 
 Q = {q.id: q for q in catalogue()}
 LABELS = flag_labels(load_ontology()[1])
@@ -328,8 +329,30 @@ SHARE = replace(
     ("Price to book of ⟨pb⟩ is above the sector's ⟨pb_sector_median⟩.", "valuation", False),
     ("On book value it is cheaper than its sector, at ⟨pb⟩ against ⟨pb_sector_median⟩.", "valuation", True),
     ("It is cheaper than its sector.", "valuation", False),  # against what: unchecked
+    # a model's answer that had passed: a benchmark as what the share returned, a drawdown as its volatility, a
+    # threshold as the company's own figure
+    ("The share returned ⟨benchmark⟩ by ⟨relative_return_1y_abs⟩ over the year to ⟨as_of⟩.", "market_performance",
+     False),
+    ("Its beta was ⟨beta_1y⟩ on a volatility of ⟨max_drawdown_1y⟩.", "market_performance", False),
+    ("Its beta was ⟨beta_1y⟩ on a volatility of ⟨volatility_1y⟩.", "market_performance", True),
+    ("The deepest drawdown was ⟨max_drawdown_1y⟩ to ⟨as_of⟩.", "market_performance", True),
+    ("Its P/E was ⟨pe_ttm⟩ against a sector median of ⟨pe_ttm_sector_median⟩.", "valuation", True),
+    ("Its P/B was ⟨pe_ttm⟩.", "valuation", False),
 ])
 def test_market_words_agree_with_the_relative_return_and_the_sector_median(text: str, question: str,
                                                                              ok: bool) -> None:
     verdict = verify(text, Q[question], SHARE, LABELS)
     assert verdict.ok is ok, verdict.reason
+
+
+def test_a_threshold_is_a_bound_and_a_figure_is_not_above_itself() -> None:
+    negative = flag("NegativeEarningsYield", "negative earnings yield", "earnings_yield", -0.79, "<", 0.0) | {
+        "fiscal_year": 2026, "fiscal_period": MARKET}
+    negative["conditions"][0]["period"] = "at the last close"  # type: ignore[index]
+    share = replace(SHARE, metrics=SHARE.metrics | {"earnings_yield": -0.79}, flags=[negative])
+    ok = "Negative earnings yield: earnings yield ⟨earnings_yield⟩, below ⟨earnings_yield_max_threshold⟩."
+    assert verify(ok, Q["valuation"], share, LABELS).ok
+    wrong = "Negative earnings yield: earnings yield ⟨earnings_yield_max_threshold⟩."
+    assert "stands where its words do not lead to it" in verify(wrong, Q["valuation"], share, LABELS).reason
+    itself = "The deepest drawdown was ⟨max_drawdown_1y⟩, below ⟨max_drawdown_1y_abs⟩ in size."
+    assert not verify(itself.replace("_abs⟩ in size", "⟩"), Q["market_performance"], SHARE, LABELS).ok
