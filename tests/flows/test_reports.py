@@ -59,8 +59,8 @@ def nightly(server: Any, sample_dir: Path, tmp_path_factory: pytest.TempPathFact
     out = root / "out"
     (out / AS_OF.isoformat()).mkdir(parents=True)
     (out / AS_OF.isoformat() / ROLES["non_usd"]).write_text("a file where the company's folder should be\n")
-    request = ReportRequest(inputs=[str(sample_dir / "long"), str(root / "broken.csv")], as_of=AS_OF,
-                            output_dir=str(out))
+    request = ReportRequest(inputs=[str(sample_dir / "long"), str(sample_dir / "prices"), str(root / "broken.csv")],
+                            as_of=AS_OF, output_dir=str(out))
     return nightly_reports(request, return_state=True), out / AS_OF.isoformat()
 
 
@@ -135,6 +135,24 @@ def test_pdf_answers_and_facts_agree(nightly: tuple[State, Path]) -> None:
             for used in given["facts_used"]:
                 if used["metric"] in current:
                     assert used["value"] == pytest.approx(current[used["metric"]]["value"]), (entity, used)
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_each_share_is_measured_against_the_index_and_reported(nightly: tuple[State, Path]) -> None:
+    """The market stage runs in the flow: every company's market.json at the as-of date against SMPLX (the
+    sample's benchmarks file), a market section in its PDF, and the index itself is no report."""
+    _, out = nightly
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["market"]["as_of"], manifest["market"]["benchmarks"]) == (AS_OF.isoformat(), ["SMPLX"])
+    assert manifest["timings"]["market_s"] > 0 and not (out / "SMPLX").exists()
+    for entity in (ROLES["loss_maker"], ROLES["grower"]):
+        records = {r["metric"]: r for r in json.loads((out / entity / "market.json").read_text())}
+        assert records["beta_1y"]["benchmark"] == "SMPLX" and records["beta_1y"]["end"] <= AS_OF.isoformat()
+        text = text_of(out / entity / "report.pdf")
+        assert printed("measured against SMPLX", text) and printed("Valuation at the last close", text)
+        answered = [a["question_id"] for a in json.loads((out / entity / "answers.json").read_text())]
+        assert answered[-2:] == ["market_performance", "valuation"]
 
 
 @pytest.mark.slow
