@@ -138,6 +138,12 @@ REAL_AS_OF = tuple(date(year, 12, 28) for year in range(2016, 2023))
 """The year-ends the real prices are measured at (their last close is 28 December 2022)."""
 
 
+MARKET_REPEATS = 3
+"""How many times each market example enters the corpus. A company gives a context per period and a share one per
+date, so the market questions had a fifth of the examples of the others: a model trained once over them wrote
+"the Sharpe ratio was ⟨volatility_1y⟩" for most real shares."""
+
+
 def write_companies(seed: int, companies: int, folder: Path) -> list[Path]:
     """``companies`` redrawn and filed like real ones, as a long CSV, a sectors file and their daily prices (to
     :data:`PRICES_TO`, against the sample's index); returns the inputs."""
@@ -241,7 +247,7 @@ def build_corpus(*, seeds: Sequence[int], companies: int, real_like: int, labels
             for found in (market_contexts([folder / "long", folder / "prices"], TRAIN_AS_OF, MARKET_INDEX),
                           market_contexts(like, TRAIN_AS_OF, MARKET_INDEX),
                           market_contexts([folder / "prices"], TRAIN_AS_OF[-1:], MARKET_INDEX)):  # prices alone
-                examples += examples_for(found, labels, rng, stats, markets)
+                examples += examples_for(found, labels, rng, stats, markets) * MARKET_REPEATS
             if log:
                 log.info("seed %s: %s sample and %s real-like companies, %s examples so far", s, companies,
                          real_like, len(examples))
