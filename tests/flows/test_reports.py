@@ -297,7 +297,7 @@ def test_no_unverified_number_reaches_a_pdf(nightly: tuple[State, Path]) -> None
     _, out = nightly
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["narrator"]["narrator"] == "model" and manifest["narrator"]["prompt_format"] == PROMPT_FORMAT
-    run = build([Path(p) for p in manifest["run"]["request"]["inputs"]])
+    run = build([Path(p) for p in manifest["run"]["request"]["inputs"]], as_of=AS_OF)  # the shares as measured then
     contexts = {e: ctx for e, (ctx, _) in answer(run, run.entities).items()}
     labels = flag_labels(run.graph.tbox)
     questions = {q.id: q for q in catalogue()}

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from generator.graph import flag_labels
 from generator.manifest import write_run
-from generator.narrator import ReferenceNarrator, catalogue
+from generator.narrator import ReferenceNarrator, asked, catalogue
 from generator.narrator.model import ModelNarrator, prompt, prompts
 from generator.narrator.parts import WHOLE, Part, plan
 from generator.narrator.slots import SLOT, Slot, fill, prompt_facts
@@ -55,12 +55,13 @@ def labels(run: FactsRun) -> list[str]:
 @pytest.mark.slow
 def test_an_untrained_model_never_reaches_the_report(run: FactsRun, tmp_path: Path) -> None:
     contexts = answer(run, run.entities)
-    corpus = [p for ctx, _ in contexts.values() for q in catalogue() for p in prompts(q, ctx)]
+    corpus = [p for ctx, _ in contexts.values() for q in catalogue() if asked(q, ctx) for p in prompts(q, ctx)]
     narrator = ModelNarrator(checkpoint(tmp_path / "untrained", corpus), labels(run), max_new_tokens=40)
     answered = answer(run, run.entities, narrator)
     manifest = write_run(run, tmp_path / "out", as_of="2026-11-28")
     for entity, (ctx, answers) in answered.items():
-        reference = [a.text for a in ReferenceNarrator().answer_all([(q, ctx) for q in catalogue()])]
+        asked_here = [(q, ctx) for q in catalogue() if asked(q, ctx)]
+        reference = [a.text for a in ReferenceNarrator().answer_all(asked_here)]
         assert [a.text for a in answers] == reference
         assert {a.origin for a in answers} == {"reference"}
         assert all(a.verification["status"] == "fallback" and "model_text" in a.verification for a in answers)
@@ -114,7 +115,7 @@ def test_the_model_writes_only_slots_its_own_prompt_gives(run: FactsRun, tmp_pat
     the model generates, greedily and in beams, prompt by prompt within a batch. Without the mask the same
     model writes foreign slots, so the test can tell."""
     contexts = answer(run, run.entities)
-    jobs = [(q, ctx) for ctx, _ in contexts.values() for q in catalogue()]
+    jobs = [(q, ctx) for ctx, _ in contexts.values() for q in catalogue() if asked(q, ctx)]
     given = [p for q, ctx in jobs for p in prompts(q, ctx)]
     # slot after slot, no space between: each one token, as the model writes them
     every_slot = "".join(sorted({f"⟨{name}⟩" for q, ctx in jobs for name in prompt_facts(q, ctx)}))
@@ -194,7 +195,7 @@ def test_a_prompt_the_model_cannot_hold_falls_back_alone_and_says_why(run: Facts
     died. Now a prompt that leaves no room for an answer is not generated; the others are."""
     contexts = answer(run, run.entities)
     jobs = [(q, ctx) for ctx, _ in contexts.values() for q in catalogue()
-            if plan(q, ctx, prompt_facts(q, ctx))[0].role == WHOLE]
+            if asked(q, ctx) and plan(q, ctx, prompt_facts(q, ctx))[0].role == WHOLE]
     whole = [prompts(q, ctx)[0] for q, ctx in jobs]
     narrator = ModelNarrator(short_context_checkpoint(tmp_path / "short", whole, 120), labels(run),
                              max_new_tokens=8, beams=1)
@@ -216,7 +217,8 @@ def test_a_failure_inside_the_model_stays_with_the_prompt_that_caused_it(run: Fa
     """Batched with prompts the model can answer, one it cannot (longer than its positions: torch raises
     IndexError) gets its exception; the batch is decoded again prompt by prompt and the others get their text."""
     contexts = answer(run, run.entities)
-    given = sorted({p for ctx, _ in contexts.values() for q in catalogue() for p in prompts(q, ctx)}, key=len)
+    given = sorted({p for ctx, _ in contexts.values() for q in catalogue() if asked(q, ctx) for p in prompts(q, ctx)},
+                   key=len)
     narrator = ModelNarrator(short_context_checkpoint(tmp_path / "short", given, 120), labels(run),
                              max_new_tokens=8)
     chosen = [given[0], given[-1], given[1]]
