@@ -35,9 +35,8 @@ import polars as pl
 import rdflib
 from owlready2 import And, ConstrainedDatatype, Ontology, Restriction, ThingClass, World
 
-from generator import market
 from generator.errors import FinreportError
-from generator.metrics import Analysis, metric_names
+from generator.metrics import MARKET_DEFINITIONS, Analysis, metric_names
 from generator.present import MARKET, MARKET_LABEL, period_label
 
 ONTOLOGY = Path(__file__).resolve().parent / "ontology" / "finance.owl"
@@ -120,7 +119,7 @@ def flag_labels(tbox: Ontology) -> list[str]:
 
 def snapshot_properties(tbox: Ontology) -> list[str]:
     """Metric data properties of a snapshot: named as the facts engine's metrics, or the market's."""
-    names = set(metric_names()) | set(market.BY_NAME) | {f"{r}_vs_sector" for r in market.RELATIVE}
+    names = set(metric_names()) | set(MARKET_DEFINITIONS)
     return [p.name for p in tbox.data_properties() if p.name in names]
 
 
@@ -156,7 +155,7 @@ def load_ontology(ontology: Path = ONTOLOGY) -> tuple[World, Ontology]:
     return world, world.get_ontology(ontology.resolve().as_uri()).load(only_local=True)
 
 
-def market_table(analysis: Analysis, metrics: pl.DataFrame, as_of: date, properties: list[str]) -> pl.DataFrame:
+def market_snapshots(analysis: Analysis, metrics: pl.DataFrame, as_of: date, properties: list[str]) -> pl.DataFrame:
     """One market snapshot row per entity with prices (``fiscal_period`` "market", the as-of year), named and put in
     a sector as its statements say (an entity with prices alone is named by its id)."""
     values = metrics.filter(pl.col("metric").is_in(properties) & pl.col("value").is_not_null())
@@ -179,7 +178,8 @@ def build(analysis: Analysis, market_metrics: pl.DataFrame | None = None, as_of:
     properties = snapshot_properties(tbox)
     table = snapshot_table(analysis, properties)
     if market_metrics is not None and as_of is not None and not market_metrics.is_empty():
-        table = pl.concat([table, market_table(analysis, market_metrics, as_of, properties)], how="diagonal_relaxed")
+        snapshots = market_snapshots(analysis, market_metrics, as_of, properties)
+        table = pl.concat([table, snapshots], how="diagonal_relaxed")
     return populate(world, tbox, table, as_of)
 
 

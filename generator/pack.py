@@ -13,7 +13,6 @@ import polars as pl
 import rdflib
 
 from generator.graph import flag_records, ontology_graph, turtle
-from generator.market import total_return_levels
 from generator.metrics import definition
 from generator.narrator import Answer, Context
 from generator.outputs import folder_names, write_atomic, write_json
@@ -117,13 +116,11 @@ def market_view(run: FactsRun, entity_id: str, records: list[dict[str, Any]]) ->
         return None
     benchmark = next((r["benchmark"] for r in records if r.get("benchmark")), None)
     first = min((r["start"] for r in records if r.get("start")), default=None)
-    wanted = [entity_id, *([benchmark] if benchmark else [])]
-    levels = total_return_levels(run.ingested.prices.filter(pl.col("entity_id").is_in(wanted))).filter(
-        pl.col("date").is_between(first, run.as_of) if first else pl.lit(False))
-
     def series(entity: str) -> Levels:
-        rows = levels.filter(pl.col("entity_id") == entity)
-        return Levels(entity, rows["date"].to_list(), rows["level"].to_list())
+        own = run.levels.get(entity)
+        rows = own.filter(pl.col("date").is_between(first, run.as_of)) if own is not None and first else None
+        return Levels(entity, [] if rows is None else rows["date"].to_list(),
+                      [] if rows is None else rows["level"].to_list())
 
     return MarketView(run.as_of, benchmark, records, series(entity_id), series(benchmark) if benchmark else None)
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,7 +26,7 @@ from generator.errors import UsageError
 from generator.graph import Graph, reason
 from generator.graph import build as build_graph
 from generator.ingest import Ingested, expand_inputs, ingest
-from generator.market import market_table
+from generator.market import market_table, total_return_levels
 from generator.metrics import Analysis, compute_metrics
 from generator.narrator import Answer, Context, Narrator
 from generator.periods import pivot
@@ -73,22 +74,28 @@ class FactsRun:
         alone (:attr:`priced_only`)."""
         return sorted(set(self.ingested.facts["entity_id"].unique().to_list()) | set(self.priced_only))
 
-    @property
+    @cached_property
     def priced_only(self) -> list[str]:
         """Companies with prices and no statements, which get a report of their market figures: not a benchmark
         (an index is measured against, not reported on), and not a company whose statement rows were all
         rejected (that is a failure to fix)."""
         stated = set(self.ingested.facts["entity_id"].unique().to_list())
-        benchmarks = set(self.market["benchmark"].drop_nulls().to_list())
         rejected = set(self.ingested.rejected.filter(pl.col("item").fill_null("") != "price")["entity_id"]
                        .drop_nulls().to_list())
         priced = set(self.ingested.prices["entity_id"].unique().to_list())
-        return sorted(priced - stated - benchmarks - rejected)
+        return sorted(priced - stated - set(self.benchmarks) - rejected)
 
-    @property
+    @cached_property
     def benchmarks(self) -> list[str]:
         """The entities others are measured against."""
         return sorted(set(self.market["benchmark"].drop_nulls().to_list()))
+
+    @cached_property
+    def levels(self) -> dict[str, pl.DataFrame]:
+        """Each priced entity's total-return series (``market.total_return_levels``), computed once for the run
+        rather than once per company's charts."""
+        series = total_return_levels(self.ingested.prices)
+        return {key[0]: frame for key, frame in series.partition_by("entity_id", as_dict=True).items()}
 
     def price_currencies(self) -> dict[str, str]:
         """Each priced company's currency as its prices give it."""
