@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from generator.errors import InputFileError
-from generator.ingest import companyfacts, long, prices, sectors, statement, wide, xbrl_csv
+from generator.ingest import companyfacts, fx, holdings, long, prices, sectors, statement, wide, xbrl_csv
 from generator.ingest.base import REJECTED_SCHEMA, Adapter, Probe, format_suffix, refused_row
 from generator.ingest.shares import on_one_basis
 from generator.ingest.validate import empty_accepted, empty_rejected, validate
@@ -60,6 +60,12 @@ class Ingested:
     """Daily prices (``ingest.prices``), splits nobody declared read as splits."""
     price_findings: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=prices.PRICE_FINDING_SCHEMA))
     """What reading the prices found: splits detected, gaps of more than a week."""
+    holdings: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=holdings.HOLDINGS_SCHEMA))
+    """What each portfolio holds (``ingest.holdings``), under the ids the other inputs use."""
+    blocking: dict[str, list[str]] = field(default_factory=dict)
+    """For each portfolio, its rejected holdings rows that change what it holds: it is not reported."""
+    fx: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=fx.FX_SCHEMA))
+    """FX rates (``ingest.fx``): one unit of ``currency`` in ``base`` by day."""
 
     @property
     def rows_in(self) -> int:
@@ -69,10 +75,10 @@ class Ingested:
 
     @property
     def accepted_count(self) -> int:
-        """Rows used: current, superseded (kept for the restatements), sectors and price rows; with the rejected ones
-        they account for :attr:`rows_in`."""
+        """Rows used: current, superseded (kept for the restatements), sectors, price, holdings and FX rows; with the
+        rejected ones they account for :attr:`rows_in`."""
         return self.facts.height + self.superseded.height + (0 if self.sectors is None else self.sectors.height) \
-            + self.prices.height
+            + self.prices.height + self.holdings.height + self.fx.height
 
     def declared(self, column: str) -> dict[str, str]:
         """What the sectors files declared in one column (``sector``, ``benchmark``), by company."""
@@ -201,6 +207,16 @@ def ingest(paths: Sequence[Path]) -> Ingested:
     files += [InputFile(str(p), _sha256(p), "sectors", n) for p, n in declared.rows.items()]
     refused += declared.refused
     rejected_parts.append(declared.rejected)
+    holding_files = [p for p in paths if holdings.accepts(Probe(p))]
+    fx_files = [p for p in paths if p not in holding_files and fx.layout(Probe(p))]
+    paths = [p for p in paths if p not in holding_files and p not in fx_files]
+    held = holdings.read_all(holding_files)
+    files += [InputFile(str(p), _sha256(p), "holdings", n) for p, n in held.rows.items()]
+    refused += held.refused
+    rates = fx.read_all(fx_files)
+    files += [InputFile(str(p), _sha256(p), f"fx rates ({fx.layout(Probe(p))})", n) for p, n in rates.rows.items()]
+    refused += rates.refused
+    rejected_parts.append(rates.rejected)
     price_files = [p for p in paths if prices.layout(Probe(p))]
     paths = [p for p in paths if p not in price_files]
     quoted = prices.read_all(price_files)
@@ -227,11 +243,15 @@ def ingest(paths: Sequence[Path]) -> Ingested:
     rejected_parts.append(foreign)
     accepted, events = on_one_basis(accepted)
     current, superseded, duplicates = resolve(accepted)
-    rejected = pl.concat([*rejected_parts, duplicates]).sort("file", "line", nulls_last=True, maintain_order=True)
     current, declared_sectors = sectors.attach(current, declared.table)
-    return Ingested(current, superseded, rejected, files, refused, events, declared_sectors,
-                    sectors.quoted_as(quoted.prices, declared_sectors), sectors.quoted_as(quoted.findings,
-                                                                                          declared_sectors))
+    priced = sectors.quoted_as(quoted.prices, declared_sectors)
+    tickers = dict(declared_sectors.filter(pl.col("ticker").is_not_null()).select("ticker", "entity_id").iter_rows())
+    held = holdings.known(held, set(current["entity_id"].unique().to_list()) | set(priced["entity_id"].unique()
+                                                                                  .to_list()), tickers)
+    rejected_parts.append(held.rejected)
+    rejected = pl.concat([*rejected_parts, duplicates]).sort("file", "line", nulls_last=True, maintain_order=True)
+    return Ingested(current, superseded, rejected, files, refused, events, declared_sectors, priced,
+                    sectors.quoted_as(quoted.findings, declared_sectors), held.holdings, held.blocking, rates.rates)
 
 
 def one_currency(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -39,11 +39,13 @@ SECTORS_SCHEMA: dict[str, pl.DataType] = {
     "basis": pl.String(),
     "benchmark": pl.String(),
     "ticker": pl.String(),
+    "country": pl.String(),
 }
 """One row per company: ``entity_id`` as the facts name it, ``given`` as the file wrote it, the sector, the SIC
 code, the industry a SIC code fixes, ``basis``: where the row is and how the sector was found, and the entity its
 share is measured against and the ticker its prices are quoted under (optional ``benchmark`` and ``ticker``
-columns: SEC filings name a company by its CIK, price files by its ticker)."""
+columns: SEC filings name a company by its CIK, price files by its ticker), and the country a portfolio's
+exposure puts it in (optional ``country``, as written)."""
 
 _NOT_SECTORS = {"fiscal_year", "fiscal_period", "period_end", "item", "value"}
 _CIK = re.compile(r"(?i)^(?:cik)?0*(\d{1,10})$")
@@ -150,7 +152,7 @@ def _rows(path: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]
     bad: list[dict[str, object]] = []
     for row, line in zip(frame.iter_rows(named=True), lines, strict=True):
         cells = {name: _text(row.get(named[name])) if name in named else None
-                 for name in ("entity_id", "sector", "sic", "benchmark", "ticker")}
+                 for name in ("entity_id", "sector", "sic", "benchmark", "ticker", "country")}
         cells["__problem"] = row.get("__problem")
         code, found, sic_problem = _sic(cells["sic"])
         where = f"{path}:{line}"
@@ -164,7 +166,7 @@ def _rows(path: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]
         good.append({"entity_id": entity_key(given), "given": given, "sector": sector or (found and found.sector),
                      "sic": code, "industry": found and found.industry, "basis": _basis(sector, code, found, where),
                      "benchmark": cells["benchmark"] and entity_key(str(cells["benchmark"])),
-                     "ticker": cells["ticker"],
+                     "ticker": cells["ticker"], "country": cells["country"],
                      "__line": line, "__where": where})
     return good, bad
 
