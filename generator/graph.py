@@ -33,11 +33,11 @@ from urllib.parse import quote
 import owlready2
 import polars as pl
 import rdflib
-from owlready2 import And, ConstrainedDatatype, Ontology, Restriction, ThingClass, World
+from owlready2 import And, ConstrainedDatatype, Ontology, Or, Restriction, ThingClass, World
 
 from generator.errors import FinreportError
 from generator.metrics import MARKET_DEFINITIONS, Analysis, metric_names
-from generator.present import MARKET, MARKET_LABEL, period_label
+from generator.present import MARKET, MARKET_LABEL, PORTFOLIO, period_label
 
 ONTOLOGY = Path(__file__).resolve().parent / "ontology" / "finance.owl"
 NAMESPACE = "https://finreport.dev/ontology/finance#"
@@ -92,6 +92,10 @@ class Graph:
     tbox_triples: bytes | None = None
     hierarchy: set[tuple[str, str]] = field(default_factory=set)
     """(subclass, superclass) IRIs as HermiT classified them: a snapshot in a subclass is in its supers."""
+    portfolios: dict[str, Ontology] = field(default_factory=dict)
+    """Each portfolio's ontology: the portfolio individual (``portfolio``) and its holdings."""
+    portfolio_flags: list[Flag] = field(default_factory=list)
+    """The categories HermiT put each portfolio in (``fiscal_period`` "portfolio")."""
 
     @property
     def version(self) -> str:
@@ -340,6 +344,74 @@ def reason(graph: Graph, workers: int | None = None) -> Graph:
     return graph
 
 
+@dataclass(frozen=True)
+class Held:
+    """One holding as the graph takes it: the company, its weight, and the snapshots whose flags it carries."""
+
+    entity_id: str
+    weight: float
+    snapshots: tuple[tuple[str, int, str], ...]
+
+
+def add_portfolios(graph: Graph, portfolios: dict[str, tuple[str, float, list[Held]]]) -> None:
+    """Each portfolio (id → name, effective number of holdings, holdings) as a ``Portfolio`` individual in an
+    ontology of its own, holding a ``Holding`` per company, linked to the company and to the (already classified)
+    snapshots it is judged on."""
+    fr = graph.tbox.get_namespace(NAMESPACE)
+    for portfolio_id, (name, effective, holdings) in portfolios.items():
+        onto = graph.world.get_ontology(f"{DATA}portfolio/{quote(portfolio_id, safe='')}")
+        with onto:
+            book = fr.Portfolio("portfolio", namespace=onto, portfolio_id=portfolio_id, label=[name],
+                                effective_holdings=float(effective))
+            for held in holdings:
+                holding = fr.Holding(f"holding_{quote(held.entity_id, safe='')}", namespace=onto,
+                                     label=[held.entity_id], holding_weight=float(held.weight))
+                if held.entity_id in graph.companies:
+                    holding.held_company = graph.companies[held.entity_id].company
+                holding.judged_on = [graph.snapshots[k] for k in held.snapshots if k in graph.snapshots]
+                book.holds.append(holding)
+        graph.portfolios[portfolio_id] = onto
+
+
+def set_liquidity_shares(graph: Graph, shares: dict[str, float]) -> None:
+    """The share of each portfolio's value in liquidity concerns, as the SPARQL query over the reasoned companies
+    found it: the datum ``LiquidityRiskExposure`` is defined on."""
+    for portfolio_id, onto in graph.portfolios.items():
+        with onto:
+            onto.portfolio.liquidity_concern_share = float(min(1.0, shares.get(portfolio_id, 0.0)))
+
+
+def reason_portfolios(graph: Graph, as_of: date, workers: int | None = None) -> Graph:
+    """Classify every portfolio (one partition each: the ontology and the portfolio's own individuals) and record
+    its categories as flags, explained from the class definitions."""
+    if not graph.portfolios:
+        return graph
+    workers = workers or max(1, (os.cpu_count() or 1) // 2)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="finreport-hermit-") as tmp:
+        directory = Path(tmp)
+        parts = {p: _partition_file(graph, directory, f"portfolio{i}", [o])
+                 for i, (p, o) in enumerate(graph.portfolios.items())}
+        members = {p: {o.portfolio.iri} for p, o in graph.portfolios.items()}
+        types, inconsistent, _ = _classify(graph, parts, members, workers)
+    if inconsistent:
+        raise ReasonerError(f"portfolio(s) {', '.join(inconsistent)} contradict the ontology")
+    wanted = {c.iri: c for c in flag_classes(graph.tbox)}
+    books = {o.portfolio.iri: (p, o.portfolio) for p, o in graph.portfolios.items()}
+    inferred = graph.world.get_ontology(f"{DATA}inferred")
+    for individual, cls_iri in sorted(_with_superclasses(set(types), graph.hierarchy)):
+        if individual not in books or cls_iri not in wanted:
+            continue
+        (portfolio_id, book), cls = books[individual], wanted[cls_iri]
+        with inferred:
+            book.is_a.append(cls)
+        text, facts, conditions = explain(cls, book, MARKET_LABEL)
+        graph.portfolio_flags.append(Flag(portfolio_id, as_of.year, PORTFOLIO, cls.name, str(cls.label[0]) if
+                                          cls.label else cls.name, str(cls.severity[0]), text, facts, conditions))
+    graph.timings["portfolio_reason_s"] = time.perf_counter() - t0
+    return graph
+
+
 def _isolate(graph: Graph, directory: Path, entity: str, workers: int) -> list[tuple[str, str]]:
     """An inconsistent company: find the snapshots that contradict the ontology, report them, classify the rest."""
     own = {k: s for k, s in graph.snapshots.items() if k[0] == entity}
@@ -453,12 +525,19 @@ def _conditions(expression: Any, snap: Any, here: str) -> list[dict[str, Any]]:
         return _conditions(expression.equivalent_to[0], snap, here)
     if isinstance(expression, And):
         return [c for part in expression.Classes for c in _conditions(part, snap, here)]
+    if isinstance(expression, Or):  # the alternatives that hold
+        return [c for part in expression.Classes for c in _conditions(part, snap, here)
+                if all(_holds(c["value"], c["bounds"]) for c in _conditions(part, snap, here))]
+    if isinstance(expression, Restriction) and expression.property.name == "holds":  # the largest that does
+        held = [c for holding in snap.holds for c in _conditions(expression.value, holding, str(holding.label[0]))
+                if _holds(c["value"], c["bounds"])]
+        return [max(held, key=lambda c: c["value"])] if held else []
     if isinstance(expression, Restriction) and isinstance(expression.value, ConstrainedDatatype):
         name = expression.property.name
         facets = expression.value.__dict__
         bounds = [[op, float(facets[f])] for f, op in _FACETS.items() if f in facets]
         return [{"metric": name, "value": getattr(snap, expression.property.python_name), "period": here,
-                 "ttm": snap.fiscal_period != "FY" and f"{name}_ttm" in _TTM, "bounds": bounds}]
+                 "ttm": getattr(snap, "fiscal_period", "FY") != "FY" and f"{name}_ttm" in _TTM, "bounds": bounds}]
     if isinstance(expression, Restriction) and expression.property.name == "previous_snapshot":
         previous = snap.previous_snapshot
         if previous is None:
@@ -467,10 +546,16 @@ def _conditions(expression: Any, snap: Any, here: str) -> list[dict[str, Any]]:
     return []
 
 
-def explain(cls: ThingClass, snap: Any) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+def _holds(value: float | None, bounds: list[list[Any]]) -> bool:
+    """Whether a value meets every bound of a restriction (how :func:`explain` tells which alternative fired)."""
+    compare = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+    return value is not None and all(compare[op](value, threshold) for op, threshold in bounds)
+
+
+def explain(cls: ThingClass, snap: Any, here: str | None = None) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
     """"current_ratio = 0.8794 < 1.0 (FY2022)": read from the class definition, with the snapshot's values;
     also the facts behind it and the conditions as data (a narrator words them for people)."""
-    conditions = _conditions(cls, snap, str(snap.label[0]))
+    conditions = _conditions(cls, snap, here or str(snap.label[0]))
     parts, facts = [], {}
     for c in conditions:
         when = c["period"] + (", TTM" if c["ttm"] else "")

@@ -7,6 +7,7 @@ classified (inferred categories are asserted types by then). ``??1``, ``??2`` ar
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from generator.graph import Graph
 
@@ -61,6 +62,22 @@ ORDER BY ?entity ?year ?period
 """Every snapshot in one category, across companies: (entity_id, fiscal_year, fiscal_period)."""
 
 
+FLAG_SHARES = PREFIXES + """
+SELECT ?flag ?severity (SUM(?weight) AS ?share) (GROUP_CONCAT(STR(?holding); SEPARATOR=" ") AS ?holdings) WHERE {
+  ?portfolio fr:portfolio_id ??1 ; fr:holds ?holding .
+  ?holding fr:holding_weight ?weight ; fr:judged_on ?snapshot .
+  ?snapshot a ?category .
+  ?category fr:severity ?severity .
+  BIND(STRAFTER(STR(?category), "#") AS ?flag)
+}
+GROUP BY ?flag ?severity
+ORDER BY ?flag
+"""
+"""Each company flag a portfolio's holdings carry (on the snapshots they are judged on: the report period and the
+share at the last close), with the share of the portfolio's value that carries it and the holdings that do:
+(flag, severity, share, the holdings' IRIs separated by spaces). A holding's two snapshots never share a category."""
+
+
 def _rows(graph: Graph, query: str, *params: Any) -> list[tuple[Any, ...]]:
     return [tuple(_plain(v) for v in row) for row in graph.world.sparql(query, list(params))]
 
@@ -88,3 +105,11 @@ def peers_of(graph: Graph, entity_id: str) -> list[str]:
 def snapshots_with(graph: Graph, flag: str) -> list[tuple[str, int, str]]:
     """Every snapshot in one category across companies (:data:`SNAPSHOTS_WITH_FLAG`); ``flag`` names its class."""
     return _rows(graph, SNAPSHOTS_WITH_FLAG, graph.tbox[flag])  # type: ignore[return-value]
+
+
+def flag_shares(graph: Graph, portfolio_id: str) -> list[dict[str, Any]]:
+    """The share of a portfolio's value carrying each company flag (:data:`FLAG_SHARES`), as the reasoned graph holds
+    it: ``flag, severity, share, holdings`` (the holdings' ids, sorted), by flag."""
+    return [{"flag": flag, "severity": severity, "share": share,
+             "holdings": sorted(unquote(iri.rsplit("#holding_", 1)[1]) for iri in held.split())}
+            for flag, severity, share, held in _rows(graph, FLAG_SHARES, portfolio_id)]

@@ -8,6 +8,8 @@ ratio that says nothing about them is absent with that reason.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -323,11 +325,65 @@ MARKET_DEFINITIONS = _market_definitions()
 """Market metric id → its entry (``volatility_1y``, ``pe_ttm_vs_sector``)."""
 
 
+def _portfolio(name: str, unit: Unit, favourable: Favourable, label: str, formula: str) -> Metric:
+    """A portfolio figure's entry: its formula in words, and its label as the description (what reports name it)."""
+    return Metric(name, formula, (), None, unit, "portfolio", favourable, label)
+
+
+PORTFOLIO_DEFINITIONS: dict[str, Metric] = {m.name: m for m in (
+    _portfolio("market_value", "currency", "neutral", "market value",
+               "the holdings' quantities × their last closes, in the base currency at that day's FX rates"),
+    _portfolio("holdings_count", "score", "neutral", "number of holdings", "the companies the portfolio holds"),
+    _portfolio("holding_weight", "fraction", "neutral", "a holding's weight", "a holding's share of the value"),
+    _portfolio("top_1", "fraction", "lower", "largest holding's weight", "the largest holding's share of the value"),
+    _portfolio("top_5", "fraction", "lower", "five largest holdings' weight",
+               "the five largest holdings' share of the value"),
+    _portfolio("top_10", "fraction", "lower", "ten largest holdings' weight",
+               "the ten largest holdings' share of the value"),
+    _portfolio("herfindahl", "score", "lower", "Herfindahl index", "the sum of the squared weights"),
+    _portfolio("effective_holdings", "score", "higher", "effective number of holdings",
+               "1 / the Herfindahl index: how many equal holdings would be as concentrated"),
+    _portfolio("largest_sector_weight", "fraction", "lower", "largest sector's weight",
+               "the share of the value in the sector that holds the most"),
+    _portfolio("weighted_net_margin", "fraction", "higher", "weighted net margin",
+               "the holdings' net margins weighted by value, over those with one"),
+    _portfolio("weighted_debt_to_equity", "multiple", "lower", "weighted debt to equity",
+               "the holdings' debt to equity weighted by value, over those with one"),
+    _portfolio("weighted_current_ratio", "multiple", "higher", "weighted current ratio",
+               "the holdings' current ratios weighted by value, over those with one"),
+    _portfolio("harmonic_pe", "multiple", "lower", "harmonic P/E",
+               "1 / the holdings' earnings yields weighted by value: the portfolio's earnings over its value"),
+    _portfolio("loss_share", "fraction", "lower", "share in loss-makers",
+               "the share of the value (with statements) in holdings whose report period was a loss"),
+    _portfolio("top_contributor_share", "fraction", "lower", "largest contribution to volatility",
+               "the largest holding contribution's share of the one-year volatility"),
+)}
+"""A portfolio's own figures (:mod:`generator.portfolio`) as registry entries, for narrators and reports; its risk
+measures are the market ones (``volatility_1y``), and the share of its value carrying a company flag is
+``<flag>_share`` (``liquidity_concern_share``, :func:`flag_share`)."""
+
+
+def flag_share(flag: str) -> str:
+    """The portfolio figure of the share of its value carrying a company flag: LiquidityConcern →
+    ``liquidity_concern_share``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", flag).lower() + "_share"
+
+
+def _flag_share_definition(name: str) -> Metric:
+    words = name.removesuffix("_share").replace("_", " ")
+    return _portfolio(name, "fraction", "lower", f"share in {words}",
+                      f"the share of the portfolio's value in holdings the reasoner classified {words}")
+
+
 def definition(name: str) -> Metric:
     """The registry entry of a metric; a ``_ttm`` variant is defined by its base metric; a market metric by its
     measure."""
     if name in BY_NAME:
         return BY_NAME[name]
+    if name in PORTFOLIO_DEFINITIONS:
+        return PORTFOLIO_DEFINITIONS[name]
+    if name.endswith("_share") and name not in MARKET_DEFINITIONS:
+        return _flag_share_definition(name)
     return MARKET_DEFINITIONS[name] if name in MARKET_DEFINITIONS else BY_NAME[name.removesuffix("_ttm")]
 
 
@@ -456,5 +512,7 @@ def label(name: str) -> str:
     """How a report names a metric: "current ratio", "ROE", "Altman Z''", "… (TTM)", "one-year volatility"."""
     if name in MARKET_DEFINITIONS:
         return market.label(name)
+    if name in PORTFOLIO_DEFINITIONS or (name.endswith("_share") and name not in BY_NAME):
+        return definition(name).description  # a portfolio figure's entry holds its label
     base = name.removesuffix("_ttm")
     return _LABELS.get(base, base.replace("_", " ")) + (" (TTM)" if base != name else "")

@@ -20,17 +20,19 @@ from typing import Any, Protocol
 import polars as pl
 
 from generator.answers import contexts as entity_contexts
-from generator.answers import narrate
+from generator.answers import narrate, report_period
 from generator.checks import accounting_checks
 from generator.errors import UsageError
-from generator.graph import Graph, reason
+from generator.graph import Graph, Held, add_portfolios, reason, reason_portfolios, set_liquidity_shares
 from generator.graph import build as build_graph
+from generator.graph_queries import flag_shares
 from generator.ingest import Ingested, expand_inputs, ingest
 from generator.market import market_table, total_return_levels
 from generator.metrics import Analysis, compute_metrics
 from generator.narrator import Answer, Context, Narrator
 from generator.periods import pivot
-from generator.present import amount
+from generator.portfolio import Portfolio, PortfolioFailure, analyse_portfolios
+from generator.present import MARKET, amount
 from generator.schema import FINDING_SCHEMA
 from generator.settings import get_settings
 
@@ -67,6 +69,10 @@ class FactsRun:
     graph: Graph
     as_of: date
     timings: dict[str, float] = field(default_factory=dict)
+    portfolios: list[Portfolio] = field(default_factory=list)
+    """Every portfolio of the holdings inputs that could be valued at the as-of date (:mod:`generator.portfolio`)."""
+    portfolio_failures: list[PortfolioFailure] = field(default_factory=list)
+    """The portfolios that could not, each with why."""
 
     @property
     def entities(self) -> list[str]:
@@ -157,9 +163,45 @@ def price(ingested: Ingested, as_of: date, benchmark: str | None = None) -> pl.D
                         quarter_lag=settings.quarter_filing_lag_days, annual_lag=settings.annual_filing_lag_days)
 
 
-def classify(analysis: Analysis, market: pl.DataFrame, as_of: date) -> Graph:
-    """The snapshots (and each company's market at the as-of date) as OWL individuals, classified by HermiT."""
-    return reason(build_graph(analysis, market, as_of))
+Portfolios = tuple[list[Portfolio], list[PortfolioFailure]]
+
+
+def hold(ingested: Ingested, analysis: Analysis, market: pl.DataFrame, as_of: date,
+         benchmark: str | None = None) -> Portfolios:
+    """Every portfolio of the holdings inputs at the as-of date, measured against the run's benchmark (else the one
+    most of its holdings are), in its base currency (else FINREPORT_BASE_CURRENCY), or why it cannot be."""
+    if ingested.holdings.is_empty() and not ingested.blocking:
+        return [], []
+    settings = get_settings()
+    benchmark = benchmark or settings.benchmark
+    wanted = set(ingested.holdings["entity_id"].to_list()) | set(market["benchmark"].drop_nulls().to_list()) \
+        | ({benchmark} if benchmark else set())
+    series = total_return_levels(ingested.prices.filter(pl.col("entity_id").is_in(list(wanted))))
+    levels = {key[0]: frame for key, frame in series.partition_by("entity_id", as_dict=True).items()}
+    return analyse_portfolios(ingested, analysis, market, levels, as_of, benchmark=benchmark,
+                              base_currency=settings.base_currency, risk_free=settings.risk_free_rate)
+
+
+def classify(analysis: Analysis, market: pl.DataFrame, as_of: date, portfolios: Sequence[Portfolio] = ()) -> Graph:
+    """The snapshots (and each company's market at the as-of date) as OWL individuals, classified by HermiT; then
+    each portfolio, judged on its holdings' classified snapshots (the share of its value in liquidity concerns is a
+    SPARQL sum over them), classified in turn."""
+    graph = reason(build_graph(analysis, market, as_of))
+    if not portfolios:
+        return graph
+    stated = set(analysis.base["entity_id"].unique().to_list())
+    priced = set(market["entity_id"].unique().to_list())
+
+    def judged(entity: str) -> tuple[tuple[str, int, str], ...]:
+        own = [(entity, *report_period(analysis, entity))] if entity in stated else []
+        return tuple(own + ([(entity, as_of.year, MARKET)] if entity in priced else []))
+
+    add_portfolios(graph, {p.portfolio_id: (p.name, p.concentration["effective_holdings"],
+                                            [Held(h["entity_id"], h["weight"], judged(h["entity_id"]))
+                                             for h in p.holdings]) for p in portfolios})
+    set_liquidity_shares(graph, {p.portfolio_id: sum(s["share"] for s in flag_shares(graph, p.portfolio_id)
+                                                     if s["flag"] == "LiquidityConcern") for p in portfolios})
+    return reason_portfolios(graph, as_of)
 
 
 @dataclass(frozen=True)
@@ -169,13 +211,14 @@ class Stages:
     read: Callable[[Sequence[Path]], Ingested] = read_inputs
     analyse: Callable[[Ingested], tuple[Analysis, pl.DataFrame]] = analyse
     price: Callable[[Ingested, date, str | None], pl.DataFrame] = price
-    classify: Callable[[Analysis, pl.DataFrame, date], Graph] = classify
+    hold: Callable[[Ingested, Analysis, pl.DataFrame, date, str | None], Portfolios] = hold
+    classify: Callable[[Analysis, pl.DataFrame, date, Sequence[Portfolio]], Graph] = classify
 
 
 def build(inputs: Sequence[Path], progress: Progress | None = None, stages: Stages = Stages(), *,
           as_of: date | None = None, benchmark: str | None = None) -> FactsRun:
     """Every whole-run stage in order: ingest, checks and metrics, market metrics at the as-of date (default:
-    today), reasoning; each one timed."""
+    today), portfolios, reasoning; each one timed."""
     as_of = as_of or date.today()
     timings: dict[str, float] = {}
 
@@ -190,8 +233,10 @@ def build(inputs: Sequence[Path], progress: Progress | None = None, stages: Stag
     ingested = timed("ingest_s", "reading inputs", lambda: stages.read(list(inputs)))
     analysis, findings = timed("metrics_s", "computing metrics", lambda: stages.analyse(ingested))
     market = timed("market_s", "market metrics", lambda: stages.price(ingested, as_of, benchmark))
-    graph = timed("graph_s", "reasoning (HermiT)", lambda: stages.classify(analysis, market, as_of))
-    return FactsRun(ingested, analysis, findings, market, graph, as_of, timings)
+    portfolios, failures = timed("portfolios_s", "portfolios",
+                                 lambda: stages.hold(ingested, analysis, market, as_of, benchmark))
+    graph = timed("graph_s", "reasoning (HermiT)", lambda: stages.classify(analysis, market, as_of, portfolios))
+    return FactsRun(ingested, analysis, findings, market, graph, as_of, timings, portfolios, failures)
 
 
 def answer(run: FactsRun, entities: Sequence[str], narrator: Narrator | None = None,

@@ -27,7 +27,7 @@ def money(value: float, currency: str = "USD") -> str:
     sign = "-" if value < 0 else ""
     amount = abs(value)
     for threshold, suffix in _SCALES:
-        if amount >= threshold:
+        if amount >= threshold * 0.99995:  # $999,973 is $1.0m, not $1,000.0k
             return f"{sign}{symbol}{amount / threshold:,.1f}{suffix}"
     return f"{sign}{symbol}{amount:,.0f}"
 
@@ -96,9 +96,13 @@ MARKET_LABEL = "at the last close"
 """How every output names the market snapshot's period."""
 
 
+PORTFOLIO = "portfolio"
+"""The fiscal period of a portfolio's context and flags: its holdings at the as-of date, valued at the last close."""
+
+
 def period_label(year: int, period: str) -> str:
     """How every output names a period: FY2025, Q3 FY2024; a market snapshot is "at the last close"."""
-    if period == MARKET:
+    if period in (MARKET, PORTFOLIO):
         return MARKET_LABEL
     return f"FY{year}" if period == "FY" else f"{period} FY{year}"
 

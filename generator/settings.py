@@ -25,10 +25,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FINREPORT_", env_file=".env", extra="ignore")
 
     output_dir: Path = Field(Path("output"), description="Where runs write their files")
-    inputs: list[Path] = Field([Path("data/sample/long"), Path("data/sample/prices")],
+    inputs: list[Path] = Field([Path("data/sample/long"), Path("data/sample/prices"), Path("data/sample/portfolios")],
                                description="What scheduled runs read (JSON list)")
     benchmark: str | None = Field(None, description="Entity id of the benchmark every company's share is measured "
                                                     "against (a sectors file's benchmark column wins for its rows)")
+    base_currency: str = Field("USD", description="Currency a portfolio is valued in when its holdings file names "
+                                                  "no base_currency")
     risk_free_rate: float = Field(0.0, description="Annual risk-free rate of the Sharpe and Sortino ratios (0.04: 4%)")
     quarter_filing_lag_days: int = Field(QUARTER_LAG_DAYS, description="Days after a quarter's end its figures "
                                          "count as known when the input gives no filing date")

@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 FLOW = """
 errors settings outputs rounding schema present lifecycle
 ingest.base ingest.fiscal ingest.csvread ingest.validate ingest.shares ingest.xbrl ingest.long ingest.wide
-ingest.statement ingest.companyfacts ingest.xbrl_csv industry ingest.sectors ingest.prices ingest
+ingest.statement ingest.companyfacts ingest.xbrl_csv industry ingest.sectors ingest.prices ingest.holdings ingest.fx ingest
 sample periods checks market metrics provenance graph graph_queries
-narrator narrator.slots narrator.parts narrator.verify narrator.model narrator.training answers
+narrator narrator.slots narrator.parts narrator.verify narrator.model narrator.training answers portfolio
 pipeline pack manifest charts render deliver reports corpus finetune
 """.split()  # noqa: SIM905 - a paragraph, in the order of the flow
 """Every module of ``generator``, in the order data flows through them: each may import those before it."""

@@ -92,7 +92,7 @@ def fixtures() -> kg.Graph:
 def test_ontology_loads_offline_and_is_consistent() -> None:
     assert kg.ontology_is_consistent()
     graph = reasoned([{"entity_id": "EMPTY", "fiscal_year": 2024, "fiscal_period": "FY"}])
-    assert graph.version == "1.0.0"
+    assert graph.version == "1.1.0"
     assert graph.flags == [] and graph.findings == []
 
 
@@ -115,7 +115,7 @@ def test_threshold_annotations_agree_with_the_restrictions() -> None:
 
 
 def _restrictions(expression: Any) -> list[Any]:
-    if isinstance(expression, owlready2.And):
+    if isinstance(expression, owlready2.And | owlready2.Or):
         return [r for part in expression.Classes for r in _restrictions(part)]
     if isinstance(expression, owlready2.Restriction):
         if isinstance(expression.value, owlready2.ConstrainedDatatype):
@@ -266,3 +266,43 @@ def test_the_sample_s_loss_maker_has_a_deep_drawdown_beside_its_statement_flags(
     market = flags(sample_run.graph, volt, sample_run.as_of.year, "market")
     assert {"DeepDrawdown", "NegativeEarningsYield"} <= market and "LiquidityConcern" not in market
     assert "LiquidityConcern" in flags(sample_run.graph, volt, 2025, "FY")
+
+
+def portfolio_graph(books: dict[str, tuple[float, list[tuple[str, float]]]], liquidity: dict[str, float]) -> kg.Graph:
+    """Companies A, B (a liquidity concern in FY2024) and C, then each portfolio (id → effective holdings,
+    [(company, weight)]) judged on their FY2024 snapshots, its liquidity share as given, classified by HermiT."""
+    graph = reasoned([{"entity_id": "A", "fiscal_year": 2024, "fiscal_period": "FY", "current_ratio": 1.5},
+                      {"entity_id": "B", "fiscal_year": 2024, "fiscal_period": "FY", "current_ratio": 0.8},
+                      {"entity_id": "C", "fiscal_year": 2024, "fiscal_period": "FY", "current_ratio": 2.5}])
+    kg.add_portfolios(graph, {p: (p.lower(), effective, [kg.Held(e, w, ((e, 2024, "FY"),)) for e, w in held])
+                              for p, (effective, held) in books.items()})
+    kg.set_liquidity_shares(graph, liquidity)
+    return kg.reason_portfolios(graph, date(2026, 11, 27))
+
+
+def test_portfolio_classes_at_and_around_their_thresholds() -> None:
+    """Concentrated: a holding above a tenth, or fewer than ten effective holdings (on the bounds: neither);
+    liquidity risk exposure: more than a fifth of the value in liquidity concerns."""
+    even = [(e, 0.1) for e in "ABC"] + [(f"X{i}", 0.1) for i in range(7)]
+    graph = portfolio_graph({
+        "EVEN": (10.0, even), "HEAVY": (10.0, [("A", 0.1001), *even[1:]]), "FEW": (9.99, even),
+        "LIQUID": (10.0, even), "EXPOSED": (10.0, even)}, {"LIQUID": 0.2, "EXPOSED": 0.2001})
+    found = {(f.entity_id, f.flag) for f in graph.portfolio_flags}
+    assert found == {("HEAVY", "ConcentratedPortfolio"), ("FEW", "ConcentratedPortfolio"),
+                     ("EXPOSED", "LiquidityRiskExposure")}
+    heavy = next(f for f in graph.portfolio_flags if f.entity_id == "HEAVY")
+    assert heavy.explanation == "flagged because holding_weight = 0.1001 > 0.1 (A)"
+    assert (heavy.fiscal_period, heavy.severity, heavy.label) == ("portfolio", "watch", "concentrated portfolio")
+    few = next(f for f in graph.portfolio_flags if f.entity_id == "FEW")
+    assert few.explanation == "flagged because effective_holdings = 9.99 < 10.0 (at the last close)"
+    assert graph.flags and all(f.entity_id in "ABC" for f in graph.flags)  # the companies' flags are untouched
+
+
+def test_the_share_of_value_carrying_each_flag_is_a_sparql_sum_over_the_reasoned_graph() -> None:
+    from generator.graph_queries import flag_shares
+
+    graph = portfolio_graph({"P": (2.5, [("A", 0.5), ("B", 0.3), ("C", 0.2)])}, {})
+    shares = {s["flag"]: (s["share"], s["holdings"]) for s in flag_shares(graph, "P")}
+    assert shares["LiquidityConcern"] == (pytest.approx(0.3), ["B"])
+    assert shares["StrongLiquidity"] == (pytest.approx(0.2), ["C"])
+    assert flag_shares(graph, "NOPE") == []

@@ -21,7 +21,7 @@ def bare(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 def test_the_defaults_read_the_sample_and_use_the_shipped_narrator(bare: Path) -> None:
     settings = get_settings()
-    assert settings.inputs == [Path("data/sample/long"), Path("data/sample/prices")]
+    assert settings.inputs == [Path("data/sample/long"), Path("data/sample/prices"), Path("data/sample/portfolios")]
     assert settings.output_dir == Path("output")
     assert settings.model_dir == SHIPPED_NARRATOR and (SHIPPED_NARRATOR / "config.json").is_file()
     assert (settings.smtp_security, settings.smtp_port, settings.sample_seed) == ("starttls", None, 7)
