@@ -17,10 +17,15 @@ shares are measured at several dates (:data:`TRAIN_AS_OF`), each a market contex
 questions are asked of one date per company and run, and at a handful of dates they see shares up and down,
 ahead of the index and behind it, rich and cheap. The held-out shares are measured at other dates, and real
 prices (20 S&P 500 stocks and the index, ``tests/fixtures/prices``) at the year-ends of :data:`REAL_AS_OF`.
+
+Both kinds are also held: random books of them (:func:`write_books`: two holdings to thirty, by quantity or by
+weight, in dollars, euros or pounds, with the FX rates they need) are valued at the same dates, each a
+portfolio context; the held-out books are the evaluation seed's, and books of the real prices.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import tempfile
 from collections import Counter
@@ -33,8 +38,13 @@ from typing import Any
 import polars as pl
 
 from generator.answers import context
+from generator.ingest import expand_inputs
+from generator.ingest.base import Probe
+from generator.ingest.prices import layout as prices_layout
+from generator.ingest.prices import read_all as read_prices
 from generator.narrator import Context, Question, asked, catalogue
 from generator.narrator.training import Example, balanced, corrections, examples_for
+from generator.pack import portfolio_contexts
 from generator.pipeline import FactsRun, build, contexts
 from generator.sample import (
     MARKET_INDEX,
@@ -138,8 +148,50 @@ REAL_AS_OF = tuple(date(year, 12, 28) for year in range(2016, 2023))
 """The year-ends the real prices are measured at (their last close is 28 December 2022)."""
 
 
+BOOKS = 16
+"""Random portfolios written over each run's companies (:func:`write_books`)."""
+FX_TO_USD = {"EUR": 1.10, "GBP": 1.27, "JPY": 0.0070, "CHF": 1.08, "CAD": 0.75, "TWD": 0.033}
+"""What one unit of each currency the corpus's companies report in is worth in dollars on the first day of the
+books' rates."""
+
+
+def write_books(prices: Sequence[Path], folder: Path, seed: int, benchmark: str,
+                bases: Sequence[str] = ("USD", "USD", "USD", "EUR", "GBP")) -> list[Path]:
+    """:data:`BOOKS` random portfolios over the companies of price files (not their index): two holdings to
+    thirty, concentrated or spread, by quantity (most) or by weight, valued in one of ``bases``; and every currency
+    of :data:`FX_TO_USD` in dollars on each day of the prices (random walks of 0.4% a day). Returns the holdings
+    and FX files, written in ``folder``."""
+    quoted = read_prices([p for p in prices if prices_layout(Probe(p))]).prices
+    companies = quoted.filter(pl.col("entity_id") != benchmark).group_by("entity_id", maintain_order=True).agg(
+        pl.col("close").last()).sort("entity_id")
+    rng = random.Random(f"{seed}/books")
+    rows = []
+    for k in range(BOOKS):
+        held = rng.sample(companies.rows(), min(companies.height, rng.choice((2, 3, 4, 6, 9, 12, 15, 20, 30))))
+        by_weight, base = rng.random() < 0.25, rng.choice(bases)
+        weights = [rng.paretovariate(1.2) if rng.random() < 0.5 else rng.uniform(0.5, 1.5) for _ in held]
+        total = sum(weights)
+        for (entity, close), weight in zip(held, weights, strict=True):
+            amount = f"{weight / total:.4f}" if by_weight else str(max(1, round(1e6 * weight / total / close)))
+            rows.append(f"B{k:02d},Book {k},{entity},{'' if by_weight else amount},{amount if by_weight else ''},"
+                        f"{base}\n")
+    folder.mkdir(parents=True, exist_ok=True)
+    holdings = folder / "holdings.csv"
+    holdings.write_text("portfolio_id,portfolio_name,entity_id,quantity,weight,base_currency\n" + "".join(rows),
+                        encoding="utf-8")
+    walks = []
+    for code, start in FX_TO_USD.items():
+        rate = start
+        for day in quoted["date"].unique().sort().to_list():
+            walks.append(f"{day},{code},{rate:.6g}\n")
+            rate *= math.exp(rng.gauss(0.0, 0.004))
+    fx = folder / "fx_rates.csv"
+    fx.write_text("date,currency,rate_to_usd\n" + "".join(walks), encoding="utf-8")
+    return [holdings, fx]
+
+
 MARKET_REPEATS = 3
-"""How many times each market example enters the corpus. A company gives a context per period and a share one per
+"""How many times each market (and portfolio) example enters the corpus. A company gives a context per period and a share one per
 date, so the market questions had a fifth of the examples of the others: a model trained once over them wrote
 "the Sharpe ratio was ⟨volatility_1y⟩" for most real shares."""
 
@@ -184,19 +236,24 @@ def generated_run(seed: int, companies: int, folder: Path) -> FactsRun:
     return build([folder / "long"])
 
 
-def market_contexts(inputs: Sequence[Path], dates: Sequence[date], benchmark: str) -> list[Context]:
-    """The market questions' contexts of every company with prices, its share measured at each date against
-    ``benchmark`` (the valuation on the statements known then): one run of the pipeline per date."""
-    out: list[Context] = []
+def dated_contexts(inputs: Sequence[Path], dates: Sequence[date], benchmark: str) -> tuple[list[Context],
+                                                                                       list[Context]]:
+    """(the market questions' contexts of every company with prices, the portfolios' contexts of every book the
+    inputs hold), each share and book measured at each date against ``benchmark`` (the valuation on the
+    statements known then): one run of the pipeline per date."""
+    shares: list[Context] = []
+    books: list[Context] = []
     for as_of in dates:
         run = build(list(inputs), as_of=as_of, benchmark=benchmark)
-        out += [c for c in contexts(run, run.entities).values() if c.as_of]
-    return out
+        shares += [c for c in contexts(run, run.entities).values() if c.as_of]
+        books += list(portfolio_contexts(run).values())
+    return shares, books
 
 
 def market_jobs(found: Sequence[Context]) -> list[tuple[Question, Context]]:
-    """Every market question of every market context: a held-out set small enough to ask in full."""
-    return [(q, c) for c in found for q in catalogue() if q.market and asked(q, c)]
+    """Every market (or portfolio) question of every market (or portfolio) context: a held-out set small enough to
+    ask in full."""
+    return [(q, c) for c in found for q in catalogue() if (q.market or q.portfolio) and asked(q, c)]
 
 
 def real_inputs(patterns: Sequence[str]) -> list[Path]:
@@ -238,16 +295,21 @@ def build_corpus(*, seeds: Sequence[int], companies: int, real_like: int, labels
     examples: list[Example] = []
     refused: list[str] = []
     markets = [q for q in catalogue() if q.market]
+    portfolios = [q for q in catalogue() if q.portfolio]
     with tempfile.TemporaryDirectory() as tmp:
         for s in seeds:
             folder = Path(tmp) / f"seed{s}"
             examples += examples_for(company_periods(generated_run(s, companies, folder)), labels, rng, stats)
             like = write_companies(s, real_like, Path(tmp) / f"real-like{s}")
             examples += examples_for(company_periods(build(like)), labels, rng, stats)
-            for found in (market_contexts([folder / "long", folder / "prices"], TRAIN_AS_OF, MARKET_INDEX),
-                          market_contexts(like, TRAIN_AS_OF, MARKET_INDEX),
-                          market_contexts([folder / "prices"], TRAIN_AS_OF[-1:], MARKET_INDEX)):  # prices alone
-                examples += examples_for(found, labels, rng, stats, markets) * MARKET_REPEATS
+            sample_books = write_books([folder / "prices" / "prices.csv"], folder / "books", s, MARKET_INDEX)
+            like_books = write_books(like, like[0].parent / "books", s, MARKET_INDEX)
+            for inputs in ([folder / "long", folder / "prices", *sample_books], [*like, *like_books]):
+                shares, books = dated_contexts(inputs, TRAIN_AS_OF, MARKET_INDEX)
+                examples += examples_for(shares, labels, rng, stats, markets) * MARKET_REPEATS
+                examples += examples_for(books, labels, rng, stats, portfolios) * MARKET_REPEATS
+            alone, _ = dated_contexts([folder / "prices"], TRAIN_AS_OF[-1:], MARKET_INDEX)  # prices alone
+            examples += examples_for(alone, labels, rng, stats, markets) * MARKET_REPEATS
             if log:
                 log.info("seed %s: %s sample and %s real-like companies, %s examples so far", s, companies,
                          real_like, len(examples))
@@ -263,15 +325,23 @@ def build_corpus(*, seeds: Sequence[int], companies: int, real_like: int, labels
         held_out = company_periods(generated_run(eval_seed, eval_companies, folder))
         like = write_companies(eval_seed, eval_companies, Path(tmp) / "eval-real")
         held_out += company_periods(build(like))
-        shares = market_contexts([folder / "long", folder / "prices"], EVAL_AS_OF, MARKET_INDEX) + \
-            market_contexts(like, EVAL_AS_OF, MARKET_INDEX)
-    jobs = {"synthetic": sampled(held_out, eval_seed, eval_answers), "market": market_jobs(shares)}
+        sample_books = write_books([folder / "prices" / "prices.csv"], folder / "books", eval_seed, MARKET_INDEX)
+        like_books = write_books(like, like[0].parent / "books", eval_seed, MARKET_INDEX)
+        shares, books = dated_contexts([folder / "long", folder / "prices", *sample_books], EVAL_AS_OF, MARKET_INDEX)
+        more_shares, more_books = dated_contexts([*like, *like_books], EVAL_AS_OF, MARKET_INDEX)
+        quoted = real_inputs(real_prices)
+        if quoted:
+            books_at = write_books(expand_inputs(quoted), Path(tmp) / "real-books", eval_seed, real_benchmark,
+                                   ("USD",))  # the real prices are dollars that say no currency
+            real_shares, real_books = dated_contexts([*quoted, *books_at], REAL_AS_OF, real_benchmark)
+    jobs = {"synthetic": sampled(held_out, eval_seed, eval_answers), "market": market_jobs(shares + more_shares),
+            "portfolios": market_jobs(books + more_books)}
     filings = real_inputs(real)
     if filings:
         jobs["real"] = sampled(company_periods(build(filings)), eval_seed, eval_answers)
-    quoted = real_inputs(real_prices)
     if quoted:
-        jobs["real prices"] = market_jobs(market_contexts(quoted, REAL_AS_OF, real_benchmark))
+        jobs["real prices"] = market_jobs(real_shares)
+        jobs["real portfolios"] = market_jobs(real_books)
     examples, repeated = balanced(examples)
     about = {"examples": len(examples), "by_source": {k: v for k, v in stats.items() if not k.startswith("refused")},
              "repeated": repeated,

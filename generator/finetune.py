@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from generator.corpus import EVAL_AS_OF, PRICES_TO, REAL_AS_OF, TRAIN_AS_OF, Corpus, build_corpus
+from generator.corpus import BOOKS, EVAL_AS_OF, PRICES_TO, REAL_AS_OF, TRAIN_AS_OF, Corpus, build_corpus
 from generator.narrator.model import PROMPT_FORMAT, ModelNarrator
 from generator.narrator.training import (
     LEAST_PART_EXAMPLES,
@@ -141,7 +141,8 @@ def write_card(request: FinetuneRequest, about: dict[str, Any], history: list[di
 
 
 HELD_OUT = {"synthetic": "synthetic companies", "real": "real filings", "market": "synthetic companies' shares",
-            "real prices": "real prices"}
+            "real prices": "real prices", "portfolios": "synthetic portfolios",
+            "real portfolios": "portfolios of real prices"}
 """What each held-out set is, as the model card titles it."""
 
 
@@ -227,7 +228,14 @@ def card(request: FinetuneRequest, about: dict[str, Any], history: list[dict[str
         f"{about['held_out_answers']['market']} answers.",
         *([f"- Held out, real prices: {', '.join(f'`{p}`' for p in about['real_prices'])} against "
            f"{request.real_benchmark}, measured at {', '.join(map(str, REAL_AS_OF))}, every market question: "
-           f"{about['held_out_answers']['real prices']} answers."] if "real prices" in evaluations else []), "",
+           f"{about['held_out_answers']['real prices']} answers."] if "real prices" in evaluations else []),
+        f"- Portfolios: {BOOKS} random books over each run's companies (`generator.corpus.write_books`: two "
+        "holdings to thirty, by quantity or weight, in dollars, euros or pounds), valued at the same dates as the "
+        "shares; held out: the evaluation seed's books at the held-out dates, every portfolio question: "
+        f"{about['held_out_answers'].get('portfolios', 0)} answers"
+        + (f"; and {BOOKS} books of the real prices at the same year-ends: "
+           f"{about['held_out_answers']['real portfolios']} answers" if "real portfolios" in evaluations else "")
+        + ".", "",
         "## Model and training", "",
         f"- Settings: `{json.dumps(settings)}`",
         f"- Parameters: {first.parameters:,}; weights {size / 1e6:.1f} MB.",

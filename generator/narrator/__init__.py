@@ -20,7 +20,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from generator import present
 from generator.metrics import definition, label
-from generator.present import MARKET, MARKET_LABEL, period_label
+from generator.present import MARKET, MARKET_LABEL, PORTFOLIO, period_label
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Question:
     summary: bool = False  # the executive summary: always asked, shown above the answers
     market: bool = False  # about the share (prices): asked of a company with prices, and the only questions of one
     # with prices alone
+    portfolio: bool = False  # about a portfolio: asked of portfolios only, and the only questions they are asked
     topic: tuple[str, ...] = ()  # an answer uses one of these words: it is about its question
 
 
@@ -62,11 +63,23 @@ class Context:
     """The last close's date (ISO) the market figures in ``metrics`` are taken at; None without prices."""
     benchmark: str | None = None
     """The entity the share is measured against (beta, relative return), when one is set."""
+    names: dict[str, str] = field(default_factory=dict)
+    """A portfolio's words from the data an answer may write, by slot (``largest_holding``: its name)."""
+    holdings: tuple[str, ...] = ()
+    """A portfolio's holdings, by id and by name: an answer names one only through a slot of :attr:`names`."""
+    carried: tuple[str, ...] = ()
+    """The company flags a portfolio's holdings carry, by label: an answer may say how much of the value does."""
 
     @property
     def statements(self) -> bool:
-        """Whether the company's statements are in the inputs (a company with prices alone has none)."""
-        return self.fiscal_period != MARKET
+        """Whether the company's statements are in the inputs (a company with prices alone, or a portfolio, has
+        none)."""
+        return self.fiscal_period not in (MARKET, PORTFOLIO)
+
+    @property
+    def portfolio(self) -> bool:
+        """Whether this is a portfolio's context rather than a company's."""
+        return self.fiscal_period == PORTFOLIO
 
     @property
     def period(self) -> str:
@@ -114,23 +127,26 @@ def catalogue() -> tuple[Question, ...]:
     data = tomllib.loads(resources.files("generator.narrator").joinpath("questions.toml").read_text("utf-8"))
     return tuple(Question(q["id"], q["question"], tuple(q["facts"]), tuple(q["flags"]), q["template"].strip(),
                           q.get("findings"), q.get("peers", False), q.get("moves", False), q.get("summary", False),
-                          q.get("market", False), tuple(q.get("topic", ())))
+                          q.get("market", False), q.get("portfolio", False), tuple(q.get("topic", ())))
                  for q in data["question"])
 
 
 def asked(question: Question, context: Context) -> bool:
     """Whether a company is asked a question: a market question of a company with prices, any other of one with
-    statements."""
+    statements; a portfolio question of a portfolio, and nothing else of one."""
+    if question.portfolio or context.portfolio:
+        return question.portfolio and context.portfolio
     return context.as_of is not None if question.market else context.statements
 
 
 def relevant_flags(question: Question, context: Context) -> list[dict[str, Any]]:
     """The period's flags a question looks at: named ones, or ``*severity`` for all of a severity; a market
-    question the share's, any other the statements'."""
+    question the share's, a portfolio question the portfolio's, any other the statements'."""
     wanted = set(question.flags)
     severities = {w[1:] for w in wanted if w.startswith("*")}
+    kind = PORTFOLIO if question.portfolio else MARKET if question.market else None
     return [f for f in context.flags if (f["flag"] in wanted or f["severity"] in severities)
-            and (f["fiscal_period"] == MARKET) == question.market]
+            and (f["fiscal_period"] if f["fiscal_period"] in (MARKET, PORTFOLIO) else None) == kind]
 
 
 LISTED_FINDINGS = 5
@@ -200,8 +216,8 @@ def _because(ctx: Any, flag: dict[str, Any]) -> str:
         bounds = " and ".join(f"{BOUND_WORDS[op]} {present.by_unit(t, unit, ctx['currency'])}"
                               for op, t in c["bounds"])
         name = label(c["metric"]) + (" over the last twelve months" if c["ttm"] else "")
-        elsewhere = "" if c["period"] == own else f", {c['period']}" if c["period"] == MARKET_LABEL \
-            else f", in {c['period']}"
+        elsewhere = "" if c["period"] == own or c["metric"] == "holding_weight" else \
+            f", {c['period']}" if c["period"] == MARKET_LABEL else f", in {c['period']}"
         parts.append(f"{name} {value}, {bounds}{elsewhere}")
     return "; ".join(parts)
 
@@ -267,7 +283,7 @@ class ReferenceNarrator:
             m=Values(context.metrics), prior=Values(context.prior), flags=flags,
             findings=findings[:LISTED_FINDINGS], finding_count=len(findings),
             peers=context.peers, rank=ranks(question, context), changes=changes(question, context),
-            as_of=context.as_of, benchmark=context.benchmark, statements=context.statements,
+            as_of=context.as_of, benchmark=context.benchmark, statements=context.statements, names=context.names,
             has=lambda flag: flag in names,
         )
         sentence = " ".join(text.split())

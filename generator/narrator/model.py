@@ -22,7 +22,7 @@ from generator.narrator.parts import Part, joined, plan
 from generator.narrator.slots import SLOT, Slot, fill, move, prompt_facts
 from generator.narrator.verify import Verdict, verify
 
-PROMPT_FORMAT = "finreport-slots-6"
+PROMPT_FORMAT = "finreport-slots-7"
 """Recorded in the manifest and the model card: a checkpoint is trained for one prompt format."""
 
 

@@ -118,10 +118,13 @@ def prompt_facts(question: Question, context: Context) -> dict[str, Slot]:
         for metric, rank in ranks(question, context).items():
             if rank is not None:
                 facts[f"{metric}_rank"] = Slot(f"{metric}_rank", rank, "count")
-    if question.market and context.as_of:  # the date of the last close, and the benchmark named as the data names it
+    if (question.market or question.portfolio) and context.as_of:  # the last close's date, the benchmark's name
         facts["as_of"] = Slot("as_of", 0, "text", text=day(context.as_of))
         if context.benchmark:
             facts["benchmark"] = Slot("benchmark", 0, "text", text=context.benchmark)
+    if question.portfolio:  # a portfolio's largest holding, sector and contributor, named as the data names them
+        for name, text in context.names.items():
+            facts[name] = Slot(name, 0, "text", text=text)
     if question.peers and context.sector:
         facts["sector"] = Slot("sector", 0, "text", text=context.sector)
     if question.findings:
@@ -141,6 +144,8 @@ def prompt_facts(question: Question, context: Context) -> dict[str, Slot]:
 def condition_slot(condition: dict[str, Any], context: Context) -> str:
     """The slot of the figure a flag's condition tested: the metric, its trailing-twelve-month value
     (``_ttm``), or its value in another period (``_q3_fy2024``)."""
+    if condition["metric"] == "holding_weight":  # a portfolio's largest holding: its weight is the top one's
+        return "top_1"
     name = condition["metric"] + ("_ttm" if condition["ttm"] else "")
     if condition["period"] not in (context.period, MARKET_LABEL):  # a market figure is the same at any period
         name += "_" + condition["period"].lower().replace(" ", "_")

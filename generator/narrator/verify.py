@@ -176,6 +176,9 @@ def _data_words(text: str, context: Context, facts: dict[str, Slot]) -> str | No
     company's own: the model wrote "Among 2 companies in Healthcare" for a Technology company, and the
     numbers around it were all true."""
     own = SLOT.sub(" ", text)
+    for name in sorted(context.holdings, key=len, reverse=True):  # a portfolio's holdings: named through a slot
+        if re.search(rf"(?<![\w&-]){re.escape(name)}(?![\w&-])", own):
+            return f"names the holding {name!r} outside the slots that name the data's choices"
     for name in sorted(sector_names()):
         if name != context.sector and re.search(rf"\b{re.escape(name)}\b", own):
             return f"names the sector {name!r}, not the company's own ({context.sector or 'none given'})"
@@ -207,14 +210,15 @@ def _largest(text: str, question: Question, context: Context) -> str | None:
     return None
 
 
-WRITTEN_OUT = ("as_of", "benchmark")
-"""Text facts a reference answer or an analyst writes out ("27 November 2026", "SP500"): their digits are data."""
+WRITTEN_OUT = ("as_of", "benchmark", "largest_holding", "top_sector", "top_contributor")
+"""Text facts a reference answer or an analyst writes out ("27 November 2026", "SP500", a holding's name): their
+digits and words are data."""
 
 
 def _dates_and_names(text: str, facts: dict[str, Slot]) -> str:
     """The date of the last close and the benchmark, written out, as the slots they fill: "SP500" is no figure of
     500, and "27 November 2026" the data's date, where any other date is a figure nothing backs."""
-    for name in WRITTEN_OUT:
+    for name in sorted(WRITTEN_OUT, key=lambda n: -len(facts[n].text or "") if n in facts else 0):
         if (fact := facts.get(name)) is not None and fact.text:
             text = re.sub(rf"(?<![\w⟨]){re.escape(fact.text)}(?![\w⟩])", f"⟨{name}⟩", text)
     return text
@@ -364,12 +368,29 @@ MARKET_NAMES = {"volatility": "volatility", "drawdown": "max_drawdown", "beta": 
 """How answers name the market measures, and the measure each names: "volatility" is the figure of any window's
 volatility (``volatility_1y``), "P/E" of the company's and its sector's median."""
 
+PORTFOLIO_NAMES = {"effective number of holdings": "effective_holdings", "equal holdings": "effective_holdings",
+                   "herfindahl": "herfindahl", "five largest": "top_5", "ten largest": "top_10",
+                   "largest sector": "largest_sector_weight", "harmonic p/e": "harmonic_pe",
+                   "weighted net margin": "weighted_net_margin", "weighted current ratio": "weighted_current_ratio",
+                   "weighted debt to equity": "weighted_debt_to_equity", "deep drawdown": "deep_drawdown_share",
+                   "high volatility": "high_volatility_share"}
+"""How answers name a portfolio's figures (a flag's name, the share of the value carrying it)."""
+
+SAME_FIGURE = {"market_cap": ("market_value",), "net_margin": ("weighted_net_margin",),
+               "current_ratio": ("weighted_current_ratio",), "debt_to_equity": ("weighted_debt_to_equity",),
+               "pe_ttm": ("harmonic_pe",), "deep_drawdown_share": ("max_drawdown",),
+               "high_volatility_share": ("volatility",)}
+"""Other figures a name answers to, by their metric or its prefix: a portfolio's "market value" is its
+``market_value`` (a share's is its capitalisation), its "net margin" the holdings' weighted one; a share's "deep
+drawdown" its ``max_drawdown_1y``."""
+
 
 @cache
 def _mentions() -> tuple[re.Pattern[str], dict[str, str]]:
     """Every metric's and statement item's name as a report writes it, longest first ("net debt to EBITDA"
-    before "EBITDA"), and the metric each names; the market measures by their short names."""
-    names = {label(name).lower(): name for name in BY_NAME} | MARKET_NAMES
+    before "EBITDA"), and the metric each names; the market measures by their short names; a portfolio's figures
+    by theirs."""
+    names = {label(name).lower(): name for name in BY_NAME} | MARKET_NAMES | PORTFOLIO_NAMES
     pattern = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     return re.compile(rf"(?<![\w&-])(?:{pattern})(?![\w&-])"), names
 
@@ -388,6 +409,7 @@ def _names(clause: str, refs: list[tuple[int, list[Slot]]]) -> str | None:
         if not named or not own:
             continue
         if not any(named[-1] == f.metric.removesuffix("_ttm") or named[-1] in _sources(f.metric)
+                   or any(f.metric == m or f.metric.startswith(m + "_") for m in SAME_FIGURE.get(named[-1], ()))
                    or f.metric.startswith(named[-1] + "_")  # a market measure's window, median or ratio to it
                    or re.search(rf"\b{re.escape(label(named[-1]))}\b", label(f.metric)) for f in own):
             return f"'{label(named[-1])}' names the figure of {own[0].name}"
@@ -522,9 +544,15 @@ def named_flags(text: str, flag_labels: Sequence[str]) -> set[str]:
     return named
 
 
+def _inferred(context: Context) -> set[str]:
+    """The flags a text may name: the reasoner's for the period; for a portfolio, its own and those its holdings
+    carry (an answer says how much of the value carries them)."""
+    return {f["label"].lower() for f in context.flags} | {label.lower() for label in context.carried}
+
+
 def _claimed(text: str, context: Context) -> str | None:
     """A flag a text claims in words (:data:`CLAIMS`) that the reasoner did not infer."""
-    inferred = {f["label"].lower() for f in context.flags}
+    inferred = _inferred(context)
     claimed = sorted({flag for words, flag in CLAIMS.items() if words in text.lower() and flag not in inferred})
     return f"claims a flag the reasoner did not infer: {claimed[0]}" if claimed else None
 
@@ -535,7 +563,7 @@ def _flags(text: str, question: Question, context: Context, flag_labels: Sequenc
     problem = _claimed(text, context)
     if problem:
         return problem
-    inferred = {f["label"].lower() for f in context.flags}
+    inferred = _inferred(context)
     named = named_flags(text, flag_labels)
     extra = named - inferred
     if extra:

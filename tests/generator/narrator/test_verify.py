@@ -15,7 +15,7 @@ from generator.narrator.slots import fill, prompt_facts
 from generator.narrator.training import delexicalise
 from generator.narrator.verify import figures, verify
 from generator.pipeline import finding_records
-from generator.present import MARKET
+from generator.present import MARKET, PORTFOLIO
 
 Q = {q.id: q for q in catalogue()}
 LABELS = flag_labels(load_ontology()[1])
@@ -356,3 +356,62 @@ def test_a_threshold_is_a_bound_and_a_figure_is_not_above_itself() -> None:
     assert "stands where its words do not lead to it" in verify(wrong, Q["valuation"], share, LABELS).reason
     itself = "The deepest drawdown was ⟨max_drawdown_1y⟩, below ⟨max_drawdown_1y_abs⟩ in size."
     assert not verify(itself.replace("_abs⟩ in size", "⟩"), Q["market_performance"], SHARE, LABELS).ok
+
+
+BOOK = Context(
+    entity_id="BOOK", company="High-conviction growth", sector=None, currency="USD", fiscal_year=2026,
+    fiscal_period=PORTFOLIO,
+    metrics={"market_value": 1.0e6, "holdings_count": 4.0, "top_1": 0.4, "top_5": 1.0, "effective_holdings": 3.51,
+             "largest_sector_weight": 0.65, "liquidity_concern_share": 0.25, "high_leverage_share": 0.0,
+             "deep_drawdown_share": 0.65, "volatility_1y": 0.321, "max_drawdown_1y": -0.301},
+    prior={},
+    flags=[{"flag": "ConcentratedPortfolio", "label": "concentrated portfolio", "severity": "watch",
+            "fiscal_year": 2026, "fiscal_period": PORTFOLIO,
+            "conditions": [{"metric": "holding_weight", "value": 0.4, "period": "ACME", "ttm": False,
+                            "bounds": [[">", 0.1]]}]}],
+    as_of="2026-11-27", benchmark="SMPLX",
+    names={"largest_holding": "Acme Robotics Inc.", "top_sector": "Industrials"},
+    holdings=("ACME", "Acme Robotics Inc.", "VOLT", "Voltaris Motors"),
+    carried=("deep drawdown", "liquidity concern"),
+)
+
+
+def test_portfolio_questions_are_asked_of_portfolios_alone() -> None:
+    assert [q.id for q in catalogue() if asked(q, BOOK)] == ["portfolio_holdings", "portfolio_risk",
+                                                             "portfolio_flags"]
+    assert not any(asked(q, CTX) for q in catalogue() if q.portfolio)
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("The largest holding, ⟨largest_holding⟩, was ⟨top_1⟩ of the value of ⟨market_value⟩. Concentrated portfolio: "
+     "a holding's weight ⟨top_1⟩, above ⟨holding_weight_min_threshold⟩.", None),
+    ("Acme Robotics Inc. was ⟨top_1⟩ of the value. The reasoner calls it a concentrated portfolio.", None),
+    ("Voltaris Motors was ⟨top_1⟩ of the value. It is a concentrated portfolio.",
+     "names the holding 'Voltaris Motors' outside the slots"),
+    ("VOLT was ⟨top_1⟩ of the value, a concentrated portfolio.", "names the holding 'VOLT'"),
+    ("Technology was its largest sector, at ⟨largest_sector_weight⟩: a concentrated portfolio.",
+     "names the sector 'Technology'"),
+    ("The effective number of holdings was ⟨top_1⟩: a concentrated portfolio.",
+     "'effective number of holdings' names the figure of top_1"),
+    ("Its market value was ⟨market_value⟩ in ⟨holdings_count⟩ holdings; a concentrated portfolio.", None),
+])
+def test_a_portfolio_answer_names_holdings_and_figures_through_the_data(text: str, problem: str | None) -> None:
+    verdict = verify(text, Q["portfolio_holdings"], BOOK, LABELS)
+    assert verdict.ok is (problem is None), verdict.reason
+    assert problem is None or problem in verdict.reason
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("The reasoner classified the portfolio a concentrated portfolio. ⟨liquidity_concern_share⟩ of its value is in "
+     "holdings with a liquidity concern; ⟨deep_drawdown_share⟩ is in shares in a deep drawdown.", None),
+    ("A concentrated portfolio. ⟨liquidity_concern_share⟩ of its value has high leverage.",
+     "names a flag the reasoner did not infer: high leverage"),
+    ("A concentrated portfolio and a liquidity risk exposure.",
+     "names a flag the reasoner did not infer: liquidity risk exposure"),
+    ("A concentrated portfolio. The deep drawdown share was ⟨liquidity_concern_share⟩.",
+     "'share in deep drawdown' names the figure of liquidity_concern_share"),
+])
+def test_a_portfolio_answer_names_only_the_flags_it_and_its_holdings_carry(text: str, problem: str | None) -> None:
+    verdict = verify(text, Q["portfolio_flags"], BOOK, LABELS)
+    assert verdict.ok is (problem is None), verdict.reason
+    assert problem is None or problem in verdict.reason
