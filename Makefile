@@ -28,10 +28,12 @@ $(STAMP): pyproject.toml
 
 setup: system-deps $(STAMP)
 
-## report: sample data → the nightly flow → facts, flags, answers and one PDF per company in $(OUT)/<today>/
+## report: sample data → the nightly flow → facts, flags, answers and one PDF per company and per portfolio in
+## $(OUT)/<today>/
 report: system-deps $(STAMP)
 	$(BIN)/finreport sample --out $(SAMPLE)
-	FINREPORT_OUTPUT_DIR=$(OUT) $(BIN)/finreport run --input $(SAMPLE)/long --input $(SAMPLE)/prices
+	FINREPORT_OUTPUT_DIR=$(OUT) $(BIN)/finreport run --input $(SAMPLE)/long --input $(SAMPLE)/prices \
+		--input $(SAMPLE)/portfolios
 
 ## test: the whole test suite, slow and integration tests included (what CI runs; about 10 minutes and more on
 ## 2 cores, the wheel installed into a fresh virtualenv alone takes several)

@@ -58,8 +58,8 @@ def sample(
     as_of: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day of the daily prices "
                                                    "(default: today)")] = None,
 ) -> None:
-    """Write the deterministic sample data set: statements (long CSV + one wide CSV per company) and daily prices of
-    the companies and a market index."""
+    """Write the deterministic sample data set: statements (long CSV + one wide CSV per company), daily prices of
+    the companies and a market index, and three portfolios of them with the FX rates they need."""
     from generator.sample import write_sample
 
     settings = get_settings()
@@ -67,7 +67,8 @@ def sample(
                           as_of=as_of.date() if as_of else None)
     typer.echo(f"{len(result.entities)} companies, {result.rows:,} rows: {result.long_csv} and "
                f"{len(result.wide_files)} wide files in {result.wide_files[0].parent}; "
-               f"{result.price_rows:,} daily prices in {result.prices_csv}")
+               f"{result.price_rows:,} daily prices in {result.prices_csv}; {result.portfolios} portfolios in "
+               f"{result.holdings_csv}")
 
 
 BENCHMARK_HELP = ("Entity id whose prices every share is measured against (beta, relative return); default: "
@@ -84,7 +85,7 @@ def facts(
 ) -> None:
     """Ingest and validate the inputs, compute every metric, classify each period with HermiT, answer the
     analyst questions, and write facts.json, findings.json, flags.json, answers.json, graph.ttl and, for a
-    company with prices, market.json per entity."""
+    company with prices, market.json per entity; portfolio.json, flags.json and answers.json per portfolio."""
     out = out or get_settings().output_dir
     writable(out)
     run = pipeline.build(input, as_of=as_of.date() if as_of else None, benchmark=benchmark)
@@ -103,6 +104,9 @@ def run_reports(
     benchmark: Annotated[str | None, typer.Option(help=BENCHMARK_HELP)] = None,
     entity: Annotated[list[str] | None, typer.Option("--entity", "-e", help="Report on this entity only "
                                                      "(repeatable); default: every company")] = None,
+    portfolio: Annotated[list[str] | None, typer.Option("--portfolio", "-p", help="Report on this portfolio only "
+                                                        "(repeatable); default: every portfolio of the holdings "
+                                                        "inputs")] = None,
     question: Annotated[list[str] | None, typer.Option("--question", "-q", help="Answer this catalogue question "
                                                        "only (repeatable); default: all")] = None,
     narrator: Annotated[str, typer.Option(help="Who writes the answers: model (every answer verified, else the "
@@ -114,8 +118,9 @@ def run_reports(
     to: Annotated[list[str] | None, typer.Option("--to", help="Also e-mail a digest to this address "
                                                  "(repeatable)")] = None,
 ) -> None:
-    """Everything `facts` does, plus one PDF report per company: the nightly flow (or, with --entity, the
-    on-demand flow) run here, on Prefect's local ephemeral server unless PREFECT_API_URL names one."""
+    """Everything `facts` does, plus one PDF report per company and per portfolio: the nightly flow (or, with
+    --entity or --portfolio, the on-demand flow for those alone) run here, on Prefect's local ephemeral server
+    unless PREFECT_API_URL names one."""
     lifecycle.guard()  # before anything starts: what the run starts is stopped even if it is killed
     if input:
         pipeline.check_inputs(input)  # before Prefect starts: a wrong path is a one-line error at once
@@ -127,7 +132,9 @@ def run_reports(
     from flows.reports import listening, nightly_reports, on_demand_report
     from generator.reports import OnDemandRequest, ReportRequest
 
-    fields: dict[str, object] = {"as_of": as_of, "entities": entity or [], "questions": question or [],
+    picked = bool(entity or portfolio)
+    fields: dict[str, object] = {"as_of": as_of, "entities": entity or [], "portfolios": portfolio or [],
+                                 "questions": question or [],
                                  "email": email, "recipients": to or [], "narrator": narrator}
     if model:
         fields["model_path"] = str(model)
@@ -138,23 +145,23 @@ def run_reports(
     if out:
         fields |= {"output_dir": str(out), "dated_folder": False}
     try:
-        request = (OnDemandRequest if entity else ReportRequest).model_validate(fields)
+        request = (OnDemandRequest if picked else ReportRequest).model_validate(fields)
     except ValidationError as exc:
         problems = "; ".join(f"--{'-'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise fail(problems.replace("--as_of", "--as-of").replace("--entities", "--entity")
-                   .replace("--questions", "--question")
+                   .replace("--questions", "--question").replace("--portfolios", "--portfolio")
                    .replace("--recipients", "--to")) from None
     writable(request.folder())
     with _ProgressBar() as bar, listening(bar):
-        flow = on_demand_report if entity else nightly_reports
+        flow = on_demand_report if picked else nightly_reports
         state = flow(request, return_state=True)
     result = state.result(raise_on_failure=False)
     if isinstance(result, BaseException):
         raise result
     typer.echo(manifest.summary(result, request.folder()))
-    if result["failures"]:
+    if result["failures"] or result["portfolios"].get("failures"):
         typer.echo(f"details of the failures: prefect flow-run logs {result['run_id']}")
-    if not result["reports"]:
+    if not result["reports"] and not result["portfolios"].get("reports"):
         raise typer.Exit(EXIT_FAILED)
 
 

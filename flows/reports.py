@@ -46,7 +46,9 @@ from generator.graph import Graph, ontology_graph
 from generator.ingest import Ingested
 from generator.metrics import Analysis
 from generator.outputs import folder_names, write_atomic, write_json
+from generator.answers import narrate
 from generator.pipeline import FactsRun, Progress
+from generator.portfolio import Portfolio
 from generator.reports import OnDemandRequest, ReportRequest
 
 NIGHTLY_CRON = "0 5 * * *"
@@ -121,22 +123,35 @@ def price(ingested: Ingested, as_of: date, benchmark: str | None) -> pl.DataFram
 
 
 @task(cache_policy=NO_CACHE)
-def classify(analysis: Analysis, market: pl.DataFrame, as_of: date) -> Graph | State:
+def hold(ingested: Ingested, analysis: Analysis, market: pl.DataFrame, as_of: date,
+         benchmark: str | None) -> pipeline.Portfolios:
+    """The portfolio stage as a task: each portfolio valued, weighted and measured at the as-of date (one that
+    cannot be is a failure of its own, not of the run)."""
+    return pipeline.hold(ingested, analysis, market, as_of, benchmark)
+
+
+@task(cache_policy=NO_CACHE)
+def classify(analysis: Analysis, market: pl.DataFrame, as_of: date,
+             portfolios: list[Portfolio]) -> Graph | State:
     """The reasoning stage as a task: no Java, or HermiT refusing the ontology, fails it with the one-line reason rather
     than a traceback, and ends the run."""
     try:
-        return pipeline.classify(analysis, market, as_of)
+        return pipeline.classify(analysis, market, as_of, portfolios)
     except FinreportError as exc:  # no Java, or HermiT refused the ontology
         return Failed(message=str(exc), data=exc)
 
 
 @task(cache_policy=NO_CACHE)
-def answer(run: FactsRun, entities: list[str], request: ReportRequest) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Every question of every company in one call: a model is loaded once and generates in batches."""
+def answer(run: FactsRun, entities: list[str], portfolios: list[str],
+           request: ReportRequest) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Every question of every company, then of every portfolio: a model is loaded once and generates in batches."""
     narrator, about = reports.narrator_for(run, request)
     answered = pipeline.answer(run, entities, narrator, request.questions)
-    counts = reports.narrator_counts([a for _, of_entity in answered.values() for a in of_entity], narrator is not None)
-    return answered, about | counts
+    contexts = pack.portfolio_contexts(run)
+    books = narrate({p: contexts[p] for p in portfolios}, narrator, request.questions)
+    counts = reports.narrator_counts([a for part in (answered, books) for _, own in part.values() for a in own],
+                                     narrator is not None)
+    return answered, books, about | counts
 
 
 @task(task_run_name="write-entity-{entity}", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -154,6 +169,23 @@ def print_report(report: pack.Report, analysis: Analysis, record: dict[str, Any]
     """Charts and PDF, in a printing process (WeasyPrint and pyplot want a process each)."""
     timings = pool.submit(render.print_pdf, render.job(report, analysis, record, target)).result()
     mail = deliver.report_mail(report.context, report.answers, report.findings, target)
+    return {"path": str(target), "timings": timings | report.timings, "mail": mail}
+
+
+@task(task_run_name="write-portfolio-{portfolio.portfolio_id}", cache_policy=NO_CACHE, **IO_RETRIES)
+def write_portfolio(run: FactsRun, portfolio: Portfolio, folder: Path, run_id: str, as_of: str,
+                    answered: Any) -> pack.PortfolioReport:
+    """One portfolio's files as its own task run, retried on I/O errors. The graph lock is held: the flags by value
+    are a SPARQL query over the world."""
+    with _GRAPH:
+        return pack.write_portfolio(run, portfolio, folder, run_id, as_of, answered)
+
+
+@task(task_run_name="print-portfolio-{report.context.entity_id}", cache_policy=NO_CACHE, **IO_RETRIES)
+def print_portfolio(report: pack.PortfolioReport, record: dict[str, Any], target: Path, pool: Any) -> dict[str, Any]:
+    """A portfolio's charts and PDF, in a printing process."""
+    timings = pool.submit(render.print_portfolio_pdf, render.PortfolioPrintJob(report, record, target)).result()
+    mail = deliver.portfolio_mail(report.context, report.answers, target)
     return {"path": str(target), "timings": timings | report.timings, "mail": mail}
 
 
@@ -210,7 +242,7 @@ def _stage(call: Any) -> Any:
 
 
 _STAGES = pipeline.Stages(read=_stage(read_inputs), analyse=_stage(analyse), price=_stage(price),
-                          classify=_stage(classify))
+                          hold=_stage(hold), classify=_stage(classify))
 
 
 def report_pack(request: ReportRequest, kind: str) -> State:
@@ -230,31 +262,40 @@ def report_pack(request: ReportRequest, kind: str) -> State:
             return Failed(message=str(exc), data=exc)
         folders = folder_names(run.entities)
         selected, failures = reports.select(run, request, manifest.unusable_entities(run.ingested))
+        books, book_failures = reports.select_portfolios(run, request)
         record = manifest.build_manifest(run, run_id, as_of, {e: folders[e] for e in selected})
         record["run"] = {"kind": kind, "flow_run": flow_run.get_name(), "request": request.model_dump(mode="json")}
         rejected = write_rejected.submit(run.ingested, out)
-        planned = len(selected) + len(failures)
+        planned = len(selected) + len(failures) + len(books) + len(book_failures)
         _PROGRESS.start(planned)
         for failure in failures:
             get_run_logger().warning("%s: no report (%s)", failure["entity_id"], failure["error"])
             _PROGRESS.done(failure["entity_id"], ok=False)
-        written = _per_entity(run, selected, folders, record, request, out, pool, failures)
+        for failure in book_failures:
+            get_run_logger().warning("portfolio %s: no report (%s)", failure["portfolio_id"], failure["error"])
+            _PROGRESS.done(failure["portfolio_id"], ok=False)
+        written, printed = _per_entity(run, selected, books, folders, record, request, out, pool, failures,
+                                       book_failures)
         rejected.result()
 
     record["reports"] = [written[e]["path"] for e in selected if e in written]
     record["failures"] = sorted(failures, key=lambda f: f["entity_id"])
-    reports.add_timings(run, written)
+    record["portfolios"] |= {"reports": [printed[p.portfolio_id]["path"] for p in books if p.portfolio_id in printed],
+                             "failures": sorted(book_failures, key=lambda f: f["portfolio_id"])}
+    reports.add_timings(run, written | {f"portfolio {p}": r for p, r in printed.items()})
     run.timings["total_s"] = time.perf_counter() - started
     record["timings"] = {k: round(v, 3) for k, v in run.stage_timings().items()}
     if request.email or request.recipients:
-        record["delivery"] = _deliver(record, [written[e]["mail"] for e in selected if e in written], request)
+        mails = [written[e]["mail"] for e in selected if e in written] + \
+            [printed[p.portfolio_id]["mail"] for p in books if p.portfolio_id in printed]
+        record["delivery"] = _deliver(record, mails, request)
     write_manifest(record, out)
     create_table_artifact(reports.overview(run, record, selected, folders), key=f"{kind}-reports",
                           description=f"{len(record['reports'])} reports as of {record['as_of']}")
     create_markdown_artifact(reports.pdf_page(record, selected, folders, out), key=f"{kind}-reports-pdfs",
                              description="Where the PDFs are")
     message = reports.outcome(record, planned, out)
-    return (Completed if record["reports"] else Failed)(message=message, data=record)
+    return (Completed if record["reports"] or record["portfolios"]["reports"] else Failed)(message=message, data=record)
 
 
 def _deliver(record: dict[str, Any], mails: list[deliver.ReportMail], request: ReportRequest) -> dict[str, Any]:
@@ -294,40 +335,55 @@ def _deliver(record: dict[str, Any], mails: list[deliver.ReportMail], request: R
     return delivery
 
 
-def _per_entity(run: FactsRun, selected: list[str], folders: dict[str, str], record: dict[str, Any],
-                request: ReportRequest, out: Path, pool: Executor,
-                failures: list[dict[str, str]]) -> dict[str, dict[str, Any]]:
-    """Files and answers, then the PDF, for each company; submitted in pairs, so printing starts with the
-    first company rather than after the last. A failure is logged and added to ``failures``."""
+def _per_entity(run: FactsRun, selected: list[str], books: list[Portfolio], folders: dict[str, str],
+                record: dict[str, Any], request: ReportRequest, out: Path, pool: Executor,
+                failures: list[dict[str, str]], book_failures: list[dict[str, str]]
+                ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Files and answers, then the PDF, for each company, then for each portfolio (its report reads the companies'
+    flags); submitted in pairs, so printing starts with the first company rather than after the last. A failure
+    is logged and added to ``failures`` (a portfolio's to ``book_failures``)."""
     t0 = time.perf_counter()
     _PROGRESS.stage("answering")
-    answered, record["narrator"] = answer(quote(run), selected, request)
+    answered, booked, record["narrator"] = answer(quote(run), selected, [p.portfolio_id for p in books], request)
     run.timings["answers_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     tbox = ontology_graph(run.graph)
-    pending: dict[PrefectFuture[Any], tuple[str, PrefectFuture[Any]]] = {}
+    pending: dict[PrefectFuture[Any], tuple[str, PrefectFuture[Any], bool]] = {}
     for entity in selected:
         files = write_entity.submit(quote(run), entity, out / folders[entity], record["run_id"], record["as_of"],
                                     quote(answered[entity]), quote(tbox))
         printed = print_report.submit(files, quote(run.analysis), record, out / folders[entity] / "report.pdf",
                                       quote(pool))
-        pending[printed] = (entity, files)
+        pending[printed] = (entity, files, False)
+    book_folders = folder_names([p.portfolio_id for p in books])
+    for book in books:
+        folder = out / pack.PORTFOLIOS / book_folders[book.portfolio_id]
+        files = write_portfolio.submit(quote(run), quote(book), folder, record["run_id"], record["as_of"],
+                                       quote(booked[book.portfolio_id]))
+        printed = print_portfolio.submit(files, record, folder / "report.pdf", quote(pool))
+        pending[printed] = (book.portfolio_id, files, True)
     written: dict[str, dict[str, Any]] = {}
+    portfolios: dict[str, dict[str, Any]] = {}
     for future in as_completed(list(pending)):
-        entity, files = pending[future]
+        name, files, is_book = pending[future]
         future.wait()
         files.wait()
+        done = portfolios if is_book else written
         if future.state.is_completed():
-            written[entity] = future.result()
+            done[name] = future.result()
         else:
-            stage, state = ("print_report", future.state) if files.state.is_completed() else \
-                ("write_entity", files.state)
+            kind = "portfolio" if is_book else "report"
+            stage, state = (f"print_{kind}", future.state) if files.state.is_completed() else \
+                (f"write_{'portfolio' if is_book else 'entity'}", files.state)
             error = state.message or state.name
-            get_run_logger().error("%s: %s failed: %s", entity, stage, error)
-            failures.append({"entity_id": entity, "stage": stage, "error": error})
-        _PROGRESS.done(entity, ok=entity in written)
+            get_run_logger().error("%s%s: %s failed: %s", "portfolio " if is_book else "", name, stage, error)
+            if is_book:
+                book_failures.append({"portfolio_id": name, "stage": stage, "error": error})
+            else:
+                failures.append({"entity_id": name, "stage": stage, "error": error})
+        _PROGRESS.done(name, ok=name in done)
     run.timings["entities_s"] = time.perf_counter() - t0
-    return written
+    return written, portfolios
 
 
 # --- the flows ---------------------------------------------------------------------------------------------

@@ -91,3 +91,29 @@ def drawdown_chart(title: str, dates: Sequence[date], drawdowns: Sequence[float]
     _dated(ax, title)
     fig.subplots_adjust(left=0.08, right=0.99, top=0.88, bottom=0.28)
     return _svg(fig)
+
+
+def bar_chart(title: str, names: Sequence[str], values: Sequence[float], unit: str, currency: str = "USD",
+              width: float = 7.2) -> str:
+    """Horizontal bars, the first at the top, each with its value written at its end instead of an axis: how a whole
+    splits by name (a portfolio's weight by sector, each holding's contribution to its volatility). A negative value
+    is a bar to the left of the line at zero. The chart is as tall as its bars need and its left margin as wide as
+    its longest name (fixed margins: the figure is drawn once)."""
+    height = 0.45 + 0.2 * len(names)
+    fig, ax = plt.subplots(figsize=(width, height))
+    drawn = ax.barh(range(len(names)), values, height=0.62, color=PALETTE[0])
+    ax.bar_label(drawn, labels=[present.by_unit(v, unit, currency) for v in values], padding=2, fontsize=7)
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.axvline(0, color="#808080", linewidth=0.8)
+    ax.margins(x=0.16)
+    ax.xaxis.set_visible(False)
+    ax.spines[["bottom", "left"]].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    ax.grid(False)
+    # The title at the figure's left edge, not the axes': long names would push it to the middle.
+    fig.suptitle(title, x=0.01, y=1 - 0.05 / height, ha="left", va="top", fontsize=9, fontweight="bold")
+    # DejaVu Sans at 8pt is about 0.065 inch a character: room for the longest name, at most half the width.
+    left = min(0.5, (0.12 + 0.065 * max((len(n) for n in names), default=1)) / width)
+    fig.subplots_adjust(left=left, right=0.99, top=1 - 0.3 / height, bottom=0.08 / height)
+    return _svg(fig)

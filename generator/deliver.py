@@ -54,12 +54,14 @@ def check_address(value: str) -> str:
 
 
 class Reader(BaseModel):
-    """One subscriber: who, which companies (by entity id or sector; neither: all), in what form."""
+    """One subscriber: who, which companies (by entity id or sector) and portfolios (by id) they follow (none of
+    these: every report), in what form."""
 
     address: str = Field(description="E-mail address")
     name: str = Field("", description="Name shown in the greeting and the To header")
     entities: list[str] = Field(default_factory=list, description="Entity ids followed")
     sectors: list[str] = Field(default_factory=list, description="Sectors followed")
+    portfolios: list[str] = Field(default_factory=list, description="Portfolio ids followed")
     mode: Literal["per_company", "digest"] = Field("digest", description="One e-mail per company, or one per run")
     with_findings: bool = Field(True, description="Also send reports that have data-quality findings")
 
@@ -69,10 +71,13 @@ class Reader(BaseModel):
         return check_address(value)
 
     def follows(self, mail: ReportMail) -> bool:
-        """Whether this reader gets the report: it is one of their companies or sectors (or they follow everything), and
-        its findings do not keep it from them."""
-        chosen = (not self.entities and not self.sectors) or mail.entity_id in self.entities or \
-            mail.sector in self.sectors
+        """Whether this reader gets the report: it is one of their companies, sectors or portfolios (or they follow
+        everything), and its findings do not keep it from them."""
+        everything = not self.entities and not self.sectors and not self.portfolios
+        if mail.kind == "portfolio":
+            chosen = everything or mail.entity_id in self.portfolios
+        else:
+            chosen = everything or mail.entity_id in self.entities or mail.sector in self.sectors
         return chosen and (self.with_findings or not mail.findings)
 
 
@@ -177,6 +182,15 @@ class ReportMail:
     flags: tuple[str, ...]
     findings: int
     verification: str
+    kind: Literal["company", "portfolio"] = "company"
+
+
+def _verification(answers: Sequence[Any]) -> str:
+    origins = [a.origin for a in answers]
+    if set(origins) <= {"reference"}:
+        return f"All {len(origins)} answers are reference text: every number in them is rendered from the facts."
+    return f"{origins.count('model')} of {len(origins)} answers written by the model and verified against the facts; " \
+           "the others are reference text."
 
 
 def report_mail(context: Any, answers: Sequence[Any], findings: Sequence[dict[str, Any]], pdf: Path) -> ReportMail:
@@ -187,15 +201,28 @@ def report_mail(context: Any, answers: Sequence[Any], findings: Sequence[dict[st
         m for m in present.MAIL_MARKET_KPIS if context.metrics.get(m) is not None)
     kpis = tuple((present.capitalised(label(m)), present.by_unit(context.metrics.get(m), definition(m).unit,
                                                                  context.currency)) for m in names)
-    origins = [a.origin for a in answers]
-    verification = (f"All {len(origins)} answers are reference text: every number in them is rendered from the facts."
-                    if set(origins) <= {"reference"} else
-                    f"{origins.count('model')} of {len(origins)} answers written by the model and verified against "
-                    "the facts; the others are reference text.")
     issues = [f for f in findings if f.get("severity") in ("warning", "error")]
     return ReportMail(context.entity_id, context.company, context.sector,
                       context.period if context.statements else "market", pdf, kpis,
-                      tuple(f["label"] for f in context.flags if f["severity"] == "concern"), len(issues), verification)
+                      tuple(f["label"] for f in context.flags if f["severity"] == "concern"), len(issues),
+                      _verification(answers))
+
+
+PORTFOLIO_MAIL_KPIS = ("market_value", "return_1y", "volatility_1y", "max_drawdown_1y", "effective_holdings")
+"""A portfolio's figures an e-mail gives beside its flags."""
+
+
+def portfolio_mail(context: Any, answers: Sequence[Any], pdf: Path) -> ReportMail:
+    """What an e-mail says of one written portfolio report: its value, risk and concentration as the report shows
+    them, its own flags (concerns and watches: a concentrated book is worth a line), how its answers were
+    verified."""
+    kpis = tuple((present.capitalised(label(m)), present.by_unit(context.metrics[m], definition(m).unit,
+                                                                 context.currency))
+                 for m in PORTFOLIO_MAIL_KPIS if context.metrics.get(m) is not None)
+    issues = [f for f in context.findings if f.get("severity") in ("warning", "error")]
+    return ReportMail(context.entity_id, context.company, None, "portfolio", pdf, kpis,
+                      tuple(f["label"] for f in context.flags if f["severity"] in ("concern", "watch")), len(issues),
+                      _verification(answers), "portfolio")
 
 
 @dataclass
@@ -221,7 +248,8 @@ def _content(mail: ReportMail) -> str:
     """A report's figures and answers (``facts.json``, ``answers.json`` beside the PDF, which carry no run id);
     the PDF's own bytes where they are missing."""
     digest = hashlib.sha256()
-    parts = [mail.pdf.with_name(name) for name in ("facts.json", "answers.json")]
+    figures = "portfolio.json" if mail.kind == "portfolio" else "facts.json"
+    parts = [mail.pdf.with_name(name) for name in (figures, "answers.json")]
     for part in parts if all(p.is_file() for p in parts) else [mail.pdf]:
         digest.update(part.read_bytes())
     return digest.hexdigest()
@@ -275,7 +303,7 @@ def compose(sender: str, reader: Reader, mails: Sequence[ReportMail], run_id: st
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = sender
     message["To"] = Address(display_name=reader.name, addr_spec=reader.address) if reader.name else reader.address
-    subject = f"{mails[0].company}: {mails[0].period} report" if len(mails) == 1 else f"{len(mails)} company reports"
+    subject = f"{mails[0].company}: {mails[0].period} report" if len(mails) == 1 else f"{len(mails)} reports"
     message["Subject"] = f"{subject} as of {as_of}" + (f" ({part[0]} of {part[1]})" if part else "")
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = f"<{mid}@finreport>"

@@ -16,7 +16,7 @@ import generator
 from generator.answers import period_row, period_values, report_period
 from generator.ingest import Ingested
 from generator.metrics import definition
-from generator.outputs import write_json
+from generator.outputs import folder_names, write_json
 from generator.pack import write_all
 from generator.pipeline import FactsRun
 from generator.present import MARKET, OVERVIEW_KPIS, by_unit, period_label
@@ -94,6 +94,11 @@ def build_manifest(run: FactsRun, run_id: str, as_of: str, folders: dict[str, st
                    "benchmarks": run.benchmarks, "prices_only": run.priced_only,
                    "metric_values": run.market.filter(pl.col("value").is_not_null()).height,
                    "metric_absent": run.market.filter(pl.col("value").is_null()).height},
+        "portfolios": {"as_of": run.as_of.isoformat(), "valued": [p.portfolio_id for p in run.portfolios],
+                       "folders": {p: f for p, f in folder_names([b.portfolio_id for b in run.portfolios]).items()
+                                   if p != f},
+                       "failures": [vars(f) for f in run.portfolio_failures],
+                       "flags": len(run.graph.portfolio_flags)},
         "items": len(items()),
         "timings": {k: round(v, 3) for k, v in run.stage_timings().items()},
         "failures": unusable_entities(ing),
@@ -132,6 +137,10 @@ def summary(manifest: dict[str, Any], out: Path) -> str:
         alone = f"; {len(market['prices_only'])} with prices alone" if market["prices_only"] else ""
         lines.append(f"market: {market['entities']:,} shares at {market['as_of']}{against}: "
                      f"{market['metric_values']:,} values, {market['metric_absent']:,} absent with a reason{alone}")
+    if (books := manifest.get("portfolios")) and (books["valued"] or books["failures"]):
+        failed = f", {len(books['failures'])} not valued" if books["failures"] else ""
+        lines.append(f"portfolios: {len(books['valued'])} valued at {books['as_of']} ({books['flags']} flags "
+                     f"inferred){failed}")
     if unmapped := manifest["unmapped_items"]:
         most = ", ".join(f"{u['item']} ({u['rows']:,})" for u in unmapped[:3])
         lines.append(f"unmapped items: {len(unmapped):,} labels or tags not read, most often {most}"
@@ -140,7 +149,9 @@ def summary(manifest: dict[str, Any], out: Path) -> str:
         lines.append(f"rejected rows: {out / 'rejected.csv'}")
     if "reports" in manifest:
         written = len(manifest["reports"])
-        lines.append(f"reports: {written} PDF{'' if written == 1 else 's'} written")
+        books = len(manifest.get("portfolios", {}).get("reports", []))
+        lines.append(f"reports: {written} PDF{'' if written == 1 else 's'} written"
+                     + (f", and {books} portfolio report{'' if books == 1 else 's'}" if books else ""))
     if "delivery" in manifest:
         d = manifest["delivery"]
         lines.append(f"e-mail: {len(d['sent'])} sent, {len(d['waiting'])} waiting in the outbox, "
@@ -155,5 +166,7 @@ def summary(manifest: dict[str, Any], out: Path) -> str:
         shown = re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group(0))[1:-1], entity[:60])  # one short line
         shown += f"… ({len(entity):,} characters)" if len(entity) > 60 else ""
         lines.append(f"FAILED {shown} ({failure['stage']}): {failure['error']}")
+    for failure in manifest.get("portfolios", {}).get("failures", []):
+        lines.append(f"FAILED portfolio {failure['portfolio_id'][:60]}: {failure['error']}")
     lines.append(f"wrote {out}")
     return "\n".join(lines)

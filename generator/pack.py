@@ -12,11 +12,14 @@ from typing import Any
 import polars as pl
 import rdflib
 
-from generator.graph import flag_records, ontology_graph, turtle
+from generator.graph import flag_classes, flag_records, ontology_graph, turtle
+from generator.graph_queries import FLAG_SHARES, flag_shares
 from generator.metrics import definition
+from generator.answers import narrate
 from generator.narrator import Answer, Context
 from generator.outputs import folder_names, write_atomic, write_json
 from generator.pipeline import FactsRun, answer
+from generator.portfolio import Portfolio, portfolio_context
 from generator.provenance import Provenance
 
 
@@ -146,8 +149,8 @@ def write_entity(run: FactsRun, entity: str, folder: Path, run_id: str, as_of: s
 
 
 def write_all(run: FactsRun, out: Path, run_id: str, as_of: str) -> dict[str, str]:
-    """Every company's pack, answered by the reference narrator, and rejected.csv (``finreport facts``: no
-    model, no PDF); returns the folder of each company."""
+    """Every company's and portfolio's pack, answered by the reference narrator, and rejected.csv (``finreport
+    facts``: no model, no PDF); returns the folder of each company."""
     t0 = time.perf_counter()
     folders = folder_names(run.entities)
     answered = answer(run, run.entities)
@@ -155,6 +158,73 @@ def write_all(run: FactsRun, out: Path, run_id: str, as_of: str) -> dict[str, st
     tbox = ontology_graph(run.graph)
     for entity, folder in folders.items():
         write_entity(run, entity, out / folder, run_id, as_of, answered[entity], tbox)
+    books = narrate(portfolio_contexts(run))
+    for portfolio in run.portfolios:
+        write_portfolio(run, portfolio, out / PORTFOLIOS / folder_names([portfolio.portfolio_id])[portfolio.portfolio_id],
+                        run_id, as_of, books[portfolio.portfolio_id])
     write_atomic(out / "rejected.csv", run.ingested.rejected.write_csv())
     run.timings["write_s"] = time.perf_counter() - t0
     return folders
+
+
+PORTFOLIOS = "portfolios"
+"""The folder of the run's output that holds a folder per portfolio."""
+
+
+@dataclass
+class PortfolioReport:
+    """Everything one portfolio's report shows: portfolio.json's record, its flags and its holdings' flags by value
+    (flags.json), the answers, the value series of the buy-and-hold portfolio and its benchmark's over the longest
+    window it has, with the run it belongs to."""
+
+    context: Context
+    answers: list[Answer]
+    record: dict[str, Any]
+    flags: list[dict[str, Any]]
+    """flags.json: the portfolio's own categories (``kind`` "portfolio", explained), then each company flag its
+    holdings carry with the share of the value that does (``kind`` "holdings", from :data:`FLAG_SHARES`)."""
+    series: Levels
+    index: Levels | None
+    run_id: str
+    as_of: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def portfolio_flags(run: FactsRun, portfolio_id: str) -> list[dict[str, Any]]:
+    """flags.json rows of one portfolio: its own categories, then its holdings' company flags by value, the
+    largest share first, each labelled as the ontology labels it."""
+    labels = {c.name: str(c.label[0]) for c in flag_classes(run.graph.tbox) if c.label}
+    own = [{"kind": "portfolio", **vars(f)} for f in run.graph.portfolio_flags if f.entity_id == portfolio_id]
+    held = [{"kind": "holdings", "flag": s["flag"], "label": labels.get(s["flag"], s["flag"]),
+             "severity": s["severity"], "share": s["share"], "holdings": s["holdings"]}
+            for s in flag_shares(run.graph, portfolio_id)]
+    return own + sorted(held, key=lambda f: (-f["share"], f["flag"]))
+
+
+def portfolio_contexts(run: FactsRun) -> dict[str, Context]:
+    """What a narrator may use for each portfolio of the run (:func:`generator.portfolio.portfolio_context`)."""
+    labels = {c.name: str(c.label[0]) for c in flag_classes(run.graph.tbox) if c.label}
+    return {p.portfolio_id: portfolio_context(
+        p, [vars(f) for f in run.graph.portfolio_flags if f.entity_id == p.portfolio_id],
+        flag_shares(run.graph, p.portfolio_id), labels) for p in run.portfolios}
+
+
+def write_portfolio(run: FactsRun, portfolio: Portfolio, folder: Path, run_id: str, as_of: str,
+                    answered: tuple[Context, list[Answer]]) -> PortfolioReport:
+    """One portfolio's portfolio.json, flags.json and answers.json; returns what its report shows."""
+    t0 = time.perf_counter()
+    flags = portfolio_flags(run, portfolio.portfolio_id)
+    record = portfolio.record(run.as_of) | {"flags_query": FLAG_SHARES.strip()}
+    write_json(folder / "portfolio.json", record)
+    write_json(folder / "flags.json", flags)
+    context, answers = answered
+    write_json(folder / "answers.json", [a.record() for a in answers])
+    first = min((r["start"] for r in portfolio.risk if r["start"] and r["value"] is not None), default=None)
+    series = portfolio.series.filter(pl.col("date") >= first) if first else portfolio.series.clear()
+    index = None
+    if portfolio.benchmark and (own := run.levels.get(portfolio.benchmark)) is not None and first:
+        rows = own.filter(pl.col("date").is_between(first, run.as_of))
+        index = Levels(portfolio.benchmark, rows["date"].to_list(), rows["level"].to_list())
+    return PortfolioReport(context, answers, record, flags,
+                           Levels(portfolio.portfolio_id, series["date"].to_list(), series["value"].to_list()), index,
+                           run_id, as_of, {"portfolio_files_s": time.perf_counter() - t0})

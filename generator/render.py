@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import multiprocessing
 import os
 import time
@@ -29,7 +30,8 @@ from generator import charts, market, present
 from generator.metrics import Analysis, definition, label
 from generator.narrator import Context, catalogue
 from generator.outputs import write_atomic
-from generator.pack import Levels, MarketView, Report
+from generator.pack import Levels, MarketView, PortfolioReport, Report
+from generator.portfolio import CONCENTRATION_TOPS
 from generator.present import period_label
 
 
@@ -230,14 +232,15 @@ def drawdowns(levels: list[float]) -> list[float]:
     return [v / peak - 1 for v, peak in zip(levels, accumulate(levels, max), strict=True)]
 
 
-def market_images(view: MarketView) -> list[dict[str, str | None]]:
-    """The market section's two charts as SVG images: the share against its benchmark, rebased to 100, and its
-    drawdown with the one-year maximum drawdown shaded; said in words where no window ends at the as-of date."""
+def market_images(view: MarketView, subject: str = "Share price") -> list[dict[str, str | None]]:
+    """The market section's two charts as SVG images: the share (or a portfolio's value) against its benchmark,
+    rebased to 100, and its drawdown with the one-year maximum drawdown shaded; said in words, under ``subject``,
+    where no window ends at the as-of date."""
     share = view.share
     if not share.dates:
         why = next((r["reason"] for r in view.records if r["metric"] == "return_1m"), None)
         absent = f"no window of closes ends at {view.as_of}" + (f" ({why})" if why else "")
-        return [{"title": "Share price", "absent": absent, "src": None}]
+        return [{"title": subject, "absent": absent, "src": None}]
     lines = rebased(share, view.index)
     first = lines[share.entity_id][0][0]
     against = f" against {view.index.entity_id}" if len(lines) > 1 and view.index else ""
@@ -352,15 +355,224 @@ def print_pdf(job: PrintJob) -> dict[str, float]:
     images = chart_images(job.charts, report.context.currency)
     market_charts = market_images(report.market) if report.market else []
     t1 = time.perf_counter()
-    document = HTML(string=html(report, images, job.manifest, market_charts), base_url=str(present.assets()) + "/",
-                    url_fetcher=ProjectAssetsOnly())
     attached = {"facts.json": report.facts, **({"market.json": report.market.records} if report.market else {})}
+    write_pdf(html(report, images, job.manifest, market_charts), attached, report.context.entity_id, job.target)
+    return {"charts_s": t1 - t0, "pdf_s": time.perf_counter() - t1}
+
+
+def write_pdf(document: str, attached: dict[str, Any], entity: str, target: Path) -> None:
+    """Lay out a report's HTML with nothing fetched but the project's assets, and write it atomically as PDF/A-3u
+    with each of ``attached`` (file name → rows) as a JSON attachment, so the numbers travel with it."""
     attachments = [Attachment(file_obj=io.BytesIO(json.dumps(rows, ensure_ascii=False, default=str).encode("utf-8")),
-                              name=name, relationship="Data",
-                              description=f"{name.removesuffix('.json')} of {report.context.entity_id}")
+                              name=name, relationship="Data", description=f"{name.removesuffix('.json')} of {entity}")
                    for name, rows in attached.items()]
-    pdf = document.write_pdf(pdf_variant="pdf/a-3u", attachments=attachments)
-    write_atomic(job.target, pdf)
+    pdf = HTML(string=document, base_url=str(present.assets()) + "/", url_fetcher=ProjectAssetsOnly()).write_pdf(
+        pdf_variant="pdf/a-3u", attachments=attachments)
+    write_atomic(target, pdf)
+
+
+# --- portfolios ----------------------------------------------------------------------------------------------
+
+SUMMARY_QUESTION = "portfolio_holdings"
+"""The question whose answer a portfolio report's summary gives: what it holds and where it is concentrated."""
+CONTRIBUTION_WINDOW = "1y"
+"""The window whose volatility a portfolio report splits by holding: the one its summary and answers quote."""
+BASIS = {"quantity": "quantities held, valued at the last close", "weight": "weights as given: no market value"}
+"""How a report says what a portfolio is given by (portfolio.json's ``basis``)."""
+EXPOSURE_WIDTH = 3.4
+"""Inches: an exposure chart shares its row with its table."""
+
+
+@dataclass(frozen=True)
+class PortfolioImages:
+    """A portfolio report's charts as SVG images: its weight by sector, currency and country (by dimension; none
+    for one the whole portfolio is in a single group of), its value against its benchmark and its drawdown (or why
+    they are not drawn), and each holding's contribution to its one-year volatility (None without one)."""
+
+    exposures: dict[str, dict[str, str | None]]
+    market: list[dict[str, str | None]]
+    contributions: dict[str, str | None] | None
+
+
+@dataclass(frozen=True)
+class PortfolioPrintJob:
+    """What one portfolio's report needs to be drawn and printed, picklable, so a printing process can take it."""
+
+    report: PortfolioReport
+    manifest: dict[str, Any]
+    target: Path
+
+
+def portfolio_view(report: PortfolioReport) -> MarketView:
+    """The portfolio as the market section sees a share: its risk rows against its benchmark and its value series
+    with the benchmark's, so that its tables and charts are those of a share."""
+    record = report.record
+    return MarketView(date.fromisoformat(record["as_of"]), record["benchmark"], record["risk"], report.series,
+                      report.index)
+
+
+def _contributions(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The holdings' contributions to the volatility of :data:`CONTRIBUTION_WINDOW`, the largest first."""
+    return sorted((c for c in record["contributions"] if c["window"] == CONTRIBUTION_WINDOW),
+                  key=lambda c: (-c["contribution"], c["entity_id"]))
+
+
+def _names(record: dict[str, Any]) -> dict[str, str]:
+    return {h["entity_id"]: h["name"] for h in record["holdings"]}
+
+
+def portfolio_images(report: PortfolioReport) -> PortfolioImages:
+    """Every chart of a portfolio's report, drawn: a bar per sector, currency and country (none where the whole
+    portfolio is in one: its table says so), the value series against the benchmark and its drawdown (as a
+    share's), and a bar per holding's contribution to the volatility."""
+    record = report.record
+    exposures = {}
+    for key, groups in record["exposures"].items():
+        if len(groups) < 2:
+            continue
+        title = f"Weight by {key}"
+        svg = charts.bar_chart(title, [g["name"] for g in groups], [g["weight"] for g in groups], "fraction",
+                               width=EXPOSURE_WIDTH)
+        exposures[key] = {"title": title, "absent": None, "src": _data_uri(svg)}
+    parts, names = _contributions(record), _names(record)
+    title = f"Contribution to the {market.WINDOW_LABELS[CONTRIBUTION_WINDOW]} volatility"
+    contributions = {"title": title, "absent": None, "src": _data_uri(charts.bar_chart(
+        title, [names[c["entity_id"]] for c in parts], [c["contribution"] for c in parts], "fraction"))} \
+        if parts else None
+    return PortfolioImages(exposures, market_images(portfolio_view(report), "Portfolio value"), contributions)
+
+
+def holding_table(record: dict[str, Any]) -> dict[str, Any]:
+    """The holdings table as text: each close in its own currency (and its date where it is not the as-of date's),
+    the FX rate into the base currency to four significant digits ("—" for a holding in the base currency), the
+    value in the base currency, the weight given and the weight; and the total of the values and of the weights."""
+    base = record["base_currency"]
+    rows = [{"name": h["name"], "id": h["entity_id"], "sector": h["sector"], "country": h["country"],
+             "currency": h["currency"], "quantity": None if h["quantity"] is None else present.amount(h["quantity"]),
+             "close": present.per_share(h["close"], h["currency"]),
+             "price_date": None if str(h["price_date"]) == record["as_of"] else str(h["price_date"]),
+             "fx": "—" if h["currency"] == base else f"{h['fx_rate']:.4g}",
+             "value": None if h["market_value"] is None else present.money(h["market_value"], base),
+             "given": None if h["weight_given"] is None else present.percent(h["weight_given"]),
+             "weight": present.percent(h["weight"])} for h in record["holdings"]]
+    value = record["market_value"]
+    return {"rows": rows, "value": None if value is None else present.money(value, base),
+            "weight": present.percent(math.fsum(h["weight"] for h in record["holdings"]))}
+
+
+def exposure_tables(record: dict[str, Any]) -> dict[str, list[dict[str, str]]]:
+    """The weight in each sector, currency and country, largest first, with the holdings in it."""
+    return {key: [{"name": g["name"], "weight": present.percent(g["weight"]), "holdings": ", ".join(g["holdings"])}
+                  for g in groups] for key, groups in record["exposures"].items()}
+
+
+def _concentration_figures(record: dict[str, Any]) -> list[str]:
+    """The concentration figures a report shows: the weight of the five and ten largest holdings only where there
+    are more than that many (of four holdings, the five largest are all of them)."""
+    count = record["concentration"]["holdings"]
+    return ["holdings_count", *(f"top_{k}" for k in CONCENTRATION_TOPS if k == 1 or count > k), "herfindahl",
+            "effective_holdings"]
+
+
+def concentration_rows(record: dict[str, Any]) -> list[dict[str, str]]:
+    """How concentrated the portfolio is: its number of holdings, the weight of its largest (named), five and ten
+    largest, its Herfindahl index and its effective number of holdings."""
+    c = record["concentration"]
+    figures = {"holdings_count": float(c["holdings"]), **c}
+    largest = f" ({_names(record)[c['largest']]})"
+    return [{"label": present.capitalised(label(name)) + (largest if name == "top_1" else ""),
+             "value": present.by_unit(figures[name], definition(name).unit)} for name in _concentration_figures(record)]
+
+
+def contribution_table(record: dict[str, Any]) -> dict[str, Any]:
+    """Each holding's weight, its contribution to the one-year volatility and its share of it, the largest first,
+    and the totals (the contributions add up to the volatility); or why there is no one-year volatility."""
+    volatility = next((r for r in record["risk"] if r["metric"] == f"volatility_{CONTRIBUTION_WINDOW}"), None)
+    if volatility is None or volatility["value"] is None:
+        return {"absent": volatility["reason"] if volatility else "the portfolio has no value series", "rows": []}
+    parts, names = _contributions(record), _names(record)
+    rows = [{"name": names[c["entity_id"]], "id": c["entity_id"], "weight": present.percent(c["weight"]),
+             "contribution": present.percent(c["contribution"]), "share": present.percent(c["share"])}
+            for c in parts]
+    total = {key: present.percent(math.fsum(c[key] for c in parts)) for key in ("weight", "contribution", "share")}
+    return {"absent": None, "rows": rows, "total": total, "volatility": present.percent(volatility["value"])}
+
+
+def fundamental_table(record: dict[str, Any]) -> dict[str, Any]:
+    """Each holding-weighted fundamental: its value (n/a with the numbered note that says why), the share of the
+    value whose holdings have the figure, how it is combined and the holdings' report periods."""
+    notes: list[str] = []
+    rows = [{"label": present.capitalised(label(f["metric"])), "value": _cell(f, notes, record["base_currency"]),
+             "coverage": present.percent(f["coverage"]), "method": f["method"],
+             "periods": ", ".join(sorted(set(f["periods"].values()))) or "–"} for f in record["fundamentals"]]
+    return {"rows": rows, "notes": notes}
+
+
+def key_figures(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """The summary's figures: the market value (or that the portfolio is held by weight), the number of holdings,
+    and the one-year return and volatility."""
+    by = {r["metric"]: r["value"] for r in record["risk"]}
+    value = present.money(record["market_value"], record["base_currency"]) if record["market_value"] is not None \
+        else "held by weight"
+    return [(present.capitalised(label("market_value")), value),
+            (present.capitalised(label("holdings_count")), str(record["concentration"]["holdings"])),
+            *((present.capitalised(label(m)), present.by_unit(by.get(m), definition(m).unit))
+              for m in (f"return_{CONTRIBUTION_WINDOW}", f"volatility_{CONTRIBUTION_WINDOW}"))]
+
+
+def holding_flag_rows(flags: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The company flags the holdings carry, the largest share of the value first: its label, severity, that share
+    and the holdings that carry it."""
+    return [{"label": present.capitalised(f["label"]), "flag": f["flag"], "severity": f["severity"],
+             "share": present.percent(f["share"]), "holdings": ", ".join(f["holdings"])}
+            for f in flags if f["kind"] == "holdings"]
+
+
+def portfolio_sources(record: dict[str, Any]) -> list[dict[str, str]]:
+    """Where each holding comes from: its holdings-file line, the price-file line of its close and the FX rates
+    that converted it."""
+    return [{"name": h["name"], "id": h["entity_id"], "holding": h["source"],
+             "price": f"{h['price_source']} ({h['price_date']})",
+             "fx": h["fx_source"] or "— (in the base currency)"} for h in record["holdings"]]
+
+
+def portfolio_definitions(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """What each portfolio figure the report shows means, then each market measure."""
+    shown = ["market_value"] if record["market_value"] is not None else []
+    shown += ["holding_weight", *_concentration_figures(record), *(f["metric"] for f in record["fundamentals"])]
+    return [(present.capitalised(label(n)), definition(n).formula) for n in shown] + \
+        [(present.capitalised(market.LABELS[m.name]), m.description) for m in market.MEASURES]
+
+
+def portfolio_html(report: PortfolioReport, images: PortfolioImages, manifest: dict[str, Any]) -> str:
+    """A portfolio's report as HTML for WeasyPrint: the summary (key figures, its own flags, what it holds), the
+    holdings, exposures and concentration, risk by window with its charts and each holding's contribution,
+    fundamentals, flags, the other answers, findings, and the sources and definitions of every figure shown."""
+    record = report.record
+    view = portfolio_view(report)
+    currency = record["base_currency"]
+    summary = next((a for a in report.answers if a.question_id == SUMMARY_QUESTION), None)
+    return _ENV.get_template("portfolio.html.j2").render(
+        report=report, record=record, basis=BASIS[record["basis"]], as_of=present.day(record["as_of"]),
+        summary=summary, figures=key_figures(record), holdings=holding_table(record),
+        exposures=exposure_tables(record), concentration=concentration_rows(record), images=images,
+        returns=window_table(view, RETURN_ROWS, tuple(market.WINDOWS), currency),
+        risk=window_table(view, RISK_ROWS, RISK_WINDOWS, currency), contributions=contribution_table(record),
+        fundamentals=fundamental_table(record), flags=[f for f in report.flags if f["kind"] == "portfolio"],
+        held_flags=holding_flag_rows(report.flags), answers=[a for a in report.answers if a is not summary],
+        sources=portfolio_sources(record), definitions=portfolio_definitions(record), manifest=manifest,
+    )
+
+
+def print_portfolio_pdf(job: PortfolioPrintJob) -> dict[str, float]:
+    """Draw a portfolio's charts, lay out its report and write it atomically as PDF/A-3u with portfolio.json and
+    flags.json attached. Returns the seconds each step took."""
+    t0 = time.perf_counter()
+    report = job.report
+    images = portfolio_images(report)
+    t1 = time.perf_counter()
+    attached = {"portfolio.json": report.record, "flags.json": report.flags}
+    write_pdf(portfolio_html(report, images, job.manifest), attached, report.record["portfolio_id"], job.target)
     return {"charts_s": t1 - t0, "pdf_s": time.perf_counter() - t1}
 
 

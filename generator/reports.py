@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from generator import deliver
 from generator.errors import UsageError
@@ -21,6 +21,7 @@ from generator.graph import flag_labels
 from generator.manifest import key_figures
 from generator.narrator import Answer, Narrator, catalogue
 from generator.pipeline import FactsRun
+from generator.portfolio import Portfolio
 from generator.settings import get_settings
 
 
@@ -32,6 +33,8 @@ class ReportRequest(BaseModel):
     as_of: date | None = Field(None, description="Date printed on the reports and naming their folder; "
                                                  "empty: today in FINREPORT_TIMEZONE")
     entities: list[str] = Field(default_factory=list, description="Entity ids to report on; empty: every company")
+    portfolios: list[str] = Field(default_factory=list, description="Portfolio ids to report on (holdings inputs); "
+                                                                     "empty: every portfolio")
     benchmark: str | None = Field(default_factory=lambda: get_settings().benchmark,
                                   description="Entity id of the benchmark each share is measured against (beta, "
                                               "relative return); a sectors file's benchmark column wins for its rows")
@@ -71,11 +74,30 @@ class ReportRequest(BaseModel):
         """Where the run writes: OUTPUT_DIR/<as-of date>/, or OUTPUT_DIR itself."""
         return Path(self.output_dir) / self.day() if self.dated_folder else Path(self.output_dir)
 
+    def wanted(self) -> tuple[set[str] | None, set[str] | None]:
+        """(the companies, the portfolios) the run reports on: those asked for; None: every one of the inputs."""
+        return set(self.entities) or None, set(self.portfolios) or None
+
 
 class OnDemandRequest(ReportRequest):
-    """A run started by a person for chosen companies."""
+    """A run started by a person for chosen companies and portfolios (at least one of either)."""
 
-    entities: list[str] = Field(..., min_length=1, description="Entity ids to report on (at least one)")
+    entities: list[str] = Field(default_factory=list, description="Entity ids to report on")
+    portfolios: list[str] = Field(default_factory=list, description="Portfolio ids to report on")
+
+    @model_validator(mode="after")
+    def _something(self) -> OnDemandRequest:
+        if not self.entities and not self.portfolios:
+            raise ValueError("name at least one entity or portfolio to report on")
+        return self
+
+    def wanted(self) -> tuple[set[str] | None, set[str] | None]:
+        """Exactly the companies and the portfolios the person picked."""
+        return set(self.entities), set(self.portfolios)
+
+
+def _portfolio_ids(run: FactsRun) -> list[str]:
+    return [p.portfolio_id for p in run.portfolios] + [f.portfolio_id for f in run.portfolio_failures]
 
 
 def missing_model(request: ReportRequest) -> UsageError | None:
@@ -90,11 +112,26 @@ def select(run: FactsRun, request: ReportRequest, failures: list[dict[str, str]]
            ) -> tuple[list[str], list[dict[str, str]]]:
     """(the companies the run reports on, the failures that concern the request): the companies asked for that
     the inputs have, and each company whose rows were all unusable or that is not in the inputs at all."""
-    wanted = set(request.entities or run.entities)
+    wanted = request.wanted()[0]
+    if wanted is None:
+        return list(run.entities), list(failures)
     selected = [e for e in run.entities if e in wanted]
-    failed = [f for f in failures if not request.entities or f["entity_id"] in wanted]
+    failed = [f for f in failures if f["entity_id"] in wanted]
     failed += [{"entity_id": e, "stage": "ingest", "error": "not in the inputs"}
                for e in sorted(wanted - set(run.entities) - {f["entity_id"] for f in failed})]
+    return selected, failed
+
+
+def select_portfolios(run: FactsRun, request: ReportRequest) -> tuple[list[Portfolio], list[dict[str, str]]]:
+    """(the portfolios the run reports on, the failures that concern the request): those asked for that could be
+    valued, and each asked for that could not, or that no holdings input names."""
+    wanted = request.wanted()[1]
+    wanted = set(_portfolio_ids(run)) if wanted is None else wanted
+    selected = [p for p in run.portfolios if p.portfolio_id in wanted]
+    failed = [{"portfolio_id": f.portfolio_id, "stage": "portfolio", "error": f.error}
+              for f in run.portfolio_failures if f.portfolio_id in wanted]
+    failed += [{"portfolio_id": p, "stage": "ingest", "error": "not in the holdings inputs"}
+               for p in sorted(wanted - set(_portfolio_ids(run)))]
     return selected, failed
 
 
@@ -130,10 +167,15 @@ def add_timings(run: FactsRun, reports: dict[str, dict[str, Any]]) -> None:
 
 
 def outcome(manifest: dict[str, Any], planned: int, out: Path) -> str:
-    """The one line that ends a run: how many reports, which companies failed, what waits in the outbox."""
-    message = f"{len(manifest['reports'])} of {planned} reports written to {out}"
-    if manifest["failures"]:
-        message += "; failed: " + ", ".join(f["entity_id"] for f in manifest["failures"])
+    """The one line that ends a run: how many reports, which companies and portfolios failed, what waits in the
+    outbox."""
+    books = manifest.get("portfolios", {})
+    written = len(manifest["reports"]) + len(books.get("reports", []))
+    message = f"{written} of {planned} reports written to {out}"
+    failed = [f["entity_id"] for f in manifest["failures"]] + \
+        [f"portfolio {f['portfolio_id']}" for f in books.get("failures", [])]
+    if failed:
+        message += "; failed: " + ", ".join(failed)
     if manifest.get("delivery", {}).get("waiting"):
         message += f"; {deliver.emails(len(manifest['delivery']['waiting']))} waiting in the outbox"
     return message
@@ -170,6 +212,12 @@ def pdf_page(manifest: dict[str, Any], selected: Sequence[str], folders: dict[st
               if (pdf := written.get(folders[entity]))]
     lines += [f"- **{markdown_text(e)}** failed at {f['stage']}: {markdown_text(f['error'])}"
               for e, f in sorted(failed.items())]
+    books = manifest.get("portfolios", {})
+    if books.get("reports") or books.get("failures"):
+        lines += ["", "Portfolios:"]
+        lines += [f"- [{markdown_text(Path(p).parent.name)}]({Path(p).resolve().as_uri()})" for p in books["reports"]]
+        lines += [f"- **{markdown_text(f['portfolio_id'])}** failed at {f['stage']}: {markdown_text(f['error'])}"
+                  for f in books["failures"]]
     if "delivery" in manifest:
         d = manifest["delivery"]
         lines += ["", f"E-mail: {len(d['sent'])} sent, {len(d['waiting'])} waiting in the outbox, "

@@ -21,6 +21,8 @@ from math import prod
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from generator.ingest.base import RAW_COLUMNS
 from generator.ingest.wide import ID_COLUMNS
 from generator.schema import items
@@ -292,6 +294,8 @@ class SampleSummary:
     rows: int
     prices_csv: Path | None = None
     price_rows: int = 0
+    holdings_csv: Path | None = None
+    portfolios: int = 0
 
 
 @dataclass(frozen=True)
@@ -552,7 +556,8 @@ def write_long(companies: Sequence[Company], path: Path) -> int:
 
 def write_sample(out: Path, seed: int = 7, n_companies: int = 14, as_of: date | None = None) -> SampleSummary:
     """Write ``long/facts.csv``, ``wide/<entity_id>.csv``, ``prices/prices.csv`` (daily, to ``as_of``, today
-    by default; :func:`write_prices`) and ``prices/benchmarks.csv`` (each share against the index) under ``out``.
+    by default; :func:`write_prices`), ``prices/benchmarks.csv`` (each share against the index, and its country),
+    and ``portfolios/holdings.csv`` with ``portfolios/fx_rates.csv`` (:func:`write_portfolios`) under ``out``.
 
     Wide files left over from an earlier, larger sample are removed: both formats must hold the
     same facts, and an ingest of ``out`` would otherwise pick up companies the long file lacks.
@@ -586,8 +591,10 @@ def write_sample(out: Path, seed: int = 7, n_companies: int = 14, as_of: date | 
     prices_csv = out / "prices" / "prices.csv"
     price_rows = write_prices(companies, prices_csv, seed, as_of or date.today())
     write_benchmarks(companies, out / "prices" / "benchmarks.csv")
+    holdings_csv = out / "portfolios" / "holdings.csv"
+    portfolios = write_portfolios(companies, prices_csv, holdings_csv, seed)
     return SampleSummary([c.profile.entity_id for c in companies], long_csv, wide_files, rows, prices_csv,
-                         price_rows)
+                         price_rows, holdings_csv, portfolios)
 
 
 MARKET_INDEX = "SMPLX"
@@ -660,13 +667,76 @@ def _dividends(company: Company, days: Sequence[date]) -> dict[date, float]:
     return out
 
 
+COUNTRIES = {"USD": "United States", "EUR": "Germany", "GBP": "United Kingdom", "JPY": "Japan"}
+"""The country each sample company is listed in, by the currency it reports in."""
+
+
 def write_benchmarks(companies: Sequence[Company], path: Path) -> None:
     """A sectors file beside the prices that measures every company's share against :data:`MARKET_INDEX` (its
-    ``benchmark`` column), so that the prices folder is all a run needs to add for the market analytics."""
+    ``benchmark`` column) and gives its country, so that the prices folder is all a run needs to add for the
+    market analytics and the portfolios' country exposure."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(("entity_id", "sector", "benchmark"))
-        writer.writerows((c.profile.entity_id, c.profile.sector, MARKET_INDEX) for c in companies)
+        writer.writerow(("entity_id", "sector", "benchmark", "country"))
+        writer.writerows((c.profile.entity_id, c.profile.sector, MARKET_INDEX, COUNTRIES[c.profile.currency])
+                         for c in companies)
+
+
+PORTFOLIOS: tuple[tuple[str, str, str, dict[str, float]], ...] = (
+    ("DIVERSIFIED", "Diversified US equity", "USD", {e: 100_000.0 for e in (
+        "ACME", "CARE", "CHIP", "FRSH", "GRDN", "HRBR", "KOLA", "MEDX", "NOVA", "PTRL", "VOLT")}),
+    ("CONVICTION", "High-conviction growth", "USD", {"ACME": 400_000.0, "VOLT": 250_000.0, "CHIP": 200_000.0,
+                                                     "NOVA": 150_000.0}),
+    ("GLOBAL", "Global income (EUR)", "EUR", {"SOLR": 300_000.0, "BRIT": 300_000.0, "KOLA": 200_000.0,
+                                              "GRDN": 200_000.0}),
+)
+"""The sample's portfolios: id, name, base currency, and the value of each holding in the base currency at the
+last close (whole shares are bought, so the weights come out near these). Eleven US companies a little under a
+tenth each; four growth names, a quarter in the loss-maker with a liquidity concern; a euro book holding shares
+priced in euros, pounds and dollars."""
+FX_START = {"EUR": 1.10, "GBP": 1.27, "JPY": 0.0070}
+"""What one unit of each currency is worth in dollars on the first day of the sample's rates."""
+
+
+def write_portfolios(companies: Sequence[Company], prices_csv: Path, holdings_csv: Path, seed: int) -> int:
+    """``holdings.csv`` (:data:`PORTFOLIOS`, as of the prices' last day, by quantity) and ``fx_rates.csv`` beside it
+    (each currency in dollars on every trading day of the prices: a random walk of 0.4% a day); returns how many
+    portfolios were written (one that holds fewer than two of the sample's companies is left out)."""
+    closes = pl.read_csv(prices_csv, schema_overrides={"date": pl.Date}).group_by("entity_id").agg(
+        pl.col("date").last(), pl.col("close").last())
+    last = dict(closes.select("entity_id", "close").iter_rows())
+    day = closes["date"].max()
+    currency = {c.profile.entity_id: c.profile.currency for c in companies}
+    rng = random.Random(f"{seed}/fx")
+    days = trading_days(PRICE_START, day)
+    walks = {}
+    for code, start in FX_START.items():
+        rate, walk = start, []
+        for _ in days:
+            walk.append(rate)
+            rate *= math.exp(rng.gauss(0.0, 0.004))
+        walks[code] = walk
+    usd = {code: walk[-1] for code, walk in walks.items()} | {"USD": 1.0}
+    rows = []
+    for portfolio_id, name, base, targets in PORTFOLIOS:
+        held = {e: v for e, v in targets.items() if e in last}
+        if len(held) < 2:
+            continue
+        for entity, value in held.items():
+            quantity = round(value * usd[base] / usd[currency[entity]] / last[entity])
+            rows.append((portfolio_id, name, entity, quantity, currency[entity], base, day.isoformat()))
+    holdings_csv.parent.mkdir(parents=True, exist_ok=True)
+    with holdings_csv.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(("portfolio_id", "portfolio_name", "entity_id", "quantity", "currency", "base_currency",
+                         "as_of"))
+        writer.writerows(rows)
+    with (holdings_csv.parent / "fx_rates.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(("date", "currency", "rate_to_usd"))
+        writer.writerows((d.isoformat(), code, f"{walk[k]:.6g}") for k, d in enumerate(days)
+                         for code, walk in walks.items())
+    return len({r[0] for r in rows})
 
 
 def write_prices(companies: Sequence[Company], path: Path, seed: int, as_of: date) -> int:

@@ -1,7 +1,9 @@
 """The nightly and on-demand flows end to end on a real temporary Prefect server (``prefect_test_harness``).
 
-The sample data plus two broken companies: BRKN, none of whose rows is usable, and SOLR, whose output folder
-is blocked by a file so that every write fails (an I/O error, retried, then failed). Both fail alone.
+The sample data (its three portfolios too) plus two broken companies: BRKN, none of whose rows is usable, and
+SOLR, whose output folder is blocked by a file so that every write fails (an I/O error, retried, then failed);
+and a broken portfolio, BAD, holding a company no input has. Each fails alone; the portfolio holding SOLR is
+reported (it reads SOLR's figures, not its files).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from generator.narrator.model import PROMPT_FORMAT
 from generator.narrator.parts import plan
 from generator.narrator.slots import fill, prompt_facts
 from generator.narrator.verify import verify
+from generator.pack import portfolio_contexts
 from generator.pipeline import answer, build
 from generator.present import REPORT_KPIS
 from generator.reports import OnDemandRequest, ReportRequest
@@ -56,10 +59,12 @@ def server() -> Any:
 def nightly(server: Any, sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[State, Path]:
     root = tmp_path_factory.mktemp("flow")
     (root / "broken.csv").write_text(BROKEN)
+    (root / "bad_book.csv").write_text("portfolio_id,entity_id,quantity\nBAD,KOLA,10\nBAD,NOPE,5\n")
     out = root / "out"
     (out / AS_OF.isoformat()).mkdir(parents=True)
     (out / AS_OF.isoformat() / ROLES["non_usd"]).write_text("a file where the company's folder should be\n")
-    request = ReportRequest(inputs=[str(sample_dir / "long"), str(sample_dir / "prices"), str(root / "broken.csv")],
+    request = ReportRequest(inputs=[str(sample_dir / "long"), str(sample_dir / "prices"), str(sample_dir / "portfolios"),
+                                    str(root / "broken.csv"), str(root / "bad_book.csv")],
                             as_of=AS_OF, output_dir=str(out))
     return nightly_reports(request, return_state=True), out / AS_OF.isoformat()
 
@@ -79,7 +84,7 @@ def printed(text: str, pdf_text: str) -> bool:
 def test_final_state_says_how_many_succeeded(nightly: tuple[State, Path]) -> None:
     state, out = nightly
     assert state.is_completed()
-    assert state.message == f"13 of 15 reports written to {out}; failed: BRKN, {ROLES['non_usd']}"
+    assert state.message == f"16 of 19 reports written to {out}; failed: BRKN, {ROLES['non_usd']}, portfolio BAD"
     manifest = json.loads((out / "manifest.json").read_text())
     assert len(manifest["reports"]) == 13 and all(Path(p).is_file() for p in manifest["reports"])
     assert manifest["as_of"] == "2026-11-28" and manifest["run"]["kind"] == "nightly"
@@ -192,7 +197,40 @@ def test_artifacts_list_every_company_with_its_figures(nightly: tuple[State, Pat
     assert rows[ROLES["loss_maker"]]["current ratio"].endswith("x")
     links = Artifact.get("nightly-reports-pdfs")
     assert links is not None and links.type == "markdown"
-    assert links.data.count("report.pdf)") == 13
+    assert links.data.count("report.pdf)") == 16
+    assert "**BAD** failed at portfolio" in links.data
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_portfolio_reports_follow_the_companies_they_hold(nightly: tuple[State, Path]) -> None:
+    """Each sample portfolio has its folder under portfolios/: portfolio.json, flags.json (its own flags and its
+    holdings' by value), answers.json and a PDF that prints them; the broken one is a failure with why."""
+    _, out = nightly
+    manifest = json.loads((out / "manifest.json").read_text())
+    books = manifest["portfolios"]
+    assert books["valued"] == ["CONVICTION", "DIVERSIFIED", "GLOBAL"]
+    assert [Path(p).parent.name for p in books["reports"]] == ["CONVICTION", "DIVERSIFIED", "GLOBAL"]
+    (failure,) = books["failures"]
+    assert (failure["portfolio_id"], failure["stage"]) == ("BAD", "portfolio")
+    assert "NOPE is in no input file" in failure["error"]
+    folder = out / "portfolios" / "GLOBAL"
+    record = json.loads((folder / "portfolio.json").read_text())
+    assert record["base_currency"] == "EUR" and sum(h["weight"] for h in record["holdings"]) == pytest.approx(1)
+    one_year = [c["contribution"] for c in record["contributions"] if c["window"] == "1y"]
+    volatility = next(r["value"] for r in record["risk"] if r["metric"] == "volatility_1y")
+    assert sum(one_year) == pytest.approx(volatility, rel=1e-12)
+    flags = json.loads((folder / "flags.json").read_text())
+    assert {f["flag"] for f in flags if f["kind"] == "portfolio"} == {"ConcentratedPortfolio", "LiquidityRiskExposure"}
+    liquidity = next(f for f in flags if f["kind"] == "holdings" and f["flag"] == "LiquidityConcern")
+    assert liquidity["holdings"] == ["GRDN", ROLES["non_usd"]] and liquidity["share"] == pytest.approx(0.5, abs=0.01)
+    answers = json.loads((folder / "answers.json").read_text())
+    assert [a["question_id"] for a in answers] == ["portfolio_holdings", "portfolio_risk", "portfolio_flags"]
+    text = text_of(folder / "report.pdf")
+    assert printed("Global income (EUR)", text) and printed("Liquidity risk exposure", text)
+    for given in answers:
+        assert printed(given["text"], text), given["question_id"]
+    assert manifest["timings"]["portfolios_s"] > 0 and manifest["timings"]["graph_portfolio_reason_s"] > 0
 
 
 @pytest.mark.slow
@@ -210,14 +248,28 @@ def test_on_demand_run_for_chosen_companies_and_questions(server: Any, nightly: 
     assert [a["question_id"] for a in answers] == ["executive_summary", "liquidity", "leverage"]
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["failures"] == [{"entity_id": "NOPE", "stage": "ingest", "error": "not in the inputs"}]
+    assert manifest["portfolios"]["reports"] == []  # companies picked: no portfolio unless picked too
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_on_demand_run_for_a_portfolio_alone(server: Any, nightly: tuple[State, Path], tmp_path: Path) -> None:
+    _, out = nightly
+    inputs = json.loads((out / "manifest.json").read_text())["run"]["request"]["inputs"]
+    request = OnDemandRequest(inputs=inputs, portfolios=["CONVICTION", "NONE"], as_of=AS_OF,
+                              output_dir=str(tmp_path), dated_folder=False)
+    state = on_demand_report(request, return_state=True)
+    assert state.message == f"1 of 2 reports written to {tmp_path}; failed: portfolio NONE"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["portfolios"]
+    assert (tmp_path / "portfolios" / "CONVICTION" / "report.pdf").is_file()
 
 
 def test_the_ui_form_has_a_description_for_every_field() -> None:
     for flow, model in ((nightly_reports, "ReportRequest"), (on_demand_report, "OnDemandRequest")):
         schema = flow.parameters.model_dump()
         fields = schema["definitions"][model]["properties"]
-        assert set(fields) == {"inputs", "as_of", "benchmark", "entities", "questions", "output_dir", "dated_folder",
-                               "narrator", "model_path", "email", "recipients"}
+        assert set(fields) == {"inputs", "as_of", "benchmark", "entities", "portfolios", "questions", "output_dir",
+                               "dated_folder", "narrator", "model_path", "email", "recipients"}
         assert all(f.get("description") for f in fields.values()), model
     assert "request" in on_demand_report.parameters.required
 
@@ -299,14 +351,18 @@ def test_no_unverified_number_reaches_a_pdf(nightly: tuple[State, Path]) -> None
     assert manifest["narrator"]["narrator"] == "model" and manifest["narrator"]["prompt_format"] == PROMPT_FORMAT
     run = build([Path(p) for p in manifest["run"]["request"]["inputs"]], as_of=AS_OF)  # the shares as measured then
     contexts = {e: ctx for e, (ctx, _) in answer(run, run.entities).items()}
+    folders = {e: out / e for e in contexts}
+    books = portfolio_contexts(run)  # the portfolios' answers too, each against its own context
+    contexts |= {f"portfolio {p}": ctx for p, ctx in books.items()}
+    folders |= {f"portfolio {p}": out / "portfolios" / p for p in books}
     labels = flag_labels(run.graph.tbox)
     questions = {q.id: q for q in catalogue()}
     origins, decodings = [], []
     for entity in contexts:
-        if not (out / entity / "answers.json").exists():
+        if not (folders[entity] / "answers.json").exists():
             continue
-        text = text_of(out / entity / "report.pdf")
-        for a in json.loads((out / entity / "answers.json").read_text()):
+        text = text_of(folders[entity] / "report.pdf")
+        for a in json.loads((folders[entity] / "answers.json").read_text()):
             origins.append(a["origin"])
             assert printed(a["text"], text)
             if a["origin"] == "model":

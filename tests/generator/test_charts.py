@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import date, timedelta
 
-from generator.charts import DRAWDOWN, PALETTE, drawdown_chart, line_chart, performance_chart
+from generator.charts import DRAWDOWN, PALETTE, bar_chart, drawdown_chart, line_chart, performance_chart
 
 PERIODS = ["Q1 FY2024", "Q2 FY2024", "Q3 FY2024", "Q4 FY2024"]
 DAYS = [date(2022, 1, 3) + timedelta(days=7 * k) for k in range(160)]
@@ -67,3 +68,24 @@ def test_dollar_signs_in_names_are_text_not_formulas() -> None:
     """Entity ids are data: "$X$" is printed as it is, not typeset as mathtext (nor refused as a bad formula)."""
     svg = performance_chart("$A$ against $^{}$", {"$A$": (DAYS, [100.0] * len(DAYS))})
     assert "$A$ against $^{}$" in texts_of(svg)
+
+
+def test_bars_name_each_part_and_write_its_value_at_its_end() -> None:
+    names = ["Acme Robotics Inc.", "Voltaris Motors Inc.", "Hedge $H$"]
+    svg = bar_chart("Contribution to the one-year volatility", names, [0.12, 0.085, -0.004], "fraction")
+    texts = texts_of(svg)
+    for words in ("Contribution to the one-year volatility", *names, "12.0%", "8.5%", "-0.4%"):
+        assert words in texts, words
+    assert PALETTE[0] in svg
+    assert bar_chart("Contribution to the one-year volatility", names, [0.12, 0.085, -0.004], "fraction") == svg
+
+
+def test_a_negative_bar_lies_left_of_zero_and_a_positive_one_right() -> None:
+    """A holding that lowers the volatility (a negative contribution) is drawn to the left of the line at zero."""
+    svg = bar_chart("Weights", ["A", "B"], [0.3, -0.1], "fraction")
+    root = ET.fromstring(svg)
+    bars = [p for g in root.iter("{http://www.w3.org/2000/svg}g") if (g.get("id") or "").startswith("patch_")
+            for p in g.iter("{http://www.w3.org/2000/svg}path") if PALETTE[0] in (p.get("style") or "")]
+    assert len(bars) == 2
+    lefts = [min(float(x) for x in re.findall(r"[ML] ([-\d.]+) ", p.get("d") or "")) for p in bars]
+    assert lefts[1] < lefts[0]  # the negative bar starts left of the positive one's start, the zero line

@@ -24,7 +24,7 @@ from generator.narrator import Context
 from generator.outputs import folder_names
 from generator.pack import write_entity
 from generator.pipeline import answer, build
-from generator.present import MARKET
+from generator.present import MARKET, PORTFOLIO
 from generator.render import job, print_pdf
 from generator.sample import ROLES
 
@@ -102,7 +102,7 @@ def test_each_reader_gets_their_reports_with_both_bodies_and_the_pdf(mails: list
     by_rcpt = {rcpts[0]: msg for (_, rcpts, _), msg in zip(inbox.received, inbox.messages(), strict=True)}
     digest, single = by_rcpt["desk@example.com"], by_rcpt["ana@example.com"]
     assert digest["To"] == "Credit desk <desk@example.com>"
-    assert digest["Subject"] == "2 company reports as of 2026-11-28"
+    assert digest["Subject"] == "2 reports as of 2026-11-28"
     assert single["Subject"] == "Voltaris Motors Inc.: FY2025 report as of 2026-11-28"
     assert inbox.received[0][0] == "reports@example.com"
     text = single.get_body(("plain",)).get_content()
@@ -330,3 +330,30 @@ def test_a_mail_gives_the_share_s_figures_and_a_share_with_prices_alone_has_a_ma
     assert mail.flags == ("deep drawdown",)
     share = deliver.report_mail(alone, [], [], tmp_path / "ZETA.pdf")
     assert (share.period, share.kpis) == ("market", (("One-year total return", "12.0%"),))
+
+
+def test_a_portfolio_mail_gives_its_value_risk_and_own_flags_and_goes_to_its_followers(tmp_path: Path) -> None:
+    """A portfolio's report goes to a reader who follows it by id, or who follows everything; a reader of companies
+    or sectors alone does not get it. Its mail gives the value, the one-year return and volatility and the
+    concentration, and its own flags, a watch too."""
+    flags = [{"flag": "ConcentratedPortfolio", "label": "concentrated portfolio", "severity": "watch"}]
+    book = Context("GLOBAL", "Global income", None, "EUR", 2026, PORTFOLIO,
+                   {"market_value": 1.0e6, "return_1y": 0.39, "volatility_1y": 0.217, "effective_holdings": 3.85},
+                   {}, flags=flags, as_of="2026-11-27")
+    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.7 portfolio")
+    (tmp_path / "portfolio.json").write_text("{}")
+    (tmp_path / "answers.json").write_text("[]")
+    mail = deliver.portfolio_mail(book, [], tmp_path / "report.pdf")
+    assert (mail.kind, mail.period, mail.flags) == ("portfolio", "portfolio", ("concentrated portfolio",))
+    assert mail.kpis == (("Market value", "€1.0m"), ("One-year total return", "39.0%"),
+                         ("One-year volatility", "21.7%"), ("Effective number of holdings", "3.85"))
+    readers = {r["address"]: deliver.Reader.model_validate(r) for r in (
+        {"address": "all@example.com"}, {"address": "pm@example.com", "portfolios": ["GLOBAL"]},
+        {"address": "other@example.com", "portfolios": ["CONVICTION"]},
+        {"address": "desk@example.com", "sectors": ["Energy"], "entities": ["GLOBAL"]})}
+    assert [a for a, r in readers.items() if r.follows(mail)] == ["all@example.com", "pm@example.com"]
+    (message,) = deliver.plan("run", "2026-11-27", [mail], deliver.Subscriptions(readers=[readers["pm@example.com"]]))
+    assert message.message["Subject"] == "Global income: portfolio report as of 2026-11-27"
+    body = message.message.get_body(("plain",)).get_content()
+    assert "The portfolio report on Global income as of 2026-11-27 is attached." in body
+    assert "Market value: €1.0m" in body and "Risk flags: concentrated portfolio" in body

@@ -66,6 +66,13 @@ def test_the_summary_says_what_was_read_found_and_written(sample_run: Any, tmp_p
     assert lines[2].startswith(f"graph: {len(sample_run.graph.flags):,} flags inferred by HermiT")
     assert lines[3].startswith(f"market: 15 shares at {sample_run.as_of} against SMPLX: ")
     assert lines[-1] == f"wrote {tmp_path}"
+    assert manifest["portfolios"] == {"as_of": sample_run.as_of.isoformat(), "valued": [], "folders": {},
+                                      "failures": [], "flags": 0}  # no holdings among its inputs
+    books = manifest | {"portfolios": {"as_of": "2026-11-27", "valued": ["A", "B"], "folders": {}, "flags": 3,
+                                       "failures": [{"portfolio_id": "C", "error": "no EUR/USD rate"}]}}
+    lines = summary(books, tmp_path).splitlines()
+    assert "portfolios: 2 valued at 2026-11-27 (3 flags inferred), 1 not valued" in lines
+    assert "FAILED portfolio C: no EUR/USD rate" in lines
     failed = manifest | {"failures": [{"entity_id": "X\n" + "Y" * 100, "stage": "ingest", "error": "broken"}]}
     line = next(line for line in summary(failed, tmp_path).splitlines() if line.startswith("FAILED"))
     assert line == f"FAILED X\\n{'Y' * 58}… (102 characters) (ingest): broken"

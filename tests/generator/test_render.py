@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import json
 import re
+import shutil
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -15,21 +16,28 @@ import pytest
 from pypdf import PdfReader
 
 from generator import present
+from generator.answers import narrate
 from generator.manifest import write_run
 from generator.metrics import compute_metrics, definition, label
 from generator.outputs import folder_names
-from generator.pack import Levels, MarketView, write_entity
+from generator.pack import Levels, MarketView, portfolio_contexts, write_entity, write_portfolio
 from generator.pipeline import answer, build
 from generator.render import (
+    PortfolioPrintJob,
     ProjectAssetsOnly,
     change_text,
     chart_data,
     chart_images,
+    contribution_table,
     drawdowns,
     job,
     kpi_rows,
     market_images,
+    portfolio_html,
+    portfolio_images,
     print_pdf,
+    print_portfolio_pdf,
+    printing_pool,
     provenance_rows,
     rebased,
 )
@@ -371,3 +379,112 @@ def test_a_share_without_statements_gets_its_market_section_and_says_what_is_mis
         assert squeezed(words) not in zeta, words
     assert squeezed("Valuation at the last close Not taken: no statements are in the inputs.") in zeta
     assert squeezed("There are no statements to check.") in zeta
+
+
+HOSTILE_BOOK = '<img src="file:///etc/passwd"><script>x</script>'
+"""The name of a portfolio in the portfolio fixture: an HTML injection attempt."""
+
+
+@pytest.fixture(scope="module")
+def books(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The sample's portfolios (DIVERSIFIED, CONVICTION, GLOBAL: a euro book with pound and dollar holdings) and two
+    held by weight (WEIGHTS, and EVIL, named like an HTML injection), as a run reports them; GLOBAL's report printed
+    once, in a printing process as the flow prints it: its folder, timings and text without whitespace."""
+    root = tmp_path_factory.mktemp("portfolio-render")
+    shutil.copytree(sample_dir / "portfolios", root / "portfolios")
+    with (root / "portfolios" / "weights.csv").open("w", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows([
+            ("portfolio_id", "portfolio_name", "entity_id", "weight", "base_currency"),
+            ("WEIGHTS", "Model weights", "KOLA", 0.6, "USD"), ("WEIGHTS", "Model weights", "ACME", 0.4, "USD"),
+            ("EVIL", HOSTILE_BOOK, "KOLA", 0.5, "USD"), ("EVIL", HOSTILE_BOOK, "CHIP", 0.5, "USD")])
+    run = build([sample_dir / "long", sample_dir / "prices", root / "portfolios"])
+    manifest = write_run(run, root / "out", as_of=str(run.as_of))
+    answered = narrate(portfolio_contexts(run))
+    reports = {p.portfolio_id: write_portfolio(run, p, root / "books" / p.portfolio_id, manifest["run_id"],
+                                               str(run.as_of), answered[p.portfolio_id]) for p in run.portfolios}
+    folder = root / "books" / "GLOBAL"
+    with printing_pool(1) as pool:
+        timings = pool.submit(print_portfolio_pdf, PortfolioPrintJob(reports["GLOBAL"], manifest,
+                                                                     folder / "report.pdf")).result()
+    return {"reports": reports, "manifest": manifest, "folder": folder, "timings": timings,
+            "shown": shown_text(folder / "report.pdf")}
+
+
+def test_a_portfolio_report_is_pdf_a3_with_its_portfolio_and_flags_attached(books: dict[str, Any]) -> None:
+    pdf = books["folder"] / "report.pdf"
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    assert set(books["timings"]) == {"charts_s", "pdf_s"}
+    reader = PdfReader(pdf)
+    for name in ("portfolio.json", "flags.json"):
+        assert json.loads(reader.attachments[name][0]) == json.loads((pdf.parent / name).read_text()), name
+    xmp = reader.xmp_metadata
+    assert xmp is not None and re.search(rb'pdfaid:part="?>?3', xmp.stream.get_data())
+    assert 6 <= len(reader.pages) <= 14
+
+
+def test_a_portfolio_report_shows_its_holdings_value_risk_flags_and_answers(books: dict[str, Any]) -> None:
+    report, shown = books["reports"]["GLOBAL"], books["shown"]
+    record = report.record
+    assert squeezed(f"{record['name']} Portfolio report · at the last close on {present.day(record['as_of'])}") in shown
+    for h in record["holdings"]:
+        assert squeezed(f"{h['name']} ({h['entity_id']})") in shown, h["entity_id"]
+        assert squeezed(present.money(h["market_value"], "EUR")) in shown, h["entity_id"]
+        assert squeezed(h["fx_source"] or "— (in the base currency)") in shown  # the appendix's FX sources
+        assert squeezed(h["price_source"]) in shown and squeezed(h["source"]) in shown
+    assert {h["currency"] for h in record["holdings"]} == {"EUR", "GBP", "USD"}
+    for h in record["holdings"]:  # the FX rate to four significant digits, — in the base currency
+        fx = "—" if h["currency"] == "EUR" else f"{h['fx_rate']:.4g}"
+        assert squeezed(f"{present.per_share(h['close'], h['currency'])} {fx}") in shown, h["entity_id"]
+    assert squeezed(f"Market value {present.money(record['market_value'], 'EUR')}") in shown
+    by = {r["metric"]: r["value"] for r in record["risk"]}
+    assert squeezed(f"One-year volatility {present.percent(by['volatility_1y'])}") in shown
+    assert squeezed(f"One-year total return {present.percent(by['return_1y'])}") in shown
+    own = [f for f in report.flags if f["kind"] == "portfolio"]
+    held = [f for f in report.flags if f["kind"] == "holdings"]
+    assert own and held
+    for f in own:
+        assert squeezed(present.capitalised(f["label"])) in shown and squeezed(f["explanation"]) in shown
+    for f in held:
+        assert squeezed(f"{present.capitalised(f['label'])}{f['severity']}{present.percent(f['share'])}") in shown
+    for a in report.answers:
+        assert squeezed(a.text) in shown, a.question_id
+    assert squeezed(record["flags_query"]) in shown
+    for words in ("Exposures", "Concentration", "Returns and risk by window", "Fundamentals", "Weight by sector",
+                  f"GLOBAL against {record['benchmark']}: total return, rebased to 100", "Holdings' flags by value"):
+        assert squeezed(words) in shown, words
+
+
+def test_the_holdings_contributions_add_up_to_the_one_year_volatility(books: dict[str, Any]) -> None:
+    record = books["reports"]["GLOBAL"].record
+    volatility = present.percent(next(r["value"] for r in record["risk"] if r["metric"] == "volatility_1y"))
+    table = contribution_table(record)
+    assert table["total"]["contribution"] == table["volatility"] == volatility
+    assert table["total"]["share"] == "100.0%" and table["total"]["weight"] == "100.0%"
+    contributions = [float(r["contribution"].rstrip("%")) for r in table["rows"]]
+    assert contributions == sorted(contributions, reverse=True)
+    assert squeezed(f"Total: the one-year volatility, {volatility} 100.0% {volatility} 100.0%") in books["shown"]
+
+
+def test_a_hostile_portfolio_name_is_escaped(books: dict[str, Any]) -> None:
+    report = books["reports"]["EVIL"]
+    assert report.record["name"] == HOSTILE_BOOK
+    page = portfolio_html(report, portfolio_images(report), books["manifest"])
+    assert "&lt;script&gt;x&lt;/script&gt;" in page
+    assert "<script>" not in page and '<img src="file:' not in page
+
+
+def test_a_portfolio_held_by_weight_has_no_market_value(books: dict[str, Any]) -> None:
+    report = books["reports"]["WEIGHTS"]
+    assert report.record["basis"] == "weight" and report.record["market_value"] is None
+    page = portfolio_html(report, portfolio_images(report), books["manifest"])
+    assert "<dt>Market value</dt><dd>held by weight</dd>" in page
+    assert "Weight given" in page and "60.0%" in page and "40.0%" in page
+    assert "Value (USD)" not in page and not re.search(r"\$\d[\d,.]*(k|m|bn)\b", page)
+
+
+def test_a_portfolio_without_a_value_series_says_so_instead_of_drawing_an_empty_chart(books: dict[str, Any]) -> None:
+    report = books["reports"]["CONVICTION"]
+    empty = dataclasses.replace(report, series=Levels("CONVICTION", [], []))
+    [chart] = portfolio_images(empty).market
+    assert chart["title"] == "Portfolio value" and chart["src"] is None
+    assert chart["absent"].startswith(f"no window of closes ends at {report.record['as_of']}")

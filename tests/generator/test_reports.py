@@ -21,13 +21,15 @@ from generator.reports import (
     overview,
     pdf_page,
     select,
+    select_portfolios,
 )
 from generator.sample import ROLES
 
 
 def test_parameter_models_refuse_what_cannot_run() -> None:
-    with pytest.raises(ValidationError, match="entities"):
+    with pytest.raises(ValidationError, match="at least one entity or portfolio"):
         OnDemandRequest(entities=[])
+    assert OnDemandRequest(portfolios=["GLOBAL"]).wanted() == (set(), {"GLOBAL"})
     with pytest.raises(ValidationError, match=r"unknown question id.*the catalogue has revenue_trend"):
         ReportRequest(questions=["revenue_trend", "horoscope"])
     with pytest.raises(ValidationError, match="not a single e-mail address"):
@@ -95,3 +97,17 @@ def test_data_in_a_markdown_artifact_stays_text(sample_run: Any, tmp_path: Path)
     assert [r["entity"] for r in rows] == ["<EVIL>", kola]
     assert rows[0]["report"] == "failed (ingest): not in the inputs"
     assert rows[1]["report"] == str(pdf.resolve()) and rows[1]["period"] == "FY2025"
+
+
+
+def test_the_portfolios_asked_for_are_reported_and_the_others_fail_with_why(sample_dir: Path) -> None:
+    from generator.pipeline import build
+
+    run = build([sample_dir / "long", sample_dir / "prices", sample_dir / "portfolios"])
+    every, failed = select_portfolios(run, ReportRequest())
+    assert [p.portfolio_id for p in every] == ["CONVICTION", "DIVERSIFIED", "GLOBAL"] and failed == []
+    chosen, failed = select_portfolios(run, OnDemandRequest(portfolios=["GLOBAL", "NOPE"]))
+    assert [p.portfolio_id for p in chosen] == ["GLOBAL"]
+    assert failed == [{"portfolio_id": "NOPE", "stage": "ingest", "error": "not in the holdings inputs"}]
+    assert select_portfolios(run, OnDemandRequest(entities=["KOLA"])) == ([], [])
+    assert select(run, OnDemandRequest(portfolios=["GLOBAL"]), [])[0] == []

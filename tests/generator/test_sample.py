@@ -17,6 +17,7 @@ import pytest
 from generator.ingest import Ingested, ingest
 from generator.market import known_facts, total_return_levels, valuation
 from generator.sample import (
+    COUNTRIES,
     LABELS,
     LONG_COLUMNS,
     MARKET_INDEX,
@@ -394,8 +395,26 @@ def test_every_company_and_the_index_have_daily_prices_read_without_a_rejection(
     assert "(17 days)" in priced.price_findings["message"][0]  # the two-week halt
     currencies = dict(prices.group_by("entity_id").agg(pl.col("currency").first()).iter_rows())
     assert all(currencies[p.entity_id] == p.currency for p in PROFILES)
-    declared = priced.sectors.select("entity_id", "sector", "benchmark").rows()  # the prices folder's benchmarks.csv
-    assert sorted(declared) == sorted((p.entity_id, p.sector, MARKET_INDEX) for p in PROFILES)
+    declared = priced.sectors.select("entity_id", "sector", "benchmark", "country").rows()  # benchmarks.csv
+    assert sorted(declared) == sorted((p.entity_id, p.sector, MARKET_INDEX, COUNTRIES[p.currency]) for p in PROFILES)
+
+
+def test_three_portfolios_and_the_fx_rates_they_need_are_read_without_a_rejection(tmp_path: Path) -> None:
+    """A diversified book, a concentrated one and one in euros holding shares priced in three currencies, as of the
+    prices' last day; the FX rates cover every trading day, so each holding converts on every day of its prices."""
+    write_sample(tmp_path, as_of=AS_OF)
+    ingested = ingest([tmp_path / "long", tmp_path / "prices", tmp_path / "portfolios"])
+    assert ingested.rejected.height == 0 and ingested.blocking == {}
+    holdings = ingested.holdings
+    assert holdings["as_of"].unique().to_list() == [AS_OF]
+    sizes = dict(holdings.group_by("portfolio_id").len().iter_rows())
+    assert sizes == {"DIVERSIFIED": 11, "CONVICTION": 4, "GLOBAL": 4}
+    bases = dict(holdings.select("portfolio_id", "base_currency").unique().iter_rows())
+    assert bases == {"DIVERSIFIED": "USD", "CONVICTION": "USD", "GLOBAL": "EUR"}
+    assert sorted(holdings.filter(pl.col("portfolio_id") == "GLOBAL")["currency"].unique()) == ["EUR", "GBP", "USD"]
+    days = ingested.prices.filter(pl.col("entity_id") == MARKET_INDEX)["date"]
+    for currency in ("EUR", "GBP", "JPY"):
+        assert ingested.fx.filter(pl.col("currency") == currency)["date"].to_list() == days.to_list()
 
 
 def test_the_grower_splits_2_for_1_and_no_holder_loses_half(priced: Ingested) -> None:
