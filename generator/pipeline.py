@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from generator.answers import contexts as entity_contexts
-from generator.answers import narrate, report_period
+from generator.answers import narrate
 from generator.checks import accounting_checks
 from generator.errors import UsageError
 from generator.graph import Graph, Held, add_portfolios, reason, reason_portfolios, set_liquidity_shares
@@ -179,7 +179,9 @@ def hold(ingested: Ingested, analysis: Analysis, market: pl.DataFrame, as_of: da
     series = total_return_levels(ingested.prices.filter(pl.col("entity_id").is_in(list(wanted))))
     levels = {key[0]: frame for key, frame in series.partition_by("entity_id", as_dict=True).items()}
     return analyse_portfolios(ingested, analysis, market, levels, as_of, benchmark=benchmark,
-                              base_currency=settings.base_currency, risk_free=settings.risk_free_rate)
+                              base_currency=settings.base_currency, risk_free=settings.risk_free_rate,
+                              quarter_lag=settings.quarter_filing_lag_days,
+                              annual_lag=settings.annual_filing_lag_days)
 
 
 def classify(analysis: Analysis, market: pl.DataFrame, as_of: date, portfolios: Sequence[Portfolio] = ()) -> Graph:
@@ -189,16 +191,17 @@ def classify(analysis: Analysis, market: pl.DataFrame, as_of: date, portfolios: 
     graph = reason(build_graph(analysis, market, as_of))
     if not portfolios:
         return graph
-    stated = set(analysis.base["entity_id"].unique().to_list())
     priced = set(market["entity_id"].unique().to_list())
 
-    def judged(entity: str) -> tuple[tuple[str, int, str], ...]:
-        own = [(entity, *report_period(analysis, entity))] if entity in stated else []
+    def judged(holding: dict[str, Any]) -> tuple[tuple[str, int, str], ...]:
+        """The holding's report period at the as-of date, and its share at the last close."""
+        entity, period = holding["entity_id"], holding["report_period"]
+        own = [(entity, period[0], period[1])] if period else []
         return tuple(own + ([(entity, as_of.year, MARKET)] if entity in priced else []))
 
     add_portfolios(graph, {p.portfolio_id: (p.name, p.concentration["effective_holdings"],
-                                            [Held(h["entity_id"], h["weight"], judged(h["entity_id"]))
-                                             for h in p.holdings]) for p in portfolios})
+                                            [Held(h["entity_id"], h["weight"], judged(h)) for h in p.holdings])
+                           for p in portfolios})
     set_liquidity_shares(graph, {p.portfolio_id: sum(s["share"] for s in flag_shares(graph, p.portfolio_id)
                                                      if s["flag"] == "LiquidityConcern") for p in portfolios})
     return reason_portfolios(graph, as_of)

@@ -27,13 +27,17 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from generator.answers import period_values, report_period
+from generator.answers import period_values
 from generator.ingest import Ingested
 from generator.ingest.fx import converted, missing_rate
 from generator.market import STALE_DAYS, TRADING_DAYS, WINDOWS, market_metrics
 from generator.metrics import Analysis, definition, flag_share
+from generator.settings import ANNUAL_LAG_DAYS, QUARTER_LAG_DAYS
 from generator.narrator import Context
 from generator.present import PORTFOLIO, period_label
+
+NOT_GIVEN = "not given"
+"""The sector or country of a holding no input names: a group of the exposures, not a sector an answer names."""
 
 WEIGHT_TOLERANCE = 0.005
 """Weights given in a holdings file that add up to more than this away from one are a finding (they are scaled)."""
@@ -126,7 +130,7 @@ class _Lookups:
     names: dict[str, str]
     sectors: dict[str, str]
     countries: dict[str, str]
-    figures: dict[str, tuple[str, dict[str, float | None]]]
+    figures: dict[str, tuple[tuple[int, str], dict[str, float | None]]]
     yields: dict[str, float | None]
     rates: dict[tuple[str, str], pl.DataFrame] = field(default_factory=dict)
     by_day: dict[tuple[str, str], dict[date, tuple[float | None, str | None]]] = field(default_factory=dict)
@@ -147,7 +151,7 @@ class _Lookups:
 
 
 def _lookups(ingested: Ingested, analysis: Analysis, market: pl.DataFrame, levels: dict[str, pl.DataFrame],
-             as_of: date) -> _Lookups:
+             as_of: date, quarter_lag: int, annual_lag: int) -> _Lookups:
     held = ingested.holdings["entity_id"].unique().to_list()
     last = ingested.prices.filter(pl.col("entity_id").is_in(held) & (pl.col("date") <= as_of)).sort("date") \
         .group_by("entity_id").agg(pl.col("close").last(), pl.col("date").last(), pl.col("source").last())
@@ -162,32 +166,43 @@ def _lookups(ingested: Ingested, analysis: Analysis, market: pl.DataFrame, level
         names=dict(latest.select("entity_id", "entity_name").iter_rows()),
         sectors={e: s for e, s in latest.select("entity_id", "sector").iter_rows() if s}
         | ingested.declared("sector"), countries=ingested.declared("country"),
-        figures=_report_figures(analysis, held), yields=dict(yields.iter_rows()))
+        figures=_report_figures(ingested, analysis, held, as_of, quarter_lag, annual_lag),
+        yields=dict(yields.iter_rows()))
 
 
-def _report_figures(analysis: Analysis, entities: Sequence[str]) -> dict[str, tuple[str, dict[str, float | None]]]:
-    """Each held company's report period (as the company's report takes it) and its figures there, twelve months
-    to a quarter's end for the flows a weighted fundamental reads."""
-    stated = set(analysis.base["entity_id"].unique().to_list())
+def _report_figures(ingested: Ingested, analysis: Analysis, entities: Sequence[str], as_of: date, quarter_lag: int,
+                    annual_lag: int) -> dict[str, tuple[tuple[int, str], dict[str, float | None]]]:
+    """Each held company's report period at the as-of date, and its figures there (twelve months to a quarter's
+    end for the flows a weighted fundamental reads): the latest period first reported on or before the as-of date
+    (a figure with no filing date counts as reported its period's end plus the lag), a year before its own fourth
+    quarter. A book valued in 2022 is not judged on statements filed in 2025."""
+    lag = pl.when(pl.col("fiscal_period") == "FY").then(annual_lag).otherwise(quarter_lag)
+    first = ingested.facts.filter(pl.col("entity_id").is_in(list(entities))).with_columns(
+        known=pl.coalesce(pl.col("filed"), pl.col("period_end") + pl.duration(days=lag))).group_by(
+        "entity_id", "fiscal_year", "fiscal_period").agg(pl.col("known").min(), pl.col("period_end").max())
+    chosen = first.filter(pl.col("known") <= as_of).with_columns(annual=pl.col("fiscal_period") == "FY").sort(
+        "period_end", "annual").group_by("entity_id", maintain_order=True).last()
     out = {}
-    for entity in (e for e in entities if e in stated):
-        year, period = report_period(analysis, entity)
+    for entity, year, period in chosen.select("entity_id", "fiscal_year", pl.col("fiscal_period").cast(pl.String)
+                                              ).iter_rows():
         got = period_values(analysis, entity, year, period)
         if period != "FY":
             got |= {m: got.get(f"{m}_ttm") for m in _QUARTERLY_TTM}
-        out[entity] = (period_label(year, period), got)
+        out[entity] = ((year, period), got)
     return out
 
 
 def analyse_portfolios(ingested: Ingested, analysis: Analysis, market: pl.DataFrame, levels: dict[str, pl.DataFrame],
-                       as_of: date, *, benchmark: str | None, base_currency: str, risk_free: float = 0.0
+                       as_of: date, *, benchmark: str | None, base_currency: str, risk_free: float = 0.0,
+                       quarter_lag: int = QUARTER_LAG_DAYS, annual_lag: int = ANNUAL_LAG_DAYS
                        ) -> tuple[list[Portfolio], list[PortfolioFailure]]:
     """Every portfolio of the holdings inputs at the as-of date, or why it cannot be reported (a holdings row
     rejected that changes what it holds, a holding with no close or no FX rate near the as-of date). Every
-    portfolio's risk is measured in one pass over all their value series."""
+    portfolio's risk is measured in one pass over all their value series; its holdings are judged on the
+    statements reported by the as-of date (the lags date those with no filing date)."""
     failed: list[PortfolioFailure] = []
     valued: list[tuple[Portfolio, str]] = []
-    found = _lookups(ingested, analysis, market, levels, as_of)
+    found = _lookups(ingested, analysis, market, levels, as_of, quarter_lag, annual_lag)
     for (portfolio_id,), rows in sorted(ingested.holdings.partition_by("portfolio_id", as_dict=True).items(),
                                         key=lambda item: str(item[0][0])):
         blocking = ingested.blocking.get(str(portfolio_id), [])
@@ -257,10 +272,11 @@ def _value(portfolio_id: str, rows: pl.DataFrame, found: _Lookups, market: pl.Da
         value = row["quantity"] * close * rate if basis == "quantity" else None
         holdings.append({
             "entity_id": entity, "given": row["given"], "name": found.names.get(entity, entity),
-            "sector": found.sectors.get(entity) or "unknown", "country": found.countries.get(entity) or "unknown",
+            "sector": found.sectors.get(entity) or NOT_GIVEN, "country": found.countries.get(entity) or NOT_GIVEN,
             "currency": currency, "quantity": row["quantity"], "weight_given": row["weight"], "close": close,
             "price_date": day, "price_source": source, "fx_rate": rate, "fx_source": rate_source,
-            "market_value": value, "cost": row["cost"], "source": row["source"]})
+            "market_value": value, "cost": row["cost"], "source": row["source"],
+            "report_period": list(found.figures[entity][0]) if entity in found.figures else None})
     if assumed:
         findings.append({"check": "currency_assumed", "severity": "warning", "message":
                          f"neither the prices nor the holdings of {', '.join(assumed)} give a currency: taken to be "
@@ -403,7 +419,7 @@ def _fundamentals(holdings: list[dict[str, Any]], found: _Lookups) -> list[dict[
         out.append({"metric": name, "value": value, "reason": reason, "method": method, "source": source,
                     "definition": definition(name).formula, "coverage": covered,
                     "holdings": [h["entity_id"] for h, _ in have],
-                    "periods": {h["entity_id"]: found.figures[h["entity_id"]][0] for h, _ in have
+                    "periods": {h["entity_id"]: period_label(*found.figures[h["entity_id"]][0]) for h, _ in have
                                 if h["entity_id"] in found.figures}})
     return out
 
@@ -449,14 +465,16 @@ def portfolio_context(portfolio: Portfolio, flags: list[dict[str, Any]], shares:
     metrics: dict[str, float | None] = {
         "market_value": portfolio.market_value, "holdings_count": float(concentration["holdings"]),
         **{k: concentration[k] for k in ("top_1", "top_5", "top_10", "herfindahl", "effective_holdings")},
-        "largest_sector_weight": portfolio.exposures["sector"][0]["weight"],
         **{f["metric"]: f["value"] for f in portfolio.fundamentals},
         **{r["metric"]: r["value"] for r in portfolio.risk},
     }
     held = {s["flag"]: s["share"] for s in shares}
     metrics |= {flag_share(flag): held.get(flag, 0.0) for flag in COMPANY_FLAG_SHARES}
-    names = {"largest_holding": by_id[concentration["largest"]]["name"],
-             "top_sector": portfolio.exposures["sector"][0]["name"]}
+    names = {"largest_holding": by_id[concentration["largest"]]["name"]}
+    top = portfolio.exposures["sector"][0]
+    if top["name"] != NOT_GIVEN:  # the largest group a sector: holdings with none given are no sector to name
+        metrics["largest_sector_weight"] = top["weight"]
+        names["top_sector"] = top["name"]
     contributions = [c for c in portfolio.contributions if c["window"] == "1y"]
     if contributions:
         top = max(contributions, key=lambda c: c["contribution"])

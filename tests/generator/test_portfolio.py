@@ -195,3 +195,23 @@ def test_the_value_series_starts_where_every_holding_has_a_close(tmp_path: Path)
     assert book.series["date"].to_list()[0] == date(2022, 12, 20)
     assert risk(book, "return_1m") is None
     assert pl.Series(book.series["value"]).len() == 6
+
+
+def test_holdings_are_judged_on_the_statements_reported_by_the_as_of_date(tmp_path: Path) -> None:
+    """A book valued at the end of 2022 reads its holdings' FY2021 statements, filed in February 2022, not their
+    FY2022 ones, filed in 2023; a company whose first statements came later has no fundamentals yet."""
+    header = "entity_id,entity_name,fiscal_year,fiscal_period,period_start,period_end,statement,item,value,currency,filed\n"
+    rows = []
+    for year, filed, revenue, income in ((2021, "2022-02-15", 1000, 100), (2022, "2023-02-15", 1000, -50)):
+        rows += [f"ACO,Aco,{year},FY,{year}-01-01,{year}-12-31,income,revenue,{revenue},USD,{filed}",
+                 f"ACO,Aco,{year},FY,{year}-01-01,{year}-12-31,income,net_income,{income},USD,{filed}"]
+    rows.append("LATE,Late Co,2024,FY,2024-01-01,2024-12-31,income,revenue,500,USD,2025-03-01")
+    closes = "entity_id,date,close,currency\n" + "".join(f"{e},2022-12-{d},{10 + d},USD\n" for e in ("ACO", "LATE")
+                                                         for d in range(19, 29) if date(2022, 12, d).weekday() < 5)
+    (book,), _, _ = run_book(tmp_path, "portfolio_id,entity_id,quantity\nP,ACO,10\nP,LATE,10\nP,AAPL,1\n",
+                             ("facts.csv", header + "\n".join(rows) + "\n"), ("closes.csv", closes))
+    periods = {h["entity_id"]: h["report_period"] for h in book.holdings}
+    assert periods == {"ACO": [2021, "FY"], "LATE": None, "AAPL": None}
+    margin = next(f for f in book.fundamentals if f["metric"] == "weighted_net_margin")
+    assert (margin["value"], margin["holdings"], margin["periods"]) == (pytest.approx(0.1), ["ACO"], {"ACO": "FY2021"})
+    assert next(f for f in book.fundamentals if f["metric"] == "loss_share")["value"] == 0.0  # FY2022's loss: later
