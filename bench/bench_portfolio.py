@@ -24,8 +24,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import polars as pl
-
 from bench_market import closes
+
 from generator.ingest import ingest
 from generator.ingest.holdings import HOLDINGS_SCHEMA
 from generator.ingest.prices import PRICES_SCHEMA
@@ -66,7 +66,7 @@ def baseline(wide: pd.DataFrame, held: pl.DataFrame) -> dict[str, tuple[float, f
             drawdown = (span / span.cummax() - 1).min()
             _ = returns.cov(market.iloc[-size:]) / market.iloc[-size:].var()
             parts = values.iloc[-size - 1:].diff().iloc[1:].div(span.shift(1).iloc[1:], axis=0)
-            _ = parts.apply(lambda c, r=returns: c.cov(r)) / returns.std() * math.sqrt(252)  # noqa: B023
+            _ = parts.apply(lambda c, r=returns: c.cov(r)) / returns.std() * math.sqrt(252)
             if window == "1y":
                 out[str(book)] = (volatility, drawdown)
     return out

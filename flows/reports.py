@@ -41,12 +41,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from generator import deliver, manifest, pack, pipeline, render, reports
+from generator.answers import narrate
 from generator.errors import FinreportError
 from generator.graph import Graph, ontology_graph
 from generator.ingest import Ingested
 from generator.metrics import Analysis
 from generator.outputs import folder_names, write_atomic, write_json
-from generator.answers import narrate
 from generator.pipeline import FactsRun, Progress
 from generator.portfolio import Portfolio
 from generator.reports import OnDemandRequest, ReportRequest
@@ -292,6 +292,10 @@ def report_pack(request: ReportRequest, kind: str) -> State:
     write_manifest(record, out)
     create_table_artifact(reports.overview(run, record, selected, folders), key=f"{kind}-reports",
                           description=f"{len(record['reports'])} reports as of {record['as_of']}")
+    if books or book_failures:
+        create_table_artifact(reports.portfolio_overview(run, books, record), key=f"{kind}-portfolios",
+                              description=f"{len(record['portfolios']['reports'])} portfolio reports as of "
+                                          f"{record['as_of']}")
     create_markdown_artifact(reports.pdf_page(record, selected, folders, out), key=f"{kind}-reports-pdfs",
                              description="Where the PDFs are")
     message = reports.outcome(record, planned, out)

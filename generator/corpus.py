@@ -191,7 +191,8 @@ def write_books(prices: Sequence[Path], folder: Path, seed: int, benchmark: str,
 
 
 MARKET_REPEATS = 3
-"""How many times each market (and portfolio) example enters the corpus. A company gives a context per period and a share one per
+"""How many times each market (and portfolio) example enters the corpus. A company gives a context per period and
+a share one per
 date, so the market questions had a fifth of the examples of the others: a model trained once over them wrote
 "the Sharpe ratio was ⟨volatility_1y⟩" for most real shares."""
 

@@ -9,7 +9,6 @@ ratio that says nothing about them is absent with that reason.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal

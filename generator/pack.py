@@ -12,10 +12,10 @@ from typing import Any
 import polars as pl
 import rdflib
 
+from generator.answers import narrate
 from generator.graph import flag_classes, flag_records, ontology_graph, turtle
 from generator.graph_queries import FLAG_SHARES, flag_shares
 from generator.metrics import definition
-from generator.answers import narrate
 from generator.narrator import Answer, Context
 from generator.outputs import folder_names, write_atomic, write_json
 from generator.pipeline import FactsRun, answer
@@ -159,9 +159,10 @@ def write_all(run: FactsRun, out: Path, run_id: str, as_of: str) -> dict[str, st
     for entity, folder in folders.items():
         write_entity(run, entity, out / folder, run_id, as_of, answered[entity], tbox)
     books = narrate(portfolio_contexts(run))
+    book_folders = folder_names([p.portfolio_id for p in run.portfolios])
     for portfolio in run.portfolios:
-        write_portfolio(run, portfolio, out / PORTFOLIOS / folder_names([portfolio.portfolio_id])[portfolio.portfolio_id],
-                        run_id, as_of, books[portfolio.portfolio_id])
+        write_portfolio(run, portfolio, out / PORTFOLIOS / book_folders[portfolio.portfolio_id], run_id, as_of,
+                        books[portfolio.portfolio_id])
     write_atomic(out / "rejected.csv", run.ingested.rejected.write_csv())
     run.timings["write_s"] = time.perf_counter() - t0
     return folders

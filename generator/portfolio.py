@@ -32,9 +32,9 @@ from generator.ingest import Ingested
 from generator.ingest.fx import converted, missing_rate
 from generator.market import STALE_DAYS, TRADING_DAYS, WINDOWS, market_metrics
 from generator.metrics import Analysis, definition, flag_share
-from generator.settings import ANNUAL_LAG_DAYS, QUARTER_LAG_DAYS
 from generator.narrator import Context
 from generator.present import PORTFOLIO, period_label
+from generator.settings import ANNUAL_LAG_DAYS, QUARTER_LAG_DAYS
 
 NOT_GIVEN = "not given"
 """The sector or country of a holding no input names: a group of the exposures, not a sector an answer names."""
@@ -86,11 +86,8 @@ class Portfolio:
 
     @property
     def market_value(self) -> float | None:
-        values = [h["market_value"] for h in self.holdings]
-        return None if self.basis == "weight" else math.fsum(values)
-
-    def weights(self) -> dict[str, float]:
-        return {h["entity_id"]: h["weight"] for h in self.holdings}
+        """The holdings' value in the base currency; None for a portfolio given by weights."""
+        return None if self.basis == "weight" else math.fsum(h["market_value"] for h in self.holdings)
 
     def record(self, as_of: date) -> dict[str, Any]:
         """portfolio.json: every figure with what it was computed from."""

@@ -19,9 +19,11 @@ from generator import deliver
 from generator.errors import UsageError
 from generator.graph import flag_labels
 from generator.manifest import key_figures
+from generator.metrics import definition, label
 from generator.narrator import Answer, Narrator, catalogue
 from generator.pipeline import FactsRun
 from generator.portfolio import Portfolio
+from generator.present import by_unit
 from generator.settings import get_settings
 
 
@@ -198,6 +200,31 @@ def overview(run: FactsRun, manifest: dict[str, Any], selected: Sequence[str], f
         pdf = written.get(folders.get(entity, ""))
         row["report"] = str(pdf.resolve()) if pdf else f"failed ({failed[entity]['stage']}): {failed[entity]['error']}"
         rows.append(row)
+    return rows
+
+
+PORTFOLIO_OVERVIEW = ("market_value", "return_1y", "volatility_1y", "max_drawdown_1y", "top_1", "effective_holdings")
+"""A portfolio's figures in the run's portfolio table."""
+
+
+def portfolio_overview(run: FactsRun, books: Sequence[Portfolio], manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The portfolio table: each portfolio's value, risk and concentration, formatted, its flags, and its PDF or
+    why it has none."""
+    written = {Path(p).parent.name: Path(p) for p in manifest["portfolios"].get("reports", [])}
+    folders = {b.portfolio_id: manifest["portfolios"]["folders"].get(b.portfolio_id, b.portfolio_id) for b in books}
+    rows = []
+    for book in books:
+        figures = {r["metric"]: r["value"] for r in book.risk} | {"market_value": book.market_value} \
+            | {k: book.concentration[k] for k in ("top_1", "effective_holdings")}
+        pdf = written.get(folders[book.portfolio_id])
+        rows.append({"portfolio": book.portfolio_id, "name": book.name, "base": book.base_currency,
+                     **{label(m): by_unit(figures.get(m), definition(m).unit, book.base_currency)
+                        for m in PORTFOLIO_OVERVIEW},
+                     "flags": "; ".join(f.label for f in run.graph.portfolio_flags
+                                        if f.entity_id == book.portfolio_id) or "none",
+                     "report": str(pdf.resolve()) if pdf else "not printed (see the manifest's failures)"})
+    rows += [{"portfolio": f["portfolio_id"], "report": f"failed ({f['stage']}): {f['error']}"}
+             for f in manifest["portfolios"].get("failures", [])]
     return rows
 
 

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FLOW = """
 errors settings outputs rounding schema present lifecycle
 ingest.base ingest.fiscal ingest.csvread ingest.validate ingest.shares ingest.xbrl ingest.long ingest.wide
-ingest.statement ingest.companyfacts ingest.xbrl_csv industry ingest.sectors ingest.prices ingest.holdings ingest.fx ingest
+ingest.statement ingest.companyfacts ingest.xbrl_csv industry ingest.sectors ingest.prices ingest.holdings ingest.fx
+ingest
 sample periods checks market metrics provenance graph graph_queries
 narrator narrator.slots narrator.parts narrator.verify narrator.model narrator.training answers portfolio
 pipeline pack manifest charts render deliver reports corpus finetune

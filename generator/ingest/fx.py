@@ -95,7 +95,8 @@ def read_rates(path: Path, kind: str) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     if kind == "to_base":  # one rate per cell; a line with none is one row, rejected
         columns = [c for c in frame.columns if _RATE_TO.match(c)]
         long = frame.unpivot(index=["date", "currency", "_line", "__problem"], on=columns, variable_name="_column",
-                             value_name="rate").with_columns(_given=pl.col("rate").fill_null("").str.strip_chars() != "")
+                             value_name="rate")
+        long = long.with_columns(_given=pl.col("rate").fill_null("").str.strip_chars() != "")
         long = long.filter(pl.col("_given") | (~pl.col("_given").any().over("_line")
                                                & (pl.col("_column") == columns[0])))
         long = long.with_columns(base=pl.col("_column").str.slice(8).str.to_uppercase()).sort("_line",

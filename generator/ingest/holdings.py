@@ -131,7 +131,8 @@ def _day(text: str) -> date | None:
         return None
 
 
-def _rejected(path: Path, line: int, column: str | None, cells: dict[str, str | None], reason: str) -> dict[str, object]:
+def _rejected(path: Path, line: int, column: str | None, cells: dict[str, str | None],
+              reason: str) -> dict[str, object]:
     return {"file": str(path), "line": line, "column": column, "entity_id": cells.get("entity_id"), "item": "holding",
             "value": cells.get(column) if column else None, "reason": reason}
 

@@ -63,8 +63,9 @@ def nightly(server: Any, sample_dir: Path, tmp_path_factory: pytest.TempPathFact
     out = root / "out"
     (out / AS_OF.isoformat()).mkdir(parents=True)
     (out / AS_OF.isoformat() / ROLES["non_usd"]).write_text("a file where the company's folder should be\n")
-    request = ReportRequest(inputs=[str(sample_dir / "long"), str(sample_dir / "prices"), str(sample_dir / "portfolios"),
-                                    str(root / "broken.csv"), str(root / "bad_book.csv")],
+    inputs = [sample_dir / "long", sample_dir / "prices", sample_dir / "portfolios", root / "broken.csv",
+              root / "bad_book.csv"]
+    request = ReportRequest(inputs=[str(p) for p in inputs],
                             as_of=AS_OF, output_dir=str(out))
     return nightly_reports(request, return_state=True), out / AS_OF.isoformat()
 
@@ -199,6 +200,9 @@ def test_artifacts_list_every_company_with_its_figures(nightly: tuple[State, Pat
     assert links is not None and links.type == "markdown"
     assert links.data.count("report.pdf)") == 16
     assert "**BAD** failed at portfolio" in links.data
+    books = Artifact.get("nightly-portfolios")
+    assert books is not None and [r["portfolio"] for r in json.loads(books.data)] == [
+        "CONVICTION", "DIVERSIFIED", "GLOBAL", "BAD"]
 
 
 @pytest.mark.slow

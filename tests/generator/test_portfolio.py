@@ -200,7 +200,8 @@ def test_the_value_series_starts_where_every_holding_has_a_close(tmp_path: Path)
 def test_holdings_are_judged_on_the_statements_reported_by_the_as_of_date(tmp_path: Path) -> None:
     """A book valued at the end of 2022 reads its holdings' FY2021 statements, filed in February 2022, not their
     FY2022 ones, filed in 2023; a company whose first statements came later has no fundamentals yet."""
-    header = "entity_id,entity_name,fiscal_year,fiscal_period,period_start,period_end,statement,item,value,currency,filed\n"
+    header = ("entity_id,entity_name,fiscal_year,fiscal_period,period_start,period_end,statement,item,value,currency,"
+              "filed\n")
     rows = []
     for year, filed, revenue, income in ((2021, "2022-02-15", 1000, 100), (2022, "2023-02-15", 1000, -50)):
         rows += [f"ACO,Aco,{year},FY,{year}-01-01,{year}-12-31,income,revenue,{revenue},USD,{filed}",

@@ -20,6 +20,7 @@ from generator.reports import (
     outcome,
     overview,
     pdf_page,
+    portfolio_overview,
     select,
     select_portfolios,
 )
@@ -111,3 +112,10 @@ def test_the_portfolios_asked_for_are_reported_and_the_others_fail_with_why(samp
     assert failed == [{"portfolio_id": "NOPE", "stage": "ingest", "error": "not in the holdings inputs"}]
     assert select_portfolios(run, OnDemandRequest(entities=["KOLA"])) == ([], [])
     assert select(run, OnDemandRequest(portfolios=["GLOBAL"]), [])[0] == []
+    manifest = {"portfolios": {"reports": ["/out/portfolios/GLOBAL/report.pdf"], "folders": {},
+                               "failures": [{"portfolio_id": "NOPE", "stage": "ingest", "error": "not in the inputs"}]}}
+    rows = portfolio_overview(run, chosen, manifest)
+    assert rows[0]["portfolio"] == "GLOBAL" and rows[0]["market value"].startswith("€")
+    assert rows[0]["flags"] == "concentrated portfolio; liquidity risk exposure"
+    assert rows[0]["report"] == "/out/portfolios/GLOBAL/report.pdf"
+    assert rows[1] == {"portfolio": "NOPE", "report": "failed (ingest): not in the inputs"}
