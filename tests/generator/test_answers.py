@@ -51,10 +51,10 @@ def test_every_company_gets_the_chosen_questions_and_always_the_summary(sample_r
         assert [a.question_id for a in answers] == ["executive_summary", "liquidity"]
         assert all(a.text and a.origin == "reference" for a in answers)
     _, every = narrate(contexts(sample_run, entities[:1]))[entities[0]]
-    assert [a.question_id for a in every] == [q.id for q in catalogue()]  # prices too: the market questions
+    assert [a.question_id for a in every] == [q.id for q in catalogue() if not q.portfolio]  # prices: the market ones
     _, statements_only = narrate(contexts(replace(sample_run, market=sample_run.market.clear()), entities[:1]))[
         entities[0]]
-    assert [a.question_id for a in statements_only] == [q.id for q in catalogue() if not q.market]
+    assert [a.question_id for a in statements_only] == [q.id for q in catalogue() if not q.market and not q.portfolio]
 
 
 def test_a_quarter_s_returns_are_those_of_the_twelve_months_it_closes() -> None:

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from generator.answers import narrate
 from generator.corpus import company_periods
 from generator.graph import flag_labels
-from generator.narrator import catalogue
+from generator.narrator import Answer, Context, asked, catalogue
 from generator.narrator.model import ModelNarrator, prompt
 from generator.narrator.parts import WHOLE, joined, plan
 from generator.narrator.slots import SLOT, fill, prompt_facts
@@ -33,7 +34,8 @@ from generator.narrator.training import (
     weighted_loss,
 )
 from generator.narrator.verify import verify
-from generator.pipeline import FactsRun, answer
+from generator.pack import portfolio_contexts
+from generator.pipeline import FactsRun, answer, build
 from generator.sample import ROLES
 
 
@@ -51,13 +53,24 @@ def tiny(path: Path, run: FactsRun, labels: list[str], companies: int = 2, seed:
     return model, tokenizer, examples
 
 
-def test_every_question_has_five_phrasings_that_verify_on_the_sample(sample_run: FactsRun, labels: list[str]) -> None:
+@pytest.fixture(scope="module")
+def books(sample_dir: Path) -> dict[str, tuple[Context, list[Answer]]]:
+    """The sample's three portfolios, answered by the reference narrator."""
+    run = build([sample_dir / "long", sample_dir / "prices", sample_dir / "portfolios"])
+    return narrate(portfolio_contexts(run))
+
+
+def test_every_question_has_five_phrasings_that_verify_on_the_sample(
+        sample_run: FactsRun, books: dict[str, tuple[Context, list[Answer]]], labels: list[str]) -> None:
     """Each part of each answer (most answers are one part) has five phrasings; each verifies as its part, and
-    the parts of an answer, each in its first phrasing, verify together."""
+    the parts of an answer, each in its first phrasing, verify together: for every company, and every portfolio."""
     report_periods = [ctx for ctx, _ in answer(sample_run, sample_run.entities).values()]
+    report_periods += [ctx for ctx, _ in books.values()]
     roles = set()
     for question in catalogue():
         for ctx in report_periods:
+            if not asked(question, ctx):
+                continue
             facts = prompt_facts(question, ctx)
             parts = plan(question, ctx, facts)
             texts = []
@@ -80,9 +93,10 @@ def test_every_question_has_five_phrasings_that_verify_on_the_sample(sample_run:
             ("executive_summary", "revenue"), ("executive_summary", "flags")} <= roles
 
 
-def test_reference_answers_turn_into_slots_and_back(sample_run: FactsRun, labels: list[str]) -> None:
-    for ctx, answers in answer(sample_run, sample_run.entities).values():
-        for question, reference in zip(catalogue(), answers, strict=True):
+def test_reference_answers_turn_into_slots_and_back(
+        sample_run: FactsRun, books: dict[str, tuple[Context, list[Answer]]], labels: list[str]) -> None:
+    for ctx, answers in [*answer(sample_run, sample_run.entities).values(), *books.values()]:
+        for question, reference in zip([q for q in catalogue() if asked(q, ctx)], answers, strict=True):
             facts = prompt_facts(question, ctx)
             slotted = delexicalise(reference.text, question, ctx, facts, labels)
             assert slotted is not None, (question.id, reference.text)
