@@ -313,7 +313,8 @@ def test_a_wrong_subscriptions_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(deliver.UsageError, match=r"subs.toml: readers.0.mode: Input should be 'per_company' or"):
         deliver.load_subscriptions(path)
     example = deliver.load_subscriptions(ROOT / "config" / "subscriptions.example.toml")
-    assert [r.mode for r in example.readers] == ["digest", "per_company"]
+    assert [r.mode for r in example.readers] == ["digest", "per_company", "digest"]
+    assert example.readers[-1].portfolios == ["GLOBAL", "CONVICTION"]
 
 
 def test_a_mail_gives_the_share_s_figures_and_a_share_with_prices_alone_has_a_market_report(tmp_path: Path) -> None:
