@@ -699,7 +699,8 @@ FX_START = {"EUR": 1.10, "GBP": 1.27, "JPY": 0.0070}
 
 
 def write_portfolios(companies: Sequence[Company], prices_csv: Path, holdings_csv: Path, seed: int) -> int:
-    """``holdings.csv`` (:data:`PORTFOLIOS`, as of the prices' last day, by quantity) and ``fx_rates.csv`` beside it
+    """``holdings.csv`` (:data:`PORTFOLIOS` by quantity, bought at the prices' last closes; undated: the books as
+    they stand, at any as-of date) and ``fx_rates.csv`` beside it
     (each currency in dollars on every trading day of the prices: a random walk of 0.4% a day); returns how many
     portfolios were written (one that holds fewer than two of the sample's companies is left out)."""
     closes = pl.read_csv(prices_csv, schema_overrides={"date": pl.Date}).group_by("entity_id").agg(
@@ -724,12 +725,11 @@ def write_portfolios(companies: Sequence[Company], prices_csv: Path, holdings_cs
             continue
         for entity, value in held.items():
             quantity = round(value * usd[base] / usd[currency[entity]] / last[entity])
-            rows.append((portfolio_id, name, entity, quantity, currency[entity], base, day.isoformat()))
+            rows.append((portfolio_id, name, entity, quantity, currency[entity], base))
     holdings_csv.parent.mkdir(parents=True, exist_ok=True)
     with holdings_csv.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(("portfolio_id", "portfolio_name", "entity_id", "quantity", "currency", "base_currency",
-                         "as_of"))
+        writer.writerow(("portfolio_id", "portfolio_name", "entity_id", "quantity", "currency", "base_currency"))
         writer.writerows(rows)
     with (holdings_csv.parent / "fx_rates.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")

@@ -268,6 +268,8 @@ class ModelNarrator:
     def answer_all(self, jobs: Sequence[tuple[Question, Context]]) -> list[Answer]:
         """Every job drafted together (in batches, beams for the failures): an answer that passes is filled in; any
         other is replaced by the reference answer, the model's text and the reason kept beside it."""
+        if not jobs:  # a run with no portfolio to answer for: nothing to tokenize
+            return []
         facts = [prompt_facts(q, c) for q, c in jobs]
         return [self._checked(q, c, f, d) for (q, c), f, d in zip(jobs, facts, self.draft(jobs, facts), strict=True)]
 
