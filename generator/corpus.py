@@ -158,8 +158,7 @@ books' rates."""
 def write_books(prices: Sequence[Path], folder: Path, seed: int, benchmark: str,
                 bases: Sequence[str] = ("USD", "USD", "USD", "EUR", "GBP")) -> list[Path]:
     """:data:`BOOKS` random portfolios over the companies of price files (not their index): two holdings to
-    thirty, concentrated, or (a third of them) spread evenly over eleven or more, so that a model also learns to say
-    a book is not concentrated; by quantity (most) or by weight, valued in one of ``bases``; and every currency
+    thirty, concentrated or spread, by quantity (most) or by weight, valued in one of ``bases``; and every currency
     of :data:`FX_TO_USD` in dollars on each day of the prices (random walks of 0.4% a day). Returns the holdings
     and FX files, written in ``folder``."""
     quoted = read_prices([p for p in prices if prices_layout(Probe(p))]).prices
@@ -168,12 +167,9 @@ def write_books(prices: Sequence[Path], folder: Path, seed: int, benchmark: str,
     rng = random.Random(f"{seed}/books")
     rows = []
     for k in range(BOOKS):
-        spread = k % 3 == 0 and companies.height > 10  # a third spread evenly over eleven or more: not concentrated
-        size = rng.randint(11, min(30, companies.height)) if spread else rng.choice((2, 3, 4, 6, 9, 12, 15, 20, 30))
-        held = rng.sample(companies.rows(), min(companies.height, size))
+        held = rng.sample(companies.rows(), min(companies.height, rng.choice((2, 3, 4, 6, 9, 12, 15, 20, 30))))
         by_weight, base = rng.random() < 0.25, rng.choice(bases)
-        weights = [rng.uniform(0.9, 1.1) if spread else rng.paretovariate(1.2) if rng.random() < 0.5
-                   else rng.uniform(0.5, 1.5) for _ in held]
+        weights = [rng.paretovariate(1.2) if rng.random() < 0.5 else rng.uniform(0.5, 1.5) for _ in held]
         total = sum(weights)
         for (entity, close), weight in zip(held, weights, strict=True):
             amount = f"{weight / total:.4f}" if by_weight else str(max(1, round(1e6 * weight / total / close)))
