@@ -14,7 +14,7 @@ import polars as pl
 
 import generator
 from generator.answers import period_row, period_values, report_period
-from generator.ingest import Ingested
+from generator.ingest import NOT_STATEMENTS, Ingested
 from generator.metrics import definition
 from generator.outputs import folder_names, write_json
 from generator.pack import write_all
@@ -109,7 +109,7 @@ def unusable_entities(ingested: Ingested) -> list[dict[str, str]]:
     """Companies in the inputs none of whose statement rows could be used: each is a failed report, not a silent
     gap. (A company with prices and no statement rows at all gets a report of its market figures.)"""
     rejected = ingested.rejected.filter(pl.col("entity_id").is_not_null() & (pl.col("entity_id") != "")
-                                        & (pl.col("item").fill_null("") != "price"))
+                                        & ~pl.col("item").fill_null("").is_in(NOT_STATEMENTS))
     usable = set(ingested.facts["entity_id"].unique().to_list())
     counts = rejected.group_by("entity_id").len().sort("entity_id").rows()
     failed = [{"entity_id": e, "stage": "ingest", "error": f"none of its {n} rows is usable (see rejected.csv)"}

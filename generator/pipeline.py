@@ -26,7 +26,7 @@ from generator.errors import UsageError
 from generator.graph import Graph, Held, add_portfolios, reason, reason_portfolios, set_liquidity_shares
 from generator.graph import build as build_graph
 from generator.graph_queries import flag_shares
-from generator.ingest import Ingested, expand_inputs, ingest
+from generator.ingest import NOT_STATEMENTS, Ingested, expand_inputs, ingest
 from generator.market import market_table, total_return_levels
 from generator.metrics import Analysis, compute_metrics
 from generator.narrator import Answer, Context, Narrator
@@ -86,7 +86,7 @@ class FactsRun:
         (an index is measured against, not reported on), and not a company whose statement rows were all
         rejected (that is a failure to fix)."""
         stated = set(self.ingested.facts["entity_id"].unique().to_list())
-        rejected = set(self.ingested.rejected.filter(pl.col("item").fill_null("") != "price")["entity_id"]
+        rejected = set(self.ingested.rejected.filter(~pl.col("item").fill_null("").is_in(NOT_STATEMENTS))["entity_id"]
                        .drop_nulls().to_list())
         priced = set(self.ingested.prices["entity_id"].unique().to_list())
         return sorted(priced - stated - set(self.benchmarks) - rejected)

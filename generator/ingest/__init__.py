@@ -29,6 +29,9 @@ ADAPTERS: tuple[Adapter, ...] = (companyfacts.ADAPTER, xbrl_csv.ADAPTER, long.AD
 value column too). A file none accepts is read as a long table, whose reader says which columns it lacks."""
 INPUT_SUFFIXES = (".csv", ".parquet", ".pq", ".jsonl", ".ndjson", ".json")
 PERIOD_KEYS = ["entity_id", "fiscal_year", "fiscal_period", "item"]
+NOT_STATEMENTS = ("price", "holding", "fx rate")
+"""The ``item`` of a rejected row that is no statement figure: a company whose only rejected rows are these has not
+lost its statements (a holding of a company no input has names a company that is not one of the run's)."""
 
 
 @dataclass(frozen=True)
