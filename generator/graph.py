@@ -121,6 +121,11 @@ def flag_labels(tbox: Ontology) -> list[str]:
     return [str(c.label[0]) for c in flag_classes(tbox) if c.label]
 
 
+def flag_names(tbox: Ontology) -> dict[str, str]:
+    """Each category's class name → its label ("LiquidityConcern" → "liquidity concern")."""
+    return {c.name: str(c.label[0]) for c in flag_classes(tbox) if c.label}
+
+
 def snapshot_properties(tbox: Ontology) -> list[str]:
     """Metric data properties of a snapshot: named as the facts engine's metrics, or the market's."""
     names = set(metric_names()) | set(MARKET_DEFINITIONS)

@@ -13,7 +13,7 @@ import polars as pl
 import rdflib
 
 from generator.answers import narrate
-from generator.graph import flag_classes, flag_records, ontology_graph, turtle
+from generator.graph import flag_names, flag_records, ontology_graph, turtle
 from generator.graph_queries import FLAG_SHARES, flag_shares
 from generator.metrics import definition
 from generator.narrator import Answer, Context
@@ -194,7 +194,7 @@ class PortfolioReport:
 def portfolio_flags(run: FactsRun, portfolio_id: str) -> list[dict[str, Any]]:
     """flags.json rows of one portfolio: its own categories, then its holdings' company flags by value, the
     largest share first, each labelled as the ontology labels it."""
-    labels = {c.name: str(c.label[0]) for c in flag_classes(run.graph.tbox) if c.label}
+    labels = flag_names(run.graph.tbox)
     own = [{"kind": "portfolio", **vars(f)} for f in run.graph.portfolio_flags if f.entity_id == portfolio_id]
     held = [{"kind": "holdings", "flag": s["flag"], "label": labels.get(s["flag"], s["flag"]),
              "severity": s["severity"], "share": s["share"], "holdings": s["holdings"]}
@@ -204,7 +204,7 @@ def portfolio_flags(run: FactsRun, portfolio_id: str) -> list[dict[str, Any]]:
 
 def portfolio_contexts(run: FactsRun) -> dict[str, Context]:
     """What a narrator may use for each portfolio of the run (:func:`generator.portfolio.portfolio_context`)."""
-    labels = {c.name: str(c.label[0]) for c in flag_classes(run.graph.tbox) if c.label}
+    labels = flag_names(run.graph.tbox)
     return {p.portfolio_id: portfolio_context(
         p, [vars(f) for f in run.graph.portfolio_flags if f.entity_id == p.portfolio_id],
         flag_shares(run.graph, p.portfolio_id), labels) for p in run.portfolios}
