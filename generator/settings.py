@@ -15,6 +15,7 @@ ANNUAL_LAG_DAYS = 90
 """A year's figures with no filing date count as known this many days after the year ends (10-K: 60 to 90 days)."""
 
 SHIPPED_NARRATOR = Path(__file__).resolve().parent / "narrator" / "checkpoint"
+SHIPPED_TRANSLATOR = Path(__file__).resolve().parent / "ask" / "checkpoint"
 """The narrator checkpoint installed with the package (trained by ``finreport finetune``; its card is its README)."""
 
 
@@ -40,6 +41,8 @@ class Settings(BaseSettings):
     io_retry_delays: list[float] = Field([2.0, 10.0], description="Seconds before each retry of a failed write")
     model_dir: Path = Field(SHIPPED_NARRATOR, description="The narrator checkpoint a model run loads "
                                                            "(default: the one shipped with the package)")
+    translator_dir: Path = Field(SHIPPED_TRANSLATOR, description="The translator checkpoint `finreport ask` and a "
+                                 "run's custom questions load (Hugging Face format)")
     subscriptions: Path = Field(Path("config/subscriptions.toml"), description="Who receives which reports (TOML)")
     outbox_dir: Path = Field(Path("output/outbox"), description="E-mails waiting, sent and rejected")
     mail_retry_delays: list[float] = Field([30.0, 120.0, 600.0],

@@ -484,10 +484,10 @@ def train(model: Any, tokenizer: Any, examples: Sequence[Example], work: Path, *
 
 
 def scratch(path: Path, corpus: Sequence[str], *, vocab_size: int, width: int, layers: int, heads: int,
-            seed: int = 0, family: str = "gpt2") -> tuple[Any, Any]:
+            seed: int = 0, family: str = "gpt2", tokens: Sequence[str] = ()) -> tuple[Any, Any]:
     """A narrator to train from nothing, saved in ``path``: a byte-level BPE tokenizer trained on ``corpus``
-    (digits one per token, so numbers never become opaque words) and a GPT-2 or Llama of the given size, seeded.
-    Returns (model, tokenizer)."""
+    (digits one per token, so numbers never become opaque words; each of ``tokens`` one token of its own) and a
+    GPT-2 or Llama of the given size, seeded. Returns (model, tokenizer)."""
     import torch
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -503,6 +503,7 @@ def scratch(path: Path, corpus: Sequence[str], *, vocab_size: int, width: int, l
     # instead of spelling it from pieces (and inventing ⟨free_flow⟩).
     tok.add_tokens([AddedToken(slot, normalized=False) for slot in sorted({m.group(0) for text in corpus
                                                                             for m in SLOT.finditer(text)})])
+    tok.add_tokens([AddedToken(token, normalized=False) for token in tokens])
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", pad_token="<pad>",
                                         unk_token="<unk>")
     torch.manual_seed(seed)

@@ -41,3 +41,29 @@ def test_the_flow_trains_resumes_evaluates_and_writes_a_model_card(tmp_path: Pat
         assert 0 <= result["greedy_verified_rate"] <= result["verified_rate"] <= 1 and result["tokens_per_s"] > 0
     assert saved["corpus"]["real_inputs"] == [str(real)]
     ModelNarrator(tmp_path / "narrator", [])  # the checkpoint loads as the report flow loads it
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_the_translator_flow_trains_evaluates_and_writes_a_model_card(tmp_path: Path) -> None:
+    from flows.finetune import finetune_translator
+    from generator.ask.training import TranslatorRequest
+    from generator.ask.translate import PROMPT_FORMAT as ASK_FORMAT
+    from generator.ask.translate import ModelTranslator
+
+    real = Path(__file__).resolve().parents[1] / "fixtures" / "sec-companyfacts" / "snow_facts.json"
+    request = TranslatorRequest(out=str(tmp_path / "translator"), seeds=[5], companies=3, real_like=3,
+                                per_phrasing=1, eval_per_phrasing=1, real_inputs=[str(real)], width=32, layers=1,
+                                heads=2, vocab_size=400, steps=4, batch_size=8, save_steps=2, beams=2, resume=False)
+    with prefect_test_harness(server_startup_timeout=180):
+        result = finetune_translator(request)
+    assert set(result) == {"held-out phrasings", "trained phrasings", "real filings"}
+    for figures in result.values():
+        assert figures["questions"] > 0 and 0 <= figures["execution"] <= 1 and 0 <= figures["refusal_recall"] <= 1
+    card = (tmp_path / "translator" / "README.md").read_text()
+    for heading in ("## Data", "## Model and training", "## Held-out results: held-out phrasings over held-out "
+                    "companies", "## Held-out results: held-out phrasings over real filings", "## Reproduce"):
+        assert heading in card
+    assert ASK_FORMAT in card and "execution accuracy" in card
+    assert (tmp_path / "translator.work" / "checkpoints" / "checkpoint-4").is_dir()
+    assert len(ModelTranslator(tmp_path / "translator", beams=2).programs(["What was E1's M1 in Y1?"])[0]) == 2

@@ -1,0 +1,72 @@
+"""The translator: a small transformers causal LM that turns a linked question ("What was E1's M1 in Y1?") into a
+program (``(value E1 M1 Y1)``).
+
+It is loaded once from a local directory (``local_files_only``; never a hub) and decodes by beam search, in batches,
+returning every beam: :func:`generator.ask.choose` takes the first that parses, types and uses the question's names.
+The shipped checkpoint (``generator/ask/checkpoint``) is trained by ``finreport finetune-ask``
+(:mod:`generator.ask.training`); its card beside it gives its held-out figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from generator.errors import UsageError
+from generator.settings import SHIPPED_TRANSLATOR as SHIPPED
+
+PROMPT_FORMAT = "finreport-ask-1"
+"""Recorded in the card: a checkpoint is trained for one prompt format."""
+
+
+def prompt(linked: str) -> str:
+    """What the model reads: the linked question, then where its program starts."""
+    return f"question: {linked}\nprogram:"
+
+
+class ModelTranslator:
+    """A local checkpoint writing programs; ``beams`` candidates per question, the likeliest first."""
+
+    def __init__(self, path: Path = SHIPPED, beams: int = 4, batch_size: int = 32, max_new_tokens: int = 64) -> None:
+        if not (path / "config.json").is_file():
+            raise UsageError(f"no translator checkpoint in {path} (a Hugging Face model folder with config.json); "
+                             "train one with `finreport finetune-ask`")
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from generator.narrator.model import quiet
+
+        quiet()
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.tokenizer.padding_side = "left"
+        self.model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True).to(self.device).eval()
+        self.beams, self.batch_size, self.max_new_tokens = beams, batch_size, max_new_tokens
+        self.path = path
+
+    def programs(self, texts: Sequence[str]) -> list[list[str]]:
+        """The candidate programs of each linked question, the likeliest first."""
+        out: list[list[str]] = []
+        for start in range(0, len(texts), self.batch_size):
+            out += self._batch([prompt(t) for t in texts[start:start + self.batch_size]])
+        return out
+
+    def _batch(self, prompts: list[str]) -> list[list[str]]:
+        import torch
+
+        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        with torch.inference_mode():
+            generated: Any = self.model.generate(
+                **encoded, max_new_tokens=self.max_new_tokens, num_beams=self.beams, num_return_sequences=self.beams,
+                do_sample=False, early_stopping=True, pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=self.tokenizer.eos_token_id)
+        texts = self.tokenizer.batch_decode(generated[:, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
+        return [[t.strip() for t in texts[i:i + self.beams]] for i in range(0, len(texts), self.beams)]
+
+
+def load(path: Path | None = None) -> ModelTranslator:
+    """The translator of a checkpoint folder (the configured one, ``FINREPORT_TRANSLATOR_DIR``, by default)."""
+    from generator.settings import get_settings
+
+    return ModelTranslator(path or get_settings().translator_dir)
