@@ -15,7 +15,7 @@ import typer
 from generator import lifecycle, manifest, pipeline
 from generator.errors import FinreportError
 from generator.graph import JavaMissingError
-from generator.settings import SHIPPED_NARRATOR, get_settings
+from generator.settings import SHIPPED_NARRATOR, SHIPPED_TRANSLATOR, get_settings
 
 if TYPE_CHECKING:
     from generator.deliver import Outbox
@@ -94,6 +94,41 @@ def facts(
     typer.echo(manifest.summary(manifest.write_run(run, out), out))
 
 
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in English (quote it)")],
+    input: Annotated[list[Path] | None, typer.Option("--input", "-i", help="Input file or folder (repeatable); "
+                                                      "default: FINREPORT_INPUTS")] = None,
+    as_of: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Answer with what was known on this "
+                                                   "date (fiscal years ended by then); default today")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object: question, text, value, unit, "
+                                              "entities, program, refused, reason, sources")] = False,
+    model: Annotated[Path | None, typer.Option(help="Translator checkpoint folder (default: "
+                                               "FINREPORT_TRANSLATOR_DIR, the shipped one)")] = None,
+) -> None:
+    """Answer a question about the companies of the inputs: a model turns it into a program, finreport runs the
+    program over the facts and the reasoned graph, and the answer says where every figure came from. A question
+    the inputs cannot answer gets the reason, and no number."""
+    import json
+
+    from generator.ask import ask as answer_question
+    from generator.ask.knowledge import from_run
+    from generator.ask.translate import load
+
+    translator = load(model)  # a missing checkpoint is a usage error before the inputs are read
+    run = pipeline.build(input or get_settings().inputs, as_of=as_of.date() if as_of else None)
+    answer = answer_question(question, from_run(run), translator)
+    if json_output:
+        typer.echo(json.dumps(answer.record(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(answer.text)
+    if answer.program_words:
+        typer.echo(f"computed: {answer.program_words}")
+    for read in answer.sources:
+        typer.echo(f"  {read['entity_id']} {read['metric']} FY{read['fiscal_year']}: "
+                   f"{', '.join(read['sources']) or 'no source line'}")
+
+
 @app.command("run")
 def run_reports(
     input: Annotated[list[Path] | None, typer.Option("--input", "-i", help="Input file or folder (repeatable); "
@@ -109,6 +144,8 @@ def run_reports(
                                                         "inputs")] = None,
     question: Annotated[list[str] | None, typer.Option("--question", "-q", help="Answer this catalogue question "
                                                        "only (repeatable); default: all")] = None,
+    ask: Annotated[list[str] | None, typer.Option("--ask", help="Your own question, answered in each company's "
+                                                  "report (repeatable; see `finreport ask`)")] = None,
     narrator: Annotated[str, typer.Option(help="Who writes the answers: model (every answer verified, else the "
                                                 "reference text) or reference")] = "model",
     model: Annotated[Path | None, typer.Option(help="Narrator checkpoint folder (default: FINREPORT_MODEL_DIR)")]
@@ -134,7 +171,7 @@ def run_reports(
 
     picked = bool(entity or portfolio)
     fields: dict[str, object] = {"as_of": as_of, "entities": entity or [], "portfolios": portfolio or [],
-                                 "questions": question or [],
+                                 "questions": question or [], "custom_questions": ask or [],
                                  "email": email, "recipients": to or [], "narrator": narrator}
     if model:
         fields["model_path"] = str(model)
@@ -150,6 +187,7 @@ def run_reports(
         problems = "; ".join(f"--{'-'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise fail(problems.replace("--as_of", "--as-of").replace("--entities", "--entity")
                    .replace("--questions", "--question").replace("--portfolios", "--portfolio")
+                   .replace("--custom_questions", "--ask")
                    .replace("--recipients", "--to")) from None
     writable(request.folder())
     with _ProgressBar() as bar, listening(bar):
@@ -215,6 +253,30 @@ def finetune(
         typer.echo(f"held-out {name}: verified {result['verified_rate']:.1%} (greedy "
                    f"{result['greedy_verified_rate']:.1%}), number accuracy {result['number_accuracy']:.1%}, "
                    f"flag accuracy {result['flag_accuracy']:.1%}, {result['tokens_per_s']:.0f} tokens/s")
+    typer.echo(f"model card: {out / 'README.md'}")
+
+
+@app.command("finetune-ask")
+def finetune_ask(
+    out: Annotated[Path, typer.Option(help="Folder of the trained checkpoint and its model card (default: the "
+                                      "package's shipped translator, which this replaces)")] = SHIPPED_TRANSLATOR,
+    steps: Annotated[int, typer.Option(help="Optimiser steps")] = 3000,
+    per_phrasing: Annotated[int, typer.Option(help="Training questions drawn per phrasing and seed")] = 14,
+    seed: Annotated[int, typer.Option(help="Seed of weights, draws and batch order")] = 0,
+    resume: Annotated[bool, typer.Option("--resume/--fresh", help="Continue from the latest checkpoint")] = True,
+) -> None:
+    """Train the translator of `finreport ask`: generated (question, program) pairs over renamed generated
+    companies, a small model from a config, held-out evaluation and a model card beside the checkpoint."""
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    from flows.finetune import finetune_translator
+    from generator.ask.training import TranslatorRequest
+
+    request = TranslatorRequest(out=str(out), steps=steps, per_phrasing=per_phrasing, seed=seed, resume=resume,
+                                progress=sys.stderr.isatty())
+    for name, result in finetune_translator(request).items():
+        typer.echo(f"held-out {name}: execution accuracy {result['execution']:.1%}, exact program "
+                   f"{result['exact']:.1%}, refusals precision {result['refusal_precision']:.1%} recall "
+                   f"{result['refusal_recall']:.1%} ({result['questions']} questions)")
     typer.echo(f"model card: {out / 'README.md'}")
 
 

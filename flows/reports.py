@@ -33,12 +33,14 @@ import polars as pl
 from prefect import flow, get_run_logger, serve, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.deployments.runner import RunnerDeployment
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.schedules import Cron
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
+from prefect.utilities.callables import ParameterSchema
 
 from generator import deliver, manifest, pack, pipeline, render, reports
 from generator.answers import narrate
@@ -143,24 +145,27 @@ def classify(analysis: Analysis, market: pl.DataFrame, as_of: date,
 
 @task(cache_policy=NO_CACHE)
 def answer(run: FactsRun, entities: list[str], portfolios: list[str],
-           request: ReportRequest) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Every question of every company, then of every portfolio: a model is loaded once and generates in batches."""
+           request: ReportRequest) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Every question of every company, then of every portfolio: a model is loaded once and generates in batches;
+    then the reader's own questions of every company, by the translator's programs."""
     narrator, about = reports.narrator_for(run, request)
     answered = pipeline.answer(run, entities, narrator, request.questions)
     contexts = pack.portfolio_contexts(run)
     books = narrate({p: contexts[p] for p in portfolios}, narrator, request.questions)
     counts = reports.narrator_counts([a for part in (answered, books) for _, own in part.values() for a in own],
                                      narrator is not None)
-    return answered, books, about | counts
+    with _GRAPH:  # the flags a program reads are SPARQL over the world
+        asked = reports.custom_answers(run, entities, request.custom_questions)
+    return answered, books, about | counts, asked
 
 
 @task(task_run_name="write-entity-{entity}", cache_policy=NO_CACHE, **IO_RETRIES)
 def write_entity(run: FactsRun, entity: str, folder: Path, run_id: str, as_of: str, answered: Any,
-                 tbox: Any) -> pack.Report:
+                 tbox: Any, asked: Any) -> pack.Report:
     """One company's files as its own task run, named after it and retried on I/O errors: a company that fails leaves
     the others. The graph lock is held, as Owlready2 and rdflib take one thread at a time."""
     with _GRAPH:
-        return pack.write_entity(run, entity, folder, run_id, as_of, answered, tbox)
+        return pack.write_entity(run, entity, folder, run_id, as_of, answered, tbox, asked)
 
 
 @task(task_run_name="print-report-{report.context.entity_id}", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -168,7 +173,7 @@ def print_report(report: pack.Report, analysis: Analysis, record: dict[str, Any]
                  pool: Any) -> dict[str, Any]:
     """Charts and PDF, in a printing process (WeasyPrint and pyplot want a process each)."""
     timings = pool.submit(render.print_pdf, render.job(report, analysis, record, target)).result()
-    mail = deliver.report_mail(report.context, report.answers, report.findings, target)
+    mail = deliver.report_mail(report.context, report.answers, report.findings, target, report.asked)
     return {"path": str(target), "timings": timings | report.timings, "mail": mail}
 
 
@@ -348,14 +353,15 @@ def _per_entity(run: FactsRun, selected: list[str], books: list[Portfolio], fold
     is logged and added to ``failures`` (a portfolio's to ``book_failures``)."""
     t0 = time.perf_counter()
     _PROGRESS.stage("answering")
-    answered, booked, record["narrator"] = answer(quote(run), selected, [p.portfolio_id for p in books], request)
+    answered, booked, record["narrator"], asked = answer(quote(run), selected, [p.portfolio_id for p in books],
+                                                         request)
     run.timings["answers_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     tbox = ontology_graph(run.graph)
     pending: dict[PrefectFuture[Any], tuple[str, PrefectFuture[Any], bool]] = {}
     for entity in selected:
         files = write_entity.submit(quote(run), entity, out / folders[entity], record["run_id"], record["as_of"],
-                                    quote(answered[entity]), quote(tbox))
+                                    quote(answered[entity]), quote(tbox), quote(asked.get(entity, [])))
         printed = print_report.submit(files, quote(run.analysis), record, out / folders[entity] / "report.pdf",
                                       quote(pool))
         pending[printed] = (entity, files, False)
@@ -410,9 +416,34 @@ def on_demand_report(request: OnDemandRequest) -> State:
     return report_pack(request, "on-demand")
 
 
+CHOICE_TITLES = {"entities": "A company of the inputs", "portfolios": "A portfolio of the inputs"}
+"""What the form calls the ids it offers, by field of the on-demand request."""
+
+
+def on_demand_deployment() -> RunnerDeployment:
+    """The on-demand deployment, its form offering the companies and the portfolios of the configured inputs
+    (``reports.entity_choices``) as choices, so that a person picks ids rather than looks them up.
+
+    A choice is one of two kinds of item, the ids of the inputs or any other id: a company the inputs gained since
+    the deployment was served, or one in inputs the person names in the form, must still be accepted, and the
+    run says which companies were not in its inputs. Without choices (no readable inputs) a field keeps its free
+    text. Prefect 3.9 builds the form from the deployment's parameter schema, which ``to_deployment`` derives from
+    the flow's signature and keeps in a private attribute; the request's fields are in its ``OnDemandRequest``
+    definition."""
+    deployment = on_demand_report.to_deployment(name="on-demand")
+    schema = deployment._parameter_openapi_schema.model_dump()
+    fields = schema["definitions"]["OnDemandRequest"]["properties"]
+    for field, ids in reports.entity_choices(get_settings().inputs).items():
+        if ids:
+            fields[field]["items"] = {"anyOf": [{"type": "string", "enum": ids, "title": CHOICE_TITLES[field]},
+                                                {"type": "string", "title": "Another id"}]}
+    deployment._parameter_openapi_schema = ParameterSchema(**schema)
+    return deployment
+
+
 if __name__ == "__main__":
     serve(
         nightly_reports.to_deployment(name="nightly", schedules=[Cron(NIGHTLY_CRON, timezone=NIGHTLY_TIMEZONE)],
                                       parameters={"request": {"email": True}}),
-        on_demand_report.to_deployment(name="on-demand"),
+        on_demand_deployment(),
     )

@@ -183,6 +183,8 @@ class ReportMail:
     findings: int
     verification: str
     kind: Literal["company", "portfolio"] = "company"
+    asked: tuple[tuple[str, str], ...] = ()
+    """The reader's own questions and their answers' text."""
 
 
 def _verification(answers: Sequence[Any]) -> str:
@@ -193,7 +195,8 @@ def _verification(answers: Sequence[Any]) -> str:
            "the others are reference text."
 
 
-def report_mail(context: Any, answers: Sequence[Any], findings: Sequence[dict[str, Any]], pdf: Path) -> ReportMail:
+def report_mail(context: Any, answers: Sequence[Any], findings: Sequence[dict[str, Any]], pdf: Path,
+                asked: Sequence[dict[str, Any]] = ()) -> ReportMail:
     """What an e-mail says of one written report: its key figures as the report shows them (the statements', the
     share's), its concern flags, how many warnings and errors its findings hold, and how its answers were verified. A
     company with prices alone has a "market" report."""
@@ -205,7 +208,7 @@ def report_mail(context: Any, answers: Sequence[Any], findings: Sequence[dict[st
     return ReportMail(context.entity_id, context.company, context.sector,
                       context.period if context.statements else "market", pdf, kpis,
                       tuple(f["label"] for f in context.flags if f["severity"] == "concern"), len(issues),
-                      _verification(answers))
+                      _verification(answers), asked=tuple((a["question"], a["text"]) for a in asked))
 
 
 PORTFOLIO_MAIL_KPIS = ("market_value", "return_1y", "volatility_1y", "max_drawdown_1y", "effective_holdings")

@@ -4,6 +4,7 @@ shows (:class:`Report`), which :mod:`generator.render` prints."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -13,6 +14,7 @@ import polars as pl
 import rdflib
 
 from generator.answers import narrate
+from generator.ask import Asked
 from generator.graph import flag_names, flag_records, ontology_graph, turtle
 from generator.graph_queries import FLAG_SHARES, flag_shares
 from generator.metrics import definition
@@ -60,6 +62,8 @@ class Report:
     as_of: str
     timings: dict[str, float] = field(default_factory=dict)
     market: MarketView | None = None
+    asked: list[dict[str, Any]] = field(default_factory=list)
+    """The reader's own questions (a run's ``custom_questions``), answered by programs: their answers.json records."""
 
 
 def metric_records(run: FactsRun, entity_id: str) -> list[dict[str, Any]]:
@@ -128,9 +132,19 @@ def market_view(run: FactsRun, entity_id: str, records: list[dict[str, Any]]) ->
     return MarketView(run.as_of, benchmark, records, series(entity_id), series(benchmark) if benchmark else None)
 
 
+def asked_records(asked: Sequence[Asked]) -> list[dict[str, Any]]:
+    """answers.json records of the reader's own questions: ``question_id`` ``custom-1``, ``custom-2``..., the origin
+    ``program``, the program and what it read (``facts_used``), and the answer's fields of ``finreport ask --json``."""
+    return [{"question_id": f"custom-{i}", "question": a.question, "text": a.text, "origin": "program",
+             "verification": {"verified": not a.refused, "refused": a.refused, "reason": a.reason},
+             "facts_used": a.sources} | a.record() for i, a in enumerate(asked, 1)]
+
+
 def write_entity(run: FactsRun, entity: str, folder: Path, run_id: str, as_of: str,
-                 answered: tuple[Context, list[Answer]], tbox: rdflib.Graph | None = None) -> Report:
-    """One company's facts, findings, flags, answers and graph files; returns what its report shows."""
+                 answered: tuple[Context, list[Answer]], tbox: rdflib.Graph | None = None,
+                 asked: Sequence[Asked] = ()) -> Report:
+    """One company's facts, findings, flags, answers (the catalogue's, then the reader's own questions) and graph
+    files; returns what its report shows."""
     t0 = time.perf_counter()
     findings, consistency = run.entity_findings(entity)
     facts = metric_records(run, entity)
@@ -138,14 +152,15 @@ def write_entity(run: FactsRun, entity: str, folder: Path, run_id: str, as_of: s
     write_json(folder / "findings.json", findings)
     write_json(folder / "flags.json", flag_records(run.graph, entity) + consistency)
     context, answers = answered
-    write_json(folder / "answers.json", [a.record() for a in answers])
+    custom = asked_records(asked)
+    write_json(folder / "answers.json", [a.record() for a in answers] + custom)
     if market := market_records(run, entity):
         write_json(folder / "market.json", market)
     view = market_view(run, entity, market)
     t1 = time.perf_counter()
     write_atomic(folder / "graph.ttl", turtle(run.graph, entity, tbox))
     timings = {"facts_s": t1 - t0, "graph_export_s": time.perf_counter() - t1}
-    return Report(context, answers, findings + consistency, facts, run_id, as_of, timings, view)
+    return Report(context, answers, findings + consistency, facts, run_id, as_of, timings, view, custom)
 
 
 def write_all(run: FactsRun, out: Path, run_id: str, as_of: str) -> dict[str, str]:

@@ -16,15 +16,25 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from generator import deliver
+from generator.ask import Asked, ask_all
+from generator.ask.knowledge import from_run
+from generator.ask.translate import load
 from generator.errors import UsageError
 from generator.graph import flag_labels
 from generator.manifest import key_figures
 from generator.metrics import definition, label
 from generator.narrator import Answer, Narrator, catalogue
-from generator.pipeline import FactsRun
+from generator.pipeline import FactsRun, read_inputs
 from generator.portfolio import Portfolio
 from generator.present import by_unit
 from generator.settings import get_settings
+
+QUESTION_IDS: tuple[str, ...] = tuple(q.id for q in catalogue() if not q.summary)
+"""The questions a run may be asked for, in catalogue order: every one but the summary, which every report opens
+with whatever else is asked."""
+QuestionId = Literal[QUESTION_IDS]  # type: ignore[valid-type]
+"""One of :data:`QUESTION_IDS`: its JSON schema lists them, so the Prefect UI offers them as a multi-select rather
+than a box for ids a person would have to look up."""
 
 
 class ReportRequest(BaseModel):
@@ -40,8 +50,9 @@ class ReportRequest(BaseModel):
     benchmark: str | None = Field(default_factory=lambda: get_settings().benchmark,
                                   description="Entity id of the benchmark each share is measured against (beta, "
                                               "relative return); a sectors file's benchmark column wins for its rows")
-    questions: list[str] = Field(default_factory=list,
-                                 description="Question ids of the catalogue to answer; empty: all of them")
+    questions: list[QuestionId] = Field(default_factory=list,
+                                        description="Questions of the catalogue to answer besides the summary; "
+                                                    "empty: all of them")
     output_dir: str = Field(default_factory=lambda: str(get_settings().output_dir),
                             description="Folder the run writes to")
     dated_folder: bool = Field(True, description="Write into OUTPUT_DIR/<as-of date>/ rather than OUTPUT_DIR")
@@ -50,6 +61,10 @@ class ReportRequest(BaseModel):
                                  "(every model answer verified against the facts, else the reference text)")
     model_path: str = Field(default_factory=lambda: str(get_settings().model_dir),
                             description="Folder of the narrator checkpoint (Hugging Face format)")
+    custom_questions: list[str] = Field(
+        default_factory=list, description="Your own questions, in English (\"By how much did free cash flow change "
+        "since 2023?\"): each company's report answers them from its facts, by a program finreport runs, in a "
+        "section \"Your questions\" (a question that names no company is about the report's)")
     email: bool = Field(False, description="E-mail the reports to their subscribers (FINREPORT_SUBSCRIPTIONS)")
     recipients: list[str] = Field(default_factory=list,
                                   description="Also e-mail one digest of this run's reports to these addresses")
@@ -59,12 +74,20 @@ class ReportRequest(BaseModel):
     def _addresses(cls, value: list[str]) -> list[str]:
         return [deliver.check_address(v) for v in value]
 
-    @field_validator("questions")
+    @field_validator("questions", mode="before")
     @classmethod
-    def _known_questions(cls, value: list[str]) -> list[str]:
-        unknown = [q for q in value if q not in {q.id for q in catalogue()}]
+    def _known_questions(cls, value: Any) -> Any:
+        """Before the choices are checked one by one, so that a wrong id gets one line naming every choice (what
+        ``finreport run --question`` prints) rather than one long error per id; what is not a list of ids is left
+        to the type's own errors."""
+        if not isinstance(value, list | tuple):
+            return value
+        choices = ", ".join(QUESTION_IDS)
+        summary = [q for q in value if q in {q.id for q in catalogue() if q.summary}]
+        if summary:
+            raise ValueError(f"{', '.join(summary)} is always answered; the questions to add are {choices}")
+        unknown = [str(q) for q in value if q not in QUESTION_IDS]
         if unknown:
-            choices = ", ".join(q.id for q in catalogue() if not q.summary)  # the summary is always written
             raise ValueError(f"unknown question id(s) {', '.join(unknown)}; the catalogue has {choices}")
         return value
 
@@ -98,16 +121,46 @@ class OnDemandRequest(ReportRequest):
         return set(self.entities), set(self.portfolios)
 
 
+def entity_choices(inputs: Sequence[Path]) -> dict[str, list[str]]:
+    """The ids a person may pick in the on-demand form, by field of :class:`OnDemandRequest`: ``entities`` the
+    companies with usable statements in ``inputs``, ``portfolios`` those of its holdings files.
+
+    The inputs are read as a run reads them (ingest and validation, none of the analysis: a fraction of a second for
+    the sample), once, when the deployment is served: a company added later is typed in until the next serve. The
+    choices only spare typing, so nothing that goes wrong reading them may stop the deployments being served:
+    inputs that cannot be read (none configured, a missing folder, every file refused) give no choices, and the form
+    takes free text alone."""
+    try:
+        ingested = read_inputs([Path(p) for p in inputs])
+    except Exception:  # see above: no choices rather than no deployment
+        return {}
+    return {"entities": sorted(set(ingested.facts["entity_id"].cast(str).to_list())),
+            "portfolios": sorted(set(ingested.holdings["portfolio_id"].cast(str).to_list()))}
+
+
 def _portfolio_ids(run: FactsRun) -> list[str]:
     return [p.portfolio_id for p in run.portfolios] + [f.portfolio_id for f in run.portfolio_failures]
 
 
 def missing_model(request: ReportRequest) -> UsageError | None:
-    """Why the run cannot use the model it asks for (checked before any work), or None."""
+    """Why the run cannot use the models it asks for (checked before any work), or None."""
     if request.narrator == "model" and not (Path(request.model_path) / "config.json").is_file():
         return UsageError(f"no narrator checkpoint in {request.model_path} (a Hugging Face model folder with "
                           "config.json); give its folder, or use the reference narrator")
+    translator = get_settings().translator_dir
+    if request.custom_questions and not (translator / "config.json").is_file():
+        return UsageError(f"no translator checkpoint in {translator} for the custom questions; set "
+                          "FINREPORT_TRANSLATOR_DIR to its folder, or train one with `finreport finetune-ask`")
     return None
+
+
+def custom_answers(run: FactsRun, entities: Sequence[str], questions: Sequence[str]) -> dict[str, list[Asked]]:
+    """The reader's own questions put to each company's report: the translator loaded once, the facts and graph of
+    the run as its knowledge, a question that names no company about the report's."""
+    if not questions or not entities:
+        return {}
+    knowledge, translator = from_run(run), load()
+    return {entity: ask_all(questions, knowledge, translator, default_entity=entity) for entity in entities}
 
 
 def select(run: FactsRun, request: ReportRequest, failures: list[dict[str, str]]

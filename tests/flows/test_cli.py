@@ -242,3 +242,33 @@ def test_a_run_stopped_with_sigterm_stops_the_server_it_started(sample: Path, tm
     assert "Traceback" not in stderr
     _, alive = psutil.wait_procs(servers, timeout=30)
     assert not alive, [p.cmdline() for p in alive]
+
+
+@pytest.mark.slow
+def test_ask_answers_from_the_facts_and_says_where_they_came_from(sample: Path) -> None:
+    """`finreport ask` as a user runs it: plain text with the computation and its sources, or one JSON object."""
+    plain = finreport("ask", "By how much did Kola Beverages' free cash flow change since FY2023?",
+                      "--input", sample / "long", "--as-of", "2026-11-27")
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stderr == ""
+    assert plain.stdout.startswith("Kola Beverages Co.'s free cash flow ")
+    assert "computed: the change in Kola Beverages Co.'s free cash flow between FY2023" in plain.stdout
+    assert "facts.csv:" in plain.stdout
+    result = finreport("ask", "Which companies had a net margin above 20% in 2025?", "--input", sample / "long",
+                       "--as-of", "2026-11-27", "--json")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert {"question", "text", "value", "unit", "entities", "program", "refused", "reason", "sources"} <= set(answer)
+    assert not answer["refused"] and answer["unit"] == "fraction" and answer["value"] > 0.2
+    assert answer["program"]["op"] == "where" and answer["entities"]
+    assert all(s["value"] > 0.2 for s in answer["sources"] if s["entity_id"] in answer["entities"][:1])
+    unknown = json.loads(finreport("ask", "What was Tesla's revenue in 2024?", "--input", sample / "long",
+                                   "--json").stdout)
+    assert unknown["refused"] and unknown["value"] is None and "'Tesla'" in unknown["reason"]
+
+
+def test_ask_without_a_translator_is_a_one_line_usage_error(sample: Path, tmp_path: Path) -> None:
+    result = finreport("ask", "What was ACME's revenue?", "--input", sample / "long", "--model", tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"finreport: error: no translator checkpoint in {tmp_path} (a Hugging Face " \
+                                    "model folder with config.json); train one with `finreport finetune-ask`"

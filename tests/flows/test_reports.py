@@ -3,7 +3,8 @@
 The sample data (its three portfolios too) plus two broken companies: BRKN, none of whose rows is usable, and
 SOLR, whose output folder is blocked by a file so that every write fails (an I/O error, retried, then failed);
 and a broken portfolio, BAD, holding a company no input has. Each fails alone; the portfolio holding SOLR is
-reported (it reads SOLR's figures, not its files).
+reported (it reads SOLR's figures, not its files). The on-demand deployment's form is checked on the deployment
+object alone, which needs no server.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
 from prefect.flows import load_flow_from_entrypoint
 from prefect.states import State
 from prefect.testing.utilities import prefect_test_harness
+from prefect.utilities.schema_tools import validate
 from pypdf import PdfReader
 
-from flows.reports import NIGHTLY_CRON, NIGHTLY_TIMEZONE, nightly_reports, on_demand_report
+from flows.reports import NIGHTLY_CRON, NIGHTLY_TIMEZONE, nightly_reports, on_demand_deployment, on_demand_report
 from generator import present
 from generator.graph import flag_labels
 from generator.narrator import catalogue
@@ -36,8 +38,8 @@ from generator.narrator.verify import verify
 from generator.pack import portfolio_contexts
 from generator.pipeline import answer, build
 from generator.present import REPORT_KPIS
-from generator.reports import OnDemandRequest, ReportRequest
-from generator.sample import ROLES
+from generator.reports import QUESTION_IDS, OnDemandRequest, ReportRequest
+from generator.sample import PORTFOLIOS, PROFILES, ROLES
 
 from loopback import free_port
 
@@ -243,13 +245,25 @@ def test_on_demand_run_for_chosen_companies_and_questions(server: Any, nightly: 
                                                           tmp_path: Path) -> None:
     _, out = nightly
     inputs = json.loads((out / "manifest.json").read_text())["run"]["request"]["inputs"]
+    mine = ["What was the free cash flow in FY2025?", "Which consumer companies had a net loss in 2025?",
+            "What was Tesla's revenue last year?"]
     request = OnDemandRequest(inputs=inputs, entities=["KOLA", "NOPE"], questions=["liquidity", "leverage"],
-                              as_of=AS_OF, output_dir=str(tmp_path), dated_folder=False)
+                              custom_questions=mine, as_of=AS_OF, output_dir=str(tmp_path), dated_folder=False)
     state = on_demand_report(request, return_state=True)
     assert state.message == f"1 of 2 reports written to {tmp_path}; failed: NOPE"
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["KOLA"]
     answers = json.loads((tmp_path / "KOLA" / "answers.json").read_text())
-    assert [a["question_id"] for a in answers] == ["executive_summary", "liquidity", "leverage"]
+    assert [a["question_id"] for a in answers] == ["executive_summary", "liquidity", "leverage", "custom-1",
+                                                   "custom-2", "custom-3"]
+    fcf, losses, tesla = answers[3:]
+    facts = {(f["metric"], f["fiscal_year"], f["fiscal_period"]): f["value"]
+             for f in json.loads((tmp_path / "KOLA" / "facts.json").read_text())}
+    assert fcf["value"] == facts[("free_cash_flow", 2025, "FY")] and fcf["entities"] == ["KOLA"]  # the report's
+    assert fcf["origin"] == "program" and fcf["facts_used"][0]["sources"]
+    assert not losses["refused"] and losses["program_text"].startswith("(where (sector S1) net_income")
+    assert tesla["refused"] and "'Tesla'" in tesla["reason"] and tesla["value"] is None
+    pdf = text_of(tmp_path / "KOLA" / "report.pdf")
+    assert "Your questions" in pdf and "Tesla" in pdf
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["failures"] == [{"entity_id": "NOPE", "stage": "ingest", "error": "not in the inputs"}]
     assert manifest["portfolios"]["reports"] == []  # companies picked: no portfolio unless picked too
@@ -276,6 +290,33 @@ def test_the_ui_form_has_a_description_for_every_field() -> None:
                                "dated_folder", "narrator", "model_path", "email", "recipients"}
         assert all(f.get("description") for f in fields.values()), model
     assert "request" in on_demand_report.parameters.required
+
+
+def test_the_on_demand_form_offers_the_companies_of_the_inputs_and_takes_any_other_id(
+        sample_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FINREPORT_INPUTS", json.dumps([str(sample_dir / d) for d in ("long", "prices", "portfolios")]))
+    deployment = on_demand_deployment()
+    schema = deployment._parameter_openapi_schema.model_dump(exclude_unset=True)  # what serving sends the server
+    fields = schema["definitions"]["OnDemandRequest"]["properties"]
+    for field, ids, title in (("entities", sorted(p.entity_id for p in PROFILES), "A company of the inputs"),
+                              ("portfolios", sorted(p[0] for p in PORTFOLIOS), "A portfolio of the inputs")):
+        assert fields[field]["type"] == "array" and fields[field]["description"]
+        assert fields[field]["items"] == {"anyOf": [{"type": "string", "enum": ids, "title": title},
+                                                    {"type": "string", "title": "Another id"}]}
+    assert fields["questions"]["items"]["enum"] == list(QUESTION_IDS)
+
+    def refused(request: dict[str, Any]) -> list[Any]:
+        """What the server says of a run's parameters before it starts (Prefect's own check of the schema)."""
+        return validate({"request": request}, schema, preprocess=True)
+
+    assert refused({"entities": [ROLES["cash_cow"], "NEWCO"], "portfolios": ["GLOBAL", "NEWBOOK"],
+                    "questions": ["liquidity"]}) == []
+    assert refused({"entities": [7]}) and refused({"entities": ["KOLA"], "questions": ["horoscope"]})
+
+    monkeypatch.setenv("FINREPORT_INPUTS", json.dumps([str(tmp_path / "missing")]))
+    fields = on_demand_deployment()._parameter_openapi_schema.model_dump()["definitions"]["OnDemandRequest"]
+    assert fields["properties"]["entities"]["items"] == fields["properties"]["portfolios"]["items"] == {
+        "type": "string"}
 
 
 def test_prefect_yaml_declares_both_deployments() -> None:

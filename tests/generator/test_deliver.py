@@ -358,3 +358,16 @@ def test_a_portfolio_mail_gives_its_value_risk_and_own_flags_and_goes_to_its_fol
     body = message.message.get_body(("plain",)).get_content()
     assert "The portfolio report on Global income as of 2026-11-27 is attached." in body
     assert "Market value: €1.0m" in body and "Risk flags: concentrated portfolio" in body
+
+
+def test_the_readers_own_questions_are_in_the_email_as_text(mails: list[deliver.ReportMail]) -> None:
+    asked = (("What was the free cash flow in 2025?", "Kola Beverages Co.'s free cash flow was $1.2bn in FY2025."),
+             ("<script>x</script>?", "This cannot be answered from the inputs: no company called 'x' is in them."))
+    mail = deliver.ReportMail(**{**mails[0].__dict__, "asked": asked})
+    draft = deliver.plan("run7", "2026-11-28", [mail], deliver.Subscriptions(
+        readers=[deliver.Reader(address="a@example.com")]))[0]
+    text = draft.message.get_body(("plain",)).get_content()
+    html = draft.message.get_body(("html",)).get_content()
+    for body in (text, html):
+        assert "Your questions" in body and "free cash flow was $1.2bn in FY2025" in body
+    assert "<script>" not in html and "&lt;script&gt;" in html

@@ -12,8 +12,10 @@ from pydantic import ValidationError
 
 from generator.narrator import Answer, catalogue
 from generator.reports import (
+    QUESTION_IDS,
     OnDemandRequest,
     ReportRequest,
+    entity_choices,
     markdown_text,
     missing_model,
     narrator_counts,
@@ -24,7 +26,7 @@ from generator.reports import (
     select,
     select_portfolios,
 )
-from generator.sample import ROLES
+from generator.sample import PORTFOLIOS, PROFILES, ROLES
 
 
 def test_parameter_models_refuse_what_cannot_run() -> None:
@@ -35,7 +37,35 @@ def test_parameter_models_refuse_what_cannot_run() -> None:
         ReportRequest(questions=["revenue_trend", "horoscope"])
     with pytest.raises(ValidationError, match="not a single e-mail address"):
         OnDemandRequest(entities=["KOLA"], recipients=["desk@example.com\nBcc: all@example.com"])
-    assert ReportRequest(questions=[q.id for q in catalogue()]).questions
+    assert ReportRequest(questions=list(QUESTION_IDS)).questions == list(QUESTION_IDS)
+
+
+def test_the_form_offers_the_catalogue_questions_and_names_them_when_refusing_one() -> None:
+    schema = ReportRequest.model_json_schema()["properties"]["questions"]
+    assert schema["type"] == "array"
+    assert schema["items"] == {"type": "string", "enum": [q.id for q in catalogue() if not q.summary]}
+    choices = ", ".join(QUESTION_IDS)
+    with pytest.raises(ValidationError) as refused:
+        ReportRequest(questions=["liquidity", "horoscope", "tarot"])
+    (error,) = refused.value.errors()  # one line for the CLI, not one per id
+    assert error["loc"] == ("questions",)
+    assert error["msg"] == f"Value error, unknown question id(s) horoscope, tarot; the catalogue has {choices}"
+    with pytest.raises(ValidationError, match=f"executive_summary is always answered; the questions to add are "
+                                              f"{choices}"):
+        ReportRequest(questions=["executive_summary"])
+    request = ReportRequest(questions=["liquidity"])
+    assert request.questions == ["liquidity"] and type(request.questions[0]) is str
+    assert request.model_dump(mode="json")["questions"] == ["liquidity"]
+
+
+def test_the_companies_and_portfolios_to_pick_are_those_of_the_inputs(sample_dir: Path, tmp_path: Path) -> None:
+    choices = entity_choices([sample_dir / "long", sample_dir / "prices", sample_dir / "portfolios"])
+    assert choices == {"entities": sorted(p.entity_id for p in PROFILES),  # not the index, which has prices alone
+                       "portfolios": sorted(p[0] for p in PORTFOLIOS)}
+    assert entity_choices([sample_dir / "wide" / f"{ROLES['cash_cow']}.csv"]) == {
+        "entities": [ROLES["cash_cow"]], "portfolios": []}
+    (tmp_path / "empty").mkdir()
+    assert entity_choices([tmp_path / "missing"]) == entity_choices([tmp_path / "empty"]) == entity_choices([]) == {}
 
 
 def test_a_run_writes_into_a_folder_named_by_its_date_unless_told_not_to(tmp_path: Path) -> None:
