@@ -285,6 +285,12 @@ class Executor:
             if flag is None:
                 raise Unanswerable("the question names no flag the reasoner infers")
             flagged = self.k.flagged(flag)
+            if flag in self.k.market_flags:  # a share's flag at the as-of date, whatever year the question says
+                rows = [(e, None) for e in inner if (e, None) in flagged]
+                self.reads += [Read(e, flag, self.k.as_of.year, 1.0, (
+                    f"reasoned graph: {e}'s share at the last close by {self.k.as_of} is a {flag} "
+                    "(SPARQL SNAPSHOTS_WITH_FLAG)",)) for e, _ in rows]
+                return rows, [], {}, len(inner)
             for e in inner:
                 try:
                     years[e] = self.year(e, str(node.args[2]))

@@ -20,9 +20,10 @@ from typing import Any
 import polars as pl
 
 from generator import graph_queries
-from generator.graph import flag_names
+from generator.graph import flag_classes, flag_names
 from generator.metrics import definition, label
 from generator.pipeline import FactsRun
+from generator.present import MARKET
 from generator.provenance import Provenance
 
 VALUES_SCHEMA: dict[str, pl.DataType] = {"entity_id": pl.String(), "fiscal_year": pl.Int32(), "metric": pl.String(),
@@ -99,7 +100,10 @@ class Knowledge:
     as_of: date
     sources: Callable[[str, str, int], list[str]]
     flags: dict[str, str] = field(default_factory=dict)
-    flagged: Callable[[str], set[tuple[str, int]]] = lambda flag: set()
+    flagged: Callable[[str], set[tuple[str, int | None]]] = lambda flag: set()
+    market_flags: frozenset[str] = frozenset()
+    """The flags of a share at the as-of date (high beta, rich valuation), not of a fiscal year: ``flagged`` gives
+    them with the year None."""
     what: str = "companies"
     """What the entities are, in a refusal: "companies", or "tables"."""
 
@@ -151,11 +155,21 @@ def from_run(run: FactsRun) -> Knowledge:
         return provenance[entity_id].of(metric, year, "FY")[1]
 
     @cache
-    def flagged(flag: str) -> set[tuple[str, int]]:
-        return {(e, y) for e, y, p in graph_queries.snapshots_with(run.graph, flag) if p == "FY"}
+    def flagged(flag: str) -> set[tuple[str, int | None]]:
+        return {(e, None if p == MARKET else y) for e, y, p in graph_queries.snapshots_with(run.graph, flag)
+                if p in ("FY", MARKET)}
 
+    kinds = {c.name: _judged(c) for c in flag_classes(run.graph.tbox)}
     return Knowledge(companies, values, periods, figures(sorted(set(values["metric"].to_list()))), run.as_of, sources,
-                     flag_names(run.graph.tbox), flagged)
+                     {k: v for k, v in flag_names(run.graph.tbox).items() if kinds.get(k) != "portfolio"}, flagged,
+                     frozenset(k for k, kind in kinds.items() if kind == "market"))
+
+
+def _judged(flag: Any) -> str:
+    """What a flag class judges: a period of the statements, a share at the as-of date, or a portfolio (which no
+    question of ``ask`` is about)."""
+    definition = str(flag.equivalent_to[0])
+    return "market" if "MarketSnapshot" in definition else "portfolio" if "Portfolio" in definition else "period"
 
 
 def figures(names: list[str]) -> dict[str, Figure]:

@@ -149,3 +149,12 @@ def test_questions_as_of_an_earlier_date_see_only_the_years_ended_by_then(sample
 
     earlier = from_run(replace(sample_run, as_of=sample_run.analysis.base["period_end"].max().replace(year=2024)))
     assert max(earlier.years("ACME")) < max(from_run(sample_run).years("ACME"))
+
+
+def test_a_shares_flag_is_of_the_last_close_whatever_year_is_asked(sample_run: Any, knowledge: Knowledge) -> None:
+    high_beta = {f.entity_id for f in sample_run.graph.flags if f.flag == "HighBeta"}
+    assert high_beta and "HighBeta" in knowledge.market_flags and "ConcentratedPortfolio" not in knowledge.flags
+    for period in ("latest", "Y1"):
+        result = run(f"(flagged (companies) F1 {period})", knowledge, F1="HighBeta", Y1=FY[2024])
+        assert {e for e, _ in result.rows} == high_beta
+        assert all("last close" in r.sources[0] for r in result.reads)
