@@ -238,6 +238,8 @@ def _fuzzy_entities(text: str, knowledge: Knowledge, spans: list[_Span]) -> None
         if not name or name.lower() in _NOT_NAMES or not _free(spans, start, start + len(name)):
             continue
         entity = _closest(name, names)
+        if entity is None and _sentence_word(text, start, name):
+            continue
         if entity is None and " and " in name:  # "Johnson and Johnson", else "Tesla and Ford": two names
             at = start
             for part in name.split(" and "):
@@ -246,6 +248,14 @@ def _fuzzy_entities(text: str, knowledge: Knowledge, spans: list[_Span]) -> None
                 at += len(part)
             continue
         spans.append(_Span(start, start + len(name), *(("E", entity) if entity else ("U", name))))
+
+
+def _sentence_word(text: str, start: int, name: str) -> bool:
+    """Whether a capitalised word is only capitalised for starting the question ("Relative change in ...",
+    "Cumulative revenue of ..."): one word, no possessive, not in capitals. "Tesla's revenue" stays a name."""
+    first = not text[:start].strip() or text[:start].rstrip()[-1] in ".?!:"
+    after = text[start + len(name):start + len(name) + 2]
+    return first and " " not in name and not name.isupper() and after not in ("'s", "’s")
 
 
 def _closest(name: str, names: dict[str, str]) -> str | None:
@@ -259,14 +269,26 @@ def _closest(name: str, names: dict[str, str]) -> str | None:
 
 
 def figure_names(knowledge: Knowledge) -> dict[str, str]:
-    """Every way a question may name a figure → its metric name."""
+    """Every way a question may name a figure → its metric name: its label, name and other words, in the singular
+    and the plural; and, where one figure alone has it, its label without what is in brackets or a footnote mark
+    ("Net income (1)", "Order intake1" in a table)."""
     names: dict[str, str] = {}
+    bare: dict[str, set[str]] = {}
     for f in knowledge.figures.values():
         for word in (f.label, f.name.replace("_", " "), *f.words):
-            names.setdefault(word.lower(), f.name)
-            if not word.endswith("s") and word[-1:].isalpha():
-                names.setdefault(word.lower() + "s", f.name)  # "the net margins of ..."
-    return names
+            for form in _numbers_of(word.lower()):
+                names.setdefault(form, f.name)
+        plain = re.sub(r"\s*\([^)]*\)|(?<=[a-z])\d+\b|[:*]", "", f.label).strip(" ,-").lower()
+        for form in _numbers_of(plain) if plain and plain != f.label.lower() else ():
+            bare.setdefault(form, set()).add(f.name)
+    return names | {form: found.pop() for form, found in bare.items() if len(found) == 1 and form not in names}
+
+
+def _numbers_of(word: str) -> tuple[str, ...]:
+    """A name in the singular and the plural: "net margins of ...", "total revenue" for a row "Total revenues"."""
+    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
+        return word, word[:-1]
+    return (word, word + "s") if word[-1:].isalpha() else (word,)
 
 
 def sector_names(knowledge: Knowledge) -> dict[str, str]:
