@@ -117,6 +117,8 @@ def ask(
 
     translator = load(model)  # a missing checkpoint is a usage error before the inputs are read
     run = pipeline.build(input or get_settings().inputs, as_of=as_of.date() if as_of else None)
+    for refused in run.ingested.refused:
+        typer.echo(f"finreport: refused {refused}", err=True)
     answer = answer_question(question, from_run(run), translator)
     if json_output:
         typer.echo(json.dumps(answer.record(), ensure_ascii=False, indent=2))
@@ -260,8 +262,8 @@ def finetune(
 def finetune_ask(
     out: Annotated[Path, typer.Option(help="Folder of the trained checkpoint and its model card (default: the "
                                       "package's shipped translator, which this replaces)")] = SHIPPED_TRANSLATOR,
-    steps: Annotated[int, typer.Option(help="Optimiser steps")] = 3000,
-    per_phrasing: Annotated[int, typer.Option(help="Training questions drawn per phrasing and seed")] = 14,
+    steps: Annotated[int, typer.Option(help="Optimiser steps")] = 5000,
+    per_phrasing: Annotated[int, typer.Option(help="Training questions drawn per phrasing and seed")] = 18,
     seed: Annotated[int, typer.Option(help="Seed of weights, draws and batch order")] = 0,
     resume: Annotated[bool, typer.Option("--resume/--fresh", help="Continue from the latest checkpoint")] = True,
 ) -> None:

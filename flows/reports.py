@@ -156,6 +156,9 @@ def answer(run: FactsRun, entities: list[str], portfolios: list[str],
                                      narrator is not None)
     with _GRAPH:  # the flags a program reads are SPARQL over the world
         asked = reports.custom_answers(run, entities, request.custom_questions)
+    if asked:
+        answers = [a for own in asked.values() for a in own]
+        counts |= {"custom_answers": len(answers), "custom_refused": sum(a.refused for a in answers)}
     return answered, books, about | counts, asked
 
 

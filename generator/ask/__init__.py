@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from generator.ask.execute import Unanswerable, execute
 from generator.ask.knowledge import Knowledge
-from generator.ask.link import Linked, Year, link
+from generator.ask.link import Linked, Number, Year, link
 from generator.ask.program import PLACEHOLDER, SET, Node, ProgramError, parse, placeholders
 from generator.ask.write import Writer, fill, unverified
 
@@ -51,13 +51,28 @@ class Asked:
     """The question as the translator saw it (placeholders for the names from data)."""
     candidates: list[str] = field(default_factory=list)
     """What the translator wrote, best first (kept for the evaluation and for a reader who doubts a program)."""
+    bindings: dict[str, str] = field(default_factory=dict)
+    """What each placeholder of the program stood for, as the grounded program writes it."""
+
+    def grounded(self) -> Node | None:
+        """The program with its placeholders replaced by what they stood for: ``(value KOLA free_cash_flow
+        FY2025)``."""
+        def ground(node: Node) -> Node:
+            return Node(node.op, tuple(ground(a) if isinstance(a, Node) else self.bindings.get(a, a)
+                                       for a in node.args))
+
+        return ground(self.program) if self.program else None
 
     def record(self) -> dict[str, Any]:
-        """The JSON object of ``finreport ask --json`` and of a "Your questions" answer in ``answers.json``."""
+        """The JSON object of ``finreport ask --json`` and of a "Your questions" answer in ``answers.json``: the
+        program grounded (``program``, ``program_text``) and as the translator wrote it (``program_linked``) beside
+        the question it read (``linked``)."""
+        grounded = self.grounded()
         return {"question": self.question, "text": self.text, "value": self.value, "unit": self.unit,
-                "entities": self.entities, "program": self.program.record() if self.program else None,
-                "program_text": self.program.text() if self.program else None, "program_words": self.program_words,
-                "refused": self.refused, "reason": self.reason, "sources": self.sources, "linked": self.linked}
+                "entities": self.entities, "program": grounded.record() if grounded else None,
+                "program_text": grounded.text() if grounded else None, "program_words": self.program_words,
+                "refused": self.refused, "reason": self.reason, "sources": self.sources, "linked": self.linked,
+                "program_linked": self.program.text() if self.program else None, "bindings": self.bindings}
 
 
 def _fits(program: Node, linked: Linked, default: str | None) -> tuple[int, int, int]:
@@ -88,6 +103,13 @@ def _currency(knowledge: Knowledge, linked: Linked) -> str:
     return named.pop() if len(named) == 1 else "USD"
 
 
+def _written(bindings: dict[str, Any]) -> dict[str, str]:
+    """Each placeholder's binding as a grounded program writes it: an id, a metric, FY2025 or calendar 2024, a number,
+    a sector, a flag class, an unknown name."""
+    return {k: v.words() if isinstance(v, Year) else f"{v.value:g}" if isinstance(v, Number) else str(v)
+            for k, v in bindings.items()}
+
+
 def refusal(question: str, reason: str, **kwargs: Any) -> Asked:
     """An answer that gives no number and says why."""
     return Asked(question, f"This cannot be answered from the inputs: {reason}.", refused=True, reason=reason,
@@ -105,6 +127,7 @@ def answer(question: str, linked: Linked, candidates: list[str], knowledge: Know
                                  "reported annual figures)", **extra)
     if default_entity and "E1" not in linked.bindings:
         linked.bindings["E1"] = default_entity
+    extra["bindings"] = _written(linked.bindings)
     writer = Writer(knowledge, linked)
     words = Writer(knowledge, linked, inline=_currency(knowledge, linked)).words(program)
     try:

@@ -132,19 +132,22 @@ class Writer:
         return f"{present.capitalised(self.words(program))} was {self.slot(result.value, result.unit)} ({inputs})."
 
     def noun(self, node: Node) -> tuple[str, str | None]:
-        """A set as (what its members are, the clause they were chosen by): ("Industrials companies", "were flagged
-        as loss-making in FY2024")."""
+        """A set as (what its members are, the clause they were chosen by): ("Industrials companies", "carried the
+        loss-making flag in FY2024")."""
         op, a = node.op, node.args
         if op == "companies":
-            return f"{self.k.what} in the inputs", None
+            return self.k.what, None
         if op == "sector":
             return f"{self.b.get(str(a[0]), 'unnamed sector')} {self.k.what}", None
         if op == "entities":
             return " and ".join(self.name(str(self.b.get(str(e), e))) for e in a), None
         inner, clause = self.noun(a[0])  # type: ignore[arg-type]
         period = self.period_words(str(a[2]))
-        if op == "flagged":
-            mine = f"were flagged as {self.k.flags.get(str(self.b.get(str(a[1]))), 'an unnamed flag')} {period}"
+        if op == "flagged" and str(self.b.get(str(a[1]))) in self.k.market_flags:
+            mine = f"carried the {self.k.flags[str(self.b.get(str(a[1])))]} flag at the last close by " \
+                   f"{self.k.as_of.isoformat()}"
+        elif op == "flagged":
+            mine = f"carried the {self.k.flags.get(str(self.b.get(str(a[1]))), 'unnamed')} flag {period}"
         else:
             mine = f"had {self.label(str(a[1]))} {_CONDITIONS[str(a[3])]} {self.number(str(a[4]))} {period}"
         return inner, mine if clause is None else f"{clause} and {mine}"
@@ -164,7 +167,7 @@ class Writer:
         return f"in {y.words()}" if isinstance(y, Year) else ""
 
     def chosen(self, program: Node, result: Result) -> str:
-        """Which companies a set holds, or how many: "1 of the 3 Industrials companies were flagged as loss-making in
+        """Which companies a set holds, or how many: "1 of the 3 Industrials companies carried the loss-making flag in
         FY2024: Voltaris Motors Inc."."""
         noun, clause = self.noun(program)
         unit = self.k.figures[str(self.b.get(str(program.args[1]), program.args[1]))].unit \
@@ -229,7 +232,8 @@ class Writer:
         if len(latest) >= 2 and len(years) == 1:
             best = max(latest, key=lambda e: latest[e][1])
             if sum(1 for e in latest if latest[e][1] == latest[best][1]) == 1:
-                text += f" {self.name(best)}'s was the highest in FY{years.pop()}."
+                text += f" {self.name(best)}'s was the {'higher' if len(latest) == 2 else 'highest'} in " \
+                        f"FY{years.pop()}."
         return text
 
     # --- the program in words --------------------------------------------------------------------------------

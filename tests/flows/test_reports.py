@@ -260,10 +260,12 @@ def test_on_demand_run_for_chosen_companies_and_questions(server: Any, nightly: 
              for f in json.loads((tmp_path / "KOLA" / "facts.json").read_text())}
     assert fcf["value"] == facts[("free_cash_flow", 2025, "FY")] and fcf["entities"] == ["KOLA"]  # the report's
     assert fcf["origin"] == "program" and fcf["facts_used"][0]["sources"]
-    assert not losses["refused"] and losses["program_text"].startswith("(where (sector S1) net_income")
+    assert not losses["refused"] and losses["program_text"].startswith("(where (sector Consumer) net_income FY2025")
     assert tesla["refused"] and "'Tesla'" in tesla["reason"] and tesla["value"] is None
     pdf = text_of(tmp_path / "KOLA" / "report.pdf")
     assert "Your questions" in pdf and "Tesla" in pdf
+    narrator = json.loads((tmp_path / "manifest.json").read_text())["narrator"]
+    assert narrator["custom_answers"] == 3 and narrator["custom_refused"] == 1
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["failures"] == [{"entity_id": "NOPE", "stage": "ingest", "error": "not in the inputs"}]
     assert manifest["portfolios"]["reports"] == []  # companies picked: no portfolio unless picked too

@@ -49,7 +49,8 @@ def test_the_translator_sees_placeholders_never_the_names(knowledge: Knowledge) 
 def test_the_json_record_has_every_field_the_cli_promises(knowledge: Knowledge) -> None:
     record = ask("What was ACME's net margin in 2025?", knowledge, Written("(value E1 M1 Y1)")).record()
     assert {"question", "text", "value", "unit", "entities", "program", "refused", "reason", "sources"} <= set(record)
-    assert record["program"] == {"op": "value", "args": ["E1", "M1", "Y1"]}
+    assert record["program"] == {"op": "value", "args": ["ACME", "net_margin", "FY2025"]}
+    assert record["program_linked"] == "(value E1 M1 Y1)" and record["linked"] == "What was E1's M1 in Y1?"
     assert 0 < record["value"] < 1 and record["unit"] == "fraction"
     assert record["sources"][0]["sources"]
 

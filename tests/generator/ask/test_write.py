@@ -33,7 +33,7 @@ CASES = [
      r"^Acme Robotics Inc\.'s R&D expense divided by its revenue in FY2025 was [\d.]+% \(R&D expense \$[\d.]+m; "
      r"revenue \$[\d.]+bn\)\.$"),
     ("(flagged (sector S1) F1 Y1)", {"S1": "Industrials", "F1": "LossMaking", "Y1": FY[2024]},
-     r"^\d+ of the \d+ Industrials companies were flagged as loss-making in FY2024: "),
+     r"^\d+ of the \d+ Industrials companies carried the loss-making flag in FY2024: "),
     ("(count (where (sector S1) M1 Y1 gt N1))", {"S1": "Technology", "M1": "net_margin", "Y1": FY[2024],
                                                  "N1": Number(0.1, "fraction", "10%")},
      r"^\d+ of the \d+ Technology companies had net margin above 10\.0% in FY2024"),
