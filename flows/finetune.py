@@ -9,6 +9,7 @@ task one call into :mod:`generator.ask.training`.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import time
 from typing import Any
@@ -105,7 +106,7 @@ def finetune_translator(request: TranslatorRequest) -> dict[str, Any]:
     if not request.resume:
         shutil.rmtree(ask_training.work(request), ignore_errors=True)
     made = translator_corpus(request)
-    examples = ask_training.examples(made.train)
+    examples = ask_training.examples(made.train, random.Random(request.seed))
     trained, tokenizer = translator_model(request, examples)
     history = translator_fit(request, trained, tokenizer, examples)
     evaluations = translator_held_out(request, made)

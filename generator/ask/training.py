@@ -313,9 +313,49 @@ def pairs(knowledge: Knowledge, rng: random.Random, part: str, per_phrasing: int
     return out, lost
 
 
-def examples(found: Sequence[Pair]) -> list[Example]:
-    """The pairs as training examples of the narrator's trainer (prompt, target program)."""
-    return [Example("", "", p.intent, prompt(p.linked.text), p.program, f"{p.intent}/{p.phrasing}") for p in found]
+_SYNONYMS = {
+    "companies": ("firms", "businesses", "issuers", "names"), "company": ("firm", "business", "issuer", "name"),
+    "had": ("reported", "posted", "showed", "recorded", "booked"),
+    "highest": ("largest", "biggest", "greatest", "top", "strongest", "best"),
+    "lowest": ("smallest", "least", "weakest", "worst", "bottom"), "higher": ("larger", "bigger", "greater", "more"),
+    "lower": ("smaller", "less"), "change": ("movement", "shift", "variation", "difference", "delta"),
+    "percentage": ("percent", "relative", "%"), "average": ("mean", "avg", "typical"),
+    "total": ("cumulative", "combined", "aggregate", "overall"), "compare": ("contrast", "set against"),
+    "rank": ("order", "sort", "rate", "list"), "above": ("over", "more than", "greater than", "exceeding", "beyond"),
+    "below": ("under", "less than", "beneath", "short of"), "how many": ("what number of", "count of"),
+    "what was": ("what's", "tell me", "give me"), "what is": ("what's", "tell me", "give me"),
+    "show": ("list", "give me", "display"), "which": ("what",), "lowest first": ("in ascending order",
+                                                                                "in increasing order",
+                                                                                "from the bottom"),
+    "highest first": ("in descending order", "in decreasing order", "from the top"),
+    "divided by": ("over", "per unit of", "relative to", "as a ratio of"), "plus": ("and", "together with", "+"),
+    "minus": ("less", "net of", "-"), "made a profit": ("earned money", "made money", "turned a profit"),
+    "lost money": ("made a loss", "ran a loss", "was loss-bearing"), "grow": ("increase", "rise", "climb"),
+    "next year": ("in the coming year", "going forward", "in the future", "next quarter"),
+}
+_SYNONYM = re.compile(r"\b(" + "|".join(sorted(_SYNONYMS, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+_DROPPABLE = {"the", "a", "an", "was", "were", "did", "is", "please", "of"}
+
+
+def varied(text: str, rng: random.Random) -> str:
+    """A training question said a little differently: some words swapped for others that mean the same, a word that
+    carries nothing dropped, a polite opening or ending; so the translator learns the words that decide a program,
+    not whole sentences (the held-out phrasings are whole sentences it never saw)."""
+    text = _SYNONYM.sub(lambda m: rng.choice(_SYNONYMS[m.group(1).lower()]) if rng.random() < 0.4 else m.group(1),
+                        text)
+    words = [w for w in text.split() if not (w.lower() in _DROPPABLE and rng.random() < 0.15)]
+    opening = rng.choice(["", "", "", "please, ", "quick question: ", "can you tell me ", "i'd like to know: "])
+    ending = rng.choice(["", "", "", " please", " thanks", " exactly"])
+    return opening + " ".join(words) + ending
+
+
+def examples(found: Sequence[Pair], rng: random.Random | None = None, share: float = 0.5) -> list[Example]:
+    """The pairs as training examples of the narrator's trainer (prompt, target program); with ``rng``, a ``share``
+    of them :func:`varied`."""
+    def text(pair: Pair) -> str:
+        return varied(pair.linked.text, rng) if rng is not None and rng.random() < share else pair.linked.text
+
+    return [Example("", "", p.intent, prompt(text(p)), p.program, f"{p.intent}/{p.phrasing}") for p in found]
 
 
 TOKENS = tuple(f"{k}{n}" for k in "EMYSFNU" for n in range(1, 6))
@@ -332,6 +372,8 @@ class AskEvaluation:
     refusal_precision: float
     refusal_recall: float
     answers_per_s: float
+    same_reason: float = 0.0
+    """Of the questions both refused, the share whose reasons are the same."""
     by_intent: dict[str, float] = field(default_factory=dict)
     misses: list[dict[str, str]] = field(default_factory=list)
     unlinked: int = 0
@@ -342,10 +384,10 @@ class AskEvaluation:
 
 
 def same(a: Asked, b: Asked) -> bool:
-    """Whether two answers agree: both refused for the same reason, or the same value (to 1e-9 relative) about the
-    same companies."""
+    """Whether two answers agree: both refused (neither gives a number; :func:`evaluate` counts the refusals whose
+    reasons agree apart), or the same value (to 1e-9 relative) about the same companies."""
     if a.refused or b.refused:
-        return a.reason == b.reason
+        return a.refused and b.refused
     if (a.value is None) != (b.value is None):
         return False
     if a.value is not None and b.value is not None and abs(a.value - b.value) > 1e-9 * max(1.0, abs(b.value)):
@@ -365,7 +407,7 @@ def evaluate(translator: Translator, found: Sequence[Pair], knowledge: Knowledge
     started = time.perf_counter()
     candidates = translator.programs([p.linked.text for p in found])
     seconds = time.perf_counter() - started
-    exact = executed = 0
+    exact = executed = same_reason = 0
     refused_right = refused_predicted = refused_gold = 0
     per: dict[str, list[bool]] = {}
     misses = []
@@ -379,6 +421,7 @@ def evaluate(translator: Translator, found: Sequence[Pair], knowledge: Knowledge
         refused_predicted += predicted.refused
         refused_gold += expected.refused
         refused_right += predicted.refused and expected.refused
+        same_reason += predicted.refused and expected.refused and predicted.reason == expected.reason
         per.setdefault(pair.intent, []).append(ok)
         if not ok:
             misses.append({"question": pair.question, "linked": pair.linked.text, "gold": pair.program,
@@ -386,7 +429,8 @@ def evaluate(translator: Translator, found: Sequence[Pair], knowledge: Knowledge
     n = max(1, len(found))
     return AskEvaluation(len(found), exact / n, executed / n, refused_right / max(1, refused_predicted),
                          refused_right / max(1, refused_gold), len(found) / max(seconds, 1e-9),
-                         {k: sum(v) / len(v) for k, v in sorted(per.items())}, misses, unlinked)
+                         same_reason / max(1, refused_right), {k: sum(v) / len(v) for k, v in sorted(per.items())},
+                         misses, unlinked)
 
 
 def refusal_reasons(found: Sequence[Pair], knowledge: Knowledge) -> Counter[str]:
@@ -409,7 +453,7 @@ class TranslatorRequest(BaseModel):
     companies: int = Field(14, description="Sample companies per seed")
     real_like: int = Field(14, description="Companies per seed filed as real filers file (generator.corpus)")
     eval_seed: int = Field(9001, description="Seed of the held-out companies (never in training)")
-    per_phrasing: int = Field(14, description="Training questions drawn per phrasing and seed")
+    per_phrasing: int = Field(18, description="Training questions drawn per phrasing and seed")
     eval_per_phrasing: int = Field(6, description="Held-out questions drawn per phrasing")
     real_inputs: list[str] = Field(
         ["tests/fixtures/real-filings/*.json", "tests/fixtures/sec-companyfacts/*.json", "tests/fixtures/apple"],
@@ -418,7 +462,7 @@ class TranslatorRequest(BaseModel):
     layers: int = Field(3, description="Transformer layers")
     heads: int = Field(4, description="Attention heads")
     vocab_size: int = Field(1200, description="Size of the tokenizer trained on the corpus")
-    steps: int = Field(3000, description="Optimiser steps")
+    steps: int = Field(5000, description="Optimiser steps")
     batch_size: int = Field(32, description="Examples per step")
     learning_rate: float = Field(2e-3, description="Peak learning rate (cosine schedule)")
     beams: int = Field(4, description="Beams (candidate programs) per question when evaluating")
@@ -566,8 +610,10 @@ def write_card(request: TranslatorRequest, made: TranslatorCorpus, history: list
     for name, e in evaluations.items():
         lines += [f"## Held-out results: {HELD[name]}", "", "| measure | value |", "|---|---|",
                   f"| questions | {e.questions} |", f"| exact program match | {e.exact:.1%} |",
-                  f"| execution accuracy (the answer of the gold program, or the same refusal) | {e.execution:.1%} |",
+                  f"| execution accuracy (the gold program's value about the same companies, or a refusal where it "
+                  f"refuses) | {e.execution:.1%} |",
                   f"| refusal precision | {e.refusal_precision:.1%} |", f"| refusal recall | {e.refusal_recall:.1%} |",
+                  f"| refusals giving the gold program's reason | {e.same_reason:.1%} |",
                   f"| speed | {e.answers_per_s:.1f} questions/s |", "",
                   "Execution accuracy by intent: " + ", ".join(f"{k} {v:.0%}" for k, v in e.by_intent.items()), ""]
     lines += ["## Reproduce", "", "```", " ".join(command), "```", ""]

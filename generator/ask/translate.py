@@ -9,6 +9,7 @@ The shipped checkpoint (``generator/ask/checkpoint``) is trained by ``finreport 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,15 @@ from typing import Any
 from generator.errors import UsageError
 from generator.settings import SHIPPED_TRANSLATOR as SHIPPED
 
-PROMPT_FORMAT = "finreport-ask-1"
+PROMPT_FORMAT = "finreport-ask-2"
 """Recorded in the card: a checkpoint is trained for one prompt format."""
 
 
 def prompt(linked: str) -> str:
-    """What the model reads: the linked question, then where its program starts."""
-    return f"question: {linked}\nprogram:"
+    """What the model reads: the linked question in lower case but for its placeholders ("Change" and "change" are
+    one word to a model trained from nothing), then where its program starts."""
+    text = re.sub(r"\b([emysfnu][1-9])\b", lambda m: m.group(1).upper(), " ".join(linked.lower().split()))
+    return f"question: {text}\nprogram:"
 
 
 class ModelTranslator:

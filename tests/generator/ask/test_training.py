@@ -12,6 +12,7 @@ import pytest
 from generator.ask.knowledge import Knowledge, from_run
 from generator.ask.program import parse, placeholders
 from generator.ask.training import evaluate, examples, held_out, intents, pairs, renamed
+from generator.ask.translate import prompt
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,8 @@ def test_drawn_questions_are_linked_and_their_programs_use_the_linkers_placehold
             assert name in pair.linked.bindings or (name == "E1" and pair.default), (pair.question, pair.program)
             assert name in pair.linked.text or (name == "E1" and pair.default)
         assert not any(c.name in pair.linked.text for c in knowledge.companies.values())
-    assert examples(found[:1])[0].prompt == f"question: {found[0].linked.text}\nprogram:"
+    assert examples(found[:1])[0].prompt == prompt(found[0].linked.text)
+    assert "E1" in prompt("What was E1's M1?") and "what was" in prompt("What was E1's M1?")
 
 
 def test_renamed_companies_keep_their_figures(sample_run: Any, knowledge: Knowledge) -> None:
