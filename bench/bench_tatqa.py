@@ -123,7 +123,7 @@ def main() -> None:
     if args.tables_only:
         return
 
-    from generator.ask import ask, ask_all  # written alongside this bench
+    from generator.ask import ask_all
     from generator.ask.translate import load as load_translator
 
     translator = load_translator(args.model)
@@ -138,16 +138,12 @@ def main() -> None:
     for uid, qs in by_table.items():
         answers: list[Any] = [None] * len(qs)
         errors: list[str | None] = [None] * len(qs)
-        if uid in adapted:
-            knowledge = adapted[uid][0]
-            try:  # one batch per table: ask_all is ask for several questions over one knowledge
-                answers = ask_all([q["question"] for q in qs], knowledge, translator, default_entity=uid)
-            except Exception:
-                for i, q in enumerate(qs):
-                    try:
-                        answers[i] = ask(q["question"], knowledge, translator, default_entity=uid)
-                    except Exception as e:  # a crash is a wrong answer here, and is counted
-                        errors[i] = f"{type(e).__name__}: {e}"
+        if uid in adapted:  # one batch per table
+            try:
+                answers = ask_all([q["question"] for q in qs], knowledge=adapted[uid][0], translator=translator,
+                                  default_entity=uid)
+            except Exception as e:  # a crash is a wrong answer to each of the table's questions, and is counted
+                errors = [f"{type(e).__name__}: {e}"] * len(qs)
         for q, answer, error in zip(qs, answers, errors, strict=True):
             results.append(score(meter, q, uid, answer, error, adapted.get(uid, (None, ""))[1], failed.get(uid)))
     seconds = time.perf_counter() - t0
