@@ -146,7 +146,7 @@ def answer(question: str, linked: Linked, candidates: list[str], knowledge: Know
         return refusal(question, f"the answer failed its check ({problem})", program=program, program_words=words,
                        **extra)
     value = result.rows[0][1] if result.kind == SET and result.rows else result.value
-    return Asked(question, text, value, result.unit if result.kind != SET or value is not None else None, entities,
+    return Asked(question, text, value, result.unit if value is not None else None, entities,
                  program, words, sources=[r.record() for r in result.reads], **extra)
 
 

@@ -184,8 +184,9 @@ class Executor:
             return Result(SCALAR, value, unit, reads=self.reads)
         if kind == SET:
             rows, missing, years, considered = self.set(node)
-            return Result(SET, rows=rows, reads=self.reads, missing=missing, years=years, considered=considered,
-                          other_currency=self.other_currency)
+            unit = self.unit(self.metric(str(node.args[1]))) if node.op == "where" else None
+            return Result(SET, unit=unit, rows=rows, reads=self.reads, missing=missing, years=years,
+                          considered=considered, other_currency=self.other_currency)
         if kind == RANKING:
             return self.ranking(node)
         if kind == TABLE:
