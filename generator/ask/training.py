@@ -201,7 +201,9 @@ def draw(intent: Intent, index: int, knowledge: Knowledge, rng: random.Random, p
     roles: dict[str, str] = {}
     wanted: dict[str, Any] = {}  # program role → the binding the linker should find
     program = intent.program
-    e1, e2 = rng.sample(d.companies, 2)
+    if len(d.companies) < ("{company2}" in phrasing) + 1 or len(d.figures) < 2:
+        return None  # a knowledge of one company (a real filer alone) asks nothing of two
+    e1, e2 = rng.sample(d.companies, 2) if len(d.companies) > 1 else (d.companies[0], d.companies[0])
     unknown = "{company}" in phrasing and "refuse" not in program and rng.random() < 0.1
     if unknown:
         name = rng.choice(_UNKNOWN[part])

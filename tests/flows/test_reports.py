@@ -289,7 +289,7 @@ def test_the_ui_form_has_a_description_for_every_field() -> None:
         schema = flow.parameters.model_dump()
         fields = schema["definitions"][model]["properties"]
         assert set(fields) == {"inputs", "as_of", "benchmark", "entities", "portfolios", "questions", "output_dir",
-                               "dated_folder", "narrator", "model_path", "email", "recipients"}
+                               "dated_folder", "narrator", "model_path", "custom_questions", "email", "recipients"}
         assert all(f.get("description") for f in fields.values()), model
     assert "request" in on_demand_report.parameters.required
 
