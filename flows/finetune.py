@@ -104,7 +104,7 @@ def finetune_translator(request: TranslatorRequest) -> dict[str, Any]:
     t0 = time.perf_counter()
     quiet()
     if not request.resume:
-        shutil.rmtree(ask_training.work(request), ignore_errors=True)
+        shutil.rmtree(finetune.work(request), ignore_errors=True)
     made = translator_corpus(request)
     examples = ask_training.examples(made.train, random.Random(request.seed))
     trained, tokenizer = translator_model(request, examples)

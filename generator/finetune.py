@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import platform
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -73,8 +73,15 @@ class FinetuneRequest(BaseModel):
     progress: bool = Field(False, description="Progress bars on the terminal")
 
 
-def work(request: FinetuneRequest) -> Path:
-    """The folder of a training run's initial model and checkpoints, beside its output (``<out>.work``)."""
+class Trained(Protocol):
+    """A training request: what it needs of one here is where its output goes."""
+
+    out: str
+
+
+def work(request: Trained) -> Path:
+    """The folder of a training run's initial model and checkpoints, beside its output (``<out>.work``): the
+    narrator's and the translator's."""
     return Path(request.out).with_name(Path(request.out).name + ".work")
 
 

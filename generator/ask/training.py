@@ -41,6 +41,7 @@ from generator.ask.link import Linked, Number, Year, link, sector_names
 from generator.ask.program import parse
 from generator.ask.translate import PROMPT_FORMAT, SHIPPED, ModelTranslator, prompt
 from generator.corpus import PRICES_TO, real_inputs, write_companies
+from generator.finetune import work
 from generator.narrator.training import Example, loss_curve, scratch, train
 from generator.pipeline import build
 from generator.sample import write_sample
@@ -472,11 +473,6 @@ class TranslatorRequest(BaseModel):
     seed: int = Field(0, description="Seed of the weights, the draws and the batch order")
     resume: bool = Field(True, description="Continue from the latest checkpoint in the work folder if there is one")
     progress: bool = Field(False, description="Progress bars on the terminal")
-
-
-def work(request: TranslatorRequest) -> Path:
-    """The folder of a training run's initial model and checkpoints, beside its output (``<out>.work``)."""
-    return Path(request.out).with_name(Path(request.out).name + ".work")
 
 
 def knowledge_of(seed: int, companies: int, real_like: int, folder: Path) -> Knowledge:
