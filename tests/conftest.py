@@ -2,9 +2,9 @@
 the tests that only read it share.
 
 ``sample_dir`` is the deterministic sample (``generator.sample.write_sample``, seed 7, as ``finreport sample``
-writes it, prices to today) and ``sample_run`` the facts pipeline run on its long table and its prices, measured
-against its index (``generator.pipeline.build``: ingest, checks, metrics, market metrics, HermiT), each made once
-per session. Their readers must leave them as they found them: after
+writes it, prices to the session's first day, ``sample_as_of``) and ``sample_run`` the facts pipeline run on its
+long table and its prices, measured against its index (``generator.pipeline.build``: ingest, checks, metrics,
+market metrics, HermiT), each made once per session. Their readers must leave them as they found them: after
 every test that used one, its files and the run are compared with what they were when made, and a test that
 changed them errors. A test that needs to write a run's files (``write_run`` adds its timings to the run) works
 on a copy: ``dataclasses.replace(sample_run, timings=dict(sample_run.timings))``.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -62,24 +63,32 @@ def _run_digest(run: Any) -> str:
 
 
 @pytest.fixture(scope="session")
-def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sample_as_of() -> date:
+    """The day the shared sample's prices run to, and the as-of date of the runs on it: the session's first day, so
+    that a suite running past midnight reads the sample as of the day it was written (a later day would show each
+    close with its date)."""
+    return date.today()
+
+
+@pytest.fixture(scope="session")
+def sample_dir(sample_as_of: date, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample as ``finreport sample`` writes it: ``long/facts.csv`` and one ``wide/<entity>.csv`` per company.
     Read it; write anything of your own elsewhere."""
     from generator.sample import write_sample
 
     root = tmp_path_factory.mktemp("shared-sample")
-    write_sample(root, seed=SAMPLE_SEED)
+    write_sample(root, seed=SAMPLE_SEED, as_of=sample_as_of)
     _made["sample_dir"] = (root, _files_digest(root))
     return root
 
 
 @pytest.fixture(scope="session")
-def sample_run(sample_dir: Path) -> Any:
-    """``generator.pipeline.build`` on the sample's long table and prices, against its index, as of today: ingest,
-    checks, metrics, market metrics and HermiT, once."""
+def sample_run(sample_dir: Path, sample_as_of: date) -> Any:
+    """``generator.pipeline.build`` on the sample's long table and prices, against its index, as of the sample's day:
+    ingest, checks, metrics, market metrics and HermiT, once."""
     from generator.pipeline import build
 
-    run = build([sample_dir / "long", sample_dir / "prices"])
+    run = build([sample_dir / "long", sample_dir / "prices"], as_of=sample_as_of)
     _made["sample_run"] = (run, _run_digest(run))
     return run
 

@@ -312,7 +312,8 @@ SHORT = 300
 
 
 @pytest.fixture(scope="module")
-def market_reports(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, dict[str, str]]:
+def market_reports(sample_dir: Path, sample_as_of: date,
+                   tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any, dict[str, str]]:
     """A copy of the sample whose index is called like an HTML injection, whose grower has its last 300 closes only,
     whose cash cow has no prices, and one more share (ZETA, the loss-maker's closes) with no statements: the
     grower's, the cash cow's and ZETA's reports, rendered once: (their folder, the run, each PDF's text without
@@ -327,7 +328,7 @@ def market_reports(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     with (root / "prices" / "prices.csv").open("w", newline="") as handle:
         csv.writer(handle, lineterminator="\n").writerows(
             [header, *kept, *short, *(["ZETA", *r[1:]] for r in rows if r[0] == volt)])
-    run = build([sample_dir / "long", root / "prices"], benchmark=HOSTILE_INDEX)
+    run = build([sample_dir / "long", root / "prices"], benchmark=HOSTILE_INDEX, as_of=sample_as_of)
     manifest = write_run(run, root / "out", as_of=str(run.as_of))
     wanted = [grower, kola, "ZETA"]
     answered = answer(run, wanted)
@@ -386,7 +387,7 @@ HOSTILE_BOOK = '<img src="file:///etc/passwd"><script>x</script>'
 
 
 @pytest.fixture(scope="module")
-def books(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def books(sample_dir: Path, sample_as_of: date, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The sample's portfolios (DIVERSIFIED, CONVICTION, GLOBAL: a euro book with pound and dollar holdings) and two
     held by weight (WEIGHTS, and EVIL, named like an HTML injection), as a run reports them; GLOBAL's report printed
     once, in a printing process as the flow prints it: its folder, timings and text without whitespace."""
@@ -397,7 +398,7 @@ def books(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[st
             ("portfolio_id", "portfolio_name", "entity_id", "weight", "base_currency"),
             ("WEIGHTS", "Model weights", "KOLA", 0.6, "USD"), ("WEIGHTS", "Model weights", "ACME", 0.4, "USD"),
             ("EVIL", HOSTILE_BOOK, "KOLA", 0.5, "USD"), ("EVIL", HOSTILE_BOOK, "CHIP", 0.5, "USD")])
-    run = build([sample_dir / "long", sample_dir / "prices", root / "portfolios"])
+    run = build([sample_dir / "long", sample_dir / "prices", root / "portfolios"], as_of=sample_as_of)
     manifest = write_run(run, root / "out", as_of=str(run.as_of))
     answered = narrate(portfolio_contexts(run))
     reports = {p.portfolio_id: write_portfolio(run, p, root / "books" / p.portfolio_id, manifest["run_id"],

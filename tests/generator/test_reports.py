@@ -131,10 +131,11 @@ def test_data_in_a_markdown_artifact_stays_text(sample_run: Any, tmp_path: Path)
 
 
 
-def test_the_portfolios_asked_for_are_reported_and_the_others_fail_with_why(sample_dir: Path) -> None:
+def test_the_portfolios_asked_for_are_reported_and_the_others_fail_with_why(sample_dir: Path,
+                                                                           sample_as_of: date) -> None:
     from generator.pipeline import build
 
-    run = build([sample_dir / "long", sample_dir / "prices", sample_dir / "portfolios"])
+    run = build([sample_dir / "long", sample_dir / "prices", sample_dir / "portfolios"], as_of=sample_as_of)
     every, failed = select_portfolios(run, ReportRequest())
     assert [p.portfolio_id for p in every] == ["CONVICTION", "DIVERSIFIED", "GLOBAL"] and failed == []
     chosen, failed = select_portfolios(run, OnDemandRequest(portfolios=["GLOBAL", "NOPE"]))

@@ -8,6 +8,7 @@ import json
 import random
 import re
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -54,9 +55,9 @@ def tiny(path: Path, run: FactsRun, labels: list[str], companies: int = 2, seed:
 
 
 @pytest.fixture(scope="module")
-def books(sample_dir: Path) -> dict[str, tuple[Context, list[Answer]]]:
+def books(sample_dir: Path, sample_as_of: date) -> dict[str, tuple[Context, list[Answer]]]:
     """The sample's three portfolios, answered by the reference narrator."""
-    run = build([sample_dir / "long", sample_dir / "prices", sample_dir / "portfolios"])
+    run = build([sample_dir / "long", sample_dir / "prices", sample_dir / "portfolios"], as_of=sample_as_of)
     return narrate(portfolio_contexts(run))
 
 
