@@ -306,7 +306,7 @@ class Executor:
         m = self.metric(str(node.args[1]))
         threshold = self.number(str(node.args[4]), self.unit(m))
         compare = {"gt": float.__gt__, "ge": float.__ge__, "lt": float.__lt__, "le": float.__le__}[str(node.args[3])]
-        for e, value, year in self.values(inner, m, str(node.args[2]), missing):
+        for e, value, year in self.values(inner, m, str(node.args[2]), missing, any_currency=node.args[4] == "0"):
             if compare(value, threshold):
                 rows.append((e, value))
                 years[e] = year
@@ -323,11 +323,12 @@ class Executor:
         self.other_currency += [e for e in entities if e not in keep]
         return keep
 
-    def values(self, entities: list[str], metric: str, period: str, missing: list[str]) -> list[tuple[str, float, int]]:
-        """Each company's figure for the period (money in one currency); a company without it is added to
-        ``missing``."""
+    def values(self, entities: list[str], metric: str, period: str, missing: list[str], any_currency: bool = False
+               ) -> list[tuple[str, float, int]]:
+        """Each company's figure for the period (money in one currency, unless ``any_currency``: a sign is a sign in
+        any currency); a company without it is added to ``missing``."""
         out = []
-        for e in self.same_currency(entities, metric):
+        for e in entities if any_currency else self.same_currency(entities, metric):
             try:
                 year = self.year(e, period)
                 out.append((e, self.read(e, metric, year), year))

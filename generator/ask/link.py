@@ -44,14 +44,16 @@ _RELATIVE = [(re.compile(r"\b(?:the\s+)?year\s+before\s+last\b", re.I), -2),
              (re.compile(r"\b(?:three)\s+years\s+ago\b", re.I), -3),
              (re.compile(r"\blast\s+year\b(?!s)", re.I), -1),
              (re.compile(r"\b(?:this|the\s+current)\s+year\b", re.I), 0)]
-_MONEY = re.compile(r"(?<![\w.])(?P<neg>-)?(?:\$|USD\s?|€|EUR\s?|£|GBP\s?)\s?(?P<num>\d[\d,]*(?:\.\d+)?)\s*"
-                    r"(?P<scale>thousand|millions?|billions?|trillion|bn|mn|mm|tn|k|m|b|t)?\b", re.I)
+_MONEY = re.compile(r"(?<![\w.])(?P<neg>-)?(?:\$|USD\s?|€|EUR\s?|£|GBP\s?)\s?(?P<num>\d[\d,]*(?:\.\d+)?)(?:\s*"
+                    r"(?P<scale>thousand|millions?|billions?|trillion|bn|mn|mm|tn|k|m|b|t)\b)?", re.I)
 _SCALED = re.compile(r"(?<![\w.$])(?P<neg>-)?(?P<num>\d[\d,]*(?:\.\d+)?)\s*(?P<scale>thousand|millions?|billions?|"
                      r"trillion|bn|mn|tn)\b(?:\s+(?:dollars|usd))?", re.I)
 _PERCENT = re.compile(r"(?<![\w.])(?P<neg>-)?(?P<num>\d+(?:\.\d+)?)\s?(?:%|percent\b|per\s+cent\b)", re.I)
 _MULTIPLE = re.compile(r"(?<![\w.])(?P<num>\d+(?:\.\d+)?)\s?(?:x|times)\b", re.I)
 _PLAIN = re.compile(r"(?<![\w.$])(?P<neg>-)?(?P<num>\d[\d,]*(?:\.\d+)?)(?![\w.%]|\.\d)")
-_WORD_NUMBER = re.compile(r"\b(" + "|".join(_NUMBER_WORDS) + r")\b", re.I)
+_WORD_NUMBER = re.compile(r"\b(" + "|".join(w for w in _NUMBER_WORDS if w != "one") + r"|one(?=\s+(?:fiscal\s+)?"
+                          r"(?:years?|compan(?:y|ies)|firms?|names?|periods?)\b))\b", re.I)
+"""Numbers in words; "one" only before what it counts ("which one's", "each one" count nothing)."""
 _CAPITALISED = re.compile(r"\b(?:[A-Z][\w&.'-]*[\w&])(?:\s+(?:(?:&|and)\s+)?[A-Z][\w&.'-]*[\w&])*")
 _CIK = re.compile(r"\b(?:CIK\s?#?\s?)?0*(\d{4,10})\b", re.I)
 _NOT_NAMES = {

@@ -32,9 +32,12 @@ class Shown:
 
     value: float
     unit: str
+    currency: str | None = None
+    """The currency of this value where it is not the answer's (a set of companies reporting in several)."""
 
     def display(self, currency: str) -> str:
-        """The value as the report writes it."""
+        """The value as the report writes it (money in its own currency, else in the answer's)."""
+        currency = self.currency or currency
         if self.unit == "pp":
             return f"{self.value * 100:.1f}pp"
         if self.unit in ("count",):
@@ -53,12 +56,13 @@ class Writer:
         self.inline = inline
         """A currency: values are written in it at once (the program in words), not as slots."""
 
-    def slot(self, value: float, unit: str) -> str:
-        """A slot for a value (or, for the program in words, the value written at once)."""
+    def slot(self, value: float, unit: str, currency: str | None = None) -> str:
+        """A slot for a value (or, for the program in words, the value written at once); ``currency``: the value's
+        own, where it may not be the answer's."""
         if self.inline:
-            return Shown(value, unit).display(self.inline)
+            return Shown(value, unit, currency).display(self.inline)
         name = f"v{len(self.slots) + 1}"
-        self.slots[name] = Shown(value, unit)
+        self.slots[name] = Shown(value, unit, currency)
         return f"⟨{name}⟩"
 
     def name(self, entity_id: str) -> str:
@@ -172,7 +176,8 @@ class Writer:
         noun, clause = self.noun(program)
         unit = self.k.figures[str(self.b.get(str(program.args[1]), program.args[1]))].unit \
             if program.op == "where" else None
-        listed = "; ".join(self.name(e) + (f" {self.slot(v, unit)}" if v is not None and unit else "")
+        listed = "; ".join(self.name(e) + (f" {self.slot(v, unit, self.own_currency(e))}" if v is not None and unit
+                                           else "")
                            + (f" (FY{result.years[e]})" if e in result.years and self._mixed(result) else "")
                            for e, v in result.rows)
         k = self.slot(len(result.rows), "count")
@@ -183,6 +188,10 @@ class Writer:
         else:
             text = f"{k} of the {self.slot(result.considered, 'count')} {noun} {clause}: {listed}"
         return self.left_out(text, result)
+
+    def own_currency(self, entity_id: str) -> str | None:
+        """A company's reporting currency (a set chosen against zero holds companies of several)."""
+        return self.k.companies[entity_id].currency if entity_id in self.k.companies else None
 
     def left_out(self, text: str, result: Result) -> str:
         """The answer's last sentences: the companies whose figure the inputs lack, and those in another currency."""

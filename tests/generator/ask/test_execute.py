@@ -105,6 +105,17 @@ def test_money_of_other_currencies_is_left_out_of_a_ranking_and_said(knowledge: 
             Y1=FY[2025])
 
 
+def test_a_sign_is_a_sign_in_any_currency(knowledge: Knowledge) -> None:
+    """Loss-makers are every company with a net loss, whatever it reports in: the same set as the reasoner's
+    loss-making flag, nothing left out."""
+    losses = run("(where (companies) net_income Y1 lt 0)", knowledge, Y1=FY[2024])
+    flagged = run("(flagged (companies) F1 Y1)", knowledge, F1="LossMaking", Y1=FY[2024])
+    assert {e for e, _ in losses.rows} == {e for e, _ in flagged.rows} and not losses.other_currency
+    assert all(v is not None and v < 0 for _, v in losses.rows)
+    positive = run("(where (companies) net_income Y1 gt 0)", knowledge, Y1=FY[2024])
+    assert {knowledge.companies[e].currency for e, _ in positive.rows} >= {"USD", "EUR", "GBP", "JPY"}
+
+
 @pytest.mark.parametrize(("program", "bindings", "why"), [
     ("(value U1 M1 Y1)", {"U1": "Tesla", "M1": "revenue", "Y1": FY[2024]},
      "no company called 'Tesla' is in the inputs, which have 14 companies"),

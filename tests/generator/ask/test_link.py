@@ -47,6 +47,10 @@ def made(*companies: Company, as_of: date = date(2026, 11, 30)) -> Knowledge:
      {"U1": "Tesla", "M1": "revenue", "Y1": Year(2024, "fiscal", "2024")}),
     ("what was nova cloud's R&D in 2025?", "what was E1's M1 in Y1?",
      {"E1": "NOVA", "M1": "rnd_expense", "Y1": Year(2025, "fiscal", "2025")}),
+    ("Which firms had revenue above $5 during FY2024?", "Which firms had M1 above N1 during Y1?",
+     {"M1": "revenue", "N1": Number(5, "currency", "$5"), "Y1": Year(2024, "fiscal", "FY2024")}),
+    ("ACME or KOLA: which one's revenue was lower over one year?", "E1 or E2: which one's M1 was lower over N1 year?",
+     {"E1": "ACME", "E2": "KOLA", "M1": "revenue", "N1": Number(1, "count", "one")}),
 ])
 def test_names_from_data_become_placeholders(knowledge: Knowledge, question: str, text: str,
                                              bindings: dict[str, Any]) -> None:

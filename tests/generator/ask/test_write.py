@@ -3,6 +3,7 @@ not; the program in words says what was computed."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -55,6 +56,16 @@ def test_each_answer_says_what_was_computed_and_passes_its_check(knowledge: Know
     assert asked.text == asked.text.strip()
     assert __import__("re").search(pattern, asked.text), asked.text
     assert asked.program_words and "⟨" not in asked.program_words and "⟨" not in asked.text
+
+
+def test_a_set_of_several_currencies_writes_each_figure_in_its_own(knowledge: Knowledge) -> None:
+    asked = answer("?", Linked("?", "?", {"Y1": FY[2024]}), ["(where (companies) net_income Y1 gt 0)"], knowledge)
+    assert not asked.refused and "Left out" not in asked.text
+    listed = [c for c in knowledge.companies.values() if c.name in asked.text]
+    assert {c.currency for c in listed} == {"USD", "EUR", "GBP", "JPY"}
+    for c in listed:
+        symbol = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}[c.currency]
+        assert re.search(re.escape(c.name) + " " + re.escape(symbol) + r"[\d.]", asked.text), c.name
 
 
 def test_the_check_fails_a_figure_no_program_computed(knowledge: Knowledge) -> None:
