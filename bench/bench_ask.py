@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from generator.ask import ask, ask_all  # noqa: E402
 from generator.ask.knowledge import from_run  # noqa: E402
 from generator.ask.link import link  # noqa: E402
-from generator.ask.training import gold, pairs, renamed, same  # noqa: E402
+from generator.ask.training import agree, denotation, gold, pairs, renamed, written  # noqa: E402
 from generator.ask.translate import load  # noqa: E402
 from generator.pipeline import build  # noqa: E402
 from generator.sample import write_sample  # noqa: E402
@@ -39,7 +39,7 @@ def main() -> None:
         t0 = time.perf_counter()
         knowledge = renamed(from_run(build([Path(tmp) / "long"])), "eval", random.Random(0))
         print(f"facts, graph and knowledge of the sample: {time.perf_counter() - t0:.1f} s")
-    found, _ = pairs(knowledge, random.Random(1), "eval", 3, held=True)
+    found, _ = pairs(knowledge, random.Random(1), "eval", 3, written())
     found = random.Random(2).sample(found, min(args.questions, len(found)))
     questions = [p.question for p in found]
     translator = load(args.model)
@@ -64,15 +64,16 @@ def main() -> None:
     t_alone = time.perf_counter() - t0
 
     n = len(found)
-    right = [same(together[i], gold(p, knowledge)) for i, p in enumerate(found)]
-    agree = sum(same(together[i], alone[i]) for i in range(n))
+    right = [agree(denotation(together[i], p, knowledge), denotation(gold(p, knowledge), p, knowledge))
+             for i, p in enumerate(found)]
+    alike = sum(together[i].text == alone[i].text and together[i].program == alone[i].program for i in range(n))
     print(f"{n} held-out questions over renamed sample companies")
     print(f"  batched (ask_all):  {t_batch:6.2f} s  {n / t_batch:6.1f} questions/s")
     print(f"  one at a time:      {t_alone:6.2f} s  {n / t_alone:6.1f} questions/s")
     print(f"  batched / one at a time: {t_alone / t_batch:.2f}x faster")
     print(f"  of the batched time: linking {t_link:.2f} s, translating {t_translate:.2f} s, running and writing "
           f"{max(0.0, t_batch - t_link - t_translate):.2f} s")
-    print(f"  execution accuracy {sum(right) / n:.1%}; the two passes agree on {agree} of {n}")
+    print(f"  execution accuracy {sum(right) / n:.1%}; the two passes give the same answer to {alike} of {n}")
 
 
 if __name__ == "__main__":

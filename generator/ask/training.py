@@ -8,8 +8,9 @@ with the linker's placeholders. A pair whose names the linker does not find as d
 
 The companies are the sample generator's and those filed like real ones (:mod:`generator.corpus`), renamed from
 two disjoint lists of names so that training and evaluation never share a company, and so that names hold words
-of figures and sectors ("Harbor Energy Holdings", "Cash & Carry Stores") as real ones do. The last phrasing of
-every five of an intent is held out. :func:`evaluate` measures, on held-out phrasings over held-out companies: exact
+of figures and sectors ("Harbor Energy Holdings", "Cash & Carry Stores") as real ones do. Every phrasing of
+``phrasings.toml`` is trained on; the held-out phrasings are those of ``held_out.toml``, written apart from them by
+someone who had not read them. :func:`evaluate` measures, on held-out phrasings over held-out companies: exact
 program match, execution accuracy (the predicted program's answer is the gold program's, or both refuse), and the
 precision and recall of refusals.
 """
@@ -38,16 +39,13 @@ from generator.ask import Asked, Translator, answer
 from generator.ask.execute import Unanswerable, execute
 from generator.ask.knowledge import Company, Knowledge, from_run
 from generator.ask.link import Linked, Number, Year, link, sector_names
-from generator.ask.program import parse
-from generator.ask.translate import PROMPT_FORMAT, SHIPPED, ModelTranslator, prompt
+from generator.ask.program import RANKING, SET, TABLE, parse
+from generator.ask.translate import BEAMS, PROMPT_FORMAT, SHIPPED, ModelTranslator, prompt
 from generator.corpus import PRICES_TO, real_inputs, write_companies
 from generator.finetune import work
 from generator.narrator.training import Example, loss_curve, scratch, train
 from generator.pipeline import build
 from generator.sample import write_sample
-
-HELD_OUT_EVERY = 5
-"""The 5th, 10th, ... phrasing of each intent is held out of training."""
 
 _FIRST = {
     "train": ["Northwind", "Globex", "Initech", "Hooli", "Vandelay", "Soylent", "Cyberdyne", "Tyrell", "Oscorp",
@@ -97,17 +95,30 @@ class Intent:
     implicit: bool = False
 
 
+def _toml(name: str) -> list[dict[str, Any]]:
+    return tomllib.loads(resources.files("generator.ask").joinpath(name).read_text("utf-8"))["intent"]
+
+
 @cache
 def intents() -> tuple[Intent, ...]:
-    """The intents of ``phrasings.toml``."""
-    data = tomllib.loads(resources.files("generator.ask").joinpath("phrasings.toml").read_text("utf-8"))
+    """The intents of ``phrasings.toml``: the translator is trained on all their phrasings."""
     return tuple(Intent(i["name"], i["program"], tuple(i["phrasings"]), i.get("implicit", False))
-                 for i in data["intent"])
+                 for i in _toml("phrasings.toml"))
 
 
-def held_out(index: int) -> bool:
-    """Whether a phrasing (by its index in its intent) is held out of training."""
-    return index % HELD_OUT_EVERY == HELD_OUT_EVERY - 1
+def _said(phrasing: str) -> str:
+    return " ".join(phrasing.lower().rstrip("?.! ").split())
+
+
+@cache
+def written() -> tuple[Intent, ...]:
+    """The held-out intents: the phrasings of ``held_out.toml``, written apart from the training ones, with the
+    program of the training intent of the same name; a phrasing its writer happened to write as a training one
+    has it (but for case and the closing mark: "What was {company}'s {figure}{when}?") is left out."""
+    trained = {i.name: i for i in intents()}
+    seen = {_said(p) for i in intents() for p in i.phrasings}
+    return tuple(Intent(i["name"], trained[i["name"]].program, tuple(p for p in i["phrasings"] if _said(p) not in seen),
+                        trained[i["name"]].implicit) for i in _toml("held_out.toml"))
 
 
 @dataclass(frozen=True)
@@ -298,15 +309,13 @@ def _program(intent: Intent, index: int, question: str, linked: Linked, wanted: 
     return Pair(intent.name, index, question, linked, out, default)
 
 
-def pairs(knowledge: Knowledge, rng: random.Random, part: str, per_phrasing: int, held: bool | None
+def pairs(knowledge: Knowledge, rng: random.Random, part: str, per_phrasing: int, of: Sequence[Intent]
           ) -> tuple[list[Pair], int]:
-    """Pairs of every intent's phrasings (``held``: only the held-out ones, only the others, or None: all),
+    """Pairs of every phrasing of the intents ``of`` (:func:`intents`, trained on, or :func:`written`, held out),
     ``per_phrasing`` each; and how many draws the linker did not link as drawn."""
     out, lost = [], 0
-    for intent in intents():
+    for intent in of:
         for index in range(len(intent.phrasings)):
-            if held is not None and held_out(index) != held:
-                continue
             for _ in range(per_phrasing):
                 pair = draw(intent, index, knowledge, rng, part)
                 if pair is None:
@@ -317,24 +326,39 @@ def pairs(knowledge: Knowledge, rng: random.Random, part: str, per_phrasing: int
 
 
 _SYNONYMS = {
-    "companies": ("firms", "businesses", "issuers", "names"), "company": ("firm", "business", "issuer", "name"),
-    "had": ("reported", "posted", "showed", "recorded", "booked"),
-    "highest": ("largest", "biggest", "greatest", "top", "strongest", "best"),
-    "lowest": ("smallest", "least", "weakest", "worst", "bottom"), "higher": ("larger", "bigger", "greater", "more"),
-    "lower": ("smaller", "less"), "change": ("movement", "shift", "variation", "difference", "delta"),
+    "companies": ("firms", "businesses", "issuers", "names", "corporates", "constituents"),
+    "company": ("firm", "business", "issuer", "name", "corporate"),
+    "had": ("reported", "posted", "showed", "recorded", "booked", "delivered", "generated"),
+    "highest": ("largest", "biggest", "greatest", "top", "strongest", "best", "maximum", "leading", "peak"),
+    "lowest": ("smallest", "least", "weakest", "worst", "bottom", "minimum", "poorest"),
+    "had the highest": ("led on", "ranked first on", "came first on", "topped the table on", "was the leader in"),
+    "had the lowest": ("trailed on", "ranked last on", "came last on", "lagged on", "was at the bottom on"),
+    "higher": ("larger", "bigger", "greater", "more"), "lower": ("smaller", "less"),
+    "change": ("movement", "shift", "variation", "difference", "delta", "swing", "move"),
     "percentage": ("percent", "relative", "%"), "average": ("mean", "avg", "typical"),
-    "total": ("cumulative", "combined", "aggregate", "overall"), "compare": ("contrast", "set against"),
-    "rank": ("order", "sort", "rate", "list"), "above": ("over", "more than", "greater than", "exceeding", "beyond"),
-    "below": ("under", "less than", "beneath", "short of"), "how many": ("what number of", "count of"),
-    "what was": ("what's", "tell me", "give me"), "what is": ("what's", "tell me", "give me"),
-    "show": ("list", "give me", "display"), "which": ("what",), "lowest first": ("in ascending order",
-                                                                                "in increasing order",
-                                                                                "from the bottom"),
-    "highest first": ("in descending order", "in decreasing order", "from the top"),
-    "divided by": ("over", "per unit of", "relative to", "as a ratio of"), "plus": ("and", "together with", "+"),
-    "minus": ("less", "net of", "-"), "made a profit": ("earned money", "made money", "turned a profit"),
-    "lost money": ("made a loss", "ran a loss", "was loss-bearing"), "grow": ("increase", "rise", "climb"),
-    "next year": ("in the coming year", "going forward", "in the future", "next quarter"),
+    "total": ("cumulative", "combined", "aggregate", "overall"), "compare": ("contrast", "set against", "benchmark"),
+    "rank": ("order", "sort", "rate", "list", "league table of", "arrange"),
+    "above": ("over", "more than", "greater than", "exceeding", "beyond", "in excess of", "north of", "higher than",
+              "topping"),
+    "below": ("under", "less than", "beneath", "short of", "lower than", "south of", "falling short of"),
+    "at least": ("no less than", "not below", "a minimum of", "not under"),
+    "at most": ("no more than", "not above", "a maximum of", "not over", "up to"),
+    "how many": ("what number of", "count of", "the number of", "number of"),
+    "what was": ("what's", "tell me", "give me", "what were", "report"), "what is": ("what's", "tell me", "give me"),
+    "show": ("list", "give me", "display", "pull up", "bring up"), "which": ("what",),
+    "lowest first": ("in ascending order", "in increasing order", "from the bottom", "smallest first",
+                     "worst first"),
+    "highest first": ("in descending order", "in decreasing order", "from the top", "largest first", "best first"),
+    "divided by": ("over", "per unit of", "relative to", "as a ratio of", "as a multiple of", "against"),
+    "plus": ("and", "together with", "+", "added to"),
+    "minus": ("less", "net of", "-", "after deducting", "excluding"),
+    "made a profit": ("earned money", "made money", "turned a profit", "were in the black", "earned a profit",
+                      "had positive earnings"),
+    "lost money": ("made a loss", "ran a loss", "was loss-bearing", "were in the red", "posted a loss",
+                   "had negative earnings", "were unprofitable"),
+    "grow": ("increase", "rise", "climb", "expand", "go up"),
+    "next year": ("in the coming year", "going forward", "in the future", "next quarter", "over the next year",
+                  "in the years ahead"),
 }
 _SYNONYM = re.compile(r"\b(" + "|".join(sorted(_SYNONYMS, key=len, reverse=True)) + r")\b", re.IGNORECASE)
 _DROPPABLE = {"the", "a", "an", "was", "were", "did", "is", "please", "of"}
@@ -386,22 +410,42 @@ class AskEvaluation:
         return self.__dict__ | {"misses": self.misses[:25]}
 
 
-def same(a: Asked, b: Asked) -> bool:
-    """Whether two answers agree: both refused (neither gives a number; :func:`evaluate` counts the refusals whose
-    reasons agree apart), or the same value (to 1e-9 relative) about the same companies."""
-    if a.refused or b.refused:
-        return a.refused and b.refused
-    if (a.value is None) != (b.value is None):
-        return False
-    if a.value is not None and b.value is not None and abs(a.value - b.value) > 1e-9 * max(1.0, abs(b.value)):
-        return False
-    return a.entities == b.entities
-
-
 def gold(pair: Pair, knowledge: Knowledge) -> Asked:
     """The answer of the pair's own program."""
-    linked = Linked(pair.linked.question, pair.linked.text, dict(pair.linked.bindings), dict(pair.linked.matched))
-    return answer(pair.question, linked, [pair.program], knowledge, pair.default)
+    return answer(pair.question, _linked(pair), [pair.program], knowledge, pair.default)
+
+
+def _linked(pair: Pair) -> Linked:
+    """A copy of the pair's linked question (answering one binds the report's company to it)."""
+    return Linked(pair.linked.question, pair.linked.text, dict(pair.linked.bindings), dict(pair.linked.matched))
+
+
+def denotation(asked: Asked, pair: Pair, knowledge: Knowledge) -> tuple[Any, ...]:
+    """What an answer denotes, as execution accuracy compares it (what text-to-SQL calls the result): a refusal; a
+    number with the companies it was read from; the companies a set chose, in any order ("which were loss-making"
+    by the net income's sign or by the reasoner's loss-making flag is one answer); a ranking's companies in order;
+    a table's values."""
+    if asked.refused or asked.program is None:
+        return ("refused",)
+    linked = _linked(pair)
+    if pair.default and "E1" not in linked.bindings:
+        linked.bindings["E1"] = pair.default
+    result = execute(asked.program, knowledge, linked)
+    if result.kind == SET:
+        return ("set", frozenset(e for e, _ in result.rows))
+    if result.kind == RANKING:
+        return ("ranking", tuple(e for e, _ in result.rows))
+    if result.kind == TABLE:
+        return ("table", tuple(sorted((e, tuple(rows)) for e, rows in result.table.items())))
+    return ("number", result.value, frozenset(r.entity_id for r in result.reads) if asked.program.op != "count"
+            else frozenset())
+
+
+def agree(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    """Whether two denotations are one (numbers to 1e-9 relative)."""
+    if a[0] == b[0] == "number":
+        return a[2] == b[2] and abs(a[1] - b[1]) <= 1e-9 * max(1.0, abs(b[1]))
+    return a == b
 
 
 def evaluate(translator: Translator, found: Sequence[Pair], knowledge: Knowledge, unlinked: int = 0
@@ -415,11 +459,10 @@ def evaluate(translator: Translator, found: Sequence[Pair], knowledge: Knowledge
     per: dict[str, list[bool]] = {}
     misses = []
     for pair, cands in zip(found, candidates, strict=True):
-        linked = Linked(pair.linked.question, pair.linked.text, dict(pair.linked.bindings), dict(pair.linked.matched))
-        predicted = answer(pair.question, linked, cands, knowledge, pair.default)
+        predicted = answer(pair.question, _linked(pair), cands, knowledge, pair.default)
         expected = gold(pair, knowledge)
         exact += predicted.program is not None and predicted.program.text() == pair.program
-        ok = same(predicted, expected)
+        ok = agree(denotation(predicted, pair, knowledge), denotation(expected, pair, knowledge))
         executed += ok
         refused_predicted += predicted.refused
         refused_gold += expected.refused
@@ -457,7 +500,7 @@ class TranslatorRequest(BaseModel):
     real_like: int = Field(14, description="Companies per seed filed as real filers file (generator.corpus)")
     eval_seed: int = Field(9001, description="Seed of the held-out companies (never in training)")
     per_phrasing: int = Field(18, description="Training questions drawn per phrasing and seed")
-    eval_per_phrasing: int = Field(6, description="Held-out questions drawn per phrasing")
+    eval_per_phrasing: int = Field(4, description="Held-out questions drawn per phrasing")
     real_inputs: list[str] = Field(
         ["tests/fixtures/real-filings/*.json", "tests/fixtures/sec-companyfacts/*.json", "tests/fixtures/apple"],
         description="Real filings the held-out questions are also asked of (files, folders or glob patterns)")
@@ -468,7 +511,8 @@ class TranslatorRequest(BaseModel):
     steps: int = Field(5000, description="Optimiser steps")
     batch_size: int = Field(32, description="Examples per step")
     learning_rate: float = Field(2e-3, description="Peak learning rate (cosine schedule)")
-    beams: int = Field(4, description="Beams (candidate programs) per question when evaluating")
+    beams: int = Field(BEAMS, description="Beams (candidate programs) per question when evaluating (as `finreport "
+                                          "ask` decodes)")
     save_steps: int = Field(500, description="Checkpoint every this many steps")
     seed: int = Field(0, description="Seed of the weights, the draws and the batch order")
     resume: bool = Field(True, description="Continue from the latest checkpoint in the work folder if there is one")
@@ -507,15 +551,15 @@ def translator_corpus(request: TranslatorRequest, log: Any = None) -> Translator
         for seed in request.seeds:
             knowledge = renamed(knowledge_of(seed, request.companies, request.real_like, Path(tmp) / str(seed)),
                                 "train", rng)
-            found, missed = pairs(knowledge, rng, "train", request.per_phrasing, held=False)
+            found, missed = pairs(knowledge, rng, "train", request.per_phrasing, intents())
             train += found
             lost += missed
             if log:
                 log.info("seed %s: %d pairs (%d draws the linker did not link as drawn)", seed, len(found), missed)
         held_knowledge = renamed(knowledge_of(request.eval_seed, request.companies, request.real_like,
                                               Path(tmp) / "eval"), "eval", rng)
-    held = {"held-out phrasings": (*pairs(held_knowledge, rng, "eval", request.eval_per_phrasing, held=True),),
-            "trained phrasings": (*pairs(held_knowledge, rng, "eval", 1, held=False),)}
+    held = {"held-out phrasings": pairs(held_knowledge, rng, "eval", request.eval_per_phrasing, written()),
+            "trained phrasings": pairs(held_knowledge, rng, "eval", 1, intents())}
     sets = {name: (found, held_knowledge, missed) for name, (found, missed) in held.items()}
     real = real_inputs(request.real_inputs)
     if real:
@@ -524,11 +568,12 @@ def translator_corpus(request: TranslatorRequest, log: Any = None) -> Translator
         knowledge = Knowledge(knowledge.companies, knowledge.values, knowledge.periods, knowledge.figures,
                               knowledge.as_of, knowledge.sources,
                               {k: v for k, v in knowledge.flags.items() if k in _STATEMENT_FLAGS}, knowledge.flagged)
-        found, missed = pairs(knowledge, rng, "eval", 2, held=True)
+        found, missed = pairs(knowledge, rng, "eval", 2, written())
         sets["real filings"] = (found, knowledge, missed)
     about = {"pairs": len(train), "unlinked": lost, "intents": len(intents()),
              "phrasings": sum(len(i.phrasings) for i in intents()),
-             "held_out_phrasings": sum(1 for i in intents() for n in range(len(i.phrasings)) if held_out(n)),
+             "held_out_phrasings": sum(len(i.phrasings) for i in written()),
+             "held_out_written": sum(len(i["phrasings"]) for i in _toml("held_out.toml")),
              "held_out": {name: len(found) for name, (found, _, _) in sets.items()},
              "refusals": {name: dict(refusal_reasons(found, k).most_common(8)) for name, (found, k, _) in sets.items()},
              "real_inputs": [str(p) for p in real]}
@@ -585,8 +630,11 @@ def write_card(request: TranslatorRequest, made: TranslatorCorpus, history: list
         f"{request.beams} candidates; the first that parses, types and uses the question's names is run. Prompt "
         f"format `{PROMPT_FORMAT}`.", "",
         "## Data", "",
-        f"- {made.about['intents']} intents, {made.about['phrasings']} phrasings (`generator/ask/phrasings.toml`); "
-        f"every fifth phrasing of an intent ({made.about['held_out_phrasings']}) is held out of training.",
+        f"- {made.about['intents']} intents, {made.about['phrasings']} phrasings (`generator/ask/phrasings.toml`), "
+        "every one trained on; held out: "
+        f"{made.about['held_out_phrasings']} phrasings of the same intents written apart, by someone who had not read "
+        f"the training ones (`generator/ask/held_out.toml`: {made.about['held_out_written']} written, less those "
+        "that happened to be training phrasings).",
         f"- Training: {made.about['pairs']} questions over the companies of seeds {request.seeds} "
         f"({request.companies} sample companies and {request.real_like} filed like real ones each), renamed from "
         "one list of names, with ids, tickers and CIKs; years as 2024, FY24, fiscal 2024, calendar 2024, last "
