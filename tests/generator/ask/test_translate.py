@@ -12,8 +12,8 @@ import pytest
 
 from generator.ask import ask_all
 from generator.ask.knowledge import Knowledge, from_run
-from generator.ask.training import evaluate, pairs, renamed
-from generator.ask.translate import SHIPPED, ModelTranslator, load
+from generator.ask.training import evaluate, pairs, renamed, written
+from generator.ask.translate import SHIPPED, ModelTranslator, load, prompt
 from generator.errors import UsageError
 
 
@@ -40,7 +40,7 @@ def test_the_card_reports_the_held_out_figures_the_issue_asks_for() -> None:
 def test_held_out_phrasings_over_the_samples_companies_renamed(translator: ModelTranslator,
                                                                 knowledge: Knowledge) -> None:
     unseen = renamed(knowledge, "eval", random.Random(11))
-    found, _ = pairs(unseen, random.Random(12), "eval", 1, held=True)
+    found, _ = pairs(unseen, random.Random(12), "eval", 1, written())
     result = evaluate(translator, found, unseen)
     assert result.execution >= 0.9, result.misses[:5]
 
@@ -62,3 +62,10 @@ def test_questions_as_a_user_types_them(translator: ModelTranslator, knowledge: 
 def test_a_folder_without_a_checkpoint_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no translator checkpoint in"):
         ModelTranslator(tmp_path)
+
+
+
+def test_the_model_reads_stems_in_lower_case_and_placeholders_as_written() -> None:
+    assert prompt("Which companies TRAILED E1 on M1 in Y1?") == prompt("which company trails E1 on M1 in Y1?") == \
+        "question: which compani trail E1 on M1 in Y1?\nprogram:"
+    assert prompt("Loss-making firms' N1 in Y2") == "question: loss-make firm' N1 in Y2\nprogram:"
