@@ -77,7 +77,10 @@ class Asked:
 
 def _fits(program: Node, linked: Linked, default: str | None) -> tuple[int, int, int]:
     """How well a candidate uses the question's names: (placeholders it uses that the question does not bind, names
-    and years of the question it leaves out, numbers of the question it leaves out); lower is better."""
+    and years of the question it leaves out, numbers of the question it leaves out); lower is better. A refusal
+    uses none and leaves none out: what it refuses is the question."""
+    if program.op == "refuse":
+        return 0, 0, 0
     used = set(placeholders(program))
     bound = {p for p in linked.bindings if PLACEHOLDER.match(p)}
     unbound = {p for p in used if p not in linked.bindings and not (p == "E1" and default)}

@@ -17,7 +17,9 @@ from typing import Any
 
 import snowballstemmer
 
+from generator.ask.grammar import Constraint
 from generator.errors import UsageError
+from generator.metrics import metric_names
 from generator.settings import SHIPPED_TRANSLATOR as SHIPPED
 
 PROMPT_FORMAT = "finreport-ask-3"
@@ -50,10 +52,11 @@ def prompt(linked: str) -> str:
 
 
 class ModelTranslator:
-    """A local checkpoint writing programs; ``beams`` candidates per question, the likeliest first."""
+    """A local checkpoint writing programs; ``beams`` candidates per question, the likeliest first; ``constrained``:
+    each beam kept a program of the language with the question's placeholders (:mod:`generator.ask.grammar`)."""
 
-    def __init__(self, path: Path = SHIPPED, beams: int = BEAMS, batch_size: int = 32, max_new_tokens: int = 64
-                 ) -> None:
+    def __init__(self, path: Path = SHIPPED, beams: int = BEAMS, batch_size: int = 32, max_new_tokens: int = 64,
+                 constrained: bool = True) -> None:
         if not (path / "config.json").is_file():
             raise UsageError(f"no translator checkpoint in {path} (a Hugging Face model folder with config.json); "
                              "train one with `finreport finetune-ask`")
@@ -69,23 +72,28 @@ class ModelTranslator:
         self.model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True).to(self.device).eval()
         self.beams, self.batch_size, self.max_new_tokens = beams, batch_size, max_new_tokens
         self.path = path
+        self.constraint = Constraint([self.tokenizer.decode([i]) for i in range(len(self.tokenizer))],
+                                     self.tokenizer.eos_token_id,
+                                     [m for m in metric_names() if not m.endswith("_ttm")]) if constrained else None
 
     def programs(self, texts: Sequence[str]) -> list[list[str]]:
         """The candidate programs of each linked question, the likeliest first."""
         out: list[list[str]] = []
         for start in range(0, len(texts), self.batch_size):
-            out += self._batch([prompt(t) for t in texts[start:start + self.batch_size]])
+            out += self._batch(texts[start:start + self.batch_size])
         return out
 
-    def _batch(self, prompts: list[str]) -> list[list[str]]:
+    def _batch(self, texts: Sequence[str]) -> list[list[str]]:
         import torch
 
-        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        encoded = self.tokenizer([prompt(t) for t in texts], return_tensors="pt", padding=True,
+                                 add_special_tokens=False).to(self.device)
+        allowed = self.constraint.for_batch(texts, encoded["input_ids"].shape[1]) if self.constraint else None
         with torch.inference_mode():
             generated: Any = self.model.generate(
                 **encoded, max_new_tokens=self.max_new_tokens, num_beams=self.beams, num_return_sequences=self.beams,
                 do_sample=False, early_stopping=True, pad_token_id=self.tokenizer.pad_token_id,
-                eos_token_id=self.tokenizer.eos_token_id)
+                eos_token_id=self.tokenizer.eos_token_id, prefix_allowed_tokens_fn=allowed)
         texts = self.tokenizer.batch_decode(generated[:, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
         return [[t.strip() for t in texts[i:i + self.beams]] for i in range(0, len(texts), self.beams)]
 
