@@ -110,15 +110,23 @@ def _said(phrasing: str) -> str:
     return " ".join(phrasing.lower().rstrip("?.! ").split())
 
 
+HELD_OUT, VALIDATION = "held_out.toml", "validation.toml"
+"""Phrasings never trained on, each file written by someone who had read neither the training phrasings nor the
+other file: the validation set chose how the translator decodes; the held-out set is its figure."""
+
+
 @cache
-def written() -> tuple[Intent, ...]:
-    """The held-out intents: the phrasings of ``held_out.toml``, written apart from the training ones, with the
-    program of the training intent of the same name; a phrasing its writer happened to write as a training one
-    has it (but for case and the closing mark: "What was {company}'s {figure}{when}?") is left out."""
+def written(file: str = HELD_OUT) -> tuple[Intent, ...]:
+    """The intents of a file of phrasings written apart (:data:`HELD_OUT`, :data:`VALIDATION`), with the program of
+    the training intent of the same name; a phrasing its writer happened to write as a training one has it (but for
+    case and the closing mark: "What was {company}'s {figure}{when}?"), or the held-out one as a validation one, is
+    left out."""
     trained = {i.name: i for i in intents()}
     seen = {_said(p) for i in intents() for p in i.phrasings}
+    if file == HELD_OUT:
+        seen |= {_said(p) for i in _toml(VALIDATION) for p in i["phrasings"]}
     return tuple(Intent(i["name"], trained[i["name"]].program, tuple(p for p in i["phrasings"] if _said(p) not in seen),
-                        trained[i["name"]].implicit) for i in _toml("held_out.toml"))
+                        trained[i["name"]].implicit) for i in _toml(file))
 
 
 @dataclass(frozen=True)
@@ -537,6 +545,7 @@ class TranslatorCorpus:
 
 
 HELD = {"held-out phrasings": "held-out phrasings over held-out companies",
+        "validation phrasings": "validation phrasings over held-out companies (they chose the decoding)",
         "trained phrasings": "trained phrasings over held-out companies",
         "real filings": "held-out phrasings over real filings"}
 """What each held-out set is, as the card titles it."""
@@ -559,6 +568,7 @@ def translator_corpus(request: TranslatorRequest, log: Any = None) -> Translator
         held_knowledge = renamed(knowledge_of(request.eval_seed, request.companies, request.real_like,
                                               Path(tmp) / "eval"), "eval", rng)
     held = {"held-out phrasings": pairs(held_knowledge, rng, "eval", request.eval_per_phrasing, written()),
+            "validation phrasings": pairs(held_knowledge, rng, "eval", request.eval_per_phrasing, written(VALIDATION)),
             "trained phrasings": pairs(held_knowledge, rng, "eval", 1, intents())}
     sets = {name: (found, held_knowledge, missed) for name, (found, missed) in held.items()}
     real = real_inputs(request.real_inputs)
@@ -573,7 +583,8 @@ def translator_corpus(request: TranslatorRequest, log: Any = None) -> Translator
     about = {"pairs": len(train), "unlinked": lost, "intents": len(intents()),
              "phrasings": sum(len(i.phrasings) for i in intents()),
              "held_out_phrasings": sum(len(i.phrasings) for i in written()),
-             "held_out_written": sum(len(i["phrasings"]) for i in _toml("held_out.toml")),
+             "held_out_written": sum(len(i["phrasings"]) for i in _toml(HELD_OUT)),
+             "validation_phrasings": sum(len(i.phrasings) for i in written(VALIDATION)),
              "held_out": {name: len(found) for name, (found, _, _) in sets.items()},
              "refusals": {name: dict(refusal_reasons(found, k).most_common(8)) for name, (found, k, _) in sets.items()},
              "real_inputs": [str(p) for p in real]}
@@ -626,15 +637,20 @@ def write_card(request: TranslatorRequest, made: TranslatorCorpus, history: list
         "---", "", "# finreport translator", "",
         "Turns an analyst's question, its names from data already replaced by placeholders (`What was E1's M1 in "
         "Y1?`), into a program of finreport's query language (`(value E1 M1 Y1)`; `generator/ask/program.py`), which "
-        "finreport executes over the facts: the model never writes a number. Beam search gives "
-        f"{request.beams} candidates; the first that parses, types and uses the question's names is run. Prompt "
-        f"format `{PROMPT_FORMAT}`.", "",
+        "finreport executes over the facts: the model never writes a number. Beam search, constrained to the "
+        "language (each beam stays the beginning of a well-typed program using only the question's placeholders; "
+        f"`generator/ask/grammar.py`), gives {request.beams} candidates; the one that best uses the question's "
+        f"names is run, the model's order breaking ties. Prompt format `{PROMPT_FORMAT}` (lower case, words "
+        "stemmed).", "",
         "## Data", "",
         f"- {made.about['intents']} intents, {made.about['phrasings']} phrasings (`generator/ask/phrasings.toml`), "
-        "every one trained on; held out: "
-        f"{made.about['held_out_phrasings']} phrasings of the same intents written apart, by someone who had not read "
-        f"the training ones (`generator/ask/held_out.toml`: {made.about['held_out_written']} written, less those "
-        "that happened to be training phrasings).",
+        "every one trained on. Never trained on, each written by someone who had read neither the training "
+        "phrasings nor the other file: validation, "
+        f"{made.about['validation_phrasings']} phrasings (`generator/ask/validation.toml`), whose results chose the "
+        "decoding (grammar-constrained, eight beams, a refusal not ranked below programs for the names it leaves "
+        f"out); held out, {made.about['held_out_phrasings']} phrasings (`generator/ask/held_out.toml`: "
+        f"{made.about['held_out_written']} written, less those that happened to be training or validation ones), "
+        "measured once the rest was settled.",
         f"- Training: {made.about['pairs']} questions over the companies of seeds {request.seeds} "
         f"({request.companies} sample companies and {request.real_like} filed like real ones each), renamed from "
         "one list of names, with ids, tickers and CIKs; years as 2024, FY24, fiscal 2024, calendar 2024, last "

@@ -14,7 +14,20 @@ from generator.ask import answer
 from generator.ask.knowledge import Knowledge, from_run
 from generator.ask.link import link
 from generator.ask.program import parse, placeholders
-from generator.ask.training import Pair, agree, denotation, evaluate, examples, intents, pairs, renamed, written
+from generator.ask.training import (
+    HELD_OUT,
+    VALIDATION,
+    Intent,
+    Pair,
+    agree,
+    denotation,
+    evaluate,
+    examples,
+    intents,
+    pairs,
+    renamed,
+    written,
+)
 from generator.ask.translate import prompt
 
 ROLE_OF = {"E": "company", "E2": "company2", "M": "figure", "M2": "figure2", "Y": "year", "Y2": "year2", "P": "when",
@@ -39,15 +52,19 @@ class Gold:
 
 
 def test_every_intent_has_phrasings_held_out_written_apart_from_the_trained_ones() -> None:
-    held = {i.name: i for i in written()}
-    assert len(held) == len(written())
-    for intent in intents():
-        assert len(intent.phrasings) >= 5, intent.name
-        assert held[intent.name].program == intent.program and held[intent.name].implicit == intent.implicit
-    said = {" ".join(p.lower().rstrip("?.! ").split()) for i in intents() for p in i.phrasings}
-    assert not said & {" ".join(p.lower().rstrip("?.! ").split()) for i in written() for p in i.phrasings}
-    assert sum(len(i.phrasings) for i in written()) >= 180
-    for intent in (*intents(), *written()):
+    def said(of: tuple[Intent, ...]) -> set[str]:
+        return {" ".join(p.lower().rstrip("?.! ").split()) for i in of for p in i.phrasings}
+
+    for file in (HELD_OUT, VALIDATION):
+        held = {i.name: i for i in written(file)}
+        assert len(held) == len(written(file)) == len(intents())
+        for intent in intents():
+            assert len(intent.phrasings) >= 5, intent.name
+            assert held[intent.name].program == intent.program and held[intent.name].implicit == intent.implicit
+        assert not said(intents()) & said(written(file))
+        assert sum(len(i.phrasings) for i in written(file)) >= 150
+    assert not said(written()) & said(written(VALIDATION))
+    for intent in (*intents(), *written(), *written(VALIDATION)):
         for phrasing in intent.phrasings:
             assert phrasing.count("{") == phrasing.count("}"), phrasing
             assert set(re.findall(r"\{(\w+)\}", phrasing)) <= ROLES, phrasing
