@@ -672,8 +672,8 @@ def write_card(request: TranslatorRequest, made: TranslatorCorpus, history: list
     for name, e in evaluations.items():
         lines += [f"## Held-out results: {HELD[name]}", "", "| measure | value |", "|---|---|",
                   f"| questions | {e.questions} |", f"| exact program match | {e.exact:.1%} |",
-                  f"| execution accuracy (the gold program's value about the same companies, or a refusal where it "
-                  f"refuses) | {e.execution:.1%} |",
+                  f"| execution accuracy (what the answer denotes, a number, the companies chosen, a ranking or a "
+                  f"table, is the gold program's; or both refuse) | {e.execution:.1%} |",
                   f"| refusal precision | {e.refusal_precision:.1%} |", f"| refusal recall | {e.refusal_recall:.1%} |",
                   f"| refusals giving the gold program's reason | {e.same_reason:.1%} |",
                   f"| speed | {e.answers_per_s:.1f} questions/s |", "",

@@ -30,8 +30,9 @@ def knowledge(sample_run: Any) -> Knowledge:
 def test_the_card_reports_the_held_out_figures_the_issue_asks_for() -> None:
     figures = json.loads((SHIPPED / "evaluation.json").read_text())
     held = figures["held-out phrasings"]
-    assert held["execution"] >= 0.9, "held-out phrasings over held-out companies (the issue asks 0.95: not met)"
+    assert held["execution"] >= 0.95, "held-out phrasings over held-out companies: the issue asks 0.95"
     assert held["questions"] >= 500 and held["refusal_recall"] >= 0.9 and held["refusal_precision"] >= 0.9
+    assert figures["real filings"]["execution"] >= 0.9 and figures["trained phrasings"]["execution"] >= 0.98
     card = (SHIPPED / "README.md").read_text()
     assert "execution accuracy" in card and "exact program match" in card
 
