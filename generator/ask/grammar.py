@@ -233,7 +233,8 @@ class Constraint:
         words = [_words(text, self.metrics) for text in linked]
 
         def allowed(batch_id: int, ids: object) -> list[int]:
-            generated = tuple(int(i) for i in ids[prompt_length:])  # type: ignore[index]
+            tail = ids[prompt_length:]  # type: ignore[index]
+            generated = tuple(tail.tolist() if hasattr(tail, "tolist") else tail)
             state = self.state(words[batch_id], generated)
             if state is None:  # cannot happen for a constrained beam; end it rather than fail
                 return [self.end]
