@@ -8,7 +8,9 @@ Run ``python bench/bench_run.py [--companies 200]``. Three measurements:
    per report, the marginal seconds per additional company ((T_N − T_14) / (N − 14); target: under 3 s), and
    each stage's share of the run's wall time;
 3. the baseline, in the same process: the same stage functions called directly, without Prefect (one task at
-   a time in the main thread, PDFs printed in the same process pool), so the ratio is Prefect's cost.
+   a time in the main thread, PDFs printed in the same process pool), so the ratio is Prefect's cost. Both
+   sides answer with the same narrator (``--narrator``, the flow's default: the model), loaded once per run, and
+   the report says which.
 
 Stage shares: ingest, metrics, reasoning and answers are whole-run stages, timed as wall time. Per-company
 work (facts files and graph export, charts, PDF) runs on every core at once, so its wall time (the
@@ -38,6 +40,7 @@ from generator import (  # noqa: E402
     pack,
     pipeline,
     render,
+    reports,
 )
 from generator.graph import ontology_graph  # noqa: E402
 from generator.outputs import folder_names  # noqa: E402
@@ -64,18 +67,23 @@ def cli_run(inputs: Path) -> float:
     return time.perf_counter() - t0
 
 
-def flow_run(inputs: Path, name: str) -> tuple[float, dict[str, Any]]:
+def request(inputs: Path, name: str, narrator: str) -> ReportRequest:
+    return ReportRequest(inputs=[str(inputs)], output_dir=str(OUT / name), dated_folder=False,
+                         narrator=narrator)  # type: ignore[arg-type]
+
+
+def flow_run(inputs: Path, name: str, narrator: str) -> tuple[float, dict[str, Any]]:
     t0 = time.perf_counter()
-    state = nightly_reports(ReportRequest(inputs=[str(inputs)], output_dir=str(OUT / name), dated_folder=False),
-                            return_state=True)
+    state = nightly_reports(request(inputs, name, narrator), return_state=True)
     wall = time.perf_counter() - t0
     manifest = state.result()
     assert not manifest["failures"], manifest["failures"]
     return wall, manifest
 
 
-def baseline(inputs: Path, name: str) -> float:
-    """The same stages without Prefect: the way ``finreport`` ran before the flows."""
+def baseline(inputs: Path, name: str, narrator: str) -> tuple[float, str]:
+    """The same stages without Prefect: the way ``finreport`` ran before the flows; the same narrator as the flow,
+    loaded once; (seconds, the narrator that answered)."""
     out = OUT / name
     t0 = time.perf_counter()
     with render.printing_pool() as pool:
@@ -83,7 +91,8 @@ def baseline(inputs: Path, name: str) -> float:
         run = pipeline.build([inputs])
         manifest = manifests.write_run(run, out)
         tbox = ontology_graph(run.graph)
-        answered = pipeline.answer(run, run.entities)
+        model, about = reports.narrator_for(run, request(inputs, name, narrator))
+        answered = pipeline.answer(run, run.entities, model)
         futures = []
         for entity, folder in folder_names(run.entities).items():
             report = pack.write_entity(run, entity, out / folder, manifest["run_id"], manifest["as_of"],
@@ -92,7 +101,7 @@ def baseline(inputs: Path, name: str) -> float:
                                                                     out / folder / "report.pdf")))
         for future in futures:
             future.result()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, about["narrator"]
 
 
 def shares(wall: float, timings: dict[str, float]) -> dict[str, float]:
@@ -108,24 +117,30 @@ def shares(wall: float, timings: dict[str, float]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--companies", type=int, default=200)
+    parser.add_argument("--narrator", choices=["model", "reference"],
+                        default=ReportRequest.model_fields["narrator"].default,
+                        help="The narrator both the flow and the baseline answer with (default: the flow's)")
     args = parser.parse_args()
     sample = data("run_sample", 7, 14)
     large = data(f"run_{args.companies}", 11, args.companies)
     cores = os.cpu_count() or 1
 
     cli = cli_run(sample)
-    print(f"finreport run, sample (14 companies), new process: {cli:.1f} s end to end (target < 60 s)")
+    print(f"finreport run, sample (14 companies), new process, the default narrator: {cli:.1f} s end to end "
+          "(target < 60 s)")
 
-    nightly_reports(ReportRequest(inputs=[str(sample)], output_dir=str(OUT / "warm"), dated_folder=False))
-    results: dict[str, Any] = {"cli_sample_s": cli, "cores": cores, "python": platform.python_version()}
+    nightly_reports(request(sample, "warm", args.narrator))
+    results: dict[str, Any] = {"cli_sample_s": cli, "cores": cores, "python": platform.python_version(),
+                               "narrator": args.narrator}
     for label, inputs, n in (("sample", sample, 14), (f"{args.companies}", large, args.companies)):
-        wall, manifest = flow_run(inputs, f"flow_{label}")
-        base = baseline(inputs, f"baseline_{label}")
+        wall, manifest = flow_run(inputs, f"flow_{label}", args.narrator)
+        base, answered_by = baseline(inputs, f"baseline_{label}", args.narrator)
+        assert manifest["narrator"]["narrator"] == answered_by == args.narrator, (manifest["narrator"], answered_by)
         part = shares(wall, manifest["timings"])
         results[label] = {"companies": n, "flow_s": wall, "baseline_s": base, "per_report_s": wall / n,
-                          "shares": part, "timings": manifest["timings"]}
-        print(f"\n{n} companies: flow {wall:.1f} s ({wall / n:.2f} s per report), without Prefect {base:.1f} s "
-              f"→ flow / baseline {wall / base:.2f}×")
+                          "shares": part, "timings": manifest["timings"], "narrator_counts": manifest["narrator"]}
+        print(f"\n{n} companies, both answered by the {args.narrator} narrator: flow {wall:.1f} s ({wall / n:.2f} s "
+              f"per report), without Prefect {base:.1f} s → flow / baseline {wall / base:.2f}×")
         print("  " + " · ".join(f"{k} {v:.0%}" for k, v in part.items()))
     small, big = results["sample"], results[f"{args.companies}"]
     marginal = (big["flow_s"] - small["flow_s"]) / (args.companies - 14)
