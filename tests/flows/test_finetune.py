@@ -57,12 +57,13 @@ def test_the_translator_flow_trains_evaluates_and_writes_a_model_card(tmp_path: 
                                 heads=2, vocab_size=400, steps=4, batch_size=8, save_steps=2, beams=2, resume=False)
     with prefect_test_harness(server_startup_timeout=180):
         result = finetune_translator(request)
-    assert set(result) == {"held-out phrasings", "trained phrasings", "real filings"}
+    assert set(result) == {"held-out phrasings", "validation phrasings", "trained phrasings", "real filings"}
     for figures in result.values():
         assert figures["questions"] > 0 and 0 <= figures["execution"] <= 1 and 0 <= figures["refusal_recall"] <= 1
     card = (tmp_path / "translator" / "README.md").read_text()
     for heading in ("## Data", "## Model and training", "## Held-out results: held-out phrasings over held-out "
-                    "companies", "## Held-out results: held-out phrasings over real filings", "## Reproduce"):
+                    "companies", "## Held-out results: validation phrasings over held-out companies",
+                    "## Held-out results: held-out phrasings over real filings", "## Reproduce"):
         assert heading in card
     assert ASK_FORMAT in card and "execution accuracy" in card
     assert (tmp_path / "translator.work" / "checkpoints" / "checkpoint-4").is_dir()
