@@ -1,19 +1,24 @@
-"""Benchmark: HermiT reasoning time against the number of entity-periods (snapshots), three strategies.
+"""Benchmark: HermiT reasoning time against the number of entity-periods (snapshots): finreport's long-lived driver
+against HermiT's command line, the path it replaced, in one process.
 
-Run ``python bench/bench_graph.py [--sizes 100 1000 5000]``. For each size the seeded sample generator writes
-``ceil(size / 15)`` companies (12 quarters + 3 fiscal years each) to ``bench/out/graph_sample_<size>/`` (reused
-when present with the same seed), and the facts are ingested and turned into metrics. Then, in this one process:
+Run ``python bench/bench_graph.py [--sizes 100 1000 5000] [--workers 2]``. For each size the seeded sample generator
+writes ``ceil(size / 15)`` companies (12 quarters + 3 fiscal years each) to ``bench/out/graph_sample_<size>/`` (reused
+when present with the same seed), and the facts are ingested and turned into metrics. Then, in this one process, each
+on a graph of its own built from the same analysis:
 
-1. batch, as finreport does it: ``reason(build(analysis))`` with the default workers (one JVM per two cores, each
-   reasoning a list of per-company partitions); its ``timings`` give the shares;
-2. one JVM call per entity: ``_run_hermit([partition])`` once per company, sequentially (for large sizes timed
-   on a random sample of companies and extrapolated, which the output says);
-3. one call for the whole batch as a single ontology (every company's individuals in one partition file, what
-   ``owlready2.sync_reasoner_hermit(world)`` does), capped by a timeout because it grows super-linearly.
+1. driver, as finreport does it: ``reason(build(analysis))`` with the default workers, the process's drivers ended
+   first, so the run pays its JVM start and the ontology's classification (what a nightly run's process pays once);
+2. driver, warm: the same again, with the driver the first run left started (what every later run of a long-lived
+   worker process pays);
+3. command line (the baseline): what ``reason`` did before the driver, rebuilt here: one N-Triples file per company
+   (the ontology, then the company's individuals), ``org.semanticweb.HermiT.cli.CommandLine -c -I`` over all files in
+   one JVM per worker (the JVM stops at an inconsistent file; the rest is restarted after it), then the same
+   ``_apply``. The flags of 1 and 3 are compared: they must be the same.
 
-The fixed costs are measured once: the JVM start (``CommandLine --help``), HermiT in a fresh JVM on the ontology
-with no individuals and on one company's partition (each 3x, median), and what one more of each costs in a warm
-JVM. Nothing is asserted: this is a measurement, not a test. The figures go to ``bench/out/bench_graph.json``.
+``--workers N`` adds a driver row with N drivers. Fixed costs are measured once: starting a driver (JVM, ontology
+parsed and classified), one partition in a warm driver, the command line's JVM start (``--help``), and one more
+partition in a warm command-line JVM (a file given twice, minus once). Nothing is asserted: this is a measurement,
+not a test. The figures go to ``bench/out/bench_graph.json``.
 """
 
 from __future__ import annotations
@@ -23,18 +28,13 @@ import json
 import math
 import os
 import platform
-import random
-import shutil
 import statistics
 import subprocess
 import tempfile
 import time
-import types
 from dataclasses import asdict, dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import owlready2
 
@@ -45,12 +45,11 @@ from generator.sample import FISCAL_YEARS, QUARTERS, write_sample
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 SNAPSHOTS_PER_COMPANY = len(FISCAL_YEARS) * (len(QUARTERS) + 1)
-TARGET_MS_PER_SNAPSHOT = 20.0
+TARGET_MS_PER_SNAPSHOT = 6.0
 TARGET_SIZE = 5000
-COPIES = 21
-"""HermiT is run on 1 and on this many copies of a file in one JVM: the difference is what one more partition
-costs in a warm JVM. HermiT loads and classifies the ontology (TBox) again for every file, so the individual-free
-ontology's figure is what each partition pays before any of its individuals is reasoned."""
+COLD = "driver (finreport)"
+WARM = "driver, warm"
+CLI = "command line (old)"
 
 
 @dataclass
@@ -60,30 +59,18 @@ class Row:
     snapshots: int
     companies: int
     strategy: str
-    seconds: float | None
-    """None: the run was stopped at the timeout."""
+    seconds: float
+    """Build + serialise + HermiT + apply."""
     jvm_starts: int
     build_s: float = 0.0
     serialise_s: float = 0.0
-    jvm_s: float = 0.0
-    hermit_s: float = 0.0
+    reason_s: float = 0.0
     apply_s: float = 0.0
-    timed_out: bool = False
-    extrapolated_from: int | None = None
-    """Companies actually run when the figure is extrapolated to all of them."""
-    note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def ms_per_snapshot(self) -> float | None:
-        return None if self.seconds is None else 1000 * self.seconds / self.snapshots
-
-    def shares(self) -> dict[str, float]:
-        if not self.seconds:
-            return {}
-        parts = {"build": self.build_s, "serialise": self.serialise_s, "jvm_start": self.jvm_s,
-                 "hermit": self.hermit_s, "apply": self.apply_s}
-        return {k: v / self.seconds for k, v in parts.items()}
+    def ms_per_snapshot(self) -> float:
+        return 1000 * self.seconds / self.snapshots
 
 
 def companies_for(size: int) -> int:
@@ -118,151 +105,153 @@ def median_time(run: Any, repeat: int = 3) -> float:
     return statistics.median(times)
 
 
-def jvm_costs(analysis: Analysis) -> dict[str, float]:
-    """Fixed costs of HermiT, each measured on its own JVM(s).
+# The command line, as generator/graph.py ran it before the driver.
 
-    ``jvm_start_s``: ``CommandLine --help`` (median of 3); ``hermit_tbox_only_s`` / ``hermit_one_partition_s``:
-    HermiT on the ontology with no individuals / on one company's partition (median of 3, cold JVM each);
-    ``*_per_extra_s``: what one more such file costs in a warm JVM (the same file copied ``COPIES`` times, one
-    call, minus the single-file time, divided by ``COPIES - 1``).
-    """
-    classpath = f"{kg._HERMIT}{os.pathsep}{kg._HERMIT / 'HermiT.jar'}"
-    bare = [kg.java(), "-cp", classpath, "org.semanticweb.HermiT.cli.CommandLine", "--help"]
-    graph = kg.build(analysis)
-    first = graph.companies[sorted(graph.companies)[0]]
-    costs = {"jvm_start_s": median_time(lambda: subprocess.run(bare, capture_output=True, check=False))}
+def run_hermit(files: list[Path]) -> tuple[str, bool]:
+    """(output, whether it stopped at an inconsistent ontology) for one command-line JVM over several files."""
+    command = [kg.java(), f"-Xmx{owlready2.reasoning.JAVA_MEMORY}M", "-cp", kg._classpath(),
+               "org.semanticweb.HermiT.cli.CommandLine", "-c", "-I", *[f.as_uri() for f in files]]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode == 0:
+        return done.stdout, False
+    if "InconsistentOntologyException" in done.stderr or "Inconsistent ontology" in done.stderr:
+        return done.stdout, True
+    raise kg.ReasonerError(f"HermiT failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
+
+
+def command_line_reason(graph: kg.Graph, workers: int) -> dict[str, float]:
+    """The old ``reason``: partition files with the ontology in each, one command-line JVM per worker over its list
+    (restarted after an inconsistent file, which is only counted here), then ``_apply``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    t0 = time.perf_counter()
+    tbox = kg.ntriples(graph.tbox)
     with tempfile.TemporaryDirectory(prefix="bench-graph-") as tmp:
-        directory = Path(tmp)
-        for name, ontologies in (("tbox_only", []), ("one_partition", [first])):
-            single = kg._partition_file(graph, directory, name, ontologies)
-            copies = [single]
-            for i in range(1, COPIES):
-                copies.append(directory / f"{name}_{i}.nt")
-                shutil.copy(single, copies[-1])
-            cold = median_time(lambda single=single: kg._run_hermit([single]))
-            t0 = time.perf_counter()
-            kg._run_hermit(copies)
-            many = time.perf_counter() - t0
-            costs[f"hermit_{name}_s"] = cold
-            costs[f"{name}_per_extra_s"] = max(0.0, (many - cold) / (COPIES - 1))
+        parts: dict[str, Path] = {}
+        for i, (entity, onto) in enumerate(sorted(graph.companies.items())):
+            parts[entity] = Path(tmp) / f"p{i}.nt"
+            parts[entity].write_bytes(tbox + kg.ntriples(onto))
+        individuals = {e: {s.iri for k, s in graph.snapshots.items() if k[0] == e} for e in graph.companies}
+        t1 = time.perf_counter()
+
+        def work(names: list[str]) -> tuple[list[tuple[str, str]], list[str], int]:
+            found: list[tuple[str, str]] = []
+            bad: list[str] = []
+            runs = 0
+            while names:
+                output, stopped = run_hermit([parts[n] for n in names])
+                runs += 1
+                pairs = kg._TYPE_LINE.findall(output)
+                found += pairs
+                graph.hierarchy.update(kg._SUBCLASS_LINE.findall(output))
+                if not stopped:
+                    break
+                typed = {s for s, _ in pairs}
+                failed = next(i for i, n in enumerate(names) if not individuals[n] & typed)
+                bad.append(names[failed])
+                names = names[failed + 1:]
+            return found, bad, runs
+
+        names = sorted(parts)
+        chunks = [names[i::workers] for i in range(workers) if names[i::workers]]
+        types: list[tuple[str, str]] = []
+        inconsistent: list[str] = []
+        starts = 0
+        with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+            for found, bad, runs in pool.map(work, chunks):
+                types += found
+                inconsistent += bad
+                starts += runs
+    t2 = time.perf_counter()
+    kg._apply(graph, types)
+    return {"serialise_s": t1 - t0, "reason_s": t2 - t1, "apply_s": time.perf_counter() - t2,
+            "jvm_starts": float(starts), "inconsistent": float(len(inconsistent))}
+
+
+def fixed_costs(analysis: Analysis) -> dict[str, float]:
+    """Driver start and one warm partition; the command line's JVM start and one more file in a warm JVM."""
+    graph = kg.build(analysis)
+    tbox = kg.ntriples(graph.tbox)
+    first = kg.ntriples(graph.companies[sorted(graph.companies)[0]])
+    kg._driver_classes()  # compiled once, outside the timings
+
+    def start() -> None:
+        with kg.HermitDriver(tbox) as driver:
+            assert driver.consistent
+
+    costs = {"driver_start_s": median_time(start)}
+    with kg.HermitDriver(tbox) as driver:
+        driver.realise([first] * 20)  # warm-up: class loading and JIT
+        t0 = time.perf_counter()
+        driver.realise([first] * 20)
+        costs["driver_partition_s"] = (time.perf_counter() - t0) / 20
+    bare = [kg.java(), "-cp", kg._classpath(), "org.semanticweb.HermiT.cli.CommandLine", "--help"]
+    costs["cli_jvm_start_s"] = median_time(lambda: subprocess.run(bare, capture_output=True, check=False))
+    with tempfile.TemporaryDirectory(prefix="bench-graph-") as tmp:
+        single = Path(tmp) / "one.nt"
+        single.write_bytes(tbox + first)
+        copies = [single] * 11
+        once = median_time(lambda: run_hermit([single]))
+        many = median_time(lambda: run_hermit(copies), repeat=1)
+        costs["cli_one_partition_s"] = once
+        costs["cli_partition_warm_s"] = max(0.0, (many - once) / 10)
     return costs
 
 
-def run_batch(size: int, analysis: Analysis, jvm_start: float, workers: int | None) -> Row:
+def run_driver(size: int, analysis: Analysis, strategy: str, workers: int | None) -> tuple[Row, kg.Graph]:
+    if strategy == COLD:
+        kg._close_idle()
     t0 = time.perf_counter()
     graph = kg.build(analysis)
     built = time.perf_counter() - t0
     kg.reason(graph, workers=workers)
     total = time.perf_counter() - t0
     t = graph.timings
-    starts = int(t["jvm_starts"])
-    jvm = min(starts * jvm_start, t["reason_s"])
-    name = "batch (finreport)" if workers is None else f"batch, workers={workers}"
-    return Row(size, len(graph.snapshots), len(graph.companies), name, total, starts, built, t["serialise_s"], jvm,
-               t["reason_s"] - jvm, t["apply_s"],
-               extra={"partitions": int(t["partitions"]), "flags": len(graph.flags), "findings": len(graph.findings),
-                      "reason_s": t["reason_s"]})
+    row = Row(size, len(graph.snapshots), len(graph.companies), strategy, total, int(t["jvm_starts"]), built,
+              t["serialise_s"], t["reason_s"], t["apply_s"],
+              extra={"partitions": int(t["partitions"]), "flags": len(graph.flags), "findings": len(graph.findings),
+                     "workers": workers})
+    return row, graph
 
 
-def run_per_entity(size: int, analysis: Analysis, jvm_start: float, sample: int | None, seed: int) -> Row:
-    """``_run_hermit`` once per company partition, one after the other."""
+def run_command_line(size: int, analysis: Analysis, workers: int) -> tuple[Row, kg.Graph]:
     t0 = time.perf_counter()
     graph = kg.build(analysis)
     built = time.perf_counter() - t0
-    entities = sorted(graph.companies)
-    chosen = entities if sample is None or sample >= len(entities) else random.Random(seed).sample(entities, sample)
-    serialise = hermit = 0.0
-    stopped = 0
-    with tempfile.TemporaryDirectory(prefix="bench-graph-") as tmp:
-        for i, entity in enumerate(chosen):
-            t1 = time.perf_counter()
-            part = kg._partition_file(graph, Path(tmp), f"p{i}", [graph.companies[entity]])
-            t2 = time.perf_counter()
-            _, inconsistent = kg._run_hermit([part])
-            t3 = time.perf_counter()
-            serialise += t2 - t1
-            hermit += t3 - t2
-            stopped += inconsistent
-    scale = len(entities) / len(chosen)
-    serialise, hermit = serialise * scale, hermit * scale
-    jvm = min(len(entities) * jvm_start, hermit)
-    row = Row(size, len(graph.snapshots), len(graph.companies), "one JVM per entity", built + serialise + hermit,
-              len(entities), built, serialise, jvm, hermit - jvm, extra={"inconsistent_partitions": stopped})
-    if len(chosen) < len(entities):
-        row.extrapolated_from = len(chosen)
-        row.note = f"extrapolated from {len(chosen)} random companies of {len(entities)}"
-    return row
+    t = command_line_reason(graph, workers)
+    total = time.perf_counter() - t0
+    row = Row(size, len(graph.snapshots), len(graph.companies), CLI, total, int(t["jvm_starts"]), built,
+              t["serialise_s"], t["reason_s"], t["apply_s"],
+              extra={"flags": len(graph.flags), "inconsistent_partitions": int(t["inconsistent"]), "workers": workers})
+    return row, graph
 
 
-def run_single(size: int, analysis: Analysis, jvm_start: float, timeout: float) -> Row:
-    """Every company's individuals in ONE partition file, one HermiT call (what ``sync_reasoner_hermit`` does).
-
-    ``_run_hermit`` is called as it is, with ``subprocess.run`` given a timeout (the JVM is killed when it passes).
-    """
-    t0 = time.perf_counter()
-    graph = kg.build(analysis)
-    built = time.perf_counter() - t0
-    timed_run = types.SimpleNamespace(run=partial(subprocess.run, timeout=timeout))
-    row = Row(size, len(graph.snapshots), len(graph.companies), "one ontology, one call", None, 1, built)
-    with tempfile.TemporaryDirectory(prefix="bench-graph-") as tmp:
-        t1 = time.perf_counter()
-        part = kg._partition_file(graph, Path(tmp), "all", graph.companies.values())
-        t2 = time.perf_counter()
-        row.serialise_s = t2 - t1
-        try:
-            with mock.patch.object(kg, "subprocess", timed_run):
-                output, inconsistent = kg._run_hermit([part])
-        except subprocess.TimeoutExpired:
-            row.timed_out = True
-            row.note = f"stopped after {timeout:.0f} s"
-            return row
-        hermit = time.perf_counter() - t2
-    row.jvm_s = min(jvm_start, hermit)
-    row.hermit_s = hermit - row.jvm_s
-    row.seconds = built + row.serialise_s + hermit
-    row.extra = {"inconsistent": inconsistent, "types": len(kg._TYPE_LINE.findall(output))}
-    return row
-
-
-def skipped_single(size: int, analysis: Analysis, reason: str) -> Row:
-    snapshots = analysis.base.height
-    companies = analysis.base["entity_id"].n_unique()
-    return Row(size, snapshots, companies, "one ontology, one call", None, 0, note=f"skipped: {reason}")
-
-
-def _seconds(row: Row) -> str:
-    if row.timed_out:
-        return "> timeout"
-    return "skipped" if row.seconds is None else f"{row.seconds:.2f}"
+def flag_rows(graph: kg.Graph) -> list[tuple[Any, ...]]:
+    return sorted((f.entity_id, f.fiscal_year, f.fiscal_period, f.flag, f.explanation) for f in graph.flags)
 
 
 def print_table(rows: list[Row]) -> None:
-    head = (f"{'snapshots':>9}  {'strategy':<22} {'seconds':>10} {'ms/snap':>8} {'JVMs':>5}  "
-            f"{'build':>6} {'serial':>6} {'JVM':>6} {'HermiT':>6} {'apply':>6}  note")
+    head = (f"{'snapshots':>9}  {'strategy':<22} {'seconds':>8} {'ms/snap':>8} {'JVMs':>5}  "
+            f"{'build':>6} {'serial':>6} {'HermiT':>7} {'apply':>6}")
     print(head)
     print("-" * len(head))
     for r in rows:
-        ms = r.ms_per_snapshot
-        shares = r.shares()
-        cells = " ".join(f"{100 * shares[k]:5.1f}%" if shares else f"{'':>6}"
-                         for k in ("build", "serialise", "jvm_start", "hermit", "apply"))
-        starts = str(r.jvm_starts) if r.jvm_starts else ""
-        print(f"{r.snapshots:>9,}  {r.strategy:<22} {_seconds(r):>10} {'' if ms is None else f'{ms:.1f}':>8} "
-              f"{starts:>5}  {cells}  {r.note}")
+        print(f"{r.snapshots:>9,}  {r.strategy:<22} {r.seconds:>8.2f} {r.ms_per_snapshot:>8.2f} {r.jvm_starts:>5}  "
+              f"{r.build_s:>6.2f} {r.serialise_s:>6.2f} {r.reason_s:>7.2f} {r.apply_s:>6.2f}")
 
 
 def target_lines(rows: list[Row]) -> list[tuple[str, str, bool | None]]:
-    batch = {r.size: r for r in rows if r.strategy == "batch (finreport)" and r.ms_per_snapshot is not None}
+    cold = {r.size: r for r in rows if r.strategy == COLD}
+    old = {r.size: r for r in rows if r.strategy == CLI}
     lines: list[tuple[str, str, bool | None]] = []
-    at = batch.get(TARGET_SIZE)
-    lines.append((f"batch < {TARGET_MS_PER_SNAPSHOT:.0f} ms per entity-period at {TARGET_SIZE:,}",
-                  "not measured" if at is None else f"{at.ms_per_snapshot:.1f} ms",
-                  None if at is None else at.ms_per_snapshot < TARGET_MS_PER_SNAPSHOT))
-    if len(batch) >= 2:
-        small, large = batch[min(batch)], batch[max(batch)]
-        ratio = large.ms_per_snapshot / small.ms_per_snapshot  # type: ignore[operator]
-        lines.append((f"batch grows no faster than linearly (ms/snap {large.size:,} / {small.size:,} <= 1)",
-                      f"{ratio:.2f}", ratio <= 1.0))
+    at = cold.get(TARGET_SIZE)
+    lines.append((f"driver <= {TARGET_MS_PER_SNAPSHOT:.0f} ms per entity-period at {TARGET_SIZE:,}",
+                  "not measured" if at is None else f"{at.ms_per_snapshot:.2f} ms",
+                  None if at is None else at.ms_per_snapshot <= TARGET_MS_PER_SNAPSHOT))
+    for size in sorted(cold):
+        if size in old:
+            ratio = old[size].ms_per_snapshot / cold[size].ms_per_snapshot
+            lines.append((f"command line / driver at {size:,}", f"{ratio:.2f}x", None))
     return lines
 
 
@@ -276,6 +265,7 @@ def environment() -> dict[str, Any]:
         "owlready2": getattr(owlready2, "VERSION", "?"),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
     }
 
 
@@ -284,19 +274,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000], help="entity-periods")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="where the samples and the JSON figures go")
-    parser.add_argument("--per-entity-sample", type=int, default=40,
-                        help="above --per-entity-full companies, time this many and extrapolate")
-    parser.add_argument("--per-entity-full", type=int, default=100,
-                        help="run every company one by one up to this many companies")
-    parser.add_argument("--single-timeout", type=float, default=300.0, help="seconds for the one-ontology call")
-    parser.add_argument("--single-max", type=int, default=1000, help="largest size tried as one ontology")
-    parser.add_argument("--batch-workers", type=int, nargs="*", default=[],
-                        help="also run the batch with these worker counts (default: only reason()'s default)")
+    parser.add_argument("--workers", type=int, nargs="*", default=[],
+                        help="also run the driver with this many drivers (the default is one per two cores)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
 
     env = environment()
-    print(f"os.cpu_count() = {env['cpu_count']}, load average (1 min) at start = {env['load_average_1m']:.2f}, "
+    print(f"{env['cpu_count']} CPUs, load average {env['load_average_1m']:.2f}, {env['date']}; "
           f"{env['java']}, -Xmx{env['java_memory_mb']}M")
     if env["load_average_1m"] > 0.5:
         print(f"WARNING: load average {env['load_average_1m']:.2f} > 0.5 before the run: other processes share "
@@ -315,58 +299,45 @@ def main(argv: list[str] | None = None) -> None:
               f"{'reused' if reused else f'written in {t1 - t0:.1f} s'} ({facts_csv.parent.parent}), "
               f"ingest + metrics {t2 - t1:.1f} s")
 
-    costs = jvm_costs(prepared[args.sizes[0]][0])
-    jvm_start = costs["jvm_start_s"]
-    tbox_share = costs["tbox_only_per_extra_s"] / max(costs["one_partition_per_extra_s"], 1e-9)
-    print(f"JVM start (CommandLine --help, median of 3): {1000 * jvm_start:.0f} ms; HermiT in a fresh JVM (median "
-          f"of 3) on the ontology with no individuals: {1000 * costs['hermit_tbox_only_s']:.0f} ms, on one company's "
-          f"partition: {1000 * costs['hermit_one_partition_s']:.0f} ms")
-    print(f"in a warm JVM, each further partition: {1000 * costs['one_partition_per_extra_s']:.0f} ms, of which "
-          f"the ontology alone (re-loaded and re-classified per file): {1000 * costs['tbox_only_per_extra_s']:.0f} ms "
-          f"({100 * min(tbox_share, 1):.0f}%)")
+    costs = fixed_costs(prepared[args.sizes[0]][0])
+    print(f"driver: start (JVM, ontology parsed and classified; median of 3) {1000 * costs['driver_start_s']:.0f} ms, "
+          f"each partition in a warm driver {1000 * costs['driver_partition_s']:.1f} ms")
+    print(f"command line: JVM start (--help) {1000 * costs['cli_jvm_start_s']:.0f} ms, one partition in a fresh JVM "
+          f"{1000 * costs['cli_one_partition_s']:.0f} ms, each further partition in the same JVM "
+          f"{1000 * costs['cli_partition_warm_s']:.0f} ms (the ontology parsed and classified again every time)")
 
+    default_workers = max(1, (os.cpu_count() or 1) // 2)
     rows: list[Row] = []
     loads: dict[int, float] = {}
+    same: dict[int, bool] = {}
     for size in args.sizes:
         analysis = prepared[size][0]
         loads[size] = os.getloadavg()[0]
-        print(f"\n{size:,} (load {loads[size]:.2f}): batch ...", flush=True)
-        rows.append(run_batch(size, analysis, jvm_start, None))
-        print(f"{size:,}: reason() with its default workers used {rows[-1].jvm_starts} JVM(s)", flush=True)
-        for workers in args.batch_workers:
-            rows.append(run_batch(size, analysis, jvm_start, workers))
-        companies = companies_for(size)
-        sample = None if companies <= args.per_entity_full else args.per_entity_sample
-        print(f"{size:,}: one JVM per entity{'' if sample is None else f' (sample of {sample})'} ...", flush=True)
-        rows.append(run_per_entity(size, analysis, jvm_start, sample, args.seed))
-        if size > args.single_max:
-            rows.append(skipped_single(size, analysis, f"> {args.single_max:,} entity-periods (super-linear)"))
-        else:
-            print(f"{size:,}: one ontology (timeout {args.single_timeout:.0f} s) ...", flush=True)
-            rows.append(run_single(size, analysis, jvm_start, args.single_timeout))
+        print(f"\n{size:,} (load {loads[size]:.2f}): driver, cold ...", flush=True)
+        row, new = run_driver(size, analysis, COLD, None)
+        rows.append(row)
+        print(f"{size:,}: driver, warm ...", flush=True)
+        rows.append(run_driver(size, analysis, WARM, None)[0])
+        for workers in args.workers:
+            rows.append(run_driver(size, analysis, f"driver, workers={workers}", workers)[0])
+        print(f"{size:,}: command line ...", flush=True)
+        row, old = run_command_line(size, analysis, default_workers)
+        rows.append(row)
+        same[size] = flag_rows(new) == flag_rows(old)
+        print(f"{size:,}: {len(new.flags):,} flags; the same as the command line's: {'yes' if same[size] else 'NO'}")
     env["load_average_1m_end"] = os.getloadavg()[0]
+    kg._close_idle()
 
     print()
     print_table(rows)
-    print("\nseconds: build + serialise + HermiT (+ apply for the batch); shares of those seconds. JVM = JVM starts x "
-          f"{1000 * jvm_start:.0f} ms; HermiT = the rest of the time in HermiT (parsing, TBox, individuals).")
-    for r in rows:
-        if r.strategy == "batch (finreport)":
-            print(f"  {r.snapshots:,} batch: {r.extra['partitions']} partitions in {r.jvm_starts} JVMs, "
-                  f"{r.extra['flags']:,} flags, {r.extra['findings']} findings; a warm partition costs "
-                  f"{1000 * costs['one_partition_per_extra_s']:.0f} ms alone, so each JVM's "
-                  f"{r.extra['partitions'] / max(1, r.jvm_starts):.0f} partitions need "
-                  f"~{r.extra['partitions'] / max(1, r.jvm_starts) * costs['one_partition_per_extra_s']:.1f} s "
-                  f"(+ one cold start) of the {r.extra['reason_s']:.1f} s measured")
-        elif r.strategy == "one JVM per entity" and r.seconds:
-            cold = r.jvm_starts * costs["hermit_tbox_only_s"]
-            print(f"  {r.snapshots:,} per entity: {r.jvm_starts} calls x {1000 * costs['hermit_tbox_only_s']:.0f} ms "
-                  f"(HermiT on the ontology alone, cold) = {cold:.1f} s, {100 * cold / r.seconds:.0f}% of the time")
-    print("\ntargets")
+    print("\nseconds: build + serialise + HermiT + apply. For the driver, serialise is the time Python spent writing "
+          "N-Triples while the driver reasoned, HermiT the rest of the reasoning phase.")
+    print("\ntargets and ratios")
     targets = target_lines(rows)
     for name, measured, met in targets:
-        verdict = "n/a" if met is None else "met" if met else "NOT MET"
-        print(f"  {name:<66} {measured:>12}  {verdict}")
+        verdict = "" if met is None else "met" if met else "NOT MET"
+        print(f"  {name:<56} {measured:>12}  {verdict}")
+    print(f"  {'same flags as the command line at every size':<56} {all(same.values())!s:>12}")
     print(f"\nload average (1 min): {env['load_average_1m']:.2f} at start, {env['load_average_1m_end']:.2f} at end; "
           f"os.cpu_count() = {env['cpu_count']}")
 
@@ -374,8 +345,9 @@ def main(argv: list[str] | None = None) -> None:
         "environment": env,
         "samples": {str(s): meta for s, (_, meta) in prepared.items()},
         "load_average_1m_before_size": {str(s): v for s, v in loads.items()},
-        "hermit_fixed_costs": costs, "tbox_share_of_warm_partition": tbox_share,
-        "rows": [asdict(r) | {"ms_per_snapshot": r.ms_per_snapshot, "shares": r.shares()} for r in rows],
+        "fixed_costs": costs,
+        "same_flags": {str(s): v for s, v in same.items()},
+        "rows": [asdict(r) | {"ms_per_snapshot": r.ms_per_snapshot} for r in rows],
         "targets": [{"target": n, "measured": m, "met": ok} for n, m, ok in targets],
     }
     target = args.out / "bench_graph.json"

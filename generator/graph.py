@@ -3,8 +3,10 @@
 One Owlready2 world per run holds the ontology (``generator/ontology/finance.owl``) and one ontology of
 individuals per company. HermiT (Java) classifies each company's snapshots in its own partition:
 classification cost grows with the square of the individuals reasoned together, while companies never
-share individuals, so partitions keep it linear. All partitions go to a few JVMs (one per two cores), each
-reasoning its list in one start. A partition the reasoner finds inconsistent does not stop the others:
+share individuals, so partitions keep it linear. All partitions go to a few long-lived driver JVMs (one per two
+cores, ``generator/ontology/PartitionReasoner.java`` over HermiT's API), each of which classifies the ontology once
+and then realises one partition's individuals after another. A partition HermiT finds inconsistent does not stop the
+others:
 its snapshots are checked one by one, the contradictory ones are reported as data-quality findings
 (naming the values and the axiom they break), and the rest are classified.
 
@@ -14,18 +16,23 @@ that satisfied it and the threshold written in the ontology.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import hashlib
 import io
 import operator
 import os
+import queue
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -46,6 +53,7 @@ _TYPE_LINE = re.compile(r"^Type\( <([^>]+)> <([^>]+)> \)$", re.MULTILINE)
 _SUBCLASS_LINE = re.compile(r"^SubClassOf\( <([^>]+)> <([^>]+)> \)$", re.MULTILINE)
 _FACETS = {"min_inclusive": ">=", "min_exclusive": ">", "max_inclusive": "<=", "max_exclusive": "<"}
 _HERMIT = Path(owlready2.__file__).parent / "hermit"
+_DRIVER_SOURCE = Path(__file__).resolve().parent / "ontology" / "PartitionReasoner.java"
 _TTM = {name for name in metric_names() if name.endswith("_ttm")}
 
 
@@ -241,111 +249,325 @@ def populate(world: World, tbox: Ontology, table: pl.DataFrame, as_of: date | No
     return Graph(world, tbox, companies, snapshots)
 
 
-def _ntriples(onto: Ontology) -> bytes:
-    """N-Triples of one ontology, imports filtered: HermiT never fetches anything."""
+def ntriples(onto: Ontology) -> bytes:
+    """N-Triples of one ontology, imports filtered (HermiT never fetches anything): the ontology's are what a
+    :class:`HermitDriver` starts with, a company's (or any individuals') one partition to realise."""
     data = io.BytesIO()
     onto.save(data, format="ntriples", filter=lambda g, s, p, o, d: p != owlready2.owl_imports)
     return data.getvalue()
 
 
-def _partition_file(graph: Graph, directory: Path, name: str, ontologies: Iterable[Ontology]) -> Path:
-    """The ontology (serialised once per run) plus the given individuals, as an N-Triples file for HermiT."""
+def _tbox_triples(graph: Graph) -> bytes:
+    """The graph's ontology as N-Triples, serialised once per graph."""
     if graph.tbox_triples is None:
-        graph.tbox_triples = _ntriples(graph.tbox)
-    path = directory / f"{name}.nt"
-    with path.open("wb") as handle:
-        handle.write(graph.tbox_triples)
-        for onto in ontologies:
-            handle.write(_ntriples(onto))
-    return path
+        graph.tbox_triples = ntriples(graph.tbox)
+    return graph.tbox_triples
 
 
-def _run_hermit(files: list[Path]) -> tuple[str, bool]:
-    """(output, whether it stopped at an inconsistent ontology) for one JVM over several ontologies."""
-    classpath = f"{_HERMIT}{os.pathsep}{_HERMIT / 'HermiT.jar'}"
-    command = [java(), f"-Xmx{owlready2.reasoning.JAVA_MEMORY}M", "-cp", classpath,
-               "org.semanticweb.HermiT.cli.CommandLine", "-c", "-I", *[f.as_uri() for f in files]]
+@dataclass(frozen=True)
+class Realised:
+    """HermiT's answer for one partition: whether it is consistent with the ontology, each individual's most specific
+    classes (individual IRI, class IRI), and the class hierarchy (subclass IRI, superclass IRI) that holds with it."""
+
+    consistent: bool
+    types: list[tuple[str, str]]
+    hierarchy: frozenset[tuple[str, str]]
+
+
+def _driver_classes() -> Path:
+    """The compiled driver: compiled once per source and Java (with Java's own compiler module; a JRE without
+    ``jdk.compiler`` cannot) into the user's cache folder, shared by every process; a temporary folder when the cache
+    cannot be written."""
+    source = _DRIVER_SOURCE.read_bytes()
+    executable = os.path.realpath(java())
+    key = hashlib.sha256(source + b"\0" + executable.encode()).hexdigest()[:20]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "finreport" / "hermit-driver"
+    target = cache / key
+    if (target / f"{_DRIVER_SOURCE.stem}.class").exists():
+        return target
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f"{key}-", dir=cache))
+    except OSError:
+        building = target = Path(tempfile.mkdtemp(prefix="finreport-hermit-driver-"))
+    command = [executable, "-m", "jdk.compiler/com.sun.tools.javac.Main", "-nowarn", "-implicit:none", "-sourcepath",
+               "", "-encoding", "UTF-8", "-d", str(building), "-cp", _classpath(), str(_DRIVER_SOURCE)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode == 0:
-        return done.stdout, False
-    if "InconsistentOntologyException" in done.stderr or "Inconsistent ontology" in done.stderr:
-        return done.stdout, True
-    raise ReasonerError(f"HermiT failed (exit {done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
+    if done.returncode != 0:
+        shutil.rmtree(building, ignore_errors=True)
+        last = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()][-1:]
+        raise ReasonerError(f"the HermiT driver could not be compiled (this Java needs its jdk.compiler module, which "
+                            f"Debian's default-jre-headless and every JDK have): {' '.join(last)}")
+    if building != target:
+        try:
+            building.rename(target)
+        except OSError:  # another process compiled the same source first
+            shutil.rmtree(building, ignore_errors=True)
+    return target
+
+
+def _classpath() -> str:
+    """Owlready2's HermiT: its patched classes first, then the jar with HermiT and the OWL API."""
+    return f"{_HERMIT}{os.pathsep}{_HERMIT / 'HermiT.jar'}"
+
+
+class HermitDriver:
+    """One long-lived HermiT JVM (``generator/ontology/PartitionReasoner.java``) that loads and classifies the ontology
+    once, then realises partitions of individuals one after the other, each on its own, as the HermiT command line
+    would on the ontology plus that partition.
+
+    Requests are written to its stdin and answers read in order by a thread, so that many partitions can be submitted
+    before the first answer is read (the JVM reasons while Python serialises the next). A driver that dies is a
+    :class:`ReasonerError` naming its exit status and its last words, never a wait without end.
+    """
+
+    def __init__(self, tbox: bytes) -> None:
+        classpath = f"{_driver_classes()}{os.pathsep}{_classpath()}"
+        self.digest = hashlib.sha256(tbox).hexdigest()
+        self.pid = os.getpid()
+        self.reused = False
+        """Whether it came from an earlier run (:func:`drivers`): its JVM start and classification were paid then."""
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by close(), the JVM's lifetime)
+        self._process = subprocess.Popen(
+            # the serial collector: HermiT reasons on one thread, and a concurrent collector's threads only compete
+            # with it and the other drivers for the cores (bench/bench_graph.py)
+            [java(), f"-Xmx{owlready2.reasoning.JAVA_MEMORY}M", "-XX:+UseSerialGC", "-cp", classpath,
+             _DRIVER_SOURCE.stem],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
+        self._answers: queue.SimpleQueue[tuple[str, list[str]] | None] = queue.SimpleQueue()
+        self._ended = False
+        threading.Thread(target=self._read, name=f"hermit-driver-{self._process.pid}", daemon=True).start()
+        self._tbox: tuple[bool, frozenset[tuple[str, str]]] | None = None
+        self._send(b"TBOX", tbox)
+
+    @property
+    def process_id(self) -> int:
+        """The JVM's process id."""
+        return self._process.pid
+
+    @property
+    def alive(self) -> bool:
+        """Whether the JVM still runs and has not failed."""
+        return not self._ended and self._process.poll() is None
+
+    def _read(self) -> None:
+        lines: list[str] = []
+        assert self._process.stdout is not None
+        try:
+            for raw in self._process.stdout:
+                line = raw.decode("utf-8").rstrip("\n")
+                if line.startswith("END "):
+                    self._answers.put((line[4:], lines))
+                    lines = []
+                else:
+                    lines.append(line)
+        except (OSError, ValueError):
+            pass
+        self._answers.put(None)
+
+    def _death(self) -> str:
+        """One line: how the JVM ended, and the last line it wrote to stderr."""
+        self._ended = True
+        try:
+            code = self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            code = self._process.wait()
+        self._stderr.seek(0)
+        last = [line for line in self._stderr.read().decode("utf-8", "replace").splitlines() if line.strip()][-1:]
+        how = f"killed by signal {-code}" if code < 0 else f"exit {code}"
+        return f"the HermiT driver (pid {self._process.pid}) died ({how}){': ' + last[0].strip() if last else ''}"
+
+    def _send(self, kind: bytes, body: bytes) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(b"%s %d\n" % (kind, len(body)))
+            stdin.write(body)
+            stdin.flush()
+        except (OSError, ValueError) as error:
+            raise ReasonerError(self._death()) from error
+
+    def _answer(self) -> tuple[str, list[str]]:
+        answer = self._answers.get()
+        if answer is None:
+            self._answers.put(None)  # every later call ends the same way
+            raise ReasonerError(self._death())
+        status, lines = answer
+        if status.startswith("error"):
+            self._ended = True
+            raise ReasonerError(f"HermiT failed: {status[len('error '):]}")
+        return status, lines
+
+    def _ontology(self) -> tuple[bool, frozenset[tuple[str, str]]]:
+        if self._tbox is None:
+            status, lines = self._answer()
+            self._tbox = (status == "ok", frozenset(_SUBCLASS_LINE.findall("\n".join(lines))))
+        return self._tbox
+
+    @property
+    def consistent(self) -> bool:
+        """Whether the ontology alone is consistent (an inconsistent one makes every partition inconsistent)."""
+        return self._ontology()[0]
+
+    @property
+    def hierarchy(self) -> frozenset[tuple[str, str]]:
+        """The ontology's class hierarchy as (subclass IRI, superclass IRI), as the command line's ``-c`` prints it."""
+        return self._ontology()[1]
+
+    def submit(self, partition: bytes) -> None:
+        """Send one partition (N-Triples of individuals, without the ontology); its answer comes from :meth:`result`."""
+        self._send(b"PART", partition)
+
+    def result(self) -> Realised:
+        """The answer to the oldest partition submitted and not yet answered."""
+        hierarchy = self._ontology()[1]
+        status, lines = self._answer()
+        if status != "ok":
+            return Realised(False, [], hierarchy)
+        text = "\n".join(lines)
+        found = frozenset(_SUBCLASS_LINE.findall(text))
+        return Realised(True, _TYPE_LINE.findall(text), found or hierarchy)
+
+    def realise(self, partitions: Iterable[bytes]) -> list[Realised]:
+        """Each partition's answer, in order: all are submitted before the answers are read."""
+        count = 0
+        for partition in partitions:
+            self.submit(partition)
+            count += 1
+        return [self.result() for _ in range(count)]
+
+    def close(self) -> None:
+        """End the JVM (end of input; killed if it does not stop within 10 s)."""
+        self._ended = True
+        if self._process.stdin is not None and not self._process.stdin.closed:
+            with contextlib.suppress(OSError):
+                self._process.stdin.close()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+        self._stderr.close()
+
+    def __enter__(self) -> HermitDriver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_IDLE: list[HermitDriver] = []
+"""Drivers of this process waiting for the next run over the same ontology (one per worker at most)."""
+_IDLE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def drivers(tbox: bytes, count: int) -> Iterator[list[HermitDriver]]:
+    """``count`` drivers over this ontology, each used by one caller at a time: this process's idle ones first (their
+    ontology is already classified), new ones for the rest. They stay started for the next caller, unless one failed;
+    all are ended when the process exits (they also stop on their own when it dies: their input ends)."""
+    digest = hashlib.sha256(tbox).hexdigest()
+    with _IDLE_LOCK:
+        mine = [d for d in _IDLE if d.digest == digest and d.pid == os.getpid() and d.alive][:count]
+        for d in mine:
+            _IDLE.remove(d)
+    for d in mine:
+        d.reused = True
+    mine += [HermitDriver(tbox) for _ in range(count - len(mine))]
+    failed = True
+    try:
+        yield mine
+        failed = False
+    finally:
+        keep = [] if failed else [d for d in mine if d.alive]
+        with _IDLE_LOCK:
+            _IDLE.extend(keep)
+            spare = _IDLE[:max(0, len(_IDLE) - max(2, os.cpu_count() or 1))]
+            del _IDLE[:len(spare)]
+        for d in [d for d in mine if d not in keep] + spare:
+            d.close()
+
+
+@atexit.register
+def _close_idle() -> None:
+    with _IDLE_LOCK:
+        idle = [d for d in _IDLE if d.pid == os.getpid()]
+        _IDLE.clear()
+    for d in idle:
+        d.close()
+
+
+def realise_partitions(tbox: bytes, partitions: Sequence[bytes]) -> list[Realised]:
+    """Realise some partitions with this process's long-lived driver: what a worker process (Dask, a process pool)
+    runs over its share, ``tbox`` being :func:`ntriples` of the ontology and each partition :func:`ntriples` of an
+    ontology of individuals. The first call in a process starts the JVM and classifies the ontology; later calls over
+    the same ontology reuse it."""
+    with drivers(tbox, 1) as (driver,):
+        return driver.realise(partitions)
 
 
 def ontology_is_consistent(ontology: Path = ONTOLOGY) -> bool:
     """HermiT on the ontology alone: an edit in Protégé that makes it contradictory is caught here."""
     _, tbox = load_ontology(ontology)
-    with tempfile.TemporaryDirectory(prefix="finreport-hermit-") as tmp:
-        path = Path(tmp) / "ontology.nt"
-        with path.open("wb") as handle:
-            tbox.save(handle, format="ntriples")
-        _, stopped = _run_hermit([path])
-    return not stopped
+    with HermitDriver(ntriples(tbox)) as driver:
+        return driver.consistent
 
 
-def _classify(graph: Graph, parts: dict[str, Path], individuals: dict[str, set[str]],
-              workers: int) -> tuple[list[tuple[str, str]], list[str], int]:
-    """Types inferred for every consistent partition, the names of inconsistent ones, and JVM starts.
-
-    HermiT stops at the first inconsistent ontology of a list; the partitions before it have printed
-    their results, so the list restarts after it.
-    """
+def _classify(graph: Graph, pool: list[HermitDriver], parts: Iterable[tuple[str, Callable[[], bytes]]]
+              ) -> tuple[list[tuple[str, str]], list[str], float]:
+    """Types inferred for every consistent partition, the names of the inconsistent ones, and the seconds spent
+    serialising. Partitions go to the drivers in turn, each serialised only when it is sent, so that Python writes the
+    next while the JVMs reason."""
+    if not pool[0].consistent:
+        raise ReasonerError("the ontology itself is inconsistent: no partition can be classified")
+    sent: list[list[str]] = [[] for _ in pool]
+    serialise = 0.0
+    for i, (name, triples) in enumerate(parts):
+        t0 = time.perf_counter()
+        body = triples()
+        serialise += time.perf_counter() - t0
+        pool[i % len(pool)].submit(body)
+        sent[i % len(pool)].append(name)
     types: list[tuple[str, str]] = []
     inconsistent: list[str] = []
-    starts = 0
-    hierarchy = graph.hierarchy
-
-    def work(names: list[str]) -> tuple[list[tuple[str, str]], list[str], int]:
-        found: list[tuple[str, str]] = []
-        bad: list[str] = []
-        runs = 0
-        while names:
-            output, stopped = _run_hermit([parts[n] for n in names])
-            runs += 1
-            pairs = _TYPE_LINE.findall(output)
-            found += pairs
-            hierarchy.update(_SUBCLASS_LINE.findall(output))
-            if not stopped:
-                break
-            typed = {s for s, _ in pairs}
-            failed = next(i for i, n in enumerate(names) if not individuals[n] & typed)
-            bad.append(names[failed])
-            names = names[failed + 1:]
-        return found, bad, runs
-
-    names = sorted(parts)
-    chunks = [names[i::workers] for i in range(workers) if names[i::workers]]
-    with ThreadPoolExecutor(max_workers=max(1, len(chunks))) as pool:
-        for found, bad, runs in pool.map(work, chunks):
-            types += found
-            inconsistent += bad
-            starts += runs
-    return types, inconsistent, starts
+    for driver, names in zip(pool, sent, strict=True):
+        for name in names:
+            answer = driver.result()
+            graph.hierarchy.update(answer.hierarchy)
+            types += answer.types
+            if not answer.consistent:
+                inconsistent.append(name)
+    return types, sorted(inconsistent), serialise
 
 
-def reason(graph: Graph, workers: int | None = None) -> Graph:
-    """Classify every snapshot; record flags with explanations, and inconsistencies as findings.
+def _workers(workers: int | None, partitions: int) -> int:
+    return max(1, min(workers or max(1, (os.cpu_count() or 1) // 2), partitions))
 
-    One JVM per two cores: a HermiT JVM keeps about two cores busy (bench/bench_graph.py measured one
-    JVM as fast as two on this 2-core machine, and faster for small runs).
+
+def reason(graph: Graph, workers: int | None = None, entities: set[str] | None = None) -> Graph:
+    """Classify every snapshot (``entities``: only those companies'); record flags with explanations, and
+    inconsistencies as findings.
+
+    One driver JVM per two cores by default (a HermiT JVM keeps about two cores busy: bench/bench_graph.py), each
+    started once per process and kept for the next run; each realises its share of the companies' partitions.
     """
     java()
-    workers = workers or max(1, (os.cpu_count() or 1) // 2)
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="finreport-hermit-") as tmp:
-        directory = Path(tmp)
-        parts = {e: _partition_file(graph, directory, f"p{i}", [o]) for i, (e, o) in enumerate(graph.companies.items())}
-        individuals = {e: {s.iri for k, s in graph.snapshots.items() if k[0] == e} for e in graph.companies}
-        t1 = time.perf_counter()
-        types, inconsistent, starts = _classify(graph, parts, individuals, workers)
+    tbox = _tbox_triples(graph)
+    companies = {e: o for e, o in graph.companies.items() if entities is None or e in entities}
+    with drivers(tbox, _workers(workers, len(companies))) as pool:
+        starts = sum(not d.reused for d in pool)
+        parts = ((e, partial(ntriples, o)) for e, o in sorted(companies.items()))
+        types, inconsistent, serialise = _classify(graph, pool, parts)
         for entity in inconsistent:
-            types += _isolate(graph, directory, entity, workers)
-            starts += 1
+            types += _isolate(graph, pool, entity)
     t2 = time.perf_counter()
     _apply(graph, types)
-    graph.timings.update(serialise_s=t1 - t0, reason_s=t2 - t1, apply_s=time.perf_counter() - t2,
-                         jvm_starts=float(starts), partitions=float(len(parts)))
+    graph.timings.update(serialise_s=serialise, reason_s=t2 - t0 - serialise, apply_s=time.perf_counter() - t2,
+                         jvm_starts=float(starts), partitions=float(len(companies)))
     return graph
 
 
@@ -391,14 +613,10 @@ def reason_portfolios(graph: Graph, as_of: date, workers: int | None = None) -> 
     its categories as flags, explained from the class definitions."""
     if not graph.portfolios:
         return graph
-    workers = workers or max(1, (os.cpu_count() or 1) // 2)
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="finreport-hermit-") as tmp:
-        directory = Path(tmp)
-        parts = {p: _partition_file(graph, directory, f"portfolio{i}", [o])
-                 for i, (p, o) in enumerate(graph.portfolios.items())}
-        members = {p: {o.portfolio.iri} for p, o in graph.portfolios.items()}
-        types, inconsistent, _ = _classify(graph, parts, members, workers)
+    with drivers(_tbox_triples(graph), _workers(workers, len(graph.portfolios))) as pool:
+        parts = ((p, partial(ntriples, o)) for p, o in sorted(graph.portfolios.items()))
+        types, inconsistent, _ = _classify(graph, pool, parts)
     if inconsistent:
         raise ReasonerError(f"portfolio(s) {', '.join(inconsistent)} contradict the ontology")
     wanted = {c.iri: c for c in flag_classes(graph.tbox)}
@@ -417,7 +635,7 @@ def reason_portfolios(graph: Graph, as_of: date, workers: int | None = None) -> 
     return graph
 
 
-def _isolate(graph: Graph, directory: Path, entity: str, workers: int) -> list[tuple[str, str]]:
+def _isolate(graph: Graph, pool: list[HermitDriver], entity: str) -> list[tuple[str, str]]:
     """An inconsistent company: find the snapshots that contradict the ontology, report them, classify the rest."""
     own = {k: s for k, s in graph.snapshots.items() if k[0] == entity}
     singles = {}
@@ -429,13 +647,10 @@ def _isolate(graph: Graph, directory: Path, entity: str, workers: int) -> list[t
                 value = getattr(snap, p)
                 if value is not None:
                     setattr(copy, p, value)
-        singles[f"{entity}|{year}|{period}"] = (_partition_file(graph, directory, f"s{len(singles)}", [lone]), lone,
-                                                copy)
-    files = {k: v[0] for k, v in singles.items()}
-    members = {k: {v[2].iri} for k, v in singles.items()}
-    _, bad, _ = _classify(graph, files, members, workers)
-    for key in singles:
-        singles[key][1].destroy()
+        singles[f"{entity}|{year}|{period}"] = lone
+    _, bad, _ = _classify(graph, pool, ((k, partial(ntriples, lone)) for k, lone in singles.items()))
+    for lone in singles.values():
+        lone.destroy()
     offending = set()
     for key in bad:
         _, year, period = key.split("|")
@@ -445,8 +660,7 @@ def _isolate(graph: Graph, directory: Path, entity: str, workers: int) -> list[t
     for snap in offending:
         for p in snapshot_properties(graph.tbox):
             setattr(snap, p, None)
-    part = _partition_file(graph, directory, f"retry_{quote(entity, safe='')}", [graph.companies[entity]])
-    types, still, _ = _classify(graph, {entity: part}, {entity: {s.iri for s in own.values()}}, 1)
+    types, still, _ = _classify(graph, pool[:1], [(entity, partial(ntriples, graph.companies[entity]))])
     if still:
         raise ReasonerError(f"{entity}: still inconsistent after removing the contradictory snapshots")
     return types

@@ -6,7 +6,11 @@ says to install a Java runtime, and the tests fail with it.
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import signal
+import subprocess
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -306,3 +310,135 @@ def test_the_share_of_value_carrying_each_flag_is_a_sparql_sum_over_the_reasoned
     assert shares["LiquidityConcern"] == (pytest.approx(0.3), ["B"])
     assert shares["StrongLiquidity"] == (pytest.approx(0.2), ["C"])
     assert flag_shares(graph, "NOPE") == []
+
+
+# The driver (generator/ontology/PartitionReasoner.java) against HermiT's own command line, the path it replaced: the
+# command line reads the ontology and one partition from one file and prints its hierarchy and every individual's
+# most specific classes; the driver must print the same for every partition.
+
+def command_line(tbox: bytes, partitions: list[bytes], directory: Path) -> tuple[set[tuple[str, str]],
+                                                                                  set[tuple[str, str]], bool]:
+    """HermiT's command line (``-c -I``) over one file per partition, in one JVM: (types, hierarchy, whether it stopped
+    at an inconsistent partition)."""
+    files = []
+    for i, partition in enumerate(partitions):
+        files.append(directory / f"cli{i}.nt")
+        files[-1].write_bytes(tbox + partition)
+    done = subprocess.run([kg.java(), "-cp", kg._classpath(), "org.semanticweb.HermiT.cli.CommandLine", "-c", "-I",
+                           *[f.as_uri() for f in files]], capture_output=True, text=True, check=False)
+    stopped = done.returncode != 0
+    assert not stopped or "InconsistentOntologyException" in done.stderr, done.stderr[-2000:]
+    return set(kg._TYPE_LINE.findall(done.stdout)), set(kg._SUBCLASS_LINE.findall(done.stdout)), stopped
+
+
+def driver_types(answers: list[kg.Realised]) -> set[tuple[str, str]]:
+    return {pair for answer in answers for pair in answer.types}
+
+
+def most_specific(types: set[tuple[str, str]], hierarchy: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The command line's types without those above another type of the same individual: HermiT's "direct" types
+    sometimes keep a superclass (MarketSnapshot beside CheapValuation), depending on the order its tableau read the
+    model off in; the driver writes only the most specific. Everything above them is the same."""
+    closed = kg._with_superclasses(types, hierarchy)
+    above = {(i, sup) for i, c in types for (_, sup) in kg._with_superclasses({(i, c)}, hierarchy) if sup != c}
+    assert kg._with_superclasses(types - above, hierarchy) == closed
+    return types - above
+
+
+def same_types(answers: list[kg.Realised], expected: set[tuple[str, str]], hierarchy: set[tuple[str, str]]) -> None:
+    found = driver_types(answers)
+    assert found == most_specific(expected, hierarchy)
+    assert kg._with_superclasses(found, hierarchy) == kg._with_superclasses(expected, hierarchy)
+
+
+def test_the_driver_gives_the_command_line_s_types_on_every_sample_partition(sample_run: Any, tmp_path: Path) -> None:
+    """The sample's companies with their statements and market snapshots, each company one partition: the same
+    Type lines for every individual and the same hierarchy, through the per-worker entry a process pool would call."""
+    graph = kg.build(sample_run.analysis, sample_run.market, sample_run.as_of)
+    tbox = kg.ntriples(graph.tbox)
+    partitions = [kg.ntriples(onto) for _, onto in sorted(graph.companies.items())]
+    expected, hierarchy, stopped = command_line(tbox, partitions, tmp_path)
+    answers = kg.realise_partitions(tbox, partitions)
+    assert not stopped and all(a.consistent for a in answers)
+    assert {pair for a in answers for pair in a.hierarchy} == hierarchy
+    same_types(answers, expected, hierarchy)
+    assert len(expected) > len(partitions) * 16  # every snapshot, the company and its sector have a type
+    market = {cls for ind, cls in expected if "#market_" in ind}
+    assert kg.NAMESPACE + "DeepDrawdown" in market
+
+
+def test_an_inconsistent_partition_among_consistent_ones_is_reported_and_the_others_classified(tmp_path: Path) -> None:
+    world, tbox_onto = kg.load_ontology()
+    graph = kg.populate(world, tbox_onto, table([
+        {"entity_id": "GOOD", "fiscal_year": 2024, "fiscal_period": "FY", "current_ratio": 0.5},
+        {"entity_id": "BAD", "fiscal_year": 2024, "fiscal_period": "FY", "current_ratio": -0.5},
+        {"entity_id": "LAST", "fiscal_year": 2023, "fiscal_period": "FY", "net_income": -1.0},
+        {"entity_id": "LAST", "fiscal_year": 2024, "fiscal_period": "FY", "net_income": 1.0}]))
+    tbox = kg.ntriples(graph.tbox)
+    names = ["GOOD", "BAD", "LAST"]
+    partitions = [kg.ntriples(graph.companies[n]) for n in names]
+    with kg.HermitDriver(tbox) as driver:
+        assert driver.consistent
+        answers = driver.realise(partitions)
+        assert [a.consistent for a in answers] == [True, False, True]
+        assert answers[1].types == []
+        again = driver.realise(partitions[2:])  # the inconsistent facts are gone again
+    for i in (0, 2):
+        expected, hierarchy, stopped = command_line(tbox, [partitions[i]], tmp_path)
+        assert not stopped
+        same_types([answers[i]], expected, hierarchy)
+    assert set(again[0].types) == set(answers[2].types)
+    assert (graph.snapshots[("GOOD", 2024, "FY")].iri, kg.NAMESPACE + "LiquidityConcern") in answers[0].types
+    assert command_line(tbox, [partitions[1]], tmp_path)[2]  # the command line stops at it too
+
+
+def test_a_partition_beyond_individuals_is_reasoned_as_the_command_line_does(tmp_path: Path) -> None:
+    """A partition that also says something about classes (here: a new subclass of a category, and an individual of
+    it) cannot keep the ontology's classification: the driver reloads ontology and partition, like the command line,
+    and reports the partition's own hierarchy."""
+    world, tbox_onto = kg.load_ontology()
+    graph = kg.populate(world, tbox_onto, table([
+        {"entity_id": "X", "fiscal_year": 2024, "fiscal_period": "FY", "current_ratio": 0.5}]))
+    tbox = kg.ntriples(graph.tbox)
+    special = "https://finreport.dev/data/X#SpecialConcern"
+    extra = (f"<{special}> <{rdflib.RDF.type}> <{rdflib.OWL.Class}> .\n"
+             f"<{special}> <{rdflib.RDFS.subClassOf}> <{kg.NAMESPACE}LossMaking> .\n"
+             f"<https://finreport.dev/data/X#odd> <{rdflib.RDF.type}> <{special}> .\n").encode()
+    partition = kg.ntriples(graph.companies["X"]) + extra
+    expected, hierarchy, stopped = command_line(tbox, [partition], tmp_path)
+    (answer,) = kg.realise_partitions(tbox, [partition])
+    assert not stopped and answer.consistent and set(answer.hierarchy) == hierarchy
+    same_types([answer], expected, hierarchy)
+    assert (special, kg.NAMESPACE + "LossMaking") in answer.hierarchy
+    assert ("https://finreport.dev/data/X#odd", special) in answer.types
+
+
+def test_a_driver_killed_mid_way_is_a_clear_error_not_a_hang(fixtures: kg.Graph) -> None:
+    tbox = kg.ntriples(fixtures.tbox)
+    partitions = [kg.ntriples(onto) for _, onto in sorted(fixtures.companies.items())] * 3
+    driver = kg.HermitDriver(tbox)
+    try:
+        for partition in partitions:
+            driver.submit(partition)
+        assert driver.result().consistent
+        os.kill(driver.process_id, signal.SIGKILL)
+        with pytest.raises(kg.ReasonerError, match=r"^the HermiT driver \(pid \d+\) died \(killed by signal 9\)"):
+            for _ in partitions[1:]:
+                driver.result()
+        with pytest.raises(kg.ReasonerError, match="died"):
+            driver.submit(partitions[0])
+        assert not driver.alive
+    finally:
+        driver.close()
+
+
+def test_a_run_after_its_idle_driver_died_starts_a_new_one() -> None:
+    """Drivers stay started between runs in a process; one that died while idle is not reused."""
+    graph = reasoned([{"entity_id": "K", "fiscal_year": 2024, "fiscal_period": "FY", "current_ratio": 0.5}])
+    idle = [d for d in kg._IDLE if d.digest == hashlib.sha256(graph.tbox_triples or b"").hexdigest()]
+    assert idle and graph.timings["jvm_starts"] in (0.0, 1.0)
+    for d in idle:
+        os.kill(d.process_id, signal.SIGKILL)
+        d._process.wait()
+    again = reasoned([{"entity_id": "K", "fiscal_year": 2024, "fiscal_period": "FY", "current_ratio": 0.5}])
+    assert flags(again, "K") == {"LiquidityConcern"} and again.timings["jvm_starts"] == 1.0
