@@ -42,7 +42,6 @@ from generator import (  # noqa: E402
     render,
     reports,
 )
-from generator.graph import ontology_graph  # noqa: E402
 from generator.outputs import folder_names  # noqa: E402
 from generator.reports import ReportRequest  # noqa: E402
 from generator.sample import write_sample  # noqa: E402
@@ -90,7 +89,7 @@ def baseline(inputs: Path, name: str, narrator: str) -> tuple[float, str]:
         render.warm_up(pool)
         run = pipeline.build([inputs])
         manifest = manifests.write_run(run, out)
-        tbox = ontology_graph(run.graph)
+        tbox = pack.ontology_triples(run.graph)
         model, about = reports.narrator_for(run, request(inputs, name, narrator))
         answered = pipeline.answer(run, run.entities, model)
         futures = []

@@ -156,6 +156,9 @@ def run_reports(
     = False,
     to: Annotated[list[str] | None, typer.Option("--to", help="Also e-mail a digest to this address "
                                                  "(repeatable)")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Make every report again (default: a company whose inputs, "
+                                       "peers, prices, questions, model and code are unchanged since the last run "
+                                       "keeps its report; FINREPORT_FULL_RUN)")] = False,
 ) -> None:
     """Everything `facts` does, plus one PDF report per company and per portfolio: the nightly flow (or, with
     --entity or --portfolio, the on-demand flow for those alone) run here, on Prefect's local ephemeral server
@@ -177,6 +180,8 @@ def run_reports(
                                  "email": email, "recipients": to or [], "narrator": narrator}
     if model:
         fields["model_path"] = str(model)
+    if full:
+        fields["full_run"] = True
     if benchmark:
         fields["benchmark"] = benchmark
     if input:

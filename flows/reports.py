@@ -3,7 +3,9 @@
 Whole-run stages (ingest, metrics, reasoning) are one task each: they are vectorised over every company,
 and reasoning batches all companies' partitions into one JVM per two cores. Per-company stages (files and
 answers, then charts and PDF) are mapped, so each company has its own task runs: one company that fails
-is logged and listed in the manifest while the others complete. Only I/O errors are retried.
+is logged and listed in the manifest while the others complete. Only I/O errors are retried. Where the
+per-company tasks run is ``FINREPORT_TASK_RUNNER`` (threads, processes or a Dask cluster), read as each run
+starts (:func:`task_runner`); the reasoned graph stays in the flow's process, which hands the tasks plain data.
 
 ``python flows/reports.py`` serves both deployments (nightly on a cron schedule, on-demand from the UI)
 against the configured Prefect server; called as functions, the flows run on Prefect's local ephemeral
@@ -17,12 +19,12 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from generator.settings import get_settings
+from generator.settings import Settings, get_settings
 
 # This machine may be offline: Prefect's usage telemetry would fail with an error line on every run.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -33,19 +35,20 @@ import polars as pl
 from prefect import flow, get_run_logger, serve, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
 from prefect.deployments.runner import RunnerDeployment
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.schedules import Cron
 from prefect.states import Completed, Failed, State
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 from prefect.utilities.callables import ParameterSchema
 
-from generator import deliver, manifest, pack, pipeline, render, reports
+from generator import changes, deliver, incremental, manifest, pack, pipeline, render, reports
 from generator.answers import narrate
 from generator.errors import FinreportError
-from generator.graph import Graph, ontology_graph
+from generator.graph import Graph
 from generator.ingest import Ingested
 from generator.metrics import Analysis
 from generator.outputs import folder_names, write_atomic, write_json
@@ -133,12 +136,12 @@ def hold(ingested: Ingested, analysis: Analysis, market: pl.DataFrame, as_of: da
 
 
 @task(cache_policy=NO_CACHE)
-def classify(analysis: Analysis, market: pl.DataFrame, as_of: date,
-             portfolios: list[Portfolio]) -> Graph | State:
+def classify(analysis: Analysis, market: pl.DataFrame, as_of: date, portfolios: list[Portfolio],
+             entities: list[str] | None) -> Graph | State:
     """The reasoning stage as a task: no Java, or HermiT refusing the ontology, fails it with the one-line reason rather
     than a traceback, and ends the run."""
     try:
-        return pipeline.classify(analysis, market, as_of, portfolios)
+        return pipeline.classify(analysis, market, as_of, portfolios, entities)
     except FinreportError as exc:  # no Java, or HermiT refused the ontology
         return Failed(message=str(exc), data=exc)
 
@@ -162,39 +165,58 @@ def answer(run: FactsRun, entities: list[str], portfolios: list[str],
     return answered, books, about | counts, asked
 
 
+@task(task_run_name="answer-{name}", cache_policy=NO_CACHE)
+def answer_part(name: str, contexts: dict[str, Any], narrator: reports.NarratorSpec | None,
+                questions: list[str]) -> dict[str, Any]:
+    """Every question of some companies (or portfolios), from their contexts, where the task runs (a Dask worker, a
+    process of the pool): the narrator is loaded once per process (:func:`generator.reports.loaded_narrator`) and
+    generates in batches. The run's other task runners answer the whole run at once (:func:`answer`)."""
+    return narrate(contexts, reports.loaded_narrator(narrator), questions)
+
+
 @task(task_run_name="write-entity-{entity}", cache_policy=NO_CACHE, **IO_RETRIES)
-def write_entity(run: FactsRun, entity: str, folder: Path, run_id: str, as_of: str, answered: Any,
-                 tbox: Any, asked: Any) -> pack.Report:
+def write_entity(files: pack.EntityFiles, entity: str, folder: Path, run_id: str, as_of: str,
+                 answered: dict[str, Any], asked: Any) -> pack.Report:
     """One company's files as its own task run, named after it and retried on I/O errors: a company that fails leaves
-    the others. The graph lock is held, as Owlready2 and rdflib take one thread at a time."""
-    with _GRAPH:
-        return pack.write_entity(run, entity, folder, run_id, as_of, answered, tbox, asked)
+    the others. What they hold comes as plain data, taken from the run by the flow (the graph's part under its lock),
+    so the task runs in any process: a thread of the flow's, a Dask worker. ``answered``: its answers, by company."""
+    return pack.write_files(files, folder, run_id, as_of, answered[entity], asked)
 
 
 @task(task_run_name="print-report-{report.context.entity_id}", cache_policy=NO_CACHE, **IO_RETRIES)
-def print_report(report: pack.Report, analysis: Analysis, record: dict[str, Any], target: Path,
-                 pool: Any) -> dict[str, Any]:
-    """Charts and PDF, in a printing process (WeasyPrint and pyplot want a process each)."""
-    timings = pool.submit(render.print_pdf, render.job(report, analysis, record, target)).result()
-    mail = deliver.report_mail(report.context, report.answers, report.findings, target, report.asked)
-    return {"path": str(target), "timings": timings | report.timings, "mail": mail}
+def print_report(report: pack.Report, charts: list[render.Chart], record: dict[str, Any], target: Path,
+                 pool: Any, due: incremental.Owed, threshold: float) -> dict[str, Any]:
+    """What changed since the last run, then charts and PDF in a printing process (WeasyPrint and pyplot want a process
+    each; ``pool`` None: in the task's own, a Dask worker's), then the edition that makes the report finished."""
+    ctx = report.context
+    digest, changed = incremental.follow(due, target.parent, (ctx.fiscal_year, ctx.fiscal_period), threshold)
+    if not changed["first"]:
+        report.changes, report.since = changes.lines(changed, threshold), changed["since"]
+    timings = _print(pool, render.print_pdf, render.PrintJob(report, charts, record, target))
+    mail = deliver.report_mail(ctx, report.answers, report.findings, target, report.asked, changed, report.changes)
+    incremental.write_edition(target.parent, due.key, report.run_id, report.as_of, digest, changed, mail.record())
+    return {"path": str(target), "timings": timings | report.timings, "mail": mail, "changes": changed}
 
 
-@task(task_run_name="write-portfolio-{portfolio.portfolio_id}", cache_policy=NO_CACHE, **IO_RETRIES)
-def write_portfolio(run: FactsRun, portfolio: Portfolio, folder: Path, run_id: str, as_of: str,
-                    answered: Any) -> pack.PortfolioReport:
-    """One portfolio's files as its own task run, retried on I/O errors. The graph lock is held: the flags by value
-    are a SPARQL query over the world."""
-    with _GRAPH:
-        return pack.write_portfolio(run, portfolio, folder, run_id, as_of, answered)
+@task(task_run_name="write-portfolio-{portfolio}", cache_policy=NO_CACHE, **IO_RETRIES)
+def write_portfolio(files: pack.PortfolioFiles, portfolio: str, folder: Path, run_id: str, as_of: str,
+                    answered: dict[str, Any]) -> pack.PortfolioReport:
+    """One portfolio's files as its own task run, retried on I/O errors, from plain data the flow took from the run
+    (its flags by value are SPARQL over the world), so in any process. ``answered``: its answers, by portfolio."""
+    return pack.write_portfolio_files(files, folder, run_id, as_of, answered[portfolio])
 
 
 @task(task_run_name="print-portfolio-{report.context.entity_id}", cache_policy=NO_CACHE, **IO_RETRIES)
 def print_portfolio(report: pack.PortfolioReport, record: dict[str, Any], target: Path, pool: Any) -> dict[str, Any]:
-    """A portfolio's charts and PDF, in a printing process."""
-    timings = pool.submit(render.print_portfolio_pdf, render.PortfolioPrintJob(report, record, target)).result()
+    """A portfolio's charts and PDF, in a printing process (``pool`` None: in the task's own)."""
+    timings = _print(pool, render.print_portfolio_pdf, render.PortfolioPrintJob(report, record, target))
     mail = deliver.portfolio_mail(report.context, report.answers, target)
     return {"path": str(target), "timings": timings | report.timings, "mail": mail}
+
+
+def _print(pool: Executor | None, print_: Any, job: Any) -> dict[str, float]:
+    """A report printed in the printing pool of the flow's process (threads), else in this task's process."""
+    return pool.submit(print_, job).result() if pool is not None else render.print_here(print_, job)
 
 
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
@@ -225,6 +247,12 @@ def send_mail() -> dict[str, Any]:
 def write_rejected(ingested: Ingested, out: Path) -> None:
     """rejected.csv, as a task of its own so that it is written while the companies are; retried on I/O errors."""
     write_atomic(out / "rejected.csv", ingested.rejected.write_csv())
+
+
+@task(cache_policy=NO_CACHE, **IO_RETRIES)
+def write_changes(since: dict[str, Any], out: Path) -> None:
+    """changes.json: what changed in each company's report since the last run; retried on I/O errors."""
+    write_json(out / "changes.json", since)
 
 
 @task(cache_policy=NO_CACHE, **IO_RETRIES)
@@ -260,16 +288,22 @@ def report_pack(request: ReportRequest, kind: str) -> State:
     as_of, out = request.day(), request.folder()
     if problem := reports.missing_model(request):
         return Failed(message=str(problem), data=problem)
-    with render.printing_pool() as pool:
-        # The printing processes start (and import WeasyPrint) while the whole-run stages work.
-        render.warm_up(pool)
+    # With threads, reports print in a pool of processes, which start (and import WeasyPrint) while the whole-run
+    # stages work; on Dask or in a pool of processes each task prints in its own process.
+    with render.printing_pool() if _tasks_here() else nullcontext() as pool:
+        if pool is not None:
+            render.warm_up(pool)
+        incremental.sweep(out)  # what a killed run left half-written
+        decided: dict[str, Any] = {}
         try:
             run = pipeline.build([Path(p) for p in request.inputs], _PROGRESS, _STAGES,
-                                 as_of=date.fromisoformat(as_of), benchmark=request.benchmark)
+                                 as_of=date.fromisoformat(as_of), benchmark=request.benchmark,
+                                 reasoned=lambda partial: _decide(partial, request, out, decided))
         except FinreportError as exc:  # the stage's own one-line reason becomes the run's
             return Failed(message=str(exc), data=exc)
         folders = folder_names(run.entities)
-        selected, failures = reports.select(run, request, manifest.unusable_entities(run.ingested))
+        selected, failures, keys, plan = (decided[k] for k in ("selected", "failures", "keys", "plan"))
+        incremental.restore(run.graph, plan.reuse)
         books, book_failures = reports.select_portfolios(run, request)
         record = manifest.build_manifest(run, run_id, as_of, {e: folders[e] for e in selected})
         record["run"] = {"kind": kind, "flow_run": flow_run.get_name(), "request": request.model_dump(mode="json")}
@@ -282,8 +316,13 @@ def report_pack(request: ReportRequest, kind: str) -> State:
         for failure in book_failures:
             get_run_logger().warning("portfolio %s: no report (%s)", failure["portfolio_id"], failure["error"])
             _PROGRESS.done(failure["portfolio_id"], ok=False)
-        written, printed = _per_entity(run, selected, books, folders, record, request, out, pool, failures,
-                                       book_failures)
+        reused = _reuse(plan, out, folders)
+        computed = [e for e in selected if e not in plan.reuse]
+        record["reuse"] = incremental.reuse_record(plan, keys, computed)
+        owed = {e: incremental.owed(plan, keys, e) for e in computed}
+        written, printed = _per_entity(run, computed, books, folders, record, request, out, pool, failures,
+                                       book_failures, owed)
+        written |= reused
         rejected.result()
 
     record["reports"] = [written[e]["path"] for e in selected if e in written]
@@ -297,7 +336,13 @@ def report_pack(request: ReportRequest, kind: str) -> State:
         mails = [written[e]["mail"] for e in selected if e in written] + \
             [printed[p.portfolio_id]["mail"] for p in books if p.portfolio_id in printed]
         record["delivery"] = _deliver(record, mails, request)
+    since = changes.run_record(record, {e: written[e]["changes"] for e in selected if e in written},
+                               get_settings().change_threshold)
+    record["changes"] = since["totals"]
+    write_changes(since, out)
     write_manifest(record, out)
+    create_table_artifact(reports.changes_table(since), key=f"{kind}-changes",
+                          description=reports.changes_description(since))
     create_table_artifact(reports.overview(run, record, selected, folders), key=f"{kind}-reports",
                           description=f"{len(record['reports'])} reports as of {record['as_of']}")
     if books or book_failures:
@@ -347,34 +392,90 @@ def _deliver(record: dict[str, Any], mails: list[deliver.ReportMail], request: R
     return delivery
 
 
+def _decide(run: FactsRun, request: ReportRequest, out: Path, decided: dict[str, Any]) -> list[str] | None:
+    """Before reasoning: the companies the run reports on, their keys, the reports it can reuse (into ``decided``);
+    returns the companies to reason over: those made again (every one when the reader asks questions of their own,
+    which may read any company's flags)."""
+    selected, failures = reports.select(run, request, manifest.unusable_entities(run.ingested))
+    keys = incremental.keys(run, selected, incremental.fingerprint(request), bool(request.custom_questions))
+    plan = incremental.plan(out, folder_names(run.entities), keys, request.full_run)
+    decided.update(selected=selected, failures=failures, keys=keys, plan=plan)
+    return None if request.custom_questions else [e for e in selected if e not in plan.reuse]
+
+
+def _reuse(plan: incremental.Plan, out: Path, folders: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The reports reused from the last run, brought into tonight's folder, each with the e-mail it was sent with
+    (saying it is unchanged)."""
+    reused = {}
+    for entity, edition in sorted(plan.reuse.items()):
+        target = out / folders[entity]
+        incremental.bring(edition, target)
+        mail = deliver.ReportMail.reused(edition.record["mail"], target / "report.pdf")
+        reused[entity] = {"path": str(target / "report.pdf"), "timings": {}, "mail": mail,
+                          "changes": {"changed": False, "reused_from": edition.made}}
+        _PROGRESS.done(entity, ok=True)
+    return reused
+
+
 def _per_entity(run: FactsRun, selected: list[str], books: list[Portfolio], folders: dict[str, str],
-                record: dict[str, Any], request: ReportRequest, out: Path, pool: Executor,
-                failures: list[dict[str, str]], book_failures: list[dict[str, str]]
-                ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+                record: dict[str, Any], request: ReportRequest, out: Path, pool: Executor | None,
+                failures: list[dict[str, str]], book_failures: list[dict[str, str]],
+                owed: dict[str, incremental.Owed]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """Files and answers, then the PDF, for each company, then for each portfolio (its report reads the companies'
     flags); submitted in pairs, so printing starts with the first company rather than after the last. A failure
-    is logged and added to ``failures`` (a portfolio's to ``book_failures``)."""
-    t0 = time.perf_counter()
+    is logged and added to ``failures`` (a portfolio's to ``book_failures``).
+
+    What each company's tasks need from the run is taken here, in the flow's process, as plain data
+    (:class:`generator.pack.EntityFiles`, the graph's part under its lock): the tasks only answer, write files and
+    print, so they run wherever the task runner puts them. In threads, one task answers the whole run and the PDFs
+    print in ``pool``; elsewhere (Dask, processes) chunks of companies are answered by tasks of their own and each
+    task prints in its own process."""
+    began = time.perf_counter()
     _PROGRESS.stage("answering")
-    answered, booked, record["narrator"], asked = answer(quote(run), selected, [p.portfolio_id for p in books],
-                                                         request)
-    run.timings["answers_s"] = time.perf_counter() - t0
+    here = _tasks_here()
+    if here:  # one task answers the whole run, its model loaded once, in batches across the companies
+        answered, booked, record["narrator"], asked = answer(quote(run), selected, [p.portfolio_id for p in books],
+                                                             request)
+        run.timings["answers_s"] = time.perf_counter() - began
+        parts: list[PrefectFuture[Any]] = []
+    else:  # a task per chunk of companies, each answered where it runs: the flow keeps the graph
+        answered, booked, asked, parts = _answer_parts(run, selected, books, request, record)
     t0 = time.perf_counter()
-    tbox = ontology_graph(run.graph)
+    threshold = get_settings().change_threshold
+    with _GRAPH:
+        ontology = pack.ontology_triples(run.graph)
+    # quote() spares Prefect a walk through the data for futures; Dask would unpack it (it is a tuple) on the way
+    keep: Any = quote if here else _as_is
+    printing = keep(pool if here else None)
     pending: dict[PrefectFuture[Any], tuple[str, PrefectFuture[Any], bool]] = {}
     for entity in selected:
-        files = write_entity.submit(quote(run), entity, out / folders[entity], record["run_id"], record["as_of"],
-                                    quote(answered[entity]), quote(tbox), quote(asked.get(entity, [])))
-        printed = print_report.submit(files, quote(run.analysis), record, out / folders[entity] / "report.pdf",
-                                      quote(pool))
+        try:  # what the company's tasks need from the run, as plain data: they may run in another process
+            with _GRAPH:
+                data = pack.entity_files(run, entity, ontology)
+            charts = render.chart_data(run.analysis, entity)
+        except Exception as exc:  # this company's data, not the run's: it fails alone
+            _failed(failures, "entity_id", entity, "write_entity", f"{type(exc).__name__}: {exc}")
+            continue
+        files = write_entity.submit(keep(data), entity, out / folders[entity], record["run_id"], record["as_of"],
+                                    _answers(answered, entity), keep(asked.get(entity, [])))
+        printed = print_report.submit(files, keep(charts), record, out / folders[entity] / "report.pdf",
+                                      printing, owed[entity], threshold)
         pending[printed] = (entity, files, False)
     book_folders = folder_names([p.portfolio_id for p in books])
     for book in books:
         folder = out / pack.PORTFOLIOS / book_folders[book.portfolio_id]
-        files = write_portfolio.submit(quote(run), quote(book), folder, record["run_id"], record["as_of"],
-                                       quote(booked[book.portfolio_id]))
-        printed = print_portfolio.submit(files, record, folder / "report.pdf", quote(pool))
+        try:
+            with _GRAPH:
+                data = pack.portfolio_files(run, book)
+        except Exception as exc:
+            _failed(book_failures, "portfolio_id", book.portfolio_id, "write_portfolio", f"{type(exc).__name__}: {exc}")
+            continue
+        files = write_portfolio.submit(keep(data), book.portfolio_id, folder, record["run_id"], record["as_of"],
+                                       _answers(booked, book.portfolio_id))
+        printed = print_portfolio.submit(files, record, folder / "report.pdf", printing)
         pending[printed] = (book.portfolio_id, files, True)
+    if parts:
+        _answered(parts, asked, record, run.timings, began)
     written: dict[str, dict[str, Any]] = {}
     portfolios: dict[str, dict[str, Any]] = {}
     for future in as_completed(list(pending)):
@@ -388,20 +489,125 @@ def _per_entity(run: FactsRun, selected: list[str], books: list[Portfolio], fold
             kind = "portfolio" if is_book else "report"
             stage, state = (f"print_{kind}", future.state) if files.state.is_completed() else \
                 (f"write_{'portfolio' if is_book else 'entity'}", files.state)
-            error = state.message or state.name
-            get_run_logger().error("%s%s: %s failed: %s", "portfolio " if is_book else "", name, stage, error)
             if is_book:
-                book_failures.append({"portfolio_id": name, "stage": stage, "error": error})
+                _failed(book_failures, "portfolio_id", name, stage, state.message or state.name, progress=False)
             else:
-                failures.append({"entity_id": name, "stage": stage, "error": error})
+                _failed(failures, "entity_id", name, stage, state.message or state.name, progress=False)
         _PROGRESS.done(name, ok=name in done)
     run.timings["entities_s"] = time.perf_counter() - t0
     return written, portfolios
 
 
+def _tasks_here() -> bool:
+    """Whether the run's tasks run in threads of the flow's process, where they can be handed the run itself (its
+    Owlready2 world cannot be pickled): not so on Dask workers or in a pool of processes."""
+    context = FlowRunContext.get()
+    return context is None or isinstance(context.task_runner, ThreadPoolTaskRunner)
+
+
+def _slots() -> int:
+    """How many tasks the run's task runner runs at once: a Dask cluster's worker threads, a pool's processes."""
+    runner = FlowRunContext.get().task_runner  # type: ignore[union-attr]
+    if hasattr(runner, "client"):  # prefect-dask's DaskTaskRunner
+        return max(1, sum(runner.client.nthreads().values()))
+    return getattr(runner, "_max_workers", None) or os.cpu_count() or 1
+
+
+def _answer_parts(run: FactsRun, selected: list[str], books: list[Portfolio], request: ReportRequest,
+                  record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[Any]]:
+    """The answers as tasks that run elsewhere: what a narrator may use is taken from the graph here (its contexts,
+    plain data), then each chunk of companies (one per worker thread), and the portfolios, are answered by a task
+    of their own that loads the model once per process. Returns the future of each company's and each portfolio's
+    answers, the reader's own questions answered here (the translator's programs read the graph) and the tasks."""
+    with _GRAPH:
+        contexts = pipeline.contexts(run, selected)
+        book_contexts = pack.portfolio_contexts(run)
+        spec = reports.narrator_spec(run, request)
+        asked = reports.custom_answers(run, selected, request.custom_questions)
+    record["narrator"] = reports.narrator_about(spec)
+    count = max(1, min(len(selected), _slots()))
+    chunks = [selected[k * len(selected) // count:(k + 1) * len(selected) // count] for k in range(count)]
+    answered: dict[str, Any] = {}
+    parts = []
+    for k, chunk in enumerate(c for c in chunks if c):
+        part = answer_part.submit(f"companies-{k + 1}-of-{count}", {e: contexts[e] for e in chunk}, spec,
+                                  request.questions)
+        answered |= dict.fromkeys(chunk, part)
+        parts.append(part)
+    booked: dict[str, Any] = {}
+    if books:
+        part = answer_part.submit("portfolios", {b.portfolio_id: book_contexts[b.portfolio_id] for b in books},
+                                  spec, request.questions)
+        booked = dict.fromkeys([b.portfolio_id for b in books], part)
+        parts.append(part)
+    return answered, booked, asked, parts
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _answers(answered: dict[str, Any], subject: str) -> Any:
+    """A write task's answers: the future of the task answering its chunk, or the run's answers (threads)."""
+    found = answered.get(subject)
+    return found if isinstance(found, PrefectFuture) else quote(answered)
+
+
+def _answered(parts: list[PrefectFuture[Any]], asked: dict[str, Any], record: dict[str, Any],
+              timings: dict[str, float], started: float) -> None:
+    """Once every chunk is answered: the narrator's counts into the manifest (as :func:`answer` counts them), and
+    how long answering took from the first chunk's start."""
+    for part in parts:
+        part.wait()
+    timings["answers_s"] = time.perf_counter() - started
+    answers = [a for part in parts if part.state.is_completed() for _, own in part.result().values() for a in own]
+    record["narrator"] |= reports.narrator_counts(answers, record["narrator"]["narrator"] == "model")
+    if asked:
+        custom = [a for own in asked.values() for a in own]
+        record["narrator"] |= {"custom_answers": len(custom), "custom_refused": sum(a.refused for a in custom)}
+
+
+def _failed(failures: list[dict[str, str]], key: str, name: str, stage: str, error: str, progress: bool = True) -> None:
+    """One company's (``key`` entity_id) or portfolio's (portfolio_id) failure: logged, listed, and told."""
+    get_run_logger().error("%s%s: %s failed: %s", "portfolio " if key == "portfolio_id" else "", name, stage, error)
+    failures.append({key: name, "stage": stage, "error": error})
+    if progress:
+        _PROGRESS.done(name, ok=False)
+
+
 # --- the flows ---------------------------------------------------------------------------------------------
 
-_RUNNER = ThreadPoolTaskRunner(max_workers=(os.cpu_count() or 1) + 2)
+def task_runner(settings: Settings | None = None) -> TaskRunner[Any]:
+    """The task runner ``FINREPORT_TASK_RUNNER`` names. ``threads`` (the default): threads of the flow's process,
+    the reports printed in a pool of processes. ``processes``: Prefect's pool of processes, one per core. ``dask``:
+    prefect-dask's, sending the per-company tasks to the scheduler at ``FINREPORT_DASK_ADDRESS``, else to a
+    ``distributed.LocalCluster`` started for the run (a worker process per core, one thread each)."""
+    settings = settings or get_settings()
+    cores = os.cpu_count() or 1
+    if settings.task_runner == "processes":
+        return ProcessPoolTaskRunner(max_workers=cores)
+    if settings.task_runner == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if settings.dask_address:
+            return DaskTaskRunner(address=settings.dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": cores, "threads_per_worker": 1, "processes": True,
+                                              "dashboard_address": None})
+    return ThreadPoolTaskRunner(max_workers=cores + 2)
+
+
+class ConfiguredTaskRunner(ThreadPoolTaskRunner):
+    """The flows' task runner as declared: each flow run gets the one the settings name when it starts (Prefect starts
+    a run with a ``duplicate()`` of its flow's runner), so a served deployment, ``finreport run`` and a flow called
+    as a function all follow ``FINREPORT_TASK_RUNNER`` as it is at that moment. ``flow.with_options(task_runner=...)``
+    still chooses another."""
+
+    def duplicate(self) -> TaskRunner[Any]:  # type: ignore[override]
+        """The runner :func:`task_runner` builds from the settings now."""
+        return task_runner()
+
+
+_RUNNER = ConfiguredTaskRunner()
 
 
 @flow(name="nightly-reports", task_runner=_RUNNER, log_prints=True,

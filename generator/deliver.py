@@ -37,6 +37,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 from generator import present
+from generator.changes import FIRST, headline
 from generator.errors import UsageError
 from generator.metrics import definition, label
 from generator.outputs import write_atomic
@@ -64,6 +65,8 @@ class Reader(BaseModel):
     portfolios: list[str] = Field(default_factory=list, description="Portfolio ids followed")
     mode: Literal["per_company", "digest"] = Field("digest", description="One e-mail per company, or one per run")
     with_findings: bool = Field(True, description="Also send reports that have data-quality findings")
+    only_changed: bool = Field(False, description="Only reports that changed since the last run (new periods, "
+                               "flags raised or cleared, restatements, figures moved, answers rewritten)")
 
     @field_validator("address")
     @classmethod
@@ -78,7 +81,7 @@ class Reader(BaseModel):
             chosen = everything or mail.entity_id in self.portfolios
         else:
             chosen = everything or mail.entity_id in self.entities or mail.sector in self.sectors
-        return chosen and (self.with_findings or not mail.findings)
+        return chosen and (self.with_findings or not mail.findings) and (mail.changed or not self.only_changed)
 
 
 class Subscriptions(BaseModel):
@@ -185,6 +188,23 @@ class ReportMail:
     kind: Literal["company", "portfolio"] = "company"
     asked: tuple[tuple[str, str], ...] = ()
     """The reader's own questions and their answers' text."""
+    changes: tuple[str, ...] = ()
+    """What changed since the last run, as the report's "Since the last run" section says it."""
+    headline: str = ""
+    """The same in a few words, for the subject ("2 new risk flags"); empty when nothing changed."""
+    changed: bool = True
+    """Whether the report changed since the last run (a first report has)."""
+
+    def record(self) -> dict[str, Any]:
+        """The e-mail's fields as JSON, kept with the report's edition: a reused report is mailed from them."""
+        return asdict(self) | {"pdf": self.pdf.name}
+
+    @classmethod
+    def reused(cls, record: dict[str, Any], pdf: Path) -> ReportMail:
+        """The e-mail of a report reused unchanged from the last run, the PDF where tonight's run put it."""
+        fields = {k: tuple(tuple(v) if isinstance(v, list) else v for v in value) if isinstance(value, list) else value
+                  for k, value in record.items()}
+        return cls(**fields | {"pdf": pdf, "changes": (), "headline": "", "changed": False})
 
 
 def _verification(answers: Sequence[Any]) -> str:
@@ -196,9 +216,11 @@ def _verification(answers: Sequence[Any]) -> str:
 
 
 def report_mail(context: Any, answers: Sequence[Any], findings: Sequence[dict[str, Any]], pdf: Path,
-                asked: Sequence[dict[str, Any]] = ()) -> ReportMail:
+                asked: Sequence[dict[str, Any]] = (), changed: dict[str, Any] | None = None,
+                since: Sequence[str] = ()) -> ReportMail:
     """What an e-mail says of one written report: its key figures as the report shows them (the statements', the
-    share's), its concern flags, how many warnings and errors its findings hold, and how its answers were verified. A
+    share's), its concern flags, how many warnings and errors its findings hold, how its answers were verified, and
+    what changed since the last run (``changed``, :func:`generator.changes.compare`; ``since``: its sentences). A
     company with prices alone has a "market" report."""
     names = (present.MAIL_KPIS if context.statements else ()) + tuple(
         m for m in present.MAIL_MARKET_KPIS if context.metrics.get(m) is not None)
@@ -208,7 +230,9 @@ def report_mail(context: Any, answers: Sequence[Any], findings: Sequence[dict[st
     return ReportMail(context.entity_id, context.company, context.sector,
                       context.period if context.statements else "market", pdf, kpis,
                       tuple(f["label"] for f in context.flags if f["severity"] == "concern"), len(issues),
-                      _verification(answers), asked=tuple((a["question"], a["text"]) for a in asked))
+                      _verification(answers), asked=tuple((a["question"], a["text"]) for a in asked),
+                      changes=tuple(since), headline=headline(changed) if changed else "",
+                      changed=bool(changed and changed.get("changed")) if changed is not None else True)
 
 
 PORTFOLIO_MAIL_KPIS = ("market_value", "return_1y", "volatility_1y", "max_drawdown_1y", "effective_holdings")
@@ -293,6 +317,20 @@ def _split(mails: list[ReportMail], limit: int) -> list[list[ReportMail]]:
     return groups
 
 
+def _news(mails: Sequence[ReportMail]) -> str:
+    """What a subject says changed since the last run: one report's headline ("2 new risk flags"), or a digest's
+    count of new risk flags and of changed reports."""
+    if len(mails) == 1:
+        return "" if mails[0].headline == FIRST else mails[0].headline
+    risks = sum(int(m.headline.split()[0]) for m in mails if m.headline.endswith(("risk flag", "risk flags")))
+    first = sum(m.headline == FIRST for m in mails)
+    changed = sum(m.changed for m in mails) - first
+    parts = [f"{risks} new risk flag{'s' if risks != 1 else ''}"] if risks else []
+    if changed and first < len(mails):
+        parts.append(f"{changed} changed")
+    return ", ".join(parts)
+
+
 def _filename(mail: ReportMail) -> str:
     """A readable attachment name with nothing a mail client or a file system could misread."""
     text = re.sub(r"[^\w .,&()-]+", "", f"{mail.company} {mail.period}", flags=re.UNICODE).strip(" .")
@@ -307,7 +345,8 @@ def compose(sender: str, reader: Reader, mails: Sequence[ReportMail], run_id: st
     message["From"] = sender
     message["To"] = Address(display_name=reader.name, addr_spec=reader.address) if reader.name else reader.address
     subject = f"{mails[0].company}: {mails[0].period} report" if len(mails) == 1 else f"{len(mails)} reports"
-    message["Subject"] = f"{subject} as of {as_of}" + (f" ({part[0]} of {part[1]})" if part else "")
+    message["Subject"] = f"{subject} as of {as_of}" + (f" ({part[0]} of {part[1]})" if part else "") \
+        + (f": {news}" if (news := _news(mails)) else "")
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = f"<{mid}@finreport>"
     values = {"reader": reader, "mails": mails, "as_of": as_of, "run_id": run_id, "part": part}

@@ -150,8 +150,17 @@ def summary(manifest: dict[str, Any], out: Path) -> str:
     if "reports" in manifest:
         written = len(manifest["reports"])
         books = len(manifest.get("portfolios", {}).get("reports", []))
+        reused = len(manifest.get("reuse", {}).get("reused", {}))
         lines.append(f"reports: {written} PDF{'' if written == 1 else 's'} written"
+                     + (f" ({reused} reused unchanged from the last run)" if reused else "")
                      + (f", and {books} portfolio report{'' if books == 1 else 's'}" if books else ""))
+    if totals := manifest.get("changes"):
+        risks = totals["risk_flags_raised"]
+        lines.append(f"since the last run: {totals['changed']} of {totals['companies']} reports changed"
+                     + (f", {risks} new risk flag{'' if risks == 1 else 's'}" if risks else "")
+                     + (f", {totals['first']} first report{'' if totals['first'] == 1 else 's'}"
+                        if totals["first"] else "")
+                     + f" ({out / 'changes.json'})")
     if "delivery" in manifest:
         d = manifest["delivery"]
         lines.append(f"e-mail: {len(d['sent'])} sent, {len(d['waiting'])} waiting in the outbox, "

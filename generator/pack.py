@@ -3,10 +3,13 @@ shows (:class:`Report`), which :mod:`generator.render` prints."""
 
 from __future__ import annotations
 
+import io
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +18,9 @@ import rdflib
 
 from generator.answers import narrate
 from generator.ask import Asked
-from generator.graph import flag_names, flag_records, ontology_graph, turtle
+from generator.graph import NAMESPACE, Graph, flag_names, flag_records
 from generator.graph_queries import FLAG_SHARES, flag_shares
+from generator.incremental import discard
 from generator.metrics import definition
 from generator.narrator import Answer, Context
 from generator.outputs import folder_names, write_atomic, write_json
@@ -64,6 +68,10 @@ class Report:
     market: MarketView | None = None
     asked: list[dict[str, Any]] = field(default_factory=list)
     """The reader's own questions (a run's ``custom_questions``), answered by programs: their answers.json records."""
+    changes: list[str] = field(default_factory=list)
+    """What changed since the last run (:func:`generator.changes.lines`): the report's first section."""
+    since: dict[str, str] | None = None
+    """The run the changes are counted from (``run_id``, ``as_of``); None for a company's first report."""
 
 
 def metric_records(run: FactsRun, entity_id: str) -> list[dict[str, Any]]:
@@ -140,27 +148,125 @@ def asked_records(asked: Sequence[Asked]) -> list[dict[str, Any]]:
              "facts_used": a.sources} | a.record() for i, a in enumerate(asked, 1)]
 
 
-def write_entity(run: FactsRun, entity: str, folder: Path, run_id: str, as_of: str,
-                 answered: tuple[Context, list[Answer]], tbox: rdflib.Graph | None = None,
-                 asked: Sequence[Asked] = ()) -> Report:
-    """One company's facts, findings, flags, answers (the catalogue's, then the reader's own questions) and graph
-    files; returns what its report shows."""
+def ontology_triples(graph: Graph) -> str:
+    """The ontology alone as N-Triples text: taken from the world once per run and handed to every company's
+    :class:`GraphExport` (parsed once per process by :func:`_ontology`)."""
+    data = io.BytesIO()
+    graph.tbox.save(data, format="ntriples")
+    return data.getvalue().decode("utf-8")
+
+
+@lru_cache(maxsize=4)
+def _ontology(triples: str) -> rdflib.Graph:
+    """The ontology's N-Triples parsed, once per process and text (a run's companies share it); only read after."""
+    return rdflib.Graph().parse(data=triples, format="nt")
+
+
+_RDF = threading.Lock()
+"""rdflib's parsing and serialisation are used from one thread of a process at a time."""
+
+
+@dataclass(frozen=True)
+class GraphExport:
+    """One company's reasoned graph as plain text, taken from the Owlready2 world in the process that holds it: the
+    ontology, the company's individuals and the categories HermiT put its snapshots in. Picklable, so graph.ttl can
+    be written in any process (:meth:`turtle`)."""
+
+    ontology: str
+    """The ontology's N-Triples (:func:`ontology_triples`), the same text for every company of a run."""
+    individuals: str
+    """The company's individuals, N-Triples."""
+    types: tuple[tuple[str, str], ...]
+    """(snapshot IRI, category IRI) of each inferred flag."""
+    base_iri: str
+
+    def turtle(self) -> str:
+        """The company's reasoned graph, self-contained (ontology included), for Protégé or any RDF tool: the text
+        :func:`generator.graph.turtle` writes from the world."""
+        with _RDF:
+            out = rdflib.Graph()
+            out += _ontology(self.ontology)
+            out.parse(data=self.individuals, format="nt")
+            for snapshot, category in self.types:
+                out.add((rdflib.URIRef(snapshot), rdflib.RDF.type, rdflib.URIRef(category)))
+            out.bind("fr", NAMESPACE)
+            out.bind("data", self.base_iri)
+            return out.serialize(format="turtle")
+
+
+def graph_export(graph: Graph, entity: str, ontology: str | None = None) -> GraphExport:
+    """What graph.ttl holds for one company, read from the world (the caller holds it: one thread at a time);
+    ``ontology`` is :func:`ontology_triples` when the caller exports several companies (taken once)."""
+    data = io.BytesIO()
+    graph.companies[entity].save(data, format="ntriples")
+    types = tuple((graph.snapshots[(f.entity_id, f.fiscal_year, f.fiscal_period)].iri, NAMESPACE + f.flag)
+                  for f in graph.flags if f.entity_id == entity)
+    return GraphExport(ontology if ontology is not None else ontology_triples(graph), data.getvalue().decode("utf-8"),
+                       types, graph.companies[entity].base_iri)
+
+
+@dataclass(frozen=True)
+class EntityFiles:
+    """Everything one company's files hold, taken from the run in the process that holds it (the graph's part under
+    its lock): plain data, picklable, so that the files are written, and the report printed, in any process (a thread
+    of the flow's, a Dask worker)."""
+
+    entity: str
+    facts: list[dict[str, Any]]
+    findings: list[dict[str, Any]]
+    """Accounting checks and restatements (findings.json)."""
+    consistency: list[dict[str, Any]]
+    """Snapshots the reasoner found contradictory: in flags.json after the flags, and in the report's findings."""
+    flags: list[dict[str, Any]]
+    market: list[dict[str, Any]]
+    view: MarketView | None
+    graph: GraphExport
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def entity_files(run: FactsRun, entity: str, ontology: str | None = None) -> EntityFiles:
+    """One company's :class:`EntityFiles` from the run: its facts, findings, flags and market rows, and its graph's
+    text. Reads the Owlready2 world: the caller holds it (one thread at a time)."""
     t0 = time.perf_counter()
     findings, consistency = run.entity_findings(entity)
     facts = metric_records(run, entity)
-    write_json(folder / "facts.json", facts)
-    write_json(folder / "findings.json", findings)
-    write_json(folder / "flags.json", flag_records(run.graph, entity) + consistency)
+    market = market_records(run, entity)
+    t1 = time.perf_counter()
+    export = graph_export(run.graph, entity, ontology)
+    return EntityFiles(entity, facts, findings, consistency, flag_records(run.graph, entity), market,
+                       market_view(run, entity, market), export,
+                       {"facts_s": t1 - t0, "graph_export_s": time.perf_counter() - t1})
+
+
+def write_files(files: EntityFiles, folder: Path, run_id: str, as_of: str, answered: tuple[Context, list[Answer]],
+                asked: Sequence[Asked] = ()) -> Report:
+    """One company's facts, findings, flags, answers (the catalogue's, then the reader's own questions) and graph
+    files from its :class:`EntityFiles`, in whatever process this runs; returns what its report shows."""
+    t0 = time.perf_counter()
+    discard(folder)  # a finished report no more, until its new edition is written
+    write_json(folder / "facts.json", files.facts)
+    write_json(folder / "findings.json", files.findings)
+    write_json(folder / "flags.json", files.flags + files.consistency)
     context, answers = answered
     custom = asked_records(asked)
     write_json(folder / "answers.json", [a.record() for a in answers] + custom)
-    if market := market_records(run, entity):
-        write_json(folder / "market.json", market)
-    view = market_view(run, entity, market)
+    if files.market:
+        write_json(folder / "market.json", files.market)
     t1 = time.perf_counter()
-    write_atomic(folder / "graph.ttl", turtle(run.graph, entity, tbox))
-    timings = {"facts_s": t1 - t0, "graph_export_s": time.perf_counter() - t1}
-    return Report(context, answers, findings + consistency, facts, run_id, as_of, timings, view, custom)
+    write_atomic(folder / "graph.ttl", files.graph.turtle())
+    spent = {"facts_s": t1 - t0, "graph_export_s": time.perf_counter() - t1}
+    timings = {k: files.timings.get(k, 0.0) + spent.get(k, 0.0) for k in files.timings | spent}
+    return Report(context, answers, files.findings + files.consistency, files.facts, run_id, as_of, timings,
+                  files.view, custom)
+
+
+def write_entity(run: FactsRun, entity: str, folder: Path, run_id: str, as_of: str,
+                 answered: tuple[Context, list[Answer]], ontology: str | None = None,
+                 asked: Sequence[Asked] = ()) -> Report:
+    """One company's facts, findings, flags, answers (the catalogue's, then the reader's own questions) and graph
+    files, from the run in this process (:func:`entity_files`, then :func:`write_files`); ``ontology`` is
+    :func:`ontology_triples` when the caller writes several companies. Returns what its report shows."""
+    return write_files(entity_files(run, entity, ontology), folder, run_id, as_of, answered, asked)
 
 
 def write_all(run: FactsRun, out: Path, run_id: str, as_of: str) -> dict[str, str]:
@@ -170,9 +276,9 @@ def write_all(run: FactsRun, out: Path, run_id: str, as_of: str) -> dict[str, st
     folders = folder_names(run.entities)
     answered = answer(run, run.entities)
     run.timings["answers_s"] = time.perf_counter() - t0
-    tbox = ontology_graph(run.graph)
+    ontology = ontology_triples(run.graph)
     for entity, folder in folders.items():
-        write_entity(run, entity, out / folder, run_id, as_of, answered[entity], tbox)
+        write_entity(run, entity, out / folder, run_id, as_of, answered[entity], ontology)
     books = narrate(portfolio_contexts(run))
     book_folders = folder_names([p.portfolio_id for p in run.portfolios])
     for portfolio in run.portfolios:
@@ -225,22 +331,53 @@ def portfolio_contexts(run: FactsRun) -> dict[str, Context]:
         flag_shares(run.graph, p.portfolio_id), labels) for p in run.portfolios}
 
 
-def write_portfolio(run: FactsRun, portfolio: Portfolio, folder: Path, run_id: str, as_of: str,
-                    answered: tuple[Context, list[Answer]]) -> PortfolioReport:
-    """One portfolio's portfolio.json, flags.json and answers.json; returns what its report shows."""
+@dataclass(frozen=True)
+class PortfolioFiles:
+    """Everything one portfolio's files and charts hold, taken from the run in the process that holds it (its flags
+    by value are SPARQL over the world): plain data, picklable, like :class:`EntityFiles`."""
+
+    portfolio_id: str
+    record: dict[str, Any]
+    flags: list[dict[str, Any]]
+    series: Levels
+    index: Levels | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def portfolio_files(run: FactsRun, portfolio: Portfolio) -> PortfolioFiles:
+    """One portfolio's :class:`PortfolioFiles`: portfolio.json's record, its flags, and the value series of the
+    buy-and-hold portfolio and its benchmark's over the longest window it has. Reads the Owlready2 world: the caller
+    holds it (one thread at a time)."""
     t0 = time.perf_counter()
     flags = portfolio_flags(run, portfolio.portfolio_id)
     record = portfolio.record(run.as_of) | {"flags_query": FLAG_SHARES.strip()}
-    write_json(folder / "portfolio.json", record)
-    write_json(folder / "flags.json", flags)
-    context, answers = answered
-    write_json(folder / "answers.json", [a.record() for a in answers])
     first = min((r["start"] for r in portfolio.risk if r["start"] and r["value"] is not None), default=None)
     series = portfolio.series.filter(pl.col("date") >= first) if first else portfolio.series.clear()
     index = None
     if portfolio.benchmark and (own := run.levels.get(portfolio.benchmark)) is not None and first:
         rows = own.filter(pl.col("date").is_between(first, run.as_of))
         index = Levels(portfolio.benchmark, rows["date"].to_list(), rows["level"].to_list())
-    return PortfolioReport(context, answers, record, flags,
-                           Levels(portfolio.portfolio_id, series["date"].to_list(), series["value"].to_list()), index,
-                           run_id, as_of, {"portfolio_files_s": time.perf_counter() - t0})
+    return PortfolioFiles(portfolio.portfolio_id, record, flags,
+                          Levels(portfolio.portfolio_id, series["date"].to_list(), series["value"].to_list()), index,
+                          {"portfolio_files_s": time.perf_counter() - t0})
+
+
+def write_portfolio_files(files: PortfolioFiles, folder: Path, run_id: str, as_of: str,
+                          answered: tuple[Context, list[Answer]]) -> PortfolioReport:
+    """One portfolio's portfolio.json, flags.json and answers.json from its :class:`PortfolioFiles`, in whatever
+    process this runs; returns what its report shows."""
+    t0 = time.perf_counter()
+    write_json(folder / "portfolio.json", files.record)
+    write_json(folder / "flags.json", files.flags)
+    context, answers = answered
+    write_json(folder / "answers.json", [a.record() for a in answers])
+    seconds = files.timings.get("portfolio_files_s", 0.0) + time.perf_counter() - t0
+    return PortfolioReport(context, answers, files.record, files.flags, files.series, files.index, run_id, as_of,
+                           files.timings | {"portfolio_files_s": seconds})
+
+
+def write_portfolio(run: FactsRun, portfolio: Portfolio, folder: Path, run_id: str, as_of: str,
+                    answered: tuple[Context, list[Answer]]) -> PortfolioReport:
+    """One portfolio's portfolio.json, flags.json and answers.json from the run in this process; returns what its
+    report shows."""
+    return write_portfolio_files(portfolio_files(run, portfolio), folder, run_id, as_of, answered)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -184,11 +184,14 @@ def hold(ingested: Ingested, analysis: Analysis, market: pl.DataFrame, as_of: da
                               annual_lag=settings.annual_filing_lag_days)
 
 
-def classify(analysis: Analysis, market: pl.DataFrame, as_of: date, portfolios: Sequence[Portfolio] = ()) -> Graph:
+def classify(analysis: Analysis, market: pl.DataFrame, as_of: date, portfolios: Sequence[Portfolio] = (),
+             entities: Collection[str] | None = None) -> Graph:
     """The snapshots (and each company's market at the as-of date) as OWL individuals, classified by HermiT; then
     each portfolio, judged on its holdings' classified snapshots (the share of its value in liquidity concerns is a
-    SPARQL sum over them), classified in turn."""
-    graph = reason(build_graph(analysis, market, as_of))
+    SPARQL sum over them), classified in turn. ``entities``: the companies to classify (with every portfolio's
+    holdings); None: every one. Each company is in the graph either way: peers are found by their sectors."""
+    held = {h["entity_id"] for p in portfolios for h in p.holdings}
+    graph = reason(build_graph(analysis, market, as_of), entities=None if entities is None else set(entities) | held)
     if not portfolios:
         return graph
     priced = set(market["entity_id"].unique().to_list())
@@ -215,13 +218,15 @@ class Stages:
     analyse: Callable[[Ingested], tuple[Analysis, pl.DataFrame]] = analyse
     price: Callable[[Ingested, date, str | None], pl.DataFrame] = price
     hold: Callable[[Ingested, Analysis, pl.DataFrame, date, str | None], Portfolios] = hold
-    classify: Callable[[Analysis, pl.DataFrame, date, Sequence[Portfolio]], Graph] = classify
+    classify: Callable[[Analysis, pl.DataFrame, date, Sequence[Portfolio], Collection[str] | None], Graph] = classify
 
 
 def build(inputs: Sequence[Path], progress: Progress | None = None, stages: Stages = Stages(), *,
-          as_of: date | None = None, benchmark: str | None = None) -> FactsRun:
+          as_of: date | None = None, benchmark: str | None = None,
+          reasoned: Callable[[FactsRun], Collection[str] | None] | None = None) -> FactsRun:
     """Every whole-run stage in order: ingest, checks and metrics, market metrics at the as-of date (default:
-    today), portfolios, reasoning; each one timed."""
+    today), portfolios, reasoning; each one timed. ``reasoned``: given the run before reasoning, the companies to
+    classify (None: every one), so that a run that reuses reports reasons only over those it makes again."""
     as_of = as_of or date.today()
     timings: dict[str, float] = {}
 
@@ -238,8 +243,12 @@ def build(inputs: Sequence[Path], progress: Progress | None = None, stages: Stag
     market = timed("market_s", "market metrics", lambda: stages.price(ingested, as_of, benchmark))
     portfolios, failures = timed("portfolios_s", "portfolios",
                                  lambda: stages.hold(ingested, analysis, market, as_of, benchmark))
-    graph = timed("graph_s", "reasoning (HermiT)", lambda: stages.classify(analysis, market, as_of, portfolios))
-    return FactsRun(ingested, analysis, findings, market, graph, as_of, timings, portfolios, failures)
+    run = FactsRun(ingested, analysis, findings, market, None, as_of, timings, portfolios,  # type: ignore[arg-type]
+                   failures)
+    chosen = reasoned(run) if reasoned else None
+    run.graph = timed("graph_s", "reasoning (HermiT)",
+                      lambda: stages.classify(analysis, market, as_of, portfolios, chosen))
+    return run
 
 
 def answer(run: FactsRun, entities: Sequence[str], narrator: Narrator | None = None,

@@ -13,7 +13,9 @@ import json
 import math
 import multiprocessing
 import os
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -581,6 +583,18 @@ def printing_pool(workers: int | None = None) -> ProcessPoolExecutor:
     are drawn and printed in separate processes, one per core."""
     return ProcessPoolExecutor(max_workers=max(1, workers or os.cpu_count() or 1),
                                mp_context=multiprocessing.get_context("spawn"))
+
+
+_HERE = threading.Lock()
+"""pyplot and WeasyPrint take one thread of a process at a time."""
+
+
+def print_here(print_: Callable[[Any], dict[str, float]], job: PrintJob | PortfolioPrintJob) -> dict[str, float]:
+    """Print a report in this process rather than in a printing pool (a task on a Dask worker, or in a process of
+    the processes task runner, is that process already): one at a time, should the process run several tasks at
+    once (a worker with several threads)."""
+    with _HERE:
+        return print_(job)
 
 
 def warm_up(pool: ProcessPoolExecutor) -> None:

@@ -7,7 +7,10 @@ that ends the run, and the content of the run's artifacts (the overview table an
 
 from __future__ import annotations
 
+import inspect
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -65,6 +68,9 @@ class ReportRequest(BaseModel):
         default_factory=list, description="Your own questions, in English (\"By how much did free cash flow change "
         "since 2023?\"): each company's report answers them from its facts, by a program finreport runs, in a "
         "section \"Your questions\" (a question that names no company is about the report's)")
+    full_run: bool = Field(default_factory=lambda: get_settings().full_run,
+                           description="Make every report again; otherwise a company whose inputs, peers, prices, "
+                                       "questions, model and code are unchanged since the last run keeps its report")
     email: bool = Field(False, description="E-mail the reports to their subscribers (FINREPORT_SUBSCRIPTIONS)")
     recipients: list[str] = Field(default_factory=list,
                                   description="Also e-mail one digest of this run's reports to these addresses")
@@ -201,6 +207,54 @@ def narrator_for(run: FactsRun, request: ReportRequest) -> tuple[Narrator | None
                    "beams": model.beams}
 
 
+@dataclass(frozen=True)
+class NarratorSpec:
+    """Which model narrator a run loads, as plain data: what a task in another process (a Dask worker) needs to load
+    it there (:func:`loaded_narrator`) rather than receive it."""
+
+    path: str
+    flag_labels: tuple[str, ...]
+    stamp: int = 0
+    """The checkpoint's files' latest modification time (ns): a checkpoint trained again is loaded again."""
+
+
+def narrator_spec(run: FactsRun, request: ReportRequest) -> NarratorSpec | None:
+    """The model narrator the request asks for, as a :class:`NarratorSpec` (None: the reference one)."""
+    if request.narrator != "model":
+        return None
+    folder = Path(request.model_path)
+    stamp = max((p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()), default=0) if folder.is_dir() else 0
+    return NarratorSpec(request.model_path, tuple(flag_labels(run.graph.tbox)), stamp)
+
+
+_LOADED: dict[NarratorSpec, Narrator] = {}
+_LOADING = threading.Lock()
+
+
+def loaded_narrator(spec: NarratorSpec | None) -> Narrator | None:
+    """The narrator ``spec`` names (None: the reference one), loaded once per process and kept: every answering task
+    of a run that one Dask worker takes uses the model it loaded for the first."""
+    if spec is None:
+        return None
+    from generator.narrator.model import ModelNarrator
+
+    with _LOADING:
+        if spec not in _LOADED:
+            _LOADED[spec] = ModelNarrator(Path(spec.path), list(spec.flag_labels))
+        return _LOADED[spec]
+
+
+def narrator_about(spec: NarratorSpec | None) -> dict[str, Any]:
+    """What the manifest says of the narrator ``spec`` names, as :func:`narrator_for` says it of the one it loads,
+    without loading it (the tasks that answer load it where they run)."""
+    if spec is None:
+        return {"narrator": "reference"}
+    from generator.narrator.model import PROMPT_FORMAT, ModelNarrator
+
+    beams = inspect.signature(ModelNarrator).parameters["beams"].default
+    return {"narrator": "model", "model": spec.path, "prompt_format": PROMPT_FORMAT, "beams": beams}
+
+
 def narrator_counts(answers: Sequence[Answer], model: bool) -> dict[str, int]:
     """How many answers each origin wrote (model, reference, fallback); with a model, how many a beam wrote after
     the greedy text failed, and how many answers had a prompt (of a part) that was never generated (too long, or
@@ -240,6 +294,39 @@ def unconfirmed(outbox: deliver.Outbox) -> list[dict[str, str]]:
     """The messages that may have arrived (the server did not answer after their data), for the manifest."""
     return [{"id": m["id"], "recipient": m["recipient"], "error": m["attempts"][-1]["unanswered"]}
             for m in outbox.maybe_sent()]
+
+
+def changes_table(since: dict[str, Any]) -> list[dict[str, Any]]:
+    """The run's changes artifact: one row per company that changed since the last run (first reports last), what
+    changed in a few words each."""
+    rows = []
+    for entity, c in since["companies"].items():
+        if not c.get("changed"):
+            continue
+        if c.get("first"):
+            rows.append({"entity": entity, "since": "first report", **dict.fromkeys(_CHANGE_COLUMNS, "")})
+            continue
+        rows.append({"entity": entity, "since": f"{c['since']['as_of']} ({c['since']['run_id']})" if c["since"] else "",
+                     "new periods": ", ".join(c["new_periods"]),
+                     "flags raised": "; ".join(f"{f['label']} ({f['period']})" for f in c["flags_raised"]),
+                     "flags cleared": "; ".join(f"{f['label']} ({f['period']})" for f in c["flags_cleared"]),
+                     "restatements": len(c["restatements"]) or "",
+                     "figures moved": ", ".join(m["label"] for m in c["moved"][:3])
+                                      + (f" (+{len(c['moved']) - 3})" if len(c["moved"]) > 3 else ""),
+                     "answers changed": len(c["answers_changed"]) or ""})
+    return sorted(rows, key=lambda r: (r["since"] == "first report", r["entity"]))
+
+
+_CHANGE_COLUMNS = ("new periods", "flags raised", "flags cleared", "restatements", "figures moved", "answers changed")
+
+
+def changes_description(since: dict[str, Any]) -> str:
+    """The changes artifact's one line: how many reports changed, were reused, and how many risk flags are new."""
+    t = since["totals"]
+    risks = f", {t['risk_flags_raised']} new risk flag{'s' if t['risk_flags_raised'] != 1 else ''}" \
+        if t["risk_flags_raised"] else ""
+    return (f"Since the last run: {t['changed']} of {t['companies']} reports changed{risks}; {t['first']} first "
+            f"report{'' if t['first'] == 1 else 's'}; {t['reused']} reused unchanged")
 
 
 def overview(run: FactsRun, manifest: dict[str, Any], selected: Sequence[str], folders: dict[str, str]

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     annual_filing_lag_days: int = Field(ANNUAL_LAG_DAYS, description="Days after a year's end its figures count as "
                                         "known when the input gives no filing date")
     timezone: str = Field("UTC", description="Time zone of the as-of date when a run does not give one")
+    full_run: bool = Field(False, description="Make every report again, even those whose inputs, peers, prices, "
+                           "questions, model and code are what they were at the last run (default: reuse those)")
+    change_threshold: float = Field(0.10, gt=0, description="Relative move from which a figure counts as changed "
+                                    "since the last run (0.10: 10%)")
     io_retry_delays: list[float] = Field([2.0, 10.0], description="Seconds before each retry of a failed write")
     model_dir: Path = Field(SHIPPED_NARRATOR, description="The narrator checkpoint a model run loads "
                                                            "(default: the one shipped with the package)")
@@ -56,6 +60,11 @@ class Settings(BaseSettings):
     smtp_username: str | None = Field(None, description="SMTP login, if the server wants one")
     smtp_password: SecretStr | None = Field(None, description="SMTP password (never logged)")
     smtp_verify: bool = Field(True, description="Verify the server's TLS certificate")
+    task_runner: Literal["threads", "processes", "dask"] = Field(
+        "threads", description="Where a run's per-company tasks run: threads of the flow's process (printing in a "
+        "pool of processes), a pool of processes, or Dask workers (FINREPORT_DASK_ADDRESS, else a local cluster)")
+    dask_address: str | None = Field(None, description="Address of a running Dask scheduler (tcp://host:8786) the "
+                                     "dask task runner sends tasks to; none: a distributed.LocalCluster per run")
     sample_dir: Path = Field(Path("data/sample"), description="Where `finreport sample` writes by default")
     sample_seed: int = Field(7, description="Seed of the deterministic sample data set")
 

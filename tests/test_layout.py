@@ -17,7 +17,8 @@ ingest.statement ingest.companyfacts ingest.xbrl_csv industry ingest.sectors ing
 ingest
 sample periods checks market metrics provenance graph graph_queries
 narrator narrator.slots narrator.parts narrator.verify narrator.model narrator.training answers portfolio
-pipeline ask.program ask.grammar ask.knowledge ask.link ask.execute ask.write ask ask.translate ask.tables
+pipeline changes incremental
+ask.program ask.grammar ask.knowledge ask.link ask.execute ask.write ask ask.translate ask.tables
 pack manifest charts render deliver reports corpus finetune ask.training
 """.split()  # noqa: SIM905 - a paragraph, in the order of the flow
 """Every module of ``generator``, in the order data flows through them: each may import those before it."""

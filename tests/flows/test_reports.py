@@ -10,9 +10,15 @@ object alone, which needs no server.
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import signal
 import subprocess
+import sys
+import time
 import zoneinfo
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +33,14 @@ from prefect.testing.utilities import prefect_test_harness
 from prefect.utilities.schema_tools import validate
 from pypdf import PdfReader
 
-from flows.reports import NIGHTLY_CRON, NIGHTLY_TIMEZONE, nightly_reports, on_demand_deployment, on_demand_report
+from flows.reports import (
+    NIGHTLY_CRON,
+    NIGHTLY_TIMEZONE,
+    nightly_reports,
+    on_demand_deployment,
+    on_demand_report,
+    task_runner,
+)
 from generator import present
 from generator.graph import flag_labels
 from generator.narrator import catalogue
@@ -289,7 +302,8 @@ def test_the_ui_form_has_a_description_for_every_field() -> None:
         schema = flow.parameters.model_dump()
         fields = schema["definitions"][model]["properties"]
         assert set(fields) == {"inputs", "as_of", "benchmark", "entities", "portfolios", "questions", "output_dir",
-                               "dated_folder", "narrator", "model_path", "custom_questions", "email", "recipients"}
+                               "dated_folder", "narrator", "model_path", "custom_questions", "full_run", "email",
+                               "recipients"}
         assert all(f.get("description") for f in fields.values()), model
     assert "request" in on_demand_report.parameters.required
 
@@ -427,3 +441,202 @@ def test_no_unverified_number_reaches_a_pdf(nightly: tuple[State, Path]) -> None
     assert all(d.startswith("beam ") or (d.startswith("parts: ") and "beam " in d) for d in redrawn)  # a beam
     # replaced a greedy text that failed (in an answer written in parts, a part's)
     assert len(redrawn) <= manifest["narrator"]["verified_by_beam"] <= manifest["narrator"]["verified"]
+
+
+def test_the_task_runner_is_the_one_the_settings_name_when_a_run_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+    from prefect_dask import DaskTaskRunner
+
+    monkeypatch.delenv("FINREPORT_TASK_RUNNER", raising=False)
+    monkeypatch.delenv("FINREPORT_DASK_ADDRESS", raising=False)
+    for flow in (nightly_reports, on_demand_report):
+        assert type(flow.task_runner.duplicate()) is ThreadPoolTaskRunner  # what a run starts with
+    monkeypatch.setenv("FINREPORT_TASK_RUNNER", "processes")
+    assert isinstance(nightly_reports.task_runner.duplicate(), ProcessPoolTaskRunner)
+    monkeypatch.setenv("FINREPORT_TASK_RUNNER", "dask")
+    local = on_demand_report.task_runner.duplicate()
+    assert isinstance(local, DaskTaskRunner) and local.address is None  # a LocalCluster for the run
+    assert local.cluster_kwargs["threads_per_worker"] == 1 and local.cluster_kwargs["processes"]
+    monkeypatch.setenv("FINREPORT_DASK_ADDRESS", "tcp://10.0.0.5:8786")
+    remote = task_runner()
+    assert isinstance(remote, DaskTaskRunner) and remote.address == "tcp://10.0.0.5:8786"
+
+
+@pytest.fixture(scope="module")
+def dask_cluster() -> Any:
+    """One local Dask cluster for the module (two worker processes, a thread each): a new one costs 15-20 s."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def nightly_on_dask(server: Any, nightly: tuple[State, Path], dask_cluster: Any,
+                    tmp_path_factory: pytest.TempPathFactory) -> tuple[State, Path]:
+    """The nightly run of :func:`nightly` again, on the same inputs and with SOLR's folder blocked the same way, its
+    tasks on the Dask cluster (FINREPORT_TASK_RUNNER=dask, FINREPORT_DASK_ADDRESS its scheduler)."""
+    _, threads = nightly
+    made = json.loads((threads / "manifest.json").read_text())["run"]["request"]
+    out = tmp_path_factory.mktemp("dask") / "out"
+    (out / AS_OF.isoformat()).mkdir(parents=True)
+    (out / AS_OF.isoformat() / ROLES["non_usd"]).write_text("a file where the company's folder should be\n")
+    request = ReportRequest(inputs=made["inputs"], as_of=AS_OF, output_dir=str(out))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("FINREPORT_TASK_RUNNER", "dask")
+        env.setenv("FINREPORT_DASK_ADDRESS", dask_cluster.scheduler_address)
+        return nightly_reports(request, return_state=True), out / AS_OF.isoformat()
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_a_run_on_dask_writes_what_a_run_in_threads_writes(nightly: tuple[State, Path],
+                                                           nightly_on_dask: tuple[State, Path]) -> None:
+    """Every company's facts, findings, flags, market figures and answers (the shipped model's, answered by chunks
+    of companies on the workers) are the threads run's, byte for byte; the PDFs say the same; the broken companies
+    and portfolio fail alike, SOLR's writes retried on a worker as in a thread."""
+    (state, threads), (on_dask, dask) = nightly, nightly_on_dask
+    assert on_dask.is_completed() and on_dask.message == state.message.replace(str(threads), str(dask))
+    ours, theirs = (json.loads((d / "manifest.json").read_text()) for d in (threads, dask))
+    for key in ("failures", "portfolios"):  # SOLR's error names its folder
+        assert json.dumps(ours[key]["failures"] if key == "portfolios" else ours[key]).replace(str(threads), "OUT") \
+            == json.dumps(theirs[key]["failures"] if key == "portfolios" else theirs[key]).replace(str(dask), "OUT")
+    assert ours["narrator"] == theirs["narrator"]
+    folders = [p.parent.relative_to(threads) for p in threads.rglob("answers.json")]
+    assert len(folders) == 13 + 3
+    for folder in folders:
+        for name in ("facts.json", "findings.json", "flags.json", "answers.json", "market.json"):
+            if name == "answers.json" and folder.parts[0] == "portfolios":
+                continue  # a portfolio's risk figures may differ in the last bit from run to run (Polars sums)
+            mine = threads / folder / name
+            assert mine.exists() == (dask / folder / name).exists(), (folder, name)
+            if mine.exists():
+                assert mine.read_bytes() == (dask / folder / name).read_bytes(), (folder, name)
+    for folder in folders:
+        said = [(a["question_id"], a["text"]) for a in json.loads((threads / folder / "answers.json").read_text())]
+        assert said == [(a["question_id"], a["text"])
+                        for a in json.loads((dask / folder / "answers.json").read_text())], folder
+
+    def text(run: Path, manifest: dict[str, Any], folder: Path) -> str:
+        return text_of(run / folder / "report.pdf").replace(manifest["run_id"], "RUN").replace(
+            manifest["created_at"], "CREATED")
+
+    for folder in (Path(ROLES["loss_maker"]), Path(ROLES["cash_cow"]), Path("portfolios/GLOBAL")):
+        assert text(threads, ours, folder) == text(dask, theirs, folder), folder
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(task_run_filter=TaskRunFilter(name=TaskRunFilterName(
+            any_=["answer-companies-1-of-2", "answer-companies-2-of-2", "answer-portfolios",
+                  f"write-entity-{ROLES['non_usd']}"])))
+    assert sorted((r.name, r.run_count) for r in runs if str(r.flow_run_id) == theirs["run_id"]) == [
+        ("answer-companies-1-of-2", 1), ("answer-companies-2-of-2", 1), ("answer-portfolios", 1),
+        (f"write-entity-{ROLES['non_usd']}", 3)]
+
+
+def _restated(source: Path, target: Path, entity: str, factor: float) -> None:
+    """The sample's long table with one company's revenue of its last fiscal year restated by a later filing: a
+    line added at the end, so no other line (and no other company's sources) moves."""
+    target.mkdir(parents=True, exist_ok=True)
+    lines = (source / "facts.csv").read_text().splitlines()
+    col = {c: i for i, c in enumerate(lines[0].split(","))}
+    rows = [line.split(",") for line in lines[1:]]
+    last = max((r for r in rows if r[0] == entity and r[col["item"]] == "revenue" and r[col["fiscal_period"]] == "FY"),
+               key=lambda r: int(r[col["fiscal_year"]]))
+    again = list(last)
+    again[col["value"]] = str(round(float(last[col["value"]]) * factor))
+    again[col["filed"]] = (date.fromisoformat(last[col["filed"]]) + timedelta(days=200)).isoformat()
+    (target / "facts.csv").write_text("\n".join([*lines, ",".join(again)]) + "\n")
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())
+            if p.name not in ("report.pdf", "edition.json") and not p.name.startswith(".")}
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_a_second_night_makes_again_only_what_changed_and_says_what_did(server: Any, sample_dir: Path,
+                                                                        tmp_path: Path) -> None:
+    """Night 1 on the sample's statements; night 2 after one company restated its revenue: the reports whose keys
+    held are last night's files, linked; the restated company's report opens with what changed; changes.json, the
+    artifact and the manifest say the same; and a full run of night 2 writes the same files."""
+    shutil.copytree(sample_dir / "long", tmp_path / "inputs")  # the inputs a deployment reads, night after night
+    out = tmp_path / "out"
+
+    def night(day: date, full: bool = False, folder: Path = out) -> dict[str, Any]:
+        request = ReportRequest(inputs=[str(tmp_path / "inputs")], as_of=day, output_dir=str(folder),
+                                narrator="reference", full_run=full)
+        state = nightly_reports(request, return_state=True)
+        assert state.is_completed(), state.message
+        return state.result()
+
+    first = night(AS_OF)
+    assert first["reuse"]["reused"] == {} and first["changes"]["first"] == 14
+    _restated(sample_dir / "long", tmp_path / "inputs", "ACME", 1.5)
+    second = night(AS_OF + timedelta(days=1))
+    made, reused = second["reuse"]["computed"], second["reuse"]["reused"]
+    assert "ACME" in made and len(reused) >= 10 and set(made) | set(reused) == set(first["reuse"]["computed"])
+    tonight, last = out / (AS_OF + timedelta(days=1)).isoformat(), out / AS_OF.isoformat()
+    for entity, source in reused.items():
+        assert source == {"run_id": first["run_id"], "as_of": AS_OF.isoformat(), "folder": str(last)}
+        assert (tonight / entity / "report.pdf").stat().st_ino == (last / entity / "report.pdf").stat().st_ino
+    since = json.loads((tonight / "changes.json").read_text())
+    acme = since["companies"]["ACME"]
+    assert acme["changed"] and acme["since"] == {"run_id": first["run_id"], "as_of": AS_OF.isoformat()}
+    assert acme["restatements"] and re.match(r"FY\d{4} revenue restated from", acme["restatements"][0])
+    assert "revenue" in [m["metric"] for m in acme["moved"]]
+    assert all(since["companies"][e] == {"changed": False, "reused_from": reused[e]} for e in reused)
+    assert second["changes"]["reused"] == len(reused) and second["changes"]["changed"] >= 1
+    text = text_of(tonight / "ACME" / "report.pdf")
+    assert printed("Since the last run", text) and printed(f"Compared with the report of {AS_OF.isoformat()}", text)
+    assert printed(acme["restatements"][0], text)
+    artifact = Artifact.get("nightly-changes")
+    assert artifact is not None and "ACME" in [r["entity"] for r in json.loads(artifact.data)]
+    # the same night made in full: the same files, company by company
+    full = night(AS_OF + timedelta(days=1), full=True, folder=tmp_path / "full")
+    assert full["reuse"]["reused"] == {}
+    again = tmp_path / "full" / (AS_OF + timedelta(days=1)).isoformat()
+    for entity in made + list(reused):
+        assert _files(tonight / entity) == _files(again / entity), entity
+        digests = [json.loads((f / entity / "edition.json").read_text())["digest"] for f in (tonight, again)]
+        assert digests[0] == digests[1], entity
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_a_run_killed_midway_and_started_again_writes_what_an_uninterrupted_run_does(sample_dir: Path,
+                                                                                   tmp_path: Path) -> None:
+    """``finreport run`` killed (SIGKILL, its whole process group) once some reports are finished and others are
+    not, then started again: every company's files are those of a run that was never interrupted (the reports
+    the killed run finished are kept, the others made), nothing half-written is left, and the run says so."""
+    def command(out: Path) -> list[str]:
+        return [sys.executable, "-m", "flows.cli", "run", "--input", str(sample_dir / "long"), "--out", str(out),
+                "--as-of", AS_OF.isoformat(), "--narrator", "reference"]
+
+    env = os.environ | {"PREFECT_HOME": str(tmp_path / "prefect"), "FINREPORT_OUTBOX_DIR": str(tmp_path / "outbox")}
+    # apart: a run reuses the reports of a finished run beside its folder
+    whole, killed = tmp_path / "whole" / "out", tmp_path / "killed" / "out"
+    subprocess.run(command(whole), cwd=ROOT, env=env, check=True, capture_output=True, timeout=900)
+    victim = subprocess.Popen(command(killed), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 600
+    while len(list(killed.glob("*/edition.json"))) < 3 and victim.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    finished = {p.parent.name for p in killed.glob("*/edition.json")}
+    assert 3 <= len(finished) < 14 and not (killed / "manifest.json").exists()
+    again = subprocess.run(command(killed), cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "Traceback" not in again.stdout + again.stderr
+    manifest = json.loads((killed / "manifest.json").read_text())
+    assert set(manifest["reuse"]["reused"]) == finished  # kept from the killed run, in place
+    assert not [p for p in killed.rglob("*") if p.name.startswith(".") and p.name.endswith(".tmp")]
+    entities = sorted(p.parent.name for p in whole.glob("*/report.pdf"))
+    assert sorted(p.parent.name for p in killed.glob("*/report.pdf")) == entities and len(entities) == 14
+    made = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # the run's id and time
+                      r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d")
+    for entity in entities:
+        assert _files(whole / entity) == _files(killed / entity), entity
+        texts = [made.sub("RUN", text_of(f / entity / "report.pdf")) for f in (whole, killed)]
+        assert texts[0] == texts[1], entity
+    assert (whole / "rejected.csv").read_bytes() == (killed / "rejected.csv").read_bytes()

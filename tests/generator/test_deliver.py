@@ -371,3 +371,31 @@ def test_the_readers_own_questions_are_in_the_email_as_text(mails: list[deliver.
     for body in (text, html):
         assert "Your questions" in body and "free cash flow was $1.2bn in FY2025" in body
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_a_reader_may_take_only_the_reports_that_changed_and_subjects_say_what_did(
+        mails: list[deliver.ReportMail]) -> None:
+    lines = ("2 flags raised: Liquidity concern (FY2025), High leverage (FY2025).",)
+    changed = replace(mails[1], changes=lines, headline="2 new risk flags", changed=True)
+    same = replace(mails[0], changed=False)
+    readers = deliver.Subscriptions(readers=[
+        deliver.Reader(address="busy@example.com", only_changed=True, mode="per_company"),
+        deliver.Reader(address="all@example.com")])
+    drafts = deliver.plan("run8", "2026-12-01", [same, changed], readers)
+    busy = [d for d in drafts if d.recipient == "busy@example.com"]
+    assert [d.entities for d in busy] == [[changed.entity_id]]
+    assert busy[0].message["Subject"].endswith("as of 2026-12-01: 2 new risk flags")
+    digest = next(d for d in drafts if d.recipient == "all@example.com")
+    assert digest.message["Subject"] == "2 reports as of 2026-12-01: 2 new risk flags, 1 changed"
+    for body in (digest.message.get_body(("plain",)).get_content(), digest.message.get_body(("html",)).get_content()):
+        assert "Since the last run" in body and "Liquidity concern (FY2025)" in body
+        assert "Unchanged since the last run." in body
+
+
+def test_a_reused_report_is_mailed_from_the_record_of_its_edition(mails: list[deliver.ReportMail],
+                                                                  tmp_path: Path) -> None:
+    mail = replace(mails[0], changes=("New period: FY2025.",), headline="new period FY2025", asked=(("q?", "a."),))
+    record = json.loads(json.dumps(mail.record()))
+    assert record["pdf"] == "report.pdf"
+    again = deliver.ReportMail.reused(record, tmp_path / "report.pdf")
+    assert again == replace(mail, pdf=tmp_path / "report.pdf", changes=(), headline="", changed=False)

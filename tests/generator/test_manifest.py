@@ -73,6 +73,11 @@ def test_the_summary_says_what_was_read_found_and_written(sample_run: Any, tmp_p
     lines = summary(books, tmp_path).splitlines()
     assert "portfolios: 2 valued at 2026-11-27 (3 flags inferred), 1 not valued" in lines
     assert "FAILED portfolio C: no EUR/USD rate" in lines
+    night = manifest | {"reports": ["a", "b", "c"], "reuse": {"reused": {"a": {}, "b": {}}},
+                        "changes": {"changed": 1, "companies": 3, "risk_flags_raised": 2, "first": 0}}
+    lines = summary(night, tmp_path).splitlines()
+    assert "reports: 3 PDFs written (2 reused unchanged from the last run)" in lines
+    assert f"since the last run: 1 of 3 reports changed, 2 new risk flags ({tmp_path / 'changes.json'})" in lines
     failed = manifest | {"failures": [{"entity_id": "X\n" + "Y" * 100, "stage": "ingest", "error": "broken"}]}
     line = next(line for line in summary(failed, tmp_path).splitlines() if line.startswith("FAILED"))
     assert line == f"FAILED X\\n{'Y' * 58}… (102 characters) (ingest): broken"

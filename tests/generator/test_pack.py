@@ -96,3 +96,35 @@ def test_a_company_without_prices_has_no_market_section_and_no_market_file(sampl
     report = write_entity(unpriced, kola, tmp_path, "run-1", "2026-11-28", answer(sample_run, [kola])[kola])
     assert report.market is None
     assert not (tmp_path / "market.json").exists()
+
+
+def test_a_company_s_files_travel_as_plain_data_and_make_the_same_files(sample_run: Any, tmp_path: Path) -> None:
+    """What a company's task needs from the run is taken in the flow's process (the Owlready2 world does not
+    pickle); unpickled elsewhere (a Dask worker), it writes the files the run itself writes, graph.ttl included."""
+    from generator import graph as kg
+    from generator.pack import entity_files, ontology_triples, write_files
+
+    volt = ROLES["loss_maker"]
+    answered = answer(sample_run, [volt])[volt]
+    data = pickle.loads(pickle.dumps(entity_files(sample_run, volt, ontology_triples(sample_run.graph))))
+    assert data.graph.turtle() == kg.turtle(sample_run.graph, volt)
+    write_files(data, tmp_path / "plain", "run-1", "2026-11-28", pickle.loads(pickle.dumps(answered)))
+    write_entity(sample_run, volt, tmp_path / "run", "run-1", "2026-11-28", answered)
+    for name in ("facts.json", "findings.json", "flags.json", "answers.json", "market.json", "graph.ttl"):
+        assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "run" / name).read_bytes(), name
+
+
+def test_a_portfolio_s_files_travel_as_plain_data(tmp_path: Path, sample_dir: Path, sample_as_of: Any) -> None:
+    from generator.answers import narrate
+    from generator.pack import portfolio_contexts, portfolio_files, write_portfolio, write_portfolio_files
+    from generator.pipeline import build
+
+    run = build([sample_dir / "long", sample_dir / "prices", sample_dir / "portfolios"], as_of=sample_as_of)
+    book = run.portfolios[0]
+    answered = narrate(portfolio_contexts(run))[book.portfolio_id]
+    data = pickle.loads(pickle.dumps(portfolio_files(run, book)))
+    plain = write_portfolio_files(data, tmp_path / "plain", "run-1", "2026-11-28", answered)
+    here = write_portfolio(run, book, tmp_path / "run", "run-1", "2026-11-28", answered)
+    assert (plain.series, plain.index, plain.flags) == (here.series, here.index, here.flags)
+    for name in ("portfolio.json", "flags.json", "answers.json"):
+        assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "run" / name).read_bytes(), name

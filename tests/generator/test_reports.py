@@ -15,6 +15,8 @@ from generator.reports import (
     QUESTION_IDS,
     OnDemandRequest,
     ReportRequest,
+    changes_description,
+    changes_table,
     entity_choices,
     markdown_text,
     missing_model,
@@ -150,3 +152,40 @@ def test_the_portfolios_asked_for_are_reported_and_the_others_fail_with_why(samp
     assert rows[0]["flags"] == "concentrated portfolio; liquidity risk exposure"
     assert rows[0]["report"] == "/out/portfolios/GLOBAL/report.pdf"
     assert rows[1] == {"portfolio": "NOPE", "report": "failed (ingest): not in the inputs"}
+
+
+def test_a_worker_loads_the_narrator_once_and_says_of_it_what_a_run_in_threads_says(sample_run: Any) -> None:
+    """A task on a Dask worker gets the narrator as a spec (plain data) and loads it once per process; the manifest
+    says of it what :func:`narrator_for` says of the one it loads."""
+    import pickle
+
+    from generator.reports import loaded_narrator, narrator_about, narrator_for, narrator_spec
+
+    request = ReportRequest(narrator="model")
+    spec = pickle.loads(pickle.dumps(narrator_spec(sample_run, request)))
+    model = loaded_narrator(spec)
+    assert model is not None and loaded_narrator(spec) is model
+    assert narrator_about(spec) == narrator_for(sample_run, request)[1]
+    reference = ReportRequest(narrator="reference")
+    assert narrator_spec(sample_run, reference) is None and loaded_narrator(None) is None
+    assert narrator_about(None) == narrator_for(sample_run, reference)[1]
+
+
+def test_the_changes_artifact_lists_what_changed_and_first_reports_last() -> None:
+    raised = {"flag": "LiquidityConcern", "label": "Liquidity concern", "severity": "concern", "period": "FY2025"}
+    moved = [{"label": name} for name in ("net margin", "current ratio", "revenue", "roe")]
+    since = {"companies": {
+        "ACME": {"first": True, "since": None, "changed": True},
+        "KOLA": {"changed": False, "reused_from": {"run_id": "r1", "as_of": "2026-11-30", "folder": "x"}},
+        "VOLT": {"first": False, "changed": True, "since": {"run_id": "r1", "as_of": "2026-11-30"},
+                 "new_periods": ["FY2025"], "flags_raised": [raised], "flags_cleared": [], "restatements": ["x"],
+                 "moved": moved, "answers_changed": ["summary"]}},
+        "totals": {"companies": 3, "changed": 1, "first": 1, "reused": 1, "risk_flags_raised": 1}}
+    rows = changes_table(since)
+    assert [r["entity"] for r in rows] == ["VOLT", "ACME"]
+    assert rows[0] == {"entity": "VOLT", "since": "2026-11-30 (r1)", "new periods": "FY2025",
+                       "flags raised": "Liquidity concern (FY2025)", "flags cleared": "", "restatements": 1,
+                       "figures moved": "net margin, current ratio, revenue (+1)", "answers changed": 1}
+    assert rows[1]["since"] == "first report"
+    assert changes_description(since) == ("Since the last run: 1 of 3 reports changed, 1 new risk flag; 1 first "
+                                          "report; 1 reused unchanged")

@@ -48,3 +48,16 @@ def test_a_wrong_value_is_refused_naming_the_setting(bare: Path, monkeypatch: py
     monkeypatch.setenv("FINREPORT_SMTP_SECURITY", "tls-please")
     with pytest.raises(ValidationError, match="smtp_security"):
         Settings()
+
+
+def test_the_task_runner_is_threads_unless_set_and_dask_takes_a_scheduler_address(
+        bare: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (get_settings().task_runner, get_settings().dask_address) == ("threads", None)
+    monkeypatch.setenv("FINREPORT_TASK_RUNNER", "dask")
+    monkeypatch.setenv("FINREPORT_DASK_ADDRESS", "tcp://10.0.0.5:8786")
+    assert (get_settings().task_runner, get_settings().dask_address) == ("dask", "tcp://10.0.0.5:8786")
+    monkeypatch.setenv("FINREPORT_TASK_RUNNER", "processes")
+    assert get_settings().task_runner == "processes"
+    monkeypatch.setenv("FINREPORT_TASK_RUNNER", "ray")
+    with pytest.raises(ValidationError, match="task_runner"):
+        Settings()
