@@ -323,12 +323,9 @@ def _news(mails: Sequence[ReportMail]) -> str:
     if len(mails) == 1:
         return "" if mails[0].headline == FIRST else mails[0].headline
     risks = sum(int(m.headline.split()[0]) for m in mails if m.headline.endswith(("risk flag", "risk flags")))
-    first = sum(m.headline == FIRST for m in mails)
-    changed = sum(m.changed for m in mails) - first
+    changed = sum(bool(m.headline) and m.headline != FIRST for m in mails)  # compared with an earlier edition
     parts = [f"{risks} new risk flag{'s' if risks != 1 else ''}"] if risks else []
-    if changed and first < len(mails):
-        parts.append(f"{changed} changed")
-    return ", ".join(parts)
+    return ", ".join(parts + ([f"{changed} changed"] if changed else []))
 
 
 def _filename(mail: ReportMail) -> str:
